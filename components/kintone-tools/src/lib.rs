@@ -1,1 +1,83 @@
+//! Spin glue for `kintone:mcp/kintone-tools`: maps the WIT types onto the `kintone` crate,
+//! where the tools live. Configuration comes from the parent's variables
+//! (`dependencies_inherit_configuration = true`).
 
+use platform::spin::{variable, SpinHttp};
+
+spin_sdk::wit_bindgen::generate!({
+    world: "tools-provider",
+    path: "../../wit",
+    runtime_path: "::spin_sdk::wit_bindgen::rt",
+});
+
+use exports::kintone::mcp::kintone_tools::{
+    Annotations, Blob, CallError, Connection, Content, Guest, Tool, ToolResult,
+};
+
+struct Component;
+export!(Component);
+
+/// The tool settings. A bad setting is reported to the model and the operator rather than
+/// silently widening what is offered: every tool is then hidden.
+fn config() -> Result<kintone::ToolConfig, String> {
+    kintone::ToolConfig::from_variables(
+        variable("read_only").as_deref(),
+        variable("tools_allow").as_deref(),
+        variable("tools_deny").as_deref(),
+    )
+    .map_err(|e| e.to_string())
+}
+
+impl Guest for Component {
+    fn list_tools() -> Vec<Tool> {
+        let config = match config() {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("kintone-tools: invalid tool configuration, offering no tools: {e}");
+                return Vec::new();
+            }
+        };
+        kintone::list_tools(&config)
+            .into_iter()
+            .map(|spec| Tool {
+                name: spec.name.to_string(),
+                title: spec.title.to_string(),
+                description: spec.description.to_string(),
+                input_schema: spec.input_schema.to_string(),
+                output_schema: spec.output_schema.map(|s| s.to_string()),
+                annotations: Annotations {
+                    read_only: spec.annotations.read_only,
+                    destructive: spec.annotations.destructive,
+                    idempotent: spec.annotations.idempotent,
+                    open_world: spec.annotations.open_world,
+                },
+            })
+            .collect()
+    }
+
+    fn call_tool(conn: Connection, name: String, arguments: String) -> Result<ToolResult, CallError> {
+        let config = config().map_err(|e| CallError::UnknownTool(format!("{name}: tool configuration is invalid: {e}")))?;
+        let conn = kintone::Connection { base_url: conn.base_url, access_token: conn.access_token };
+        // WIT exports are synchronous; the kintone calls are async on Spin's executor.
+        let outcome = spin_sdk::http::run(kintone::call_tool(&SpinHttp, &conn, &config, &name, &arguments));
+        match outcome {
+            Ok(result) => Ok(ToolResult {
+                content: result.content.into_iter().map(content).collect(),
+                structured: result.structured.map(|s| s.to_string()),
+                is_error: result.is_error,
+            }),
+            Err(kintone::CallError::UnknownTool(m)) => Err(CallError::UnknownTool(m)),
+            Err(kintone::CallError::Unauthorized(m)) => Err(CallError::Unauthorized(m)),
+            Err(kintone::CallError::Unavailable(m)) => Err(CallError::Unavailable(m)),
+        }
+    }
+}
+
+fn content(c: kintone::Content) -> Content {
+    let blob = |b: kintone::Blob| Blob { mime_type: b.mime_type, name: b.name, data: b.data };
+    match c {
+        kintone::Content::Text(t) => Content::Text(t),
+        kintone::Content::Image(b) => Content::Image(blob(b)),
+        kintone::Content::Resource(b) => Content::Resource(blob(b)),
+    }
+}

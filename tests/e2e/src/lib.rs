@@ -1,0 +1,201 @@
+//! End-to-end harness. [`App::start`] starts the fake cybozu.com in-process and the real wasm app
+//! in a separate process — the Spin-compatible test host by default, or a real `spin up` when
+//! `KINTONE_MCP_HOST=spin` — on a free loopback port, waits until it answers, and stops both when
+//! dropped. Tests then talk to it over real HTTP like any MCP client.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use fake_cybozu::{FakeConfig, FakeCybozu};
+
+/// The OAuth client the app uses at the fake cybozu.com.
+pub const CLIENT_ID: &str = "kintone-mcp-e2e";
+pub const CLIENT_SECRET: &str = "e2e-client-secret";
+/// Only for tests: a fixed secret so failures are reproducible.
+pub const SECRET_KEY: &str = "e2e-secret-key-0123456789abcdef0123456789abcdef";
+
+/// Which host runs the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKind {
+    /// `tests/host`, our wasmtime-based Spin-compatible host.
+    TestHost,
+    /// A real `spin up` from PATH.
+    Spin,
+}
+
+impl HostKind {
+    pub fn from_env() -> Result<HostKind> {
+        match std::env::var("KINTONE_MCP_HOST").as_deref() {
+            Err(_) | Ok("") | Ok("test-host") => Ok(HostKind::TestHost),
+            Ok("spin") => Ok(HostKind::Spin),
+            Ok(other) => bail!("KINTONE_MCP_HOST={other}: expected `spin` or `test-host`"),
+        }
+    }
+}
+
+/// Options for one app instance.
+#[derive(Default)]
+pub struct Options {
+    /// Extra `SPIN_VARIABLE_*` values, e.g. `("public_url", "https://mcp.example.com")`.
+    pub variables: Vec<(String, String)>,
+    /// Share another instance's state dir (two replicas on one store).
+    pub state_dir: Option<PathBuf>,
+    /// Use this fake instead of starting one.
+    pub fake_base_url: Option<String>,
+}
+
+pub struct App {
+    pub base_url: String,
+    pub state_dir: PathBuf,
+    pub fake: Option<FakeCybozu>,
+    pub fake_base_url: String,
+    process: Child,
+    owns_state_dir: bool,
+}
+
+impl App {
+    pub async fn start() -> Result<App> {
+        App::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Result<App> {
+        let root = workspace_root();
+        ensure_wasm_built(&root)?;
+        let port = free_port()?;
+        let base_url = format!("http://127.0.0.1:{port}");
+        let (fake, fake_base_url) = match options.fake_base_url {
+            Some(url) => (None, url),
+            None => {
+                let config = FakeConfig {
+                    client_id: CLIENT_ID.into(),
+                    client_secret: CLIENT_SECRET.into(),
+                    redirect_uris: vec![format!("{base_url}/callback")],
+                    ..FakeConfig::default()
+                };
+                let fake = FakeCybozu::start(config).await?;
+                let url = fake.base_url();
+                (Some(fake), url)
+            }
+        };
+        let owns_state_dir = options.state_dir.is_none();
+        let state_dir = options.state_dir.unwrap_or_else(|| unique_temp_dir("kintone-mcp-state"));
+        let mut command = match HostKind::from_env()? {
+            HostKind::TestHost => {
+                let host = target_dir(&root).join("debug").join("spin-test-host");
+                if !host.exists() {
+                    bail!("{} is missing: run `cargo build -p spin-test-host` (the README's test command does)", host.display());
+                }
+                let mut c = Command::new(host);
+                c.arg("up");
+                c
+            }
+            HostKind::Spin => {
+                let mut c = Command::new("spin");
+                c.arg("up");
+                c
+            }
+        };
+        command
+            .arg("-f")
+            .arg(root.join("spin.toml"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--state-dir")
+            .arg(&state_dir)
+            .env("SPIN_VARIABLE_KINTONE_BASE_URL", &fake_base_url)
+            .env("SPIN_VARIABLE_CYBOZU_CLIENT_ID", CLIENT_ID)
+            .env("SPIN_VARIABLE_CYBOZU_CLIENT_SECRET", CLIENT_SECRET)
+            .env("SPIN_VARIABLE_SECRET_KEY", SECRET_KEY)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(if std::env::var_os("E2E_HOST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() });
+        for (name, value) in &options.variables {
+            command.env(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value);
+        }
+        let process = command.spawn().context("cannot start the app host")?;
+        let mut app = App { base_url, state_dir, fake, fake_base_url, process, owns_state_dir };
+        app.wait_until_ready().await?;
+        Ok(app)
+    }
+
+    async fn wait_until_ready(&mut self) -> Result<()> {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let probe = format!("{}/.well-known/oauth-authorization-server", self.base_url);
+        loop {
+            if let Some(status) = self.process.try_wait()? {
+                bail!("the app host exited during start-up ({status}); rerun with E2E_HOST_LOG=1 to see why");
+            }
+            if client.get(&probe).send().await.is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the app did not answer on {} within 120 s", self.base_url);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Kills the host process (to test restarts); the state dir is kept.
+    pub fn kill(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.kill();
+        if self.owns_state_dir {
+            let _ = std::fs::remove_dir_all(&self.state_dir);
+        }
+    }
+}
+
+/// The workspace root (where spin.toml is).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("."))
+}
+
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"))
+}
+
+/// The components the app needs, built in release for wasm32-wasip2 if any is missing.
+pub const COMPONENTS: [&str; 4] = ["oauth-provider", "cybozu-callback", "mcp-endpoint", "kintone-tools"];
+
+fn ensure_wasm_built(root: &Path) -> Result<()> {
+    let dir = target_dir(root).join("wasm32-wasip2").join("release");
+    let missing = COMPONENTS.iter().any(|c| !dir.join(format!("{}.wasm", c.replace('-', "_"))).exists());
+    if !missing {
+        return Ok(());
+    }
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root).args(["build", "--target", "wasm32-wasip2", "--release"]);
+    for c in COMPONENTS {
+        cmd.args(["-p", c]);
+    }
+    let status = cmd.status().context("cannot run cargo to build the wasm components")?;
+    if !status.success() {
+        bail!("building the wasm components failed");
+    }
+    Ok(())
+}
+
+pub fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+pub fn unique_temp_dir(prefix: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    std::env::temp_dir().join(format!("{prefix}-{}-{}-{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
+}

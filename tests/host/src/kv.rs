@@ -1,0 +1,122 @@
+//! The key-value store behind `fermyon:spin/key-value@2.0.0`: a SQLite file in the state dir, as
+//! Spin's default store is, so two host processes on one state dir share state the way several
+//! Spin replicas share a Redis or a hosted store.
+
+use anyhow::{Context, Result};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct SqliteKv {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteKv {
+    /// Opens (creating if needed) `<state_dir>/sqlite_key_value.db`, Spin's file name.
+    pub fn open(state_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(state_dir)
+            .with_context(|| format!("cannot create state dir {}", state_dir.display()))?;
+        let path = state_dir.join("sqlite_key_value.db");
+        let conn = Connection::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        // WAL lets one process read while another writes; the busy timeout makes concurrent
+        // writers from two processes wait for each other instead of failing.
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS spin_key_value (
+                store TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
+                PRIMARY KEY (store, key))",
+            [],
+        )?;
+        Ok(SqliteKv { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, String> {
+        let conn = self.conn.lock().map_err(|_| "key-value store lock poisoned".to_string())?;
+        f(&conn).map_err(|e| e.to_string())
+    }
+
+    pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.with(|c| {
+            c.query_row("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2", params![store, key], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+    }
+
+    pub fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<(), String> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+                params![store, key, value],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn delete(&self, store: &str, key: &str) -> Result<(), String> {
+        self.with(|c| c.execute("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2", params![store, key]).map(|_| ()))
+    }
+
+    pub fn exists(&self, store: &str, key: &str) -> Result<bool, String> {
+        self.get(store, key).map(|v| v.is_some())
+    }
+
+    pub fn keys(&self, store: &str) -> Result<Vec<String>, String> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?;
+            let rows = stmt.query_map(params![store], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_isolation_between_stores() {
+        let dir = tempdir();
+        let kv = SqliteKv::open(&dir).unwrap();
+        assert_eq!(kv.get("default", "k").unwrap(), None);
+        kv.set("default", "k", b"v1").unwrap();
+        kv.set("default", "k", b"v2").unwrap();
+        kv.set("other", "k", b"x").unwrap();
+        assert_eq!(kv.get("default", "k").unwrap().as_deref(), Some(&b"v2"[..]));
+        assert_eq!(kv.keys("default").unwrap(), vec!["k".to_string()]);
+        kv.delete("default", "k").unwrap();
+        assert!(!kv.exists("default", "k").unwrap());
+        assert!(kv.exists("other", "k").unwrap());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn two_openers_of_one_state_dir_see_each_others_writes() {
+        let dir = tempdir();
+        let a = SqliteKv::open(&dir).unwrap();
+        let b = SqliteKv::open(&dir).unwrap();
+        a.set("default", "shared", b"from a").unwrap();
+        assert_eq!(b.get("default", "shared").unwrap().as_deref(), Some(&b"from a"[..]));
+        b.delete("default", "shared").unwrap();
+        assert_eq!(a.get("default", "shared").unwrap(), None);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    pub(crate) fn tempdir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("spin-test-host-{}-{}", std::process::id(), rand_suffix()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn rand_suffix() -> u64 {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        N.fetch_add(1, Ordering::Relaxed) ^ (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64)
+    }
+}

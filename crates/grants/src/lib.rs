@@ -1,1 +1,87 @@
-// placeholder: being written
+//! The shared OAuth records and crypto of kintone-mcp-spin, used by `oauth-provider`,
+//! `cybozu-callback` and `mcp-endpoint`.
+//!
+//! # Scopes
+//!
+//! Our tokens carry kintone's own six scopes, under kintone's names ([`Scope`]):
+//! `k:app_record:read`, `k:app_record:write`, `k:app_settings:read`, `k:app_settings:write`,
+//! `k:file:read`, `k:file:write`. A client asks for any subset in `scope`; unknown scopes
+//! (`claudeai`, `openid`, …) are ignored, and a request naming none of ours gets all six. Upstream,
+//! Cybozu is always asked for all six; our token is what limits a client, and the endpoint answers
+//! `403 insufficient_scope` when a tool needs a scope the token lacks ([`Session::require`]).
+//!
+//! # Key-value records
+//!
+//! No TTL, no compare-and-swap, no key listing: every record carries its own expiry and is
+//! refused and removed when found expired. Records that strangers or abandoned flows can create
+//! live in fixed-size slot tables (see `slots`), so the store can never hold more than
+//! `2 × max_grants + max_pending_signins` keys (defaults 2 × 256 + 64 = 576).
+//!
+//! | key | contents | expiry | written by |
+//! |---|---|---|---|
+//! | `st:<slot>` | pending sign-in: SHA-256 of the `state` secret and of the browser-binding cookie, the validated authorization request (client id, redirect URI, PKCE challenge, resource, scopes, client `state`, issuer), our callback URL | 10 min; single use | `/authorize` (on approval) |
+//! | `g:<slot>` | grant: nonce, client id, scopes, resource, kintone access + refresh token (XChaCha20-Poly1305, AAD = grant id + field), kintone expiry; while pending also SHA-256 of our code, PKCE challenge, redirect URI; once active the spent code's hash (replay detection) | code 10 min; grant 90 days from sign-in | `/callback`, `/token` (once), endpoint kintone refresh |
+//! | `rt:<slot>` | refresh state: nonce, SHA-256 of the current refresh token, of the one it replaced (valid until the current one is used), of up to 4 retired ones (reuse revokes) | 30 days idle, at most the grant's end | `/token` |
+//!
+//! Not stored at all: clients (the `client_id` is the HMAC-signed registration, the secret an
+//! HMAC of the id), access tokens (encrypted, self-contained, 1 hour; the endpoint's single read
+//! is the grant record), the consent form's request (sealed into the form, bound to the CSRF
+//! cookie), remembered approvals (HMAC-signed cookie).
+//!
+//! Codes and refresh tokens are `<prefix><slot>.<nonce>.<secret>`, so each names its grant; only
+//! their SHA-256 is stored. Revoking a grant deletes `rt:` then `g:`, which also kills every access
+//! token issued from it.
+//!
+//! # Keys
+//!
+//! HKDF-SHA256 over `secret_key` derives separate keys for: kintone-token AEAD, access-token AEAD,
+//! browser-blob AEAD, cookie HMAC, client-id HMAC, client-secret HMAC. Randomness comes from
+//! getrandom 0.3 (`wasi:random` on wasm32-wasip2).
+
+mod client;
+mod config;
+mod crypto;
+pub mod cybozu;
+mod grant;
+mod resource;
+mod scope;
+mod session;
+mod signin;
+mod slots;
+mod store;
+mod token;
+
+pub use client::{
+    register_client, validate_redirect_uri, verify_client_id, ClientAuthMethod, ClientRegistration, Registered,
+    RegisteredClient, RegistrationError,
+};
+pub use config::{
+    Config, ConfigError, StoreLimits, DEFAULT_MAX_GRANTS, DEFAULT_MAX_PENDING_SIGNINS, MIN_SECRET_KEY_CHARS,
+    VARIABLES, VAR_CYBOZU_CLIENT_ID, VAR_CYBOZU_CLIENT_SECRET, VAR_KINTONE_BASE_URL, VAR_MAX_GRANTS,
+    VAR_MAX_PENDING_SIGNINS, VAR_PUBLIC_URL, VAR_SECRET_KEY,
+};
+pub use crypto::{ct_eq, random_token, sha256_b64, CryptoError};
+pub use cybozu::{exchange_code, refresh_kintone_token, CybozuError, KintoneTokens};
+pub use grant::{
+    create_grant, pkce_s256_matches, redeem_code, refresh_tokens, revoke_grant, revoke_token, CodeRedemption,
+    GrantId, IssuedTokens, RefreshRedemption, TokenError, CODE_LIFETIME_SECS, GRANT_LIFETIME_SECS,
+    REFRESH_IDLE_SECS,
+};
+pub use resource::{
+    audience_covers, is_our_resource, issuer_for, normalize_resource, origin_of, MCP_RESOURCE_PATHS,
+    SPIN_FULL_URL_HEADER,
+};
+pub use scope::{Scope, Scopes};
+pub use session::{
+    refresh_session, refresh_session_at, resolve_bearer, resolve_bearer_at, AuthError, RefreshError, Session,
+    KINTONE_EXPIRY_MARGIN_SECS,
+};
+pub use signin::{
+    begin_signin, finish_signin, is_browser_binding, new_browser_binding, AuthorizationRequest, CompletedSignin,
+    SigninError, SIGNIN_LIFETIME_SECS,
+};
+pub use store::BackendError;
+pub use token::ACCESS_TOKEN_LIFETIME_SECS;
+
+/// Re-exported so callers can read tokens without depending on `secrecy` themselves.
+pub use secrecy::{ExposeSecret, SecretString};

@@ -336,6 +336,11 @@ pub fn find_app<'a>(state: &'a State, ctx: &Ctx, app_id: u64, any_stage: bool) -
         return Err(ApiError::app_not_found(ctx.lang, app_id));
     }
     check_space(state, ctx, app)?;
+    // A user without any right on the app gets CB_NO02 from every API, records included.
+    let rights = perm::app_rights(app, &ctx.user, None);
+    if !(rights.viewable || rights.addable || rights.app_editable) {
+        return Err(ApiError::no_permission(ctx.lang));
+    }
     Ok(app)
 }
 

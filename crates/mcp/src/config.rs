@@ -1,0 +1,107 @@
+//! Settings of the endpoint, filled by the glue from Spin variables.
+
+use std::time::Duration;
+
+/// Everything the protocol logic needs to know about this deployment.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// `serverInfo.name`.
+    pub server_name: String,
+    /// `serverInfo.version`.
+    pub server_version: String,
+    /// `serverInfo.title`, shown by clients.
+    pub server_title: Option<String>,
+    /// `instructions` for the model, in `initialize` and `server/discover`.
+    pub instructions: Option<String>,
+    /// Tools per `tools/list` page.
+    pub page_size: usize,
+    /// Largest accepted POST body; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// The public origin clients use (`scheme://host[:port]`, from the `public_url` variable).
+    /// Its host is accepted in `Host`, and it is accepted as a browser `Origin`.
+    pub public_origin: Option<String>,
+    /// Further browser origins to accept (exact `scheme://host[:port]`).
+    pub extra_origins: Vec<String>,
+    /// The legacy HTTP+SSE stream.
+    pub stream: StreamConfig,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig {
+            server_name: "kintone-mcp".to_owned(),
+            server_version: env!("CARGO_PKG_VERSION").to_owned(),
+            server_title: Some("kintone".to_owned()),
+            instructions: None,
+            page_size: 100,
+            // Fermyon Cloud and Akamai cap request bodies at 10 MB; base64 file uploads are
+            // the largest legitimate bodies.
+            max_body_bytes: 8 * 1024 * 1024,
+            public_origin: None,
+            extra_origins: Vec::new(),
+            stream: StreamConfig::default(),
+        }
+    }
+}
+
+/// Timing of the legacy SSE stream (`GET /sse`).
+///
+/// A stream lives `max_duration`, then stops accepting messages and keeps draining replies
+/// already accepted for `drain_grace`, then ends; clients reconnect and get a new session.
+/// Hosted Spin platforms (Fermyon Cloud, Akamai Functions) end every request after 30 s, so
+/// there `max_duration + drain_grace` must stay below 30 s: use
+/// [`StreamConfig::for_30s_platforms`] (25 s + 2 s). Self-hosted `spin up` and SpinKube have no
+/// such limit; the default keeps a stream for 5 minutes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamConfig {
+    pub max_duration: Duration,
+    pub drain_grace: Duration,
+    /// A `: keep-alive` comment after this much silence (also how a closed client is noticed).
+    pub keepalive_interval: Duration,
+    /// Pause between mailbox polls when nothing arrived.
+    pub poll_interval: Duration,
+    /// How long a claimed mailbox slot may stay without its message before the stream closes
+    /// it (the writer, if alive, re-posts elsewhere; see [`crate::mailbox`]).
+    pub suspect_timeout: Duration,
+    /// Path the `endpoint` event points to (relative, same origin as the stream).
+    pub message_path: String,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        StreamConfig {
+            max_duration: Duration::from_secs(300),
+            drain_grace: Duration::from_secs(2),
+            keepalive_interval: Duration::from_secs(10),
+            poll_interval: Duration::from_millis(50),
+            suspect_timeout: Duration::from_secs(2),
+            message_path: "/sse/message".to_owned(),
+        }
+    }
+}
+
+impl StreamConfig {
+    /// The setting for platforms that end requests after 30 s.
+    pub fn for_30s_platforms() -> Self {
+        StreamConfig {
+            max_duration: Duration::from_secs(25),
+            ..StreamConfig::default()
+        }
+    }
+
+    /// A stream's whole life, including the drain.
+    pub fn total_duration(&self) -> Duration {
+        self.max_duration + self.drain_grace
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosted_setting_ends_streams_before_the_30s_cut() {
+        assert!(StreamConfig::for_30s_platforms().total_duration() < Duration::from_secs(30));
+        assert!(StreamConfig::default().total_duration() > Duration::from_secs(30));
+    }
+}

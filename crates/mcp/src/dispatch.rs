@@ -1,0 +1,570 @@
+//! MCP method dispatch over JSON-RPC messages, transport-independent.
+//!
+//! # Refresh and retry
+//!
+//! A tool call needs the user's kintone token, which may have expired. Refreshing it is async
+//! outbound HTTP owned by the glue (and the `grants` crate), while dispatch is synchronous. So
+//! dispatch is a resumable [`Exchange`]: [`Exchange::run`] answers messages in order until a
+//! tool call returns [`ToolCallError::Unauthorized`]; it then stops *before* answering that call
+//! and returns [`Progress::NeedsRefresh`] with the exchange, replies so far included. The glue
+//! refreshes the token and runs the same exchange again with a provider holding the new token;
+//! the exchange resumes at the call that failed. On the resumed run an `Unauthorized` no longer
+//! stops anything: it becomes an `isError` tool result, so a token that kintone refuses even
+//! fresh can never loop. If the refresh itself fails (`invalid_grant`), the glue drops the
+//! exchange and answers 401, so the client signs in again; nothing was half-sent.
+
+use rmcp::model::{
+    CacheScope, CallToolRequestParams, DiscoverResult, ErrorCode, ErrorData, Implementation,
+    InitializeResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion, RequestId,
+    RequestMetaObject, ResultType, ServerCapabilities, ToolsCapability,
+};
+use serde_json::{Map, Value};
+
+use crate::config::EndpointConfig;
+use crate::cursor;
+use crate::jsonrpc::{Incoming, Reply};
+use crate::tools::{self, ToolCallError, ToolProvider};
+use crate::version;
+
+/// How long clients may cache `server/discover` and `tools/list` (2026-07-28 `ttlMs`). The
+/// catalogue changes only when the deployment's configuration does.
+pub const LIST_TTL_MS: u64 = 5 * 60 * 1000;
+
+/// A request header that mirrors a body field (2026-07-28 `Mcp-Method`, `Mcp-Name`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum MirroredHeader {
+    #[default]
+    Absent,
+    Value(String),
+    /// Sent more than once, or not visible ASCII.
+    Invalid,
+}
+
+impl MirroredHeader {
+    pub fn from_headers(headers: &http::HeaderMap, name: &str) -> Self {
+        let mut values = headers.get_all(name).iter();
+        let Some(first) = values.next() else {
+            return MirroredHeader::Absent;
+        };
+        if values.next().is_some() {
+            return MirroredHeader::Invalid;
+        }
+        match first.to_str() {
+            Ok(text) => MirroredHeader::Value(text.to_owned()),
+            Err(_) => MirroredHeader::Invalid,
+        }
+    }
+
+    /// Does the header, decoded from the `=?base64?…?=` sentinel form when used, equal `body`?
+    fn matches(&self, body: &str) -> bool {
+        match self {
+            MirroredHeader::Value(raw) => decode_header_value(raw).as_deref() == Some(body),
+            _ => false,
+        }
+    }
+}
+
+/// `Mcp-Name` values outside plain header-safe ASCII travel as `=?base64?<b64>?=`.
+fn decode_header_value(raw: &str) -> Option<String> {
+    use base64::Engine as _;
+    match raw
+        .strip_prefix("=?base64?")
+        .and_then(|rest| rest.strip_suffix("?="))
+    {
+        Some(encoded) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()?;
+            String::from_utf8(bytes).ok()
+        }
+        None => Some(raw.to_owned()),
+    }
+}
+
+/// What the transport read from the HTTP request, for checks against the body.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    /// The `MCP-Protocol-Version` header, already checked to be a supported revision.
+    pub protocol_version: Option<ProtocolVersion>,
+    pub mcp_method: MirroredHeader,
+    pub mcp_name: MirroredHeader,
+}
+
+impl RequestContext {
+    /// True when the header selects the modern revision.
+    pub fn header_is_modern(&self) -> bool {
+        self.protocol_version
+            .as_ref()
+            .is_some_and(version::is_modern)
+    }
+}
+
+/// What a request was about, for the one log line per request. Names only, never arguments.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// The JSON-RPC method (the first one of a batch).
+    pub method: Option<String>,
+    /// The tool called, when it has a valid tool name.
+    pub tool: Option<String>,
+    /// Number of messages, when the body was a batch.
+    pub batch: Option<usize>,
+}
+
+/// A POST body being answered, message by message; see the module docs.
+#[derive(Debug)]
+pub struct Exchange {
+    context: RequestContext,
+    items: Vec<Incoming>,
+    in_batch: bool,
+    replies: Vec<Reply>,
+    next: usize,
+    refreshed: bool,
+    summary: Summary,
+}
+
+/// Where an exchange stands after [`Exchange::run`].
+#[derive(Debug)]
+pub enum Progress {
+    /// Every message answered.
+    Done(Finished),
+    /// A tool call needs a refreshed kintone token; refresh, then `run` this again.
+    NeedsRefresh(Exchange),
+}
+
+/// An answered exchange.
+#[derive(Debug)]
+pub struct Finished {
+    /// One reply per request; notifications and client replies have none.
+    pub replies: Vec<Reply>,
+    pub summary: Summary,
+    pub in_batch: bool,
+    /// The request spoke the modern revision (shapes id-less errors).
+    pub modern: bool,
+}
+
+impl Exchange {
+    pub fn single(context: RequestContext, item: Incoming) -> Self {
+        Self::new(context, vec![item], false)
+    }
+
+    pub fn batch(context: RequestContext, items: Vec<Incoming>) -> Self {
+        let count = items.len();
+        let mut exchange = Self::new(context, items, true);
+        exchange.summary.batch = Some(count);
+        exchange
+    }
+
+    fn new(context: RequestContext, items: Vec<Incoming>, in_batch: bool) -> Self {
+        let method = items.iter().find_map(|i| i.method()).map(str::to_owned);
+        Exchange {
+            context,
+            items,
+            in_batch,
+            replies: Vec::new(),
+            next: 0,
+            refreshed: false,
+            summary: Summary {
+                method,
+                ..Summary::default()
+            },
+        }
+    }
+
+    /// True once the glue has refreshed the token for this exchange.
+    pub fn refreshed(&self) -> bool {
+        self.refreshed
+    }
+
+    /// Answer the remaining messages; see the module docs for `NeedsRefresh`.
+    pub fn run(mut self, config: &EndpointConfig, tools: &dyn ToolProvider) -> Progress {
+        while self.next < self.items.len() {
+            let dispatcher = Dispatcher {
+                config,
+                tools,
+                context: &self.context,
+                in_batch: self.in_batch,
+                refreshed: self.refreshed,
+            };
+            match dispatcher.answer(&self.items[self.next], &mut self.summary) {
+                Step::Answered(reply) => {
+                    self.replies.extend(reply);
+                    self.next += 1;
+                }
+                Step::NeedsRefresh => {
+                    // The resumed run is the retry: it never asks again.
+                    self.refreshed = true;
+                    return Progress::NeedsRefresh(self);
+                }
+            }
+        }
+        let modern = self.context.header_is_modern();
+        Progress::Done(Finished {
+            replies: self.replies,
+            summary: self.summary,
+            in_batch: self.in_batch,
+            modern,
+        })
+    }
+}
+
+enum Step {
+    Answered(Option<Reply>),
+    NeedsRefresh,
+}
+
+/// Per-request era, decided from headers and `_meta`.
+#[derive(Clone, Copy)]
+struct Era {
+    modern: bool,
+}
+
+struct Dispatcher<'a> {
+    config: &'a EndpointConfig,
+    tools: &'a dyn ToolProvider,
+    context: &'a RequestContext,
+    in_batch: bool,
+    refreshed: bool,
+}
+
+impl Dispatcher<'_> {
+    fn answer(&self, item: &Incoming, summary: &mut Summary) -> Step {
+        match item {
+            Incoming::Request { id, method, params } => {
+                self.request(id.clone(), method, params.as_ref(), summary)
+            }
+            // `notifications/initialized`, `notifications/cancelled` (the cancelled request
+            // ran in another instance, if at all) and any other notification: nothing to say.
+            Incoming::Notification { .. } | Incoming::ClientReply => Step::Answered(None),
+            Incoming::Invalid { id, reason } => Step::Answered(Some(Reply::error(
+                id.clone(),
+                ErrorData::invalid_request(format!("Invalid Request: {reason}"), None),
+                400,
+            ))),
+        }
+    }
+
+    fn request(
+        &self,
+        id: RequestId,
+        method: &str,
+        params: Option<&Value>,
+        summary: &mut Summary,
+    ) -> Step {
+        let era = match self.era(method, params) {
+            Ok(era) => era,
+            Err(error) => return Step::Answered(Some(error.into_reply(id))),
+        };
+        let outcome = match method {
+            "initialize" => self.initialize(params),
+            "ping" => Ok(Value::Object(Map::new())),
+            "server/discover" => self.discover(),
+            "tools/list" => self.list_tools(params, era),
+            "tools/call" => match self.call_tool(params, era, summary) {
+                CallOutcome::Result(r) => r,
+                CallOutcome::NeedsRefresh => return Step::NeedsRefresh,
+            },
+            _ => Err(MethodError::new(
+                ErrorData::new(
+                    ErrorCode::METHOD_NOT_FOUND,
+                    format!("Method not found: {}", printable(method)),
+                    None,
+                ),
+                // 2026-07-28: an unknown method is 404 so clients can tell it from a
+                // missing endpoint; legacy revisions answer in-band.
+                if era.modern { 404 } else { 200 },
+            )),
+        };
+        let reply = match outcome {
+            Ok(result) => Reply::result(id, shape_result(result, era)),
+            Err(error) => error.into_reply(id),
+        };
+        Step::Answered(Some(reply))
+    }
+
+    /// Decide the request's revision and check what the 2026-07-28 transport mirrors into
+    /// headers. `initialize` always selects legacy semantics (versioning "Compatibility Matrix").
+    fn era(&self, method: &str, params: Option<&Value>) -> Result<Era, MethodError> {
+        let header_version = self.context.protocol_version.as_ref();
+        let header_modern = self.context.header_is_modern();
+        if method == "initialize" {
+            if self.in_batch {
+                return Err(MethodError::new(
+                    ErrorData::invalid_request("Invalid Request: initialize cannot be batched", None),
+                    200,
+                ));
+            }
+            // A supplied Mcp-Method must still agree with the body: proxies route on it.
+            if header_modern && self.context.mcp_method != MirroredHeader::Absent
+                && !self.context.mcp_method.matches(method)
+            {
+                return Err(header_mismatch("Mcp-Method header does not match `initialize`"));
+            }
+            return Ok(Era { modern: false });
+        }
+        let meta = match params.and_then(|p| p.get("_meta")) {
+            None => None,
+            Some(Value::Object(map)) => Some(RequestMetaObject::from(map.clone())),
+            Some(_) if header_modern => {
+                return Err(bad_meta("`_meta` must be an object"));
+            }
+            Some(_) => None,
+        };
+        let meta_version = meta.as_ref().and_then(|m| m.get("io.modelcontextprotocol/protocolVersion"));
+        if let Some(meta_version) = meta_version {
+            let Some(text) = meta_version.as_str() else {
+                return Err(bad_meta("`_meta` protocolVersion must be a string"));
+            };
+            match header_version {
+                None => {
+                    return Err(header_mismatch(
+                        "request _meta names a protocol version but the MCP-Protocol-Version header is missing",
+                    ))
+                }
+                Some(header) if header.as_str() != text => {
+                    return Err(header_mismatch(format!(
+                        "MCP-Protocol-Version header ({header}) does not match request _meta protocolVersion ({})",
+                        printable(text)
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        if !header_modern {
+            return Ok(Era { modern: false });
+        }
+        let meta = meta.unwrap_or_default();
+        let missing = meta.missing_required_keys(&version::FIRST_MODERN);
+        if !missing.is_empty() {
+            return Err(bad_meta(format!(
+                "request _meta is missing or has malformed required fields: {}",
+                missing.join(", ")
+            )));
+        }
+        if !self.context.mcp_method.matches(method) {
+            return Err(header_mismatch(match &self.context.mcp_method {
+                MirroredHeader::Absent => "missing required Mcp-Method header".to_owned(),
+                _ => format!("Mcp-Method header does not match body method `{}`", printable(method)),
+            }));
+        }
+        if method == "tools/call" {
+            if let Some(name) = params.and_then(|p| p.get("name")).and_then(Value::as_str) {
+                if !self.context.mcp_name.matches(name) {
+                    return Err(header_mismatch(match &self.context.mcp_name {
+                        MirroredHeader::Absent => "missing required Mcp-Name header for `tools/call`".to_owned(),
+                        _ => "Mcp-Name header does not match params.name".to_owned(),
+                    }));
+                }
+            }
+        }
+        Ok(Era { modern: true })
+    }
+
+    fn initialize(&self, params: Option<&Value>) -> Result<Value, MethodError> {
+        let requested = params
+            .and_then(|p| p.get("protocolVersion"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid_params("initialize needs params.protocolVersion (a string)"))?;
+        let requested: ProtocolVersion = serde_json::from_value(Value::from(requested))
+            .map_err(|e| invalid_params(format!("invalid protocolVersion: {e}")))?;
+        let mut result = InitializeResult::new(self.capabilities())
+            .with_server_info(self.implementation())
+            .with_protocol_version(version::negotiate_initialize(&requested));
+        result.instructions = self.config.instructions.clone();
+        to_value(&result)
+    }
+
+    fn discover(&self) -> Result<Value, MethodError> {
+        let mut result = DiscoverResult::new(version::SUPPORTED.to_vec(), self.capabilities())
+            .with_server_info(self.implementation())
+            .with_ttl_ms(LIST_TTL_MS)
+            .with_cache_scope(CacheScope::Private);
+        result.instructions = self.config.instructions.clone();
+        to_value(&result)
+    }
+
+    fn list_tools(&self, params: Option<&Value>, era: Era) -> Result<Value, MethodError> {
+        let params: PaginatedRequestParams = match params {
+            None => PaginatedRequestParams::default(),
+            Some(p) => serde_json::from_value(p.clone())
+                .map_err(|e| invalid_params(format!("invalid tools/list params: {e}")))?,
+        };
+        let catalogue = self.tools.list_tools();
+        let offset = match params.cursor.as_deref() {
+            None => 0,
+            Some(c) => cursor::decode(c, catalogue.len())
+                .ok_or_else(|| invalid_params("Invalid cursor"))?,
+        };
+        let page_size = self.config.page_size.max(1);
+        let end = offset.saturating_add(page_size).min(catalogue.len());
+        let mut page = Vec::with_capacity(end - offset);
+        for tool in &catalogue[offset..end] {
+            let mut wire = tools::wire_tool(tool).map_err(|e| {
+                MethodError::new(ErrorData::internal_error(e.to_string(), None), 200)
+            })?;
+            if !era.modern && !schema_root_is_object(wire.output_schema.as_deref()) {
+                // Legacy revisions require object output schemas (SEP-2106 relaxed it later).
+                wire.output_schema = None;
+            }
+            page.push(wire);
+        }
+        let mut result = ListToolsResult::with_all_items(page);
+        result.next_cursor = (end < catalogue.len()).then(|| cursor::encode(end));
+        if era.modern {
+            result.ttl_ms = Some(LIST_TTL_MS);
+            result.cache_scope = Some(CacheScope::Private);
+        }
+        to_value(&result)
+    }
+
+    fn call_tool(&self, params: Option<&Value>, era: Era, summary: &mut Summary) -> CallOutcome {
+        let params: CallToolRequestParams = match params {
+            Some(p) => match serde_json::from_value(p.clone()) {
+                Ok(params) => params,
+                Err(e) => {
+                    return CallOutcome::Result(Err(invalid_params(format!(
+                        "invalid tools/call params: {e}"
+                    ))))
+                }
+            },
+            None => return CallOutcome::Result(Err(invalid_params("tools/call needs params"))),
+        };
+        let name = params.name.as_ref();
+        if !is_tool_name(name) {
+            return CallOutcome::Result(Err(unknown_tool(name)));
+        }
+        if summary.tool.is_none() {
+            summary.tool = Some(name.to_owned());
+        }
+        let arguments = Value::Object(params.arguments.unwrap_or_default()).to_string();
+        let result = match self.tools.call_tool(name, &arguments) {
+            Ok(result) => tools::wire_result(result),
+            Err(ToolCallError::UnknownTool(_)) => return CallOutcome::Result(Err(unknown_tool(name))),
+            Err(ToolCallError::Unauthorized(_)) if !self.refreshed => return CallOutcome::NeedsRefresh,
+            Err(ToolCallError::Unauthorized(_)) => tools::error_result(
+                "kintone refused the user's authorization even after it was refreshed. \
+                 Sign in to kintone again (reconnect this MCP server) and retry.",
+            ),
+            Err(ToolCallError::Unavailable(reason)) => {
+                tools::error_result(format!("kintone is unavailable: {reason}"))
+            }
+        };
+        let mut result = result;
+        if !era.modern && result.structured_content.as_ref().is_some_and(|v| !v.is_object()) {
+            // Legacy revisions require an object; the text block still carries the value.
+            result.structured_content = None;
+        }
+        CallOutcome::Result(to_value(&result))
+    }
+
+    fn capabilities(&self) -> ServerCapabilities {
+        let mut tools = ToolsCapability::default();
+        tools.list_changed = Some(false);
+        let mut capabilities = ServerCapabilities::default();
+        capabilities.tools = Some(tools);
+        capabilities
+    }
+
+    fn implementation(&self) -> Implementation {
+        let implementation =
+            Implementation::new(self.config.server_name.clone(), self.config.server_version.clone());
+        match &self.config.server_title {
+            Some(title) => implementation.with_title(title.clone()),
+            None => implementation,
+        }
+    }
+}
+
+enum CallOutcome {
+    Result(Result<Value, MethodError>),
+    NeedsRefresh,
+}
+
+/// A JSON-RPC error with the HTTP status it calls for.
+struct MethodError {
+    error: ErrorData,
+    status: u16,
+}
+
+impl MethodError {
+    fn new(error: ErrorData, status: u16) -> Self {
+        MethodError { error, status }
+    }
+
+    fn into_reply(self, id: RequestId) -> Reply {
+        Reply::error(Some(id), self.error, self.status)
+    }
+}
+
+fn invalid_params(message: impl Into<String>) -> MethodError {
+    MethodError::new(ErrorData::invalid_params(message.into(), None), 200)
+}
+
+fn unknown_tool(name: &str) -> MethodError {
+    invalid_params(format!("Unknown tool: {}", printable(name)))
+}
+
+/// Missing or malformed 2026-07-28 `_meta`: HTTP 400 with -32602.
+fn bad_meta(message: impl Into<String>) -> MethodError {
+    MethodError::new(
+        ErrorData::invalid_params(format!("Invalid params: {}", message.into()), None),
+        400,
+    )
+}
+
+/// A mirrored header missing or disagreeing with the body: HTTP 400 with -32020.
+fn header_mismatch(message: impl Into<String>) -> MethodError {
+    MethodError::new(
+        ErrorData::header_mismatch(format!("Header mismatch: {}", message.into()), None),
+        400,
+    )
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, MethodError> {
+    serde_json::to_value(value).map_err(|e| {
+        MethodError::new(
+            ErrorData::internal_error(format!("could not encode the result: {e}"), None),
+            200,
+        )
+    })
+}
+
+/// Modern results carry `resultType`; legacy results keep their historical shape without it.
+fn shape_result(mut result: Value, era: Era) -> Value {
+    if let Value::Object(map) = &mut result {
+        if era.modern {
+            map.entry("resultType")
+                .or_insert_with(|| Value::from(ResultType::COMPLETE.as_str()));
+        } else if map.get("resultType").and_then(Value::as_str) == Some(ResultType::COMPLETE.as_str()) {
+            map.remove("resultType");
+        }
+    }
+    result
+}
+
+fn schema_root_is_object(schema: Option<&Map<String, Value>>) -> bool {
+    schema.is_none_or(|s| s.get("type").and_then(Value::as_str) == Some("object"))
+}
+
+/// The MCP tool-name rule: 1–128 of `[A-Za-z0-9_.-]`.
+pub fn is_tool_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// Client-supplied names echoed in error messages: printable ASCII, bounded.
+fn printable(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(128)
+        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .collect();
+    if text.chars().count() > 128 {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,339 @@
+//! The tool seam: a plain-Rust mirror of the `kintone:mcp/kintone-tools` WIT interface, and
+//! its translation into MCP wire types (`rmcp::model`).
+//!
+//! The endpoint component implements [`ToolProvider`] over the WIT import, holding the user's
+//! kintone connection. The trait is synchronous because a WIT import call is: the dispatcher
+//! never awaits anything. Token refresh, which needs outbound HTTP, stays in the glue: when a
+//! call answers [`ToolCallError::Unauthorized`] the dispatcher stops and hands the glue a
+//! resumable exchange (see [`crate::dispatch`]).
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use rmcp::model::{self as wire, ContentBlock, JsonObject, ResourceContents};
+use serde_json::Value;
+
+/// MCP tool annotations, as the WIT `annotations` record carries them. Hints only, but true.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ToolAnnotations {
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub open_world: bool,
+}
+
+/// One tool of the catalogue (WIT `tool`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tool {
+    /// Unique, case-sensitive, `[A-Za-z0-9_.-]{1,128}`.
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    /// JSON Schema of the arguments object, as JSON text.
+    pub input_schema: String,
+    /// JSON Schema of `structured`, as JSON text.
+    pub output_schema: Option<String>,
+    pub annotations: ToolAnnotations,
+}
+
+/// Binary tool output (WIT `blob`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    pub mime_type: String,
+    /// File name, when kintone gave one.
+    pub name: Option<String>,
+    pub data: Vec<u8>,
+}
+
+/// One piece of tool-result content (WIT `content`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    Text(String),
+    Image(Blob),
+    /// Any other binary, as an embedded resource.
+    Resource(Blob),
+}
+
+/// What a tool returned (WIT `tool-result`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ToolResult {
+    pub content: Vec<Content>,
+    /// Structured content as JSON text, conforming to the tool's output schema.
+    pub structured: Option<String>,
+    /// The tool ran but failed; the model reads `content` and can correct itself.
+    pub is_error: bool,
+}
+
+/// Why a tool call produced no result (WIT `call-error`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ToolCallError {
+    /// No tool of that name is offered.
+    #[error("unknown tool: {0}")]
+    UnknownTool(String),
+    /// kintone answered 401: refresh the user's kintone token and retry once.
+    #[error("kintone refused the user's token: {0}")]
+    Unauthorized(String),
+    /// kintone could not be reached or failed.
+    #[error("kintone is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The tool catalogue and tool calls, as the endpoint reaches them through WIT.
+///
+/// `call_tool` may answer `Unauthorized` without calling kintone at all, for instance when the
+/// glue already knows the stored kintone token has expired: the dispatcher treats both the same
+/// way and asks the glue to refresh.
+pub trait ToolProvider {
+    fn list_tools(&self) -> Vec<Tool>;
+    fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, ToolCallError>;
+}
+
+impl<T: ToolProvider + ?Sized> ToolProvider for &T {
+    fn list_tools(&self) -> Vec<Tool> {
+        (**self).list_tools()
+    }
+    fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, ToolCallError> {
+        (**self).call_tool(name, arguments_json)
+    }
+}
+
+/// The catalogue could not be translated: a bug in the tools component, reported as an
+/// internal error rather than as a half-empty list.
+#[derive(Debug, thiserror::Error)]
+#[error("tool `{tool}` has an invalid {what}: {reason}")]
+pub struct CatalogueError {
+    pub tool: String,
+    pub what: &'static str,
+    pub reason: String,
+}
+
+/// The MCP `Tool` for one catalogue entry.
+pub fn wire_tool(tool: &Tool) -> Result<wire::Tool, CatalogueError> {
+    let input = schema_object(&tool.name, "input schema", &tool.input_schema)?;
+    let mut out = wire::Tool::new_with_raw(
+        tool.name.clone(),
+        Some(tool.description.clone().into()),
+        Arc::new(input),
+    )
+    .with_title(tool.title.clone())
+    .with_annotations(wire::ToolAnnotations::from_raw(
+        Some(tool.title.clone()),
+        Some(tool.annotations.read_only),
+        Some(tool.annotations.destructive),
+        Some(tool.annotations.idempotent),
+        Some(tool.annotations.open_world),
+    ));
+    if let Some(schema) = &tool.output_schema {
+        out = out.with_raw_output_schema(Arc::new(schema_object(
+            &tool.name,
+            "output schema",
+            schema,
+        )?));
+    }
+    Ok(out)
+}
+
+fn schema_object(tool: &str, what: &'static str, text: &str) -> Result<JsonObject, CatalogueError> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(CatalogueError {
+            tool: tool.to_owned(),
+            what,
+            reason: "not a JSON object".to_owned(),
+        }),
+        Err(e) => Err(CatalogueError {
+            tool: tool.to_owned(),
+            what,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// The MCP `CallToolResult` for a tool's answer.
+///
+/// Structured content is parsed from its JSON text and, as the spec recommends, repeated as a
+/// text block unless a text block already carries the same JSON. Structured text that is not
+/// JSON is a tools-component bug; it is kept as text so the model still sees it.
+pub fn wire_result(result: ToolResult) -> wire::CallToolResult {
+    let mut content: Vec<ContentBlock> = result.content.into_iter().map(wire_content).collect();
+    let mut structured = None;
+    if let Some(text) = result.structured {
+        match serde_json::from_str::<Value>(&text) {
+            Ok(value) => {
+                let repeated = content.iter().any(|block| {
+                    block
+                        .as_text()
+                        .and_then(|t| serde_json::from_str::<Value>(&t.text).ok())
+                        .is_some_and(|v| v == value)
+                });
+                if !repeated {
+                    content.push(ContentBlock::text(text));
+                }
+                structured = Some(value);
+            }
+            Err(_) => content.push(ContentBlock::text(text)),
+        }
+    }
+    let mut out = if result.is_error {
+        wire::CallToolResult::error(content)
+    } else {
+        wire::CallToolResult::success(content)
+    };
+    out.structured_content = structured;
+    out
+}
+
+/// A tool-level error the model can read (`isError: true`), for failures that are not the
+/// client's protocol mistake: kintone down, or still refusing a freshly refreshed token.
+pub fn error_result(message: impl Into<String>) -> wire::CallToolResult {
+    wire::CallToolResult::error(vec![ContentBlock::text(message.into())])
+}
+
+fn wire_content(content: Content) -> ContentBlock {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    match content {
+        Content::Text(text) => ContentBlock::text(text),
+        Content::Image(blob) => ContentBlock::image(b64.encode(&blob.data), blob.mime_type),
+        Content::Resource(blob) => {
+            let uri = resource_uri(blob.name.as_deref());
+            ContentBlock::resource(
+                ResourceContents::blob(b64.encode(&blob.data), uri).with_mime_type(blob.mime_type),
+            )
+        }
+    }
+}
+
+/// Embedded resources need a URI; kintone files have none of their own, so name them under a
+/// `kintone:` scheme with the (percent-encoded) file name.
+fn resource_uri(name: Option<&str>) -> String {
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    let name = name.filter(|n| !n.is_empty()).unwrap_or("file");
+    format!("kintone:file/{}", utf8_percent_encode(name, NON_ALPHANUMERIC))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tool() -> Tool {
+        Tool {
+            name: "getRecords".into(),
+            title: "Get records".into(),
+            description: "Get records from an app".into(),
+            input_schema: r#"{"type":"object","properties":{"appId":{"type":"integer"}}}"#.into(),
+            output_schema: Some(r#"{"type":"object"}"#.into()),
+            annotations: ToolAnnotations {
+                read_only: true,
+                destructive: false,
+                idempotent: true,
+                open_world: true,
+            },
+        }
+    }
+
+    #[test]
+    fn tool_translates_every_field() {
+        let wire = serde_json::to_value(wire_tool(&tool()).unwrap()).unwrap();
+        assert_eq!(
+            wire,
+            json!({
+                "name": "getRecords",
+                "title": "Get records",
+                "description": "Get records from an app",
+                "inputSchema": {"type":"object","properties":{"appId":{"type":"integer"}}},
+                "outputSchema": {"type":"object"},
+                "annotations": {
+                    "title": "Get records",
+                    "readOnlyHint": true,
+                    "destructiveHint": false,
+                    "idempotentHint": true,
+                    "openWorldHint": true
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn invalid_schema_names_the_tool() {
+        let mut t = tool();
+        t.input_schema = "[1]".into();
+        let err = wire_tool(&t).unwrap_err();
+        assert_eq!(err.tool, "getRecords");
+        assert_eq!(err.what, "input schema");
+        t.input_schema = "{}".into();
+        t.output_schema = Some("not json".into());
+        assert_eq!(wire_tool(&t).unwrap_err().what, "output schema");
+    }
+
+    #[test]
+    fn structured_content_is_repeated_as_text() {
+        let result = wire_result(ToolResult {
+            content: vec![],
+            structured: Some(r#"{"records":[]}"#.into()),
+            is_error: false,
+        });
+        let v = serde_json::to_value(&result).unwrap();
+        assert_eq!(v["structuredContent"], json!({"records": []}));
+        assert_eq!(v["content"], json!([{"type":"text","text":"{\"records\":[]}"}]));
+        assert_eq!(v["isError"], json!(false));
+    }
+
+    #[test]
+    fn structured_content_already_in_text_is_not_repeated() {
+        let result = wire_result(ToolResult {
+            content: vec![Content::Text("{ \"a\" : 1 }".into())],
+            structured: Some(r#"{"a":1}"#.into()),
+            is_error: false,
+        });
+        assert_eq!(result.content.len(), 1);
+        assert_eq!(result.structured_content, Some(json!({"a": 1})));
+    }
+
+    #[test]
+    fn invalid_structured_text_is_kept_as_text_only() {
+        let result = wire_result(ToolResult {
+            content: vec![],
+            structured: Some("{broken".into()),
+            is_error: true,
+        });
+        assert_eq!(result.structured_content, None);
+        assert_eq!(result.content[0].as_text().unwrap().text, "{broken");
+        assert_eq!(result.is_error, Some(true));
+    }
+
+    #[test]
+    fn binary_content_is_base64_with_mime_type() {
+        let result = wire_result(ToolResult {
+            content: vec![
+                Content::Image(Blob {
+                    mime_type: "image/png".into(),
+                    name: None,
+                    data: vec![0, 1, 2, 255],
+                }),
+                Content::Resource(Blob {
+                    mime_type: "application/pdf".into(),
+                    name: Some("見積 1.pdf".into()),
+                    data: b"%PDF".to_vec(),
+                }),
+            ],
+            structured: None,
+            is_error: false,
+        });
+        let v = serde_json::to_value(&result).unwrap();
+        assert_eq!(v["content"][0], json!({"type":"image","data":"AAEC/w==","mimeType":"image/png"}));
+        assert_eq!(v["content"][1]["type"], "resource");
+        assert_eq!(v["content"][1]["resource"]["blob"], "JVBERg==");
+        assert_eq!(v["content"][1]["resource"]["mimeType"], "application/pdf");
+        assert_eq!(
+            v["content"][1]["resource"]["uri"],
+            "kintone:file/%E8%A6%8B%E7%A9%8D%201%2Epdf"
+        );
+    }
+
+    #[test]
+    fn unnamed_resource_gets_a_generic_uri() {
+        assert_eq!(resource_uri(None), "kintone:file/file");
+        assert_eq!(resource_uri(Some("")), "kintone:file/file");
+    }
+}

@@ -121,7 +121,7 @@ async fn records_query_filter_order_and_paging() {
 
     let cases = [
         (r#"タグ in ("重要")"#, 3),
-        (r#"タグ in ("")"#, 3),
+        (r#"タグ in ("")"#, 2),
         (r#"取引開始日 >= "2022-01-01" and 取引開始日 < "2024-01-01""#, 2),
         (r#"営業担当 in (LOGINUSER())"#, 4),
         (r#"作成者 in ("bob")"#, 3),

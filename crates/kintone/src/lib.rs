@@ -12,6 +12,8 @@ mod kintone_error;
 mod outcome;
 mod query;
 mod schema;
+#[cfg(test)]
+mod test_support;
 mod tools;
 mod types;
 

@@ -14,6 +14,9 @@ mod records;
 mod settings;
 mod workflow;
 
+#[cfg(test)]
+mod tests;
+
 use platform::HttpClient;
 use serde_json::Value;
 

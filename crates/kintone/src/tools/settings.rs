@@ -27,8 +27,8 @@ fn resource_list() -> Value {
     }), 0, 30)
 }
 
-fn customization() -> Value {
-    json!({"type": "object", "properties": {"js": resource_list(), "css": resource_list()}, "additionalProperties": false})
+fn customization(description: &str) -> Value {
+    json!({"type": "object", "description": description, "properties": {"js": resource_list(), "css": resource_list()}, "additionalProperties": false})
 }
 
 pub(super) fn specs_original() -> Vec<ToolSpec> {
@@ -37,8 +37,8 @@ pub(super) fn specs_original() -> Vec<ToolSpec> {
 Upload new files with uploadFile first. Call deployApp to publish.",
         schema::input(vec![
             ("appId", schema::app_id()),
-            ("desktop", customization()),
-            ("mobile", customization()),
+            ("desktop", customization("Desktop customization: {js: [...], css: [...]}")),
+            ("mobile", customization("Mobile customization: {js: [...], css: [...]}")),
             ("scope", schema::one_of("Who gets the customization: ALL users, ADMIN = app administrators only, NONE = disabled", &["ALL", "ADMIN", "NONE"])),
             ("revision", schema::settings_revision()),
         ], &["appId"]),

@@ -148,8 +148,8 @@ async fn form_field_changes_go_live_only_after_deploy() {
 async fn deploy_fails_when_existing_data_breaks_a_new_constraint_and_revert_discards() {
     let h = Harness::start().await;
     let alice = h.token("alice").await;
-    // Existing addresses are longer than 5 characters: the deploy must fail.
-    let (status, body) = h.call(&alice, Method::PUT, "/k/v1/preview/app/form/fields.json", json!({"app": 1, "properties": {"Webサイト": {"unique": true}, "住所": {"maxLength": "5"}}})).await;
+    // Existing company names are longer than 5 characters: the deploy must fail.
+    let (status, body) = h.call(&alice, Method::PUT, "/k/v1/preview/app/form/fields.json", json!({"app": 1, "properties": {"Webサイト": {"unique": true}, "会社名": {"maxLength": "5"}}})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     h.call(&alice, Method::POST, "/k/v1/preview/app/deploy.json", json!({"apps": [{"app": 1}, {"app": 2}]})).await;
     let (_, first) = h.get(&alice, "/k/v1/preview/app/deploy.json", &[("apps[0]", "1"), ("apps[1]", "2")]).await;
@@ -158,11 +158,11 @@ async fn deploy_fails_when_existing_data_breaks_a_new_constraint_and_revert_disc
     assert_eq!(body["apps"][0]["status"], "FAIL");
     assert_eq!(body["apps"][1]["status"], "CANCEL");
     let (_, live) = h.get(&alice, "/k/v1/app/form/fields.json", &[("app", "1")]).await;
-    assert_eq!(live["properties"]["住所"]["maxLength"], "");
+    assert_eq!(live["properties"]["会社名"]["maxLength"], "64");
     let (status, _) = h.call(&alice, Method::POST, "/k/v1/preview/app/deploy.json", json!({"apps": [{"app": 1}], "revert": true})).await;
     assert_eq!(status, StatusCode::OK);
     let (_, preview) = h.get(&alice, "/k/v1/preview/app/form/fields.json", &[("app", "1")]).await;
-    assert_eq!(preview["properties"]["住所"]["maxLength"], "", "reverted to live");
+    assert_eq!(preview["properties"]["会社名"]["maxLength"], "64", "reverted to live");
     let (status, body) = h.call(&h.token("bob").await, Method::POST, "/k/v1/preview/app/deploy.json", json!({"apps": [{"app": 1}]})).await;
     assert_error(status, &body, 403, "CB_NO02");
 }

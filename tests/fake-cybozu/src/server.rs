@@ -93,6 +93,19 @@ async fn observe(AxumState(shared): AxumState<Arc<Shared>>, request: Request, ne
         status: None,
         fault: None,
     });
+    // A kintone request holds a concurrency slot from arrival, through any injected latency,
+    // until its response: past the limit, kintone answers 429 GAIA_TO04 at once.
+    let _slot = if path.starts_with("/k/") {
+        let (slot, running) = kintone::InFlight::enter(&shared);
+        if running > shared.concurrency_limit {
+            let lang = Lang::from_accept_language(parts.headers.get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
+            shared.finish_request(seq, 429);
+            return ApiError::rate_limited(lang, shared.concurrency_limit, running).into_response();
+        }
+        Some(slot)
+    } else {
+        None
+    };
     if let Some(kind) = shared.take_fault(parts.method.as_str(), &path) {
         shared.note_fault(seq, &kind);
         let lang = Lang::from_accept_language(parts.headers.get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));

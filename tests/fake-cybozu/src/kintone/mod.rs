@@ -116,33 +116,41 @@ fn route(method: &Method, resource: &str, preview: bool) -> Option<(Handler, Sco
     }
 }
 
-/// The axum handler for every `/k/...` request.
+/// The axum handler for every `/k/...` request. The request was already counted against the
+/// concurrency limit by the server's middleware (see `server::observe`).
 pub async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> Response {
-    let running = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    let _guard = InFlight(shared.clone());
-    let limit = shared.concurrency_limit;
     let accept_language = request
         .headers()
         .get(http::header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .map(String::from);
-    let mut response = if running > limit {
-        ApiError::rate_limited(Lang::from_accept_language(accept_language.as_deref()), limit, running).into_response()
-    } else {
-        match serve(&shared, request, accept_language.as_deref()).await {
-            Ok(response) => response,
-            Err(error) => error.into_response(),
-        }
+    let mut response = match serve(&shared, request, accept_language.as_deref()).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
     };
-    let headers = response.headers_mut();
-    headers.insert("X-ConcurrencyLimit-Limit", HeaderValue::from(limit));
-    if !headers.contains_key("X-ConcurrencyLimit-Running") {
-        headers.insert("X-ConcurrencyLimit-Running", HeaderValue::from(running));
-    }
+    add_concurrency_headers(&shared, &mut response);
     response
 }
 
-struct InFlight(Arc<Shared>);
+/// kintone puts its concurrency figures on every API response.
+pub fn add_concurrency_headers(shared: &Shared, response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert("X-ConcurrencyLimit-Limit", HeaderValue::from(shared.concurrency_limit));
+    if !headers.contains_key("X-ConcurrencyLimit-Running") {
+        headers.insert("X-ConcurrencyLimit-Running", HeaderValue::from(shared.in_flight.load(Ordering::SeqCst)));
+    }
+}
+
+/// Counts a kintone request as running until dropped.
+pub struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    /// Counts the request in; returns how many are running now, this one included.
+    pub fn enter(shared: &Arc<Shared>) -> (InFlight, usize) {
+        let running = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        (InFlight(shared.clone()), running)
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {

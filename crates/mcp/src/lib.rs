@@ -9,7 +9,9 @@
 pub mod config;
 pub mod cursor;
 pub mod dispatch;
+pub mod http;
 pub mod jsonrpc;
+pub mod sse;
 pub mod tools;
 pub mod version;
 

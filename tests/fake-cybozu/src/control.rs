@@ -32,6 +32,7 @@ fn ok() -> Response {
 }
 
 /// Parses a JSON body, answering 400 with the reason when it does not fit.
+#[allow(clippy::result_large_err)] // an axum Response is the natural error here
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Response> {
     serde_json::from_slice(body).map_err(|e| problem(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
 }

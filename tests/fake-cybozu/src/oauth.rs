@@ -55,7 +55,7 @@ fn check(state: &State, request: &AuthRequest) -> Checked {
     if request.client_id != state.oauth.client.client_id {
         return Checked::Page(StatusCode::BAD_REQUEST, "The client_id is not registered on this cybozu.com domain.".into());
     }
-    if !state.oauth.client.redirect_uris.iter().any(|u| *u == request.redirect_uri) {
+    if !state.oauth.client.redirect_uris.contains(&request.redirect_uri) {
         return Checked::Page(StatusCode::BAD_REQUEST, "The redirect_uri does not match the OAuth client's redirect endpoint.".into());
     }
     if request.response_type != "code" {
@@ -222,6 +222,7 @@ fn token_ok(body: serde_json::Value) -> Response {
         .into_response()
 }
 
+#[allow(clippy::result_large_err)] // an axum Response is the natural error here
 /// Client credentials from HTTP Basic (form-encoded id and secret, RFC 6749 §2.3.1) or the body.
 fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> Result<(String, String), Response> {
     let basic = headers

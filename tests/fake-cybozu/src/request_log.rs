@@ -22,7 +22,7 @@ pub struct LoggedRequest {
     /// The OAuth client named by HTTP Basic credentials (token endpoint).
     pub client_id: Option<String>,
     pub content_type: Option<String>,
-    /// The body as text (lossy UTF-8), `client_secret` and `password` values redacted.
+    /// The body as text (lossy UTF-8), `client_secret`, `password` and `refresh_token` values redacted.
     pub body: String,
     /// The status sent back; None while in flight or when the connection was dropped.
     pub status: Option<u16>,
@@ -30,11 +30,12 @@ pub struct LoggedRequest {
     pub fault: Option<String>,
 }
 
-/// Replaces the values of secret form fields with `***`.
+/// Replaces the values of secret form fields with `***` (authorization codes are single use
+/// and stay visible, so tests can see which code a client redeemed).
 pub fn redact_form(body: &str) -> String {
     body.split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if matches!(key, "client_secret" | "password") => format!("{key}=***"),
+            Some((key, _)) if matches!(key, "client_secret" | "password" | "refresh_token") => format!("{key}=***"),
             _ => pair.to_string(),
         })
         .collect::<Vec<_>>()

@@ -770,7 +770,7 @@ fn sync_process_state(app: &mut App, users: &[crate::state::User]) {
         if !enabled {
             record.status = None;
             record.assignees.clear();
-        } else if record.status.as_ref().is_none_or(|s| !app.live.status.get("states").and_then(|st| st.get(s)).is_some()) {
+        } else if record.status.as_ref().is_none_or(|s| app.live.status.get("states").and_then(|st| st.get(s)).is_none()) {
             process::start(app, users, &mut record);
         }
         app.records.insert(id, record);

@@ -698,10 +698,8 @@ fn check_constraints(lang: Lang, def: &Value, value: &Value, key: &str, errors: 
                 errors.push((format!("{key}.value"), lang.t(format!("{min}以上である必要があります。"), format!("The value must be {min} or more."))));
             }
         }
-        ("RADIO_BUTTON" | "DROP_DOWN", Value::String(s)) if !s.is_empty() => {
-            if !option_labels(def).contains(s) {
-                errors.push((format!("{key}.value"), not_in_options(lang, s)));
-            }
+        ("RADIO_BUTTON" | "DROP_DOWN", Value::String(s)) if !s.is_empty() && !option_labels(def).contains(s) => {
+            errors.push((format!("{key}.value"), not_in_options(lang, s)));
         }
         ("CHECK_BOX" | "MULTI_SELECT", Value::Array(items)) => {
             let labels = option_labels(def);

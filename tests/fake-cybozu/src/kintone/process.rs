@@ -83,8 +83,20 @@ fn status_error(ctx: &Ctx) -> ApiError {
     )
 }
 
+/// One status action as a request names it.
+struct ActionRequest<'a> {
+    app_id: u64,
+    id: u64,
+    action: &'a str,
+    assignee: Option<String>,
+    revision: Option<i64>,
+    /// Prefix of error keys: "" for the single API, "records[i]." for the bulk one.
+    key: &'a str,
+}
+
 /// Runs one action on one record; returns the new revision.
-fn run_action(state: &mut State, ctx: &Ctx, app_id: u64, id: u64, action: &str, assignee: Option<String>, revision: Option<i64>, key: &str) -> ApiResult<u64> {
+fn run_action(state: &mut State, ctx: &Ctx, request: ActionRequest<'_>) -> ApiResult<u64> {
+    let ActionRequest { app_id, id, action, assignee, revision, key } = request;
     let app = find_app(state, ctx, app_id, false)?;
     if !enabled(app) {
         return Err(status_error(ctx));
@@ -157,7 +169,7 @@ pub fn update_status(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult
     let action = params.str("action")?;
     let assignee = params.opt_str("assignee")?;
     let revision = params.opt_int("revision")?;
-    let revision = run_action(state, ctx, app, id, &action, assignee, revision, "")?;
+    let revision = run_action(state, ctx, ActionRequest { app_id: app, id, action: &action, assignee, revision, key: "" })?;
     Ok(Reply::Json(json!({"revision": revision.to_string()})))
 }
 
@@ -182,7 +194,7 @@ pub fn update_statuses(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResu
         let action = item.get("action").and_then(Value::as_str).ok_or_else(|| ApiError::required_param(ctx.lang, &format!("{key}action")))?;
         let assignee = item.get("assignee").and_then(Value::as_str).map(String::from);
         let revision = item.get("revision").and_then(as_int);
-        let revision = run_action(state, ctx, app, id, action, assignee, revision, &key)?;
+        let revision = run_action(state, ctx, ActionRequest { app_id: app, id, action, assignee, revision, key: &key })?;
         results.push(json!({"id": id.to_string(), "revision": revision.to_string()}));
     }
     Ok(Reply::Json(json!({"records": results})))

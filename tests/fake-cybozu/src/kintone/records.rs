@@ -138,7 +138,7 @@ pub fn get_records(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<R
     Ok(Reply::Json(json!({"records": page, "totalCount": total})))
 }
 
-fn app_mut<'a>(state: &'a mut State, app_id: u64) -> ApiResult<&'a mut App> {
+fn app_mut(state: &mut State, app_id: u64) -> ApiResult<&mut App> {
     state.apps.get_mut(&app_id).ok_or_else(|| ApiError::app_not_found(Lang::Ja, app_id))
 }
 

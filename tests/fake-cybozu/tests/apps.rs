@@ -231,3 +231,49 @@ async fn add_app_is_pre_live_until_deployed() {
     let (status, body) = h.call(&alice, Method::POST, "/k/guest/2/v1/preview/app.json", json!({"name": "Guest app", "space": 2})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn process_acl_and_other_settings_writes_take_effect_on_deploy() {
+    let h = Harness::start().await;
+    let alice = h.token("alice").await;
+    let bob = h.token("bob").await;
+    let status = json!({"app": 1, "enable": true,
+        "states": {"新規": {"name": "新規", "index": "0", "assignee": {"type": "ONE", "entities": [{"entity": {"type": "CREATOR"}, "includeSubs": false}]}},
+                   "完了": {"name": "完了", "index": "1", "assignee": {"type": "ONE", "entities": []}}},
+        "actions": [{"name": "完了にする", "from": "新規", "to": "完了", "filterCond": ""}]});
+    let (code, body) = h.call(&alice, Method::PUT, "/k/v1/preview/app/status.json", status).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let (code, body) = h.call(&alice, Method::PUT, "/k/v1/preview/app/status.json", json!({"app": 1, "enable": "yes"})).await;
+    assert_error(code, &body, 400, "CB_VA01");
+    let rights = json!([{"entity": {"type": "USER", "code": "alice"}, "appEditable": true, "recordViewable": true, "recordAddable": true, "recordEditable": true, "recordDeletable": true}]);
+    let (code, body) = h.call(&alice, Method::PUT, "/k/v1/preview/app/acl.json", json!({"app": 1, "rights": rights})).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    for (path, body) in [
+        ("/k/v1/preview/record/acl.json", json!({"app": 1, "rights": []})),
+        ("/k/v1/preview/field/acl.json", json!({"app": 1, "rights": []})),
+        ("/k/v1/preview/app/reports.json", json!({"app": 1, "reports": {}})),
+        ("/k/v1/preview/app/actions.json", json!({"app": 1, "actions": {}})),
+        ("/k/v1/preview/app/notifications/general.json", json!({"app": 1, "notifications": [], "notifyToCommenter": false})),
+        ("/k/v1/preview/app/notifications/perRecord.json", json!({"app": 1, "notifications": []})),
+        ("/k/v1/preview/app/notifications/reminder.json", json!({"app": 1, "notifications": [], "timezone": "UTC"})),
+    ] {
+        let (code, reply) = h.call(&alice, Method::PUT, path, body).await;
+        assert_eq!(code, StatusCode::OK, "{path}: {reply}");
+        assert!(reply["revision"].as_str().is_some());
+    }
+    let (code, body) = h.call(&alice, Method::PUT, "/k/v1/preview/app/reports.json", json!({"app": 1, "reports": [], "revision": 1})).await;
+    assert_error(code, &body, 409, "GAIA_CO02");
+    // Nothing is live yet: bob still reads customers.
+    let (code, _) = h.get(&bob, "/k/v1/records.json", &[("app", "1")]).await;
+    assert_eq!(code, StatusCode::OK);
+    h.call(&alice, Method::POST, "/k/v1/preview/app/deploy.json", json!({"apps": [{"app": 1}]})).await;
+    let (code, body) = h.get(&bob, "/k/v1/records.json", &[("app", "1")]).await;
+    assert_error(code, &body, 403, "CB_NO02");
+    let (_, record) = h.get(&alice, "/k/v1/record.json", &[("app", "1"), ("id", "3")]).await;
+    assert_eq!(record["record"]["ステータス"]["value"], "新規");
+    assert_eq!(record["record"]["作業者"]["value"][0]["code"], "bob", "the creator of record 3");
+    let (_, general) = h.get(&alice, "/k/v1/app/notifications/general.json", &[("app", "1")]).await;
+    assert_eq!(general["notifyToCommenter"], false);
+    let (_, reminder) = h.get(&alice, "/k/v1/app/notifications/reminder.json", &[("app", "1")]).await;
+    assert_eq!(reminder["timezone"], "UTC");
+}

@@ -14,7 +14,7 @@ pub(crate) enum Failure {
     /// The tool declines on its own terms (a file over the size limit, an unusable answer).
     Refused(String),
     /// kintone answered with an error the model can act on.
-    Kintone(ApiError),
+    Kintone(Box<ApiError>),
     /// kintone answered 401.
     Unauthorized(String),
     /// kintone could not be reached or failed on its side.

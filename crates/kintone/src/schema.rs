@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 /// The arguments object of a tool. Every tool also takes `guestSpaceId`.
 pub(crate) fn input(properties: Vec<(&'static str, Value)>, required: &[&str]) -> Value {
     let mut props: Map<String, Value> = properties.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    props.insert("guestSpaceId".into(), id("The guest space ID, only when the app lives in a guest space (the number in /k/guest/{id}/ URLs). Omit it for normal apps."));
+    props.insert("guestSpaceId".into(), id("Guest space ID, only for apps in a guest space (/k/guest/{id}/ URLs); omit otherwise"));
     json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
 }
 
@@ -32,11 +32,11 @@ pub(crate) fn settings_revision() -> Value {
 }
 
 pub(crate) fn lang() -> Value {
-    json!({"type": "string", "enum": ["default", "ja", "en", "zh", "user"], "description": "Language for names and labels (ja, en, zh, user = the signed-in user's language, default = the app's default). Omit for the default."})
+    json!({"type": "string", "enum": ["default", "ja", "en", "zh", "user"], "description": "Language of names and labels: ja, en, zh, user (the signed-in user's) or default (the app's; also when omitted)"})
 }
 
 pub(crate) fn preview() -> Value {
-    boolean("true to read the pre-live (preview) settings that deployApp has not published yet; false or omitted reads the live settings.")
+    boolean("true reads the pre-live settings not yet published by deployApp; default false reads the live ones")
 }
 
 pub(crate) fn string(description: &str) -> Value {
@@ -77,7 +77,7 @@ pub(crate) mod out {
     use serde_json::{json, Value};
 
     pub(crate) fn revision() -> Value {
-        json!({"type": ["string", "integer"], "description": "The revision after this call"})
+        json!({"type": ["string", "integer"], "description": "Revision (pass it back to detect concurrent changes)"})
     }
     pub(crate) fn id() -> Value {
         json!({"type": ["string", "integer"]})

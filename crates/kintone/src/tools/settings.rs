@@ -16,13 +16,9 @@ const MAX_APP_NAME: usize = 64;
 const MAX_APP_DESCRIPTION: usize = 10_000;
 
 fn resource_list() -> Value {
-    schema::array("Files and URLs, loaded in this order", json!({
+    schema::array("In load order: {type: URL, url: https://...} or {type: FILE, file: {fileKey}} (key from uploadFile, or from getAppCustomize to keep a file)", json!({
         "type": "object",
-        "properties": {
-            "type": schema::one_of("URL for a https URL, FILE for a file uploaded with uploadFile", &["URL", "FILE"]),
-            "url": schema::string("https URL (type URL)"),
-            "file": {"type": "object", "properties": {"fileKey": schema::string("fileKey from uploadFile, or from getAppCustomize to keep a file")}, "required": ["fileKey"]},
-        },
+        "properties": {"type": {"enum": ["URL", "FILE"]}, "url": {"type": "string"}, "file": {"type": "object"}},
         "required": ["type"],
     }), 0, 30)
 }

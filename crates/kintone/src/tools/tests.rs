@@ -408,3 +408,50 @@ async fn long_queries_use_the_method_override() {
     assert_eq!(sent[0].json()["query"], long);
     assert_eq!(sent[0].json()["app"], 1);
 }
+
+/// The `tools/list` answer as MCP clients receive it, for its size.
+fn tools_list_json() -> Value {
+    let tools: Vec<Value> = all()
+        .into_iter()
+        .map(|t| {
+            let mut tool = json!({
+                "name": t.name,
+                "title": t.title,
+                "description": t.description,
+                "inputSchema": t.input_schema,
+                "annotations": {
+                    "title": t.title,
+                    "readOnlyHint": t.annotations.read_only,
+                    "destructiveHint": t.annotations.destructive,
+                    "idempotentHint": t.annotations.idempotent,
+                    "openWorldHint": t.annotations.open_world,
+                },
+            });
+            if let Some(output) = t.output_schema {
+                tool["outputSchema"] = output;
+            }
+            tool
+        })
+        .collect();
+    json!({"jsonrpc": "2.0", "id": 1, "result": {"tools": tools}})
+}
+
+#[test]
+fn tools_list_stays_small_enough_for_model_context() {
+    let size = tools_list_json().to_string().len();
+    println!("tools/list: {} tools, {size} bytes of JSON", all().len());
+    // Every byte lands in the model's context on each conversation.
+    assert!(size < 100_000, "tools/list is {size} bytes");
+}
+
+#[test]
+#[ignore = "prints a size breakdown"]
+fn tools_list_breakdown() {
+    let tools = tools_list_json()["result"]["tools"].as_array().unwrap().clone();
+    let part = |k: &str| tools.iter().map(|t| t[k].to_string().len()).sum::<usize>();
+    println!("descriptions {} input {} output {} annotations {}", part("description"), part("inputSchema"), part("outputSchema"), part("annotations"));
+    let mut by_tool: Vec<_> = tools.iter().map(|t| (t.to_string().len(), t["name"].as_str().unwrap().to_string())).collect();
+    by_tool.sort();
+    println!("{by_tool:?}");
+    println!("{}", tools.iter().find(|t| t["name"] == "getViews").unwrap());
+}

@@ -139,5 +139,5 @@ pub fn field<'a>(record: &'a Value, code: &str) -> &'a Value {
 }
 
 pub fn record_by_id(records: &[Value], id: u64) -> Value {
-    records.iter().find(|r| r["$id"]["value"] == id.to_string()).cloned().unwrap_or(Value::Null)
+    records.iter().find(|r| r["$id"]["value"].as_str() == Some(id.to_string().as_str())).cloned().unwrap_or(Value::Null)
 }

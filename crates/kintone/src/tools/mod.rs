@@ -11,6 +11,7 @@ pub(crate) mod files;
 mod form;
 mod reads;
 mod records;
+mod replace;
 mod settings;
 mod workflow;
 
@@ -46,6 +47,7 @@ pub(crate) fn catalogue() -> Vec<ToolSpec> {
     all.extend(reads::specs_more());
     all.extend(form::specs());
     all.extend(settings::specs_more());
+    all.extend(replace::specs());
     all.extend(deploy::specs_more());
     all
 }
@@ -78,6 +80,9 @@ pub(crate) async fn dispatch<H: HttpClient>(kc: &Kintone<'_, H>, name: &str, arg
         return Some(outcome);
     }
     if let Some(outcome) = settings::call(kc, name, args).await {
+        return Some(outcome);
+    }
+    if let Some(outcome) = replace::call(kc, name, args).await {
         return Some(outcome);
     }
     if let Some(outcome) = deploy::call(kc, name, args).await {

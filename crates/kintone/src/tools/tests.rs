@@ -75,6 +75,12 @@ fn sample_args(name: &str) -> Value {
         "deleteFormFields" => json!({"appId": 1, "fields": ["amount"]}),
         "updateFormLayout" => json!({"appId": 1, "layout": [{"type": "ROW", "fields": []}]}),
         "deployApp" => json!({"apps": [{"app": "1"}], "wait": true}),
+        "updateAppAcl" | "updateRecordAcl" | "updateFieldAcl" => json!({"appId": 1, "rights": []}),
+        "updateAppReports" => json!({"appId": 1, "reports": {}}),
+        "updateAppActions" => json!({"appId": 1, "actions": {}}),
+        "updateAppNotificationsGeneral" => json!({"appId": 1, "notifyToCommenter": true}),
+        "updateAppNotificationsPerRecord" => json!({"appId": 1, "notifications": []}),
+        "updateAppNotificationsReminder" => json!({"appId": 1, "timezone": "Asia/Tokyo"}),
         "getDeployStatus" => json!({"apps": [1]}),
         _ => json!({"appId": "1"}),
     }
@@ -185,7 +191,7 @@ async fn annotations_match_what_each_tool_sends() {
             assert!(methods.iter().all(|m| *m == "POST" || *m == "GET"), "{} is additive but sent {methods:?}", t.name);
         }
         // The live/pre-live split: app-settings writes go to preview/ only.
-        for s in sent.iter().filter(|s| s.effective_method != "GET" && s.path.contains("/app/") ) {
+        for s in sent.iter().filter(|s| s.effective_method != "GET" && (s.path.contains("/app/") || s.path.ends_with("/acl.json"))) {
             assert!(s.path.contains("/preview/"), "{} wrote live settings at {}", t.name, s.path);
         }
         // Every request carries the user's token, and nothing else does.
@@ -274,6 +280,8 @@ async fn validation_messages_say_what_to_change() {
         ("uploadFile", json!({"file": {"name": "a.bin", "content": "AAAA".repeat(1_800_000)}}), "over the upload limit"),
         ("updateAppCustomize", json!({"appId": 1, "desktop": {"js": [{"type": "URL", "url": "http://x/a.js"}]}}), "only from https:// URLs"),
         ("updateAppSettings", json!({"appId": 1}), "give at least one setting"),
+        ("updateAppNotificationsGeneral", json!({"appId": 1}), "give at least one of notifications, notifyToCommenter"),
+        ("updateAppAcl", json!({"appId": 1, "rights": [1]}), "rights[0]: must be a JSON object"),
         ("addFormFields", json!({"appId": 1, "properties": {"a": {"label": "A"}}}), "properties.a.type: required"),
         ("deployApp", json!({"apps": []}), "apps: needs at least 1 item"),
         ("addApp", json!({"name": "x", "space": 3}), "thread: required with space"),

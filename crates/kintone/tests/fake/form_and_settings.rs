@@ -114,3 +114,48 @@ async fn deploy_without_waiting_revert_and_failure() {
     assert!(env.data("getAppFields", json!({"appId": 1})).await["properties"].get("短い").is_none());
     assert!(field(&record_by_id(&env.records(1), 1), "会社名").is_string());
 }
+
+#[tokio::test]
+async fn permissions_graphs_actions_and_notifications_are_replaced_on_preview() {
+    let env = Env::start().await;
+    let mut rights = env.data("getAppAcl", json!({"appId": 1, "preview": true})).await["rights"].as_array().unwrap().clone();
+    let stale = revision(&env.data("getAppAcl", json!({"appId": 1, "preview": true})).await);
+    rights.retain(|r| r["entity"]["code"] != "everyone");
+    env.ok("updateAppAcl", json!({"appId": 1, "rights": rights, "revision": stale})).await;
+    assert_eq!(env.data("getAppAcl", json!({"appId": 1, "preview": true})).await["rights"].as_array().unwrap().len(), rights.len());
+    assert_eq!(env.data("getAppAcl", json!({"appId": 1})).await["rights"].as_array().unwrap().len(), rights.len() + 1, "live until deployed");
+    let sent = env.kintone_requests();
+    assert!(sent.iter().filter(|r| r.method == "PUT").all(|r| r.path.contains("/preview/")));
+
+    // A stale revision changes nothing.
+    let text = env.tool_error("updateAppAcl", json!({"appId": 1, "rights": [], "revision": stale})).await;
+    assert!(text.contains("GAIA_CO02"), "{text}");
+
+    let rule = json!([{"filterCond": "ランク in (\"C\")", "entities": [{"entity": {"type": "USER", "code": "alice"}, "viewable": true, "editable": true, "deletable": true, "includeSubs": false}]}]);
+    env.ok("updateRecordAcl", json!({"appId": 1, "rights": rule})).await;
+    assert_eq!(env.data("getRecordAcl", json!({"appId": 1, "preview": true})).await["rights"][0]["filterCond"], "ランク in (\"C\")");
+
+    env.ok("updateFieldAcl", json!({"appId": 1, "rights": []})).await;
+    assert_eq!(env.data("getFieldAcl", json!({"appId": 1, "preview": true})).await["rights"], json!([]));
+
+    env.ok("updateAppReports", json!({"appId": 1, "reports": {}})).await;
+    assert_eq!(env.data("getAppReports", json!({"appId": 1, "preview": true})).await["reports"], json!({}));
+
+    env.ok("updateAppActions", json!({"appId": 1, "actions": {}})).await;
+    assert_eq!(env.data("getAppActions", json!({"appId": 1, "preview": true})).await["actions"], json!({}));
+
+    env.ok("updateAppNotificationsGeneral", json!({"appId": 1, "notifyToCommenter": false})).await;
+    assert_eq!(env.data("getAppNotificationsGeneral", json!({"appId": 1, "preview": true})).await["notifyToCommenter"], false);
+
+    env.ok("updateAppNotificationsPerRecord", json!({"appId": 1, "notifications": []})).await;
+    assert_eq!(env.data("getAppNotificationsPerRecord", json!({"appId": 1, "preview": true})).await["notifications"], json!([]));
+
+    env.ok("updateAppNotificationsReminder", json!({"appId": 1, "timezone": "UTC"})).await;
+    assert_eq!(env.data("getAppNotificationsReminder", json!({"appId": 1, "preview": true})).await["timezone"], "UTC");
+
+    let deployed = env.data("deployApp", json!({"apps": [{"app": 1}], "wait": true})).await;
+    assert_eq!(deployed["apps"][0]["status"], "SUCCESS");
+    assert_eq!(env.data("getAppAcl", json!({"appId": 1})).await["rights"].as_array().unwrap().len(), rights.len());
+    assert_eq!(env.data("getAppReports", json!({"appId": 1})).await["reports"], json!({}));
+    assert_eq!(env.data("getAppNotificationsReminder", json!({"appId": 1})).await["timezone"], "UTC");
+}

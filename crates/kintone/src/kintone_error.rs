@@ -80,7 +80,7 @@ impl ApiError {
         let code = self.code.as_deref()?;
         let hint = match (self.status, code) {
             (403, "CB_OA01") => "the kintone sign-in of this connection lacks the OAuth scope this tool needs. Ask the user to reconnect the kintone connector and grant the requested access.",
-            (_, "CB_NO02") => "the signed-in kintone user has no permission for this app, record or field. Use another app or ask a kintone administrator for access.",
+            (_, "CB_NO02") => "the signed-in kintone user has no permission for this app, record or field (or guestSpaceId names the wrong space). Use another app or ask a kintone administrator for access.",
             (_, "GAIA_CO02") => "the record or settings changed since their revision was read. Read them again and retry with the new revision, or omit revision to overwrite.",
             (_, "GAIA_RE01") => "no record with that id exists in this app (it may have been deleted). Check appId and the id; getRecords lists record ids.",
             (_, "GAIA_AP01") => "no app with that id exists or it is not visible. Check appId (searchApps lists apps); an app in a guest space needs guestSpaceId.",

@@ -132,3 +132,19 @@ A FAIL usually means existing records break a new rule (unique, max length, requ
         .then(|| "Deployment is still running; check getDeployStatus in a few seconds.".to_string());
     structured_with_note(answer, note)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_say_whether_to_check_again() {
+        let running = report(json!({"apps": [{"app": "1", "status": "SUCCESS"}, {"app": "2", "status": "PROCESSING"}]}));
+        assert!(!running.is_error);
+        assert!(running.text().contains("still running; check getDeployStatus"));
+        let done = report(json!({"apps": [{"app": "1", "status": "SUCCESS"}]}));
+        assert_eq!(done.content.len(), 1);
+        let cancelled = report(json!({"apps": [{"app": "1", "status": "CANCEL"}, {"app": "2", "status": "FAIL"}]}));
+        assert!(cancelled.is_error && cancelled.structured.is_none());
+    }
+}

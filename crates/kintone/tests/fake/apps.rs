@@ -95,7 +95,9 @@ async fn guest_space_apps_need_the_guest_space_id() {
     assert!(fields["properties"].get("Title").is_some());
 
     let text = env.tool_error("getRecords", json!({"appId": 4})).await;
-    assert!(text.contains("guestSpaceId"), "{text}");
+    assert!(text.contains("GAIA_IL23") && text.contains("Pass guestSpaceId for apps in a guest space"), "{text}");
+    let text = env.tool_error("getRecords", json!({"appId": 1, "guestSpaceId": 2})).await;
+    assert!(text.contains("CB_NO02") && text.contains("guestSpaceId names the wrong space"), "{text}");
 }
 
 #[tokio::test]

@@ -24,8 +24,9 @@ pub enum ConfigError {
 }
 
 impl ToolConfig {
-    /// Builds the policy from the raw variable values (`None` or blank = not set).
-    /// Lists are comma-separated tool names; whitespace around names is ignored.
+    /// Builds the policy from the raw values of the Spin variables `read_only`, `tools_allow`
+    /// and `tools_deny` (`None` or blank = not set). Lists are comma-separated tool names;
+    /// whitespace around names is ignored. Errors name the variable to fix.
     pub fn from_variables(read_only: Option<&str>, allow: Option<&str>, deny: Option<&str>) -> Result<Self, ConfigError> {
         let read_only = match read_only.map(str::trim).filter(|v| !v.is_empty()) {
             None => false,
@@ -33,11 +34,11 @@ impl ToolConfig {
         };
         let allow = match allow.map(str::trim).filter(|v| !v.is_empty()) {
             None => None,
-            Some(v) => Some(parse_names("allow", v)?),
+            Some(v) => Some(parse_names("tools_allow", v)?),
         };
         let deny = match deny.map(str::trim).filter(|v| !v.is_empty()) {
             None => Vec::new(),
-            Some(v) => parse_names("deny", v)?,
+            Some(v) => parse_names("tools_deny", v)?,
         };
         Ok(ToolConfig { read_only, allow, deny })
     }
@@ -131,9 +132,9 @@ mod tests {
     fn unknown_tool_names_are_refused_with_the_known_list() {
         let err = ToolConfig::from_variables(None, Some("getRecords,getRecordz"), None).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("allow: unknown tool name \"getRecordz\""), "{text}");
+        assert!(text.contains("tools_allow: unknown tool name \"getRecordz\""), "{text}");
         assert!(text.contains("getRecords"));
         let err = ToolConfig::from_variables(None, None, Some("nope")).unwrap_err();
-        assert!(matches!(err, ConfigError::UnknownTool { variable: "deny", .. }));
+        assert!(matches!(err, ConfigError::UnknownTool { variable: "tools_deny", .. }));
     }
 }

@@ -1,1 +1,126 @@
-// placeholder: being written
+//! The OAuth 2.1 authorization server of kintone-mcp-spin and its Cybozu callback, as plain
+//! request handlers (`http::Request<Vec<u8>>` → `http::Response<Vec<u8>>`). The Spin components
+//! `oauth-provider` and `cybozu-callback` only convert requests and open the store.
+//!
+//! | route | method | what |
+//! |---|---|---|
+//! | `/.well-known/oauth-authorization-server`, `/.well-known/openid-configuration` | GET | RFC 8414 metadata |
+//! | `/.well-known/oauth-protected-resource` (+ `/mcp`, `/sse`) | GET | RFC 9728 metadata, `resource` = the URL connected to |
+//! | `/register` | POST | RFC 7591 registration (self-contained signed client ids: nothing stored) |
+//! | `/authorize` | GET, POST | validate, consent page (JA/EN) or remembered approval, then Cybozu |
+//! | `/callback` | GET | Cybozu's redirect: state + browser check, code exchange, grant, our code |
+//! | `/token` | POST | `authorization_code` (PKCE S256) and `refresh_token` (rotation) |
+//! | `/revoke` | POST | RFC 7009 |
+//!
+//! Our tokens carry kintone's six scope names (see the `grants` crate docs); the MCP endpoint uses
+//! [`www_authenticate`] for its 401/403 challenges and `grants::resolve_bearer` for the token.
+//!
+//! The issuer is `public_url` when configured, else the request's origin from Spin's
+//! `spin-full-url` header (or `Host`). Cybozu's redirect endpoint must be `<issuer>/callback`,
+//! so a deployment behind a proxy must set `public_url`.
+
+mod authorize;
+mod browser;
+mod callback;
+mod challenge;
+mod client_auth;
+mod metadata;
+mod pages;
+mod register;
+mod revoke;
+mod token;
+mod web;
+
+pub use browser::{APPROVED_COOKIE, CSRF_COOKIE, SIGNIN_COOKIE};
+pub use challenge::{www_authenticate, Challenge};
+pub use metadata::{authorization_server_metadata, protected_resource_metadata, protected_resource_metadata_url};
+pub use pages::Lang;
+pub use web::{Request, Response};
+
+use authorize::Ctx;
+use grants::{issuer_for, Config, ConfigError};
+use http::{header, Method, StatusCode};
+use platform::{HttpClient, KeyValue};
+use web::{method_not_allowed, not_found, oauth_error, preflight, Reply};
+
+const WELL_KNOWN_AS: &str = "/.well-known/oauth-authorization-server";
+const WELL_KNOWN_OIDC: &str = "/.well-known/openid-configuration";
+const WELL_KNOWN_PRM: &str = "/.well-known/oauth-protected-resource";
+
+/// Every route of the `oauth-provider` component.
+pub fn handle_provider(config: &Config, kv: &impl KeyValue, request: &Request) -> Response {
+    handle_provider_at(config, kv, request, platform::now_unix())
+}
+
+/// [`handle_provider`] at a given time (tests).
+pub fn handle_provider_at(config: &Config, kv: &impl KeyValue, request: &Request, now: u64) -> Response {
+    let path = request.uri().path();
+    let method = request.method();
+    let allow = match path {
+        WELL_KNOWN_AS | WELL_KNOWN_OIDC => "GET",
+        p if p == WELL_KNOWN_PRM || p.strip_prefix(WELL_KNOWN_PRM).is_some_and(|rest| grants::MCP_RESOURCE_PATHS.contains(&rest)) => "GET",
+        "/register" | "/token" | "/revoke" => "POST",
+        "/authorize" => "GET, POST",
+        _ => return not_found(),
+    };
+    if method == Method::OPTIONS {
+        return preflight(allow);
+    }
+    if !allow.split(", ").any(|m| m == method.as_str()) {
+        return method_not_allowed(allow);
+    }
+    let Some(issuer) = issuer_for(config, request.headers()) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "cannot tell this server's public URL; set the public_url variable");
+    };
+    match path {
+        WELL_KNOWN_AS | WELL_KNOWN_OIDC => metadata::document(&authorization_server_metadata(&issuer)),
+        "/register" => register::register(config, request, now),
+        "/token" => token::token(config, kv, request, now),
+        "/revoke" => revoke::revoke(config, kv, request),
+        "/authorize" => {
+            let ctx = Ctx { config, kv, issuer: &issuer, lang: lang_of(request), now };
+            if method == Method::GET {
+                authorize::authorize_get(&ctx, request)
+            } else {
+                authorize::authorize_post(&ctx, request)
+            }
+        }
+        prm => metadata::document(&protected_resource_metadata(&issuer, &prm[WELL_KNOWN_PRM.len()..])),
+    }
+}
+
+/// The `/callback` route of the `cybozu-callback` component.
+pub async fn handle_callback(config: &Config, kv: &impl KeyValue, http: &impl HttpClient, request: &Request) -> Response {
+    handle_callback_at(config, kv, http, request, platform::now_unix()).await
+}
+
+/// [`handle_callback`] at a given time (tests).
+pub async fn handle_callback_at(
+    config: &Config,
+    kv: &impl KeyValue,
+    http: &impl HttpClient,
+    request: &Request,
+    now: u64,
+) -> Response {
+    if request.uri().path() != "/callback" {
+        return not_found();
+    }
+    if request.method() != Method::GET {
+        return method_not_allowed("GET");
+    }
+    callback::callback(config, kv, http, request, lang_of(request), now).await
+}
+
+/// What a component answers when its configuration is unusable: 500, naming the variable and
+/// the rule (never a value).
+pub fn config_error_response(error: &ConfigError) -> Response {
+    Reply::new(StatusCode::INTERNAL_SERVER_ERROR)
+        .no_store()
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(format!("kintone-mcp is misconfigured: {error}\n"))
+        .finish()
+}
+
+fn lang_of(request: &Request) -> Lang {
+    Lang::negotiate(request.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()))
+}

@@ -1,0 +1,74 @@
+//! `POST /token`: the `authorization_code` and `refresh_token` grants.
+
+use crate::client_auth::authenticate_client;
+use crate::web::{form_params, oauth_error, param, Reply, Request, Response};
+use grants::{redeem_code, refresh_tokens, CodeRedemption, Config, ExposeSecret, IssuedTokens, RefreshRedemption, TokenError};
+use http::StatusCode;
+use platform::KeyValue;
+
+pub fn token(config: &Config, kv: &impl KeyValue, request: &Request, now: u64) -> Response {
+    let form = match form_params(request) {
+        Ok(f) => f,
+        Err(e) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &e.describe()),
+    };
+    let client = match authenticate_client(config, request.headers(), &form) {
+        Ok(c) => c,
+        Err(response) => return *response,
+    };
+    let result = match param(&form, "grant_type") {
+        Some("authorization_code") => {
+            let Some(code) = param(&form, "code") else {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "code is required");
+            };
+            redeem_code(
+                kv,
+                config,
+                CodeRedemption {
+                    code,
+                    client_id: &client.client_id,
+                    redirect_uri: param(&form, "redirect_uri"),
+                    code_verifier: param(&form, "code_verifier"),
+                    resource: param(&form, "resource"),
+                },
+                now,
+            )
+        }
+        Some("refresh_token") => {
+            let Some(refresh_token) = param(&form, "refresh_token") else {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is required");
+            };
+            refresh_tokens(
+                kv,
+                config,
+                RefreshRedemption {
+                    refresh_token,
+                    client_id: &client.client_id,
+                    scope: param(&form, "scope"),
+                    resource: param(&form, "resource"),
+                },
+                now,
+            )
+        }
+        Some(_) => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "use authorization_code or refresh_token"),
+        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required"),
+    };
+    match result {
+        Ok(tokens) => token_response(&tokens),
+        Err(e @ TokenError::Backend(_)) => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, e.code(), "the token service failed; try again"),
+        Err(e) => oauth_error(StatusCode::BAD_REQUEST, e.code(), &e.to_string()),
+    }
+}
+
+fn token_response(tokens: &IssuedTokens) -> Response {
+    Reply::new(StatusCode::OK)
+        .cors()
+        .no_store()
+        .json(&serde_json::json!({
+            "access_token": tokens.access_token.expose_secret(),
+            "token_type": "Bearer",
+            "expires_in": tokens.expires_in,
+            "refresh_token": tokens.refresh_token.expose_secret(),
+            "scope": tokens.scopes.to_string(),
+        }))
+        .finish()
+}

@@ -5,7 +5,7 @@ use crate::browser::{self, ConsentFormError, CSRF_COOKIE, SIGNIN_COOKIE};
 use crate::pages::{consent_page, Consent, ErrorPage, Lang};
 use crate::web::{clear_cookie, cookie, form_params, host_cookie, param, query_params, redirect, with_query, Params, Request, Response, SameSite};
 use grants::{
-    begin_signin, ct_eq, is_browser_binding, is_our_resource, new_browser_binding, normalize_resource, origin_of,
+    begin_signin, ct_eq, is_browser_binding, is_our_resource, new_browser_binding, normalize_resource,
     random_token, verify_client_id, AuthorizationRequest, Config, RegisteredClient, Scopes, SIGNIN_LIFETIME_SECS,
 };
 use http::{header, StatusCode};
@@ -166,13 +166,6 @@ fn show_consent<K: KeyValue>(ctx: &Ctx<'_, K>, client: &RegisteredClient, reques
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
-    // The form posts to us; we then redirect to Cybozu (approve) or the client (deny). Browsers
-    // apply form-action to those redirects too.
-    let form_action = format!(
-        "'self' {} {}",
-        ctx.config.kintone_base_url(),
-        origin_of(&request.redirect_uri).unwrap_or_default()
-    );
     let mut response = consent_page(
         ctx.lang,
         &Consent {
@@ -183,7 +176,6 @@ fn show_consent<K: KeyValue>(ctx: &Ctx<'_, K>, client: &RegisteredClient, reques
             scopes: request.scopes,
             sealed_request: &sealed,
             csrf_token: &csrf,
-            form_action: &form_action,
         },
     );
     let cookie = host_cookie(CSRF_COOKIE, &csrf, browser::CONSENT_LIFETIME_SECS, SameSite::Strict);

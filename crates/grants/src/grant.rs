@@ -244,7 +244,7 @@ pub fn create_grant(
     let refresh = kintone
         .refresh_token
         .as_ref()
-        .ok_or(BackendError::Encode("a new grant needs a kintone refresh token".into()))?;
+        .ok_or(BackendError::Corrupt("a new grant needs a kintone refresh token"))?;
     let slot = slots::allocate(
         config.limits().max_grants,
         |slot| inspect_grant_slot(kv, slot, now),

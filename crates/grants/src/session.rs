@@ -117,7 +117,7 @@ pub fn resolve_bearer_at(kv: &impl KeyValue, config: &Config, token: &str, resou
     }
     let kintone_access_token = record
         .decrypt_access(config, &claims.grant)
-        .ok_or(AuthError::Backend(BackendError::Encode("a stored kintone token does not decrypt".into())))?;
+        .ok_or(AuthError::Backend(BackendError::Corrupt("a stored kintone token does not decrypt")))?;
     Ok(Session {
         grant: claims.grant,
         client_id: record.client_id,
@@ -198,7 +198,7 @@ pub async fn refresh_session_at(
     }
 
     let refresh_token = grant::kintone_refresh_token(config, id, &record)
-        .ok_or(RefreshError::Backend(BackendError::Encode("the stored kintone refresh token does not decrypt".into())))?;
+        .ok_or(RefreshError::Backend(BackendError::Corrupt("the stored kintone refresh token does not decrypt")))?;
     let tokens = match cybozu::refresh_kintone_token(http, config, &refresh_token, now).await {
         Ok(tokens) => tokens,
         Err(CybozuError::InvalidGrant) => {

@@ -15,6 +15,10 @@ pub enum BackendError {
     Crypto(#[from] CryptoError),
     #[error("could not encode a record: {0}")]
     Encode(String),
+    /// A stored record is unusable (e.g. its encrypted token no longer decrypts because
+    /// `secret_key` changed).
+    #[error("a stored record is unusable: {0}")]
+    Corrupt(&'static str),
 }
 
 /// Read a record. A value that does not parse is treated as absent: it cannot be one of ours

@@ -11,6 +11,7 @@ pub mod cursor;
 pub mod dispatch;
 pub mod http;
 pub mod jsonrpc;
+pub mod mailbox;
 pub mod sse;
 pub mod tools;
 pub mod version;

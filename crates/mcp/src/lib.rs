@@ -11,6 +11,8 @@ pub mod cursor;
 pub mod dispatch;
 pub mod http;
 pub mod jsonrpc;
+pub mod legacy;
+pub mod log;
 pub mod mailbox;
 pub mod sse;
 pub mod tools;

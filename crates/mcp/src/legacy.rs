@@ -1,0 +1,374 @@
+//! The legacy HTTP+SSE transport (2024-11-05): `GET /sse` opens a stream whose first event
+//! names the message endpoint; `POST /sse/message?sessionId=…` answers 202 and the JSON-RPC
+//! reply travels over the stream. Instances share nothing in memory, so the reply crosses
+//! through the session's key-value [`mailbox`](crate::mailbox).
+//!
+//! The glue drives a stream like this (the crate never sleeps or does I/O itself):
+//!
+//! ```text
+//! let (mut stream, first) = SseStream::open(&kv, &config, owner, now_ms)?;
+//! send head (SseStream::response_head()), then `first`;
+//! loop {
+//!     match stream.next(&kv, now_ms()) {
+//!         StreamStep::Send(bytes) => if body.send(bytes).await.is_err() { stream.abandon(&kv); break },
+//!         StreamStep::Wait(pause) => sleep(pause).await,
+//!         StreamStep::Finish(bytes) => { let _ = body.send(bytes).await; break }
+//!     }
+//! }
+//! ```
+
+use std::time::Duration;
+
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use http::{Request, Response, StatusCode};
+use platform::{KeyValue, KvError};
+use rmcp::model::{ErrorCode, ErrorData};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::config::{EndpointConfig, StreamConfig};
+use crate::dispatch::{Exchange, Finished, Progress, Summary};
+use crate::http::streamable::Handled;
+use crate::http::{cors, empty, error_response, media, prepare, Prepared};
+use crate::jsonrpc::Body;
+use crate::mailbox::{self, hex, random_hex, read_record, PostError, Reader};
+use crate::sse;
+use crate::tools::ToolProvider;
+
+/// Extra life of a session record past the stream's own end, before any instance may treat
+/// it as abandoned (covers clock differences between instances).
+const EXPIRY_MARGIN_SECS: u64 = 60;
+
+/// JSON-RPC code for an unknown or closed session (as the MCP TypeScript SDK uses).
+pub const SESSION_NOT_FOUND: ErrorCode = ErrorCode(-32001);
+
+/// What the glue does next with an open stream.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StreamStep {
+    /// Write these bytes to the response body.
+    Send(Vec<u8>),
+    /// Nothing to write now: call [`SseStream::next`] again after this pause.
+    Wait(Duration),
+    /// Write these bytes (maybe empty), then end the response. The session is closed.
+    Finish(Vec<u8>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Open,
+    /// No new POSTs; replies already accepted still arrive until the deadline (ms).
+    Draining { until_ms: u64 },
+}
+
+/// One open legacy stream: the session's only mailbox reader.
+#[derive(Debug)]
+pub struct SseStream {
+    reader: Option<Reader>,
+    config: StreamConfig,
+    started_ms: u64,
+    last_sent_ms: u64,
+    phase: Phase,
+}
+
+impl SseStream {
+    /// Create a session for `owner` (an identity the glue gets from the bearer token, e.g. the
+    /// grant id; only its hash is stored) and return the stream with its first bytes: the
+    /// `endpoint` event, a relative URI so clients resolve it against the stream's origin.
+    pub fn open(
+        kv: &dyn KeyValue,
+        config: &EndpointConfig,
+        owner: &str,
+        now_ms: u64,
+    ) -> Result<(SseStream, Vec<u8>), OpenError> {
+        let session = random_hex::<16>().map_err(OpenError::Random)?;
+        let stream = &config.stream;
+        let expires_at = now_ms / 1000 + stream.total_duration().as_secs() + EXPIRY_MARGIN_SECS;
+        let reader = Reader::create(
+            kv,
+            &session,
+            owner_hash(owner),
+            expires_at,
+            millis(stream.suspect_timeout),
+        )?;
+        let first = sse::endpoint_event(&format!("{}?sessionId={session}", stream.message_path));
+        Ok((
+            SseStream {
+                reader: Some(reader),
+                config: stream.clone(),
+                started_ms: now_ms,
+                last_sent_ms: now_ms,
+                phase: Phase::Open,
+            },
+            first,
+        ))
+    }
+
+    /// The response head for the stream: 200, `text/event-stream`, never cached or buffered.
+    pub fn response_head() -> Response<()> {
+        let mut response = Response::new(());
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(media::EVENT_STREAM));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store"));
+        headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+        cors::apply(headers);
+        response
+    }
+
+    pub fn session_id(&self) -> Option<&str> {
+        self.reader.as_ref().map(Reader::session)
+    }
+
+    /// Advance the stream: deliver arrived replies, keep the connection alive, and end it
+    /// cleanly after `max_duration` plus the drain.
+    pub fn next(&mut self, kv: &dyn KeyValue, now_ms: u64) -> StreamStep {
+        let Some(reader) = self.reader.as_mut() else {
+            return StreamStep::Finish(Vec::new());
+        };
+        if self.phase == Phase::Open && now_ms.saturating_sub(self.started_ms) >= millis(self.config.max_duration) {
+            if reader.begin_closing(kv).is_err() {
+                return self.finish(kv);
+            }
+            self.phase = Phase::Draining {
+                until_ms: now_ms + millis(self.config.drain_grace),
+            };
+        }
+        if let Phase::Draining { until_ms } = self.phase {
+            if now_ms >= until_ms {
+                return self.finish(kv);
+            }
+        }
+        let messages = match reader.poll(kv, now_ms) {
+            Ok(messages) => messages,
+            // The store failed: end cleanly; the client reconnects to a new session.
+            Err(_) => return self.finish(kv),
+        };
+        if !messages.is_empty() {
+            self.last_sent_ms = now_ms;
+            return StreamStep::Send(events(messages));
+        }
+        if now_ms.saturating_sub(self.last_sent_ms) >= millis(self.config.keepalive_interval) {
+            self.last_sent_ms = now_ms;
+            return StreamStep::Send(sse::comment("keep-alive"));
+        }
+        StreamStep::Wait(self.config.poll_interval)
+    }
+
+    /// The client went away (a write failed): close the session; undelivered replies are
+    /// dropped with it.
+    pub fn abandon(mut self, kv: &dyn KeyValue) {
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.close(kv);
+        }
+    }
+
+    fn finish(&mut self, kv: &dyn KeyValue) -> StreamStep {
+        let Some(reader) = self.reader.take() else {
+            return StreamStep::Finish(Vec::new());
+        };
+        let mut bytes = match reader.close(kv) {
+            Ok(messages) => events(messages),
+            Err(_) => Vec::new(),
+        };
+        bytes.extend(sse::comment("stream ends; reconnect for a new session"));
+        StreamStep::Finish(bytes)
+    }
+}
+
+/// Why a stream could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Store(#[from] KvError),
+    #[error("no randomness available: {0}")]
+    Random(String),
+}
+
+fn events(messages: Vec<Vec<u8>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for message in messages {
+        out.extend(sse::message_event(&String::from_utf8_lossy(&message)));
+    }
+    out
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Sessions remember only a hash of their owner.
+fn owner_hash(owner: &str) -> String {
+    hex(&Sha256::digest(owner.as_bytes()))
+}
+
+/// The result of [`handle_message_post`].
+#[derive(Debug)]
+pub enum MessageOutcome {
+    /// Send this (202 once the reply is in the mailbox, or an error).
+    Respond(Handled),
+    /// A tool call met an expired kintone token: refresh it, then [`PendingMessage::resume`].
+    /// If the refresh fails, drop this and answer 401.
+    NeedsRefresh(PendingMessage),
+}
+
+/// A message POST waiting for a token refresh.
+#[derive(Debug)]
+pub struct PendingMessage {
+    exchange: Exchange,
+    session: String,
+}
+
+impl PendingMessage {
+    /// Finish after the refresh (the one retry) and post the reply to the stream.
+    pub fn resume(
+        self,
+        kv: &dyn KeyValue,
+        config: &EndpointConfig,
+        tools: &dyn ToolProvider,
+        now_unix: u64,
+    ) -> Handled {
+        match self.exchange.run(config, tools) {
+            Progress::Done(finished) => deliver(kv, &self.session, finished, now_unix),
+            Progress::NeedsRefresh(_) => Handled {
+                response: error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    None,
+                    ErrorData::internal_error("token refresh loop", None),
+                    false,
+                ),
+                summary: Summary::default(),
+            },
+        }
+    }
+}
+
+/// Answer an authenticated `POST /sse/message?sessionId=…` from `owner` (the same identity
+/// given to [`SseStream::open`]). A session that does not exist, has ended, is ending, or
+/// belongs to someone else gets 404 with a JSON-RPC error; nothing runs.
+pub fn handle_message_post(
+    req: &Request<Vec<u8>>,
+    kv: &dyn KeyValue,
+    config: &EndpointConfig,
+    owner: &str,
+    tools: &dyn ToolProvider,
+    now_unix: u64,
+) -> MessageOutcome {
+    let respond = |response| {
+        MessageOutcome::Respond(Handled {
+            response,
+            summary: Summary::default(),
+        })
+    };
+    let Some(session) = session_param(req.uri().query()) else {
+        return respond(error_response(
+            StatusCode::BAD_REQUEST,
+            None,
+            ErrorData::invalid_request("Missing sessionId query parameter", None),
+            false,
+        ));
+    };
+    match session_open_for(kv, &session, owner, now_unix) {
+        Ok(true) => {}
+        Ok(false) => return respond(session_not_found()),
+        Err(_) => return respond(store_failure()),
+    }
+    let Prepared { context, body } = match prepare(req, config) {
+        Ok(prepared) => prepared,
+        Err(response) => return respond(response),
+    };
+    let exchange = match body {
+        Body::Single(item) => Exchange::single(context, item),
+        Body::Batch(items) => Exchange::batch(context, items),
+    };
+    match exchange.run(config, tools) {
+        Progress::Done(finished) => MessageOutcome::Respond(deliver(kv, &session, finished, now_unix)),
+        Progress::NeedsRefresh(exchange) => MessageOutcome::NeedsRefresh(PendingMessage { exchange, session }),
+    }
+}
+
+/// Put the replies in the mailbox; 202 when they are safely there.
+fn deliver(kv: &dyn KeyValue, session: &str, finished: Finished, now_unix: u64) -> Handled {
+    let Finished {
+        replies,
+        summary,
+        in_batch,
+        modern,
+    } = finished;
+    if replies.is_empty() {
+        return Handled {
+            response: empty(StatusCode::ACCEPTED),
+            summary,
+        };
+    }
+    let body = if in_batch {
+        Value::Array(replies.iter().map(|r| r.to_json(modern)).collect())
+    } else {
+        replies[0].to_json(modern)
+    };
+    let response = match mailbox::post(kv, session, body.to_string().as_bytes(), now_unix) {
+        Ok(()) => empty(StatusCode::ACCEPTED),
+        Err(PostError::Gone) => error_response(
+            StatusCode::NOT_FOUND,
+            None,
+            ErrorData::new(
+                SESSION_NOT_FOUND,
+                "Session closed before the reply could be queued; reconnect with GET /sse and retry",
+                None,
+            ),
+            false,
+        ),
+        Err(PostError::Busy) => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            ErrorData::internal_error("Session mailbox busy; retry", None),
+            false,
+        ),
+        Err(PostError::Store(_) | PostError::Random(_)) => store_failure(),
+    };
+    Handled { response, summary }
+}
+
+/// The `sessionId` query parameter, if it has the shape of ours (32 lowercase hex digits).
+/// Anything else cannot name a session, so it is treated like an unknown one.
+fn session_param(query: Option<&str>) -> Option<String> {
+    let value = query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("sessionId="))?;
+    Some(value.to_owned())
+}
+
+fn session_open_for(kv: &dyn KeyValue, session: &str, owner: &str, now_unix: u64) -> Result<bool, KvError> {
+    if session.len() != 32 || !session.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Ok(false);
+    }
+    Ok(read_record(kv, session)?.is_some_and(|record| {
+        record.owner == owner_hash(owner)
+            && record.expires_at > now_unix
+            && !record.closing
+            && !record.closed
+    }))
+}
+
+fn session_not_found() -> Response<Vec<u8>> {
+    error_response(
+        StatusCode::NOT_FOUND,
+        None,
+        ErrorData::new(
+            SESSION_NOT_FOUND,
+            "Session not found or closed; open a new stream with GET /sse",
+            None,
+        ),
+        false,
+    )
+}
+
+fn store_failure() -> Response<Vec<u8>> {
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        None,
+        ErrorData::internal_error("Session store unavailable", None),
+        false,
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -42,11 +42,11 @@ pub async fn call_tool<H: platform::HttpClient>(
     let Some(spec) = tools::catalogue().into_iter().find(|t| t.name == name && config.offers(t)) else {
         return Err(CallError::UnknownTool(name.to_string()));
     };
-    let args = match Args::parse(arguments, &spec.input_schema).and_then(|args| Ok((args.opt_id("guestSpaceId")?, args))) {
+    let parsed = Args::parse(arguments, &spec.input_schema).and_then(|args| Ok((args.opt_id("guestSpaceId")?, args)));
+    let (guest_space, args) = match parsed {
         Ok(parsed) => parsed,
         Err(e) => return finish(spec.name, Err(Failure::from(e))),
     };
-    let (guest_space, args) = args;
     let kintone = Kintone::new(http, conn, guest_space);
     match tools::dispatch(&kintone, spec.name, &args).await {
         Some(outcome) => finish(spec.name, outcome),

@@ -42,7 +42,9 @@ mod tests {
     fn cursors_are_opaque_url_safe_text() {
         let c = encode(50);
         assert!(!c.contains("50"));
-        assert!(c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(c
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     }
 
     #[test]
@@ -56,6 +58,12 @@ mod tests {
         assert_eq!(decode(&encode(0), 10), None);
         // The catalogue shrank below the cursor.
         assert_eq!(decode(&encode(10), 10), None);
-        assert_eq!(decode(&URL_SAFE_NO_PAD.encode("tools-v1:99999999999999999999999"), 10), None);
+        assert_eq!(
+            decode(
+                &URL_SAFE_NO_PAD.encode("tools-v1:99999999999999999999999"),
+                10
+            ),
+            None
+        );
     }
 }

@@ -289,15 +289,21 @@ impl Dispatcher<'_> {
         if method == "initialize" {
             if self.in_batch {
                 return Err(MethodError::new(
-                    ErrorData::invalid_request("Invalid Request: initialize cannot be batched", None),
+                    ErrorData::invalid_request(
+                        "Invalid Request: initialize cannot be batched",
+                        None,
+                    ),
                     200,
                 ));
             }
             // A supplied Mcp-Method must still agree with the body: proxies route on it.
-            if header_modern && self.context.mcp_method != MirroredHeader::Absent
+            if header_modern
+                && self.context.mcp_method != MirroredHeader::Absent
                 && !self.context.mcp_method.matches(method)
             {
-                return Err(header_mismatch("Mcp-Method header does not match `initialize`"));
+                return Err(header_mismatch(
+                    "Mcp-Method header does not match `initialize`",
+                ));
             }
             return Ok(Era { modern: false });
         }
@@ -309,7 +315,9 @@ impl Dispatcher<'_> {
             }
             Some(_) => None,
         };
-        let meta_version = meta.as_ref().and_then(|m| m.get("io.modelcontextprotocol/protocolVersion"));
+        let meta_version = meta
+            .as_ref()
+            .and_then(|m| m.get("io.modelcontextprotocol/protocolVersion"));
         if let Some(meta_version) = meta_version {
             let Some(text) = meta_version.as_str() else {
                 return Err(bad_meta("`_meta` protocolVersion must be a string"));
@@ -343,14 +351,19 @@ impl Dispatcher<'_> {
         if !self.context.mcp_method.matches(method) {
             return Err(header_mismatch(match &self.context.mcp_method {
                 MirroredHeader::Absent => "missing required Mcp-Method header".to_owned(),
-                _ => format!("Mcp-Method header does not match body method `{}`", printable(method)),
+                _ => format!(
+                    "Mcp-Method header does not match body method `{}`",
+                    printable(method)
+                ),
             }));
         }
         if method == "tools/call" {
             if let Some(name) = params.and_then(|p| p.get("name")).and_then(Value::as_str) {
                 if !self.context.mcp_name.matches(name) {
                     return Err(header_mismatch(match &self.context.mcp_name {
-                        MirroredHeader::Absent => "missing required Mcp-Name header for `tools/call`".to_owned(),
+                        MirroredHeader::Absent => {
+                            "missing required Mcp-Name header for `tools/call`".to_owned()
+                        }
                         _ => "Mcp-Name header does not match params.name".to_owned(),
                     }));
                 }
@@ -438,8 +451,12 @@ impl Dispatcher<'_> {
         let arguments = Value::Object(params.arguments.unwrap_or_default()).to_string();
         let result = match self.tools.call_tool(name, &arguments) {
             Ok(result) => tools::wire_result(result),
-            Err(ToolCallError::UnknownTool(_)) => return CallOutcome::Result(Err(unknown_tool(name))),
-            Err(ToolCallError::Unauthorized(_)) if !self.refreshed => return CallOutcome::NeedsRefresh,
+            Err(ToolCallError::UnknownTool(_)) => {
+                return CallOutcome::Result(Err(unknown_tool(name)))
+            }
+            Err(ToolCallError::Unauthorized(_)) if !self.refreshed => {
+                return CallOutcome::NeedsRefresh
+            }
             Err(ToolCallError::Unauthorized(_)) => tools::error_result(
                 "kintone refused the user's authorization even after it was refreshed. \
                  Sign in to kintone again (reconnect this MCP server) and retry.",
@@ -449,7 +466,12 @@ impl Dispatcher<'_> {
             }
         };
         let mut result = result;
-        if !era.modern && result.structured_content.as_ref().is_some_and(|v| !v.is_object()) {
+        if !era.modern
+            && result
+                .structured_content
+                .as_ref()
+                .is_some_and(|v| !v.is_object())
+        {
             // Legacy revisions require an object; the text block still carries the value.
             result.structured_content = None;
         }
@@ -465,8 +487,10 @@ impl Dispatcher<'_> {
     }
 
     fn implementation(&self) -> Implementation {
-        let implementation =
-            Implementation::new(self.config.server_name.clone(), self.config.server_version.clone());
+        let implementation = Implementation::new(
+            self.config.server_name.clone(),
+            self.config.server_version.clone(),
+        );
         match &self.config.server_title {
             Some(title) => implementation.with_title(title.clone()),
             None => implementation,
@@ -534,7 +558,9 @@ fn shape_result(mut result: Value, era: Era) -> Value {
         if era.modern {
             map.entry("resultType")
                 .or_insert_with(|| Value::from(ResultType::COMPLETE.as_str()));
-        } else if map.get("resultType").and_then(Value::as_str) == Some(ResultType::COMPLETE.as_str()) {
+        } else if map.get("resultType").and_then(Value::as_str)
+            == Some(ResultType::COMPLETE.as_str())
+        {
             map.remove("resultType");
         }
     }
@@ -558,7 +584,13 @@ fn printable(text: &str) -> String {
     let mut out: String = text
         .chars()
         .take(128)
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect();
     if text.chars().count() > 128 {
         out.push('…');

@@ -5,7 +5,9 @@
 //! parse error (-32700), JSON that is not a JSON-RPC message is an invalid request (-32600),
 //! and a well-formed request with bad parameters is left to the method (-32602).
 
-use rmcp::model::{ErrorCode, ErrorData, JsonRpcError, JsonRpcResponse, JsonRpcVersion2_0, RequestId};
+use rmcp::model::{
+    ErrorCode, ErrorData, JsonRpcError, JsonRpcResponse, JsonRpcVersion2_0, RequestId,
+};
 use serde_json::{Map, Value};
 
 /// One JSON-RPC message from the client.
@@ -201,13 +203,18 @@ mod tests {
 
     #[test]
     fn empty_batch_is_an_invalid_request() {
-        assert_eq!(parse_body(b"[]").unwrap_err().code, ErrorCode::INVALID_REQUEST);
+        assert_eq!(
+            parse_body(b"[]").unwrap_err().code,
+            ErrorCode::INVALID_REQUEST
+        );
     }
 
     #[test]
     fn batch_items_are_classified_separately() {
         let body = parse_body(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}, 5]"#).unwrap();
-        let Body::Batch(items) = body else { panic!("not a batch") };
+        let Body::Batch(items) = body else {
+            panic!("not a batch")
+        };
         assert!(matches!(items[0], Incoming::Request { .. }));
         assert!(matches!(items[1], Incoming::Invalid { id: None, .. }));
     }
@@ -228,7 +235,10 @@ mod tests {
                 method: "notifications/initialized".into()
             }
         );
-        assert_eq!(one(json!({"jsonrpc":"2.0","id":3,"result":{}})), Incoming::ClientReply);
+        assert_eq!(
+            one(json!({"jsonrpc":"2.0","id":3,"result":{}})),
+            Incoming::ClientReply
+        );
         assert_eq!(
             one(json!({"jsonrpc":"2.0","id":3,"error":{"code":1,"message":"x"}})),
             Incoming::ClientReply
@@ -241,13 +251,22 @@ mod tests {
             (json!({"id":1,"method":"ping"}), Some(1)),
             (json!({"jsonrpc":"1.0","id":1,"method":"ping"}), Some(1)),
             (json!({"jsonrpc":"2.0","id":1,"method":7}), Some(1)),
-            (json!({"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}), Some(1)),
+            (
+                json!({"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}),
+                Some(1),
+            ),
             (json!({"jsonrpc":"2.0","id":null,"method":"ping"}), None),
             (json!({"jsonrpc":"2.0","id":true,"method":"ping"}), None),
             (json!({"jsonrpc":"2.0","id":1.5,"method":"ping"}), None),
-            (json!({"jsonrpc":"2.0","id":1,"result":{},"error":{}}), Some(1)),
+            (
+                json!({"jsonrpc":"2.0","id":1,"result":{},"error":{}}),
+                Some(1),
+            ),
             (json!({"jsonrpc":"2.0","id":1}), Some(1)),
-            (json!({"jsonrpc":"2.0","id":1,"method":"ping","result":{}}), Some(1)),
+            (
+                json!({"jsonrpc":"2.0","id":1,"method":"ping","result":{}}),
+                Some(1),
+            ),
             (json!("ping"), None),
         ];
         for (value, id) in cases {
@@ -263,7 +282,10 @@ mod tests {
     #[test]
     fn replies_frame_results_and_errors() {
         let ok = Reply::result(NumberOrString::Number(7), json!({"a":1}));
-        assert_eq!(ok.to_json(false), json!({"jsonrpc":"2.0","id":7,"result":{"a":1}}));
+        assert_eq!(
+            ok.to_json(false),
+            json!({"jsonrpc":"2.0","id":7,"result":{"a":1}})
+        );
         let err = Reply::error(
             Some(NumberOrString::String("x".into())),
             ErrorData::invalid_params("bad", None),

@@ -57,7 +57,9 @@ pub enum StreamStep {
 enum Phase {
     Open,
     /// No new POSTs; replies already accepted still arrive until the deadline (ms).
-    Draining { until_ms: u64 },
+    Draining {
+        until_ms: u64,
+    },
 }
 
 /// One open legacy stream: the session's only mailbox reader.
@@ -108,7 +110,10 @@ impl SseStream {
         let mut response = Response::new(());
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(media::EVENT_STREAM));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store"));
+        headers.insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-cache, no-store"),
+        );
         headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
         cors::apply(headers);
         response
@@ -124,7 +129,9 @@ impl SseStream {
         let Some(reader) = self.reader.as_mut() else {
             return StreamStep::Finish(Vec::new());
         };
-        if self.phase == Phase::Open && now_ms.saturating_sub(self.started_ms) >= millis(self.config.max_duration) {
+        if self.phase == Phase::Open
+            && now_ms.saturating_sub(self.started_ms) >= millis(self.config.max_duration)
+        {
             if reader.begin_closing(kv).is_err() {
                 return self.finish(kv);
             }
@@ -273,15 +280,19 @@ pub fn handle_message_post(
     }
     let Prepared { context, body } = match prepare(req, config) {
         Ok(prepared) => prepared,
-        Err(response) => return respond(response),
+        Err(response) => return respond(*response),
     };
     let exchange = match body {
         Body::Single(item) => Exchange::single(context, item),
         Body::Batch(items) => Exchange::batch(context, items),
     };
     match exchange.run(config, tools) {
-        Progress::Done(finished) => MessageOutcome::Respond(deliver(kv, &session, finished, now_unix)),
-        Progress::NeedsRefresh(exchange) => MessageOutcome::NeedsRefresh(PendingMessage { exchange, session }),
+        Progress::Done(finished) => {
+            MessageOutcome::Respond(deliver(kv, &session, finished, now_unix))
+        }
+        Progress::NeedsRefresh(exchange) => {
+            MessageOutcome::NeedsRefresh(PendingMessage { exchange, session })
+        }
     }
 }
 
@@ -336,8 +347,17 @@ fn session_param(query: Option<&str>) -> Option<String> {
     Some(value.to_owned())
 }
 
-fn session_open_for(kv: &dyn KeyValue, session: &str, owner: &str, now_unix: u64) -> Result<bool, KvError> {
-    if session.len() != 32 || !session.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+fn session_open_for(
+    kv: &dyn KeyValue,
+    session: &str,
+    owner: &str,
+    now_unix: u64,
+) -> Result<bool, KvError> {
+    if session.len() != 32
+        || !session
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return Ok(false);
     }
     Ok(read_record(kv, session)?.is_some_and(|record| {
@@ -361,13 +381,18 @@ fn session_not_found() -> Response<Vec<u8>> {
     )
 }
 
+/// The key-value store failed: nothing changed and the client may retry.
 fn store_failure() -> Response<Vec<u8>> {
-    error_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
+    let mut response = error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
         None,
-        ErrorData::internal_error("Session store unavailable", None),
+        ErrorData::internal_error("Session store temporarily unavailable; retry", None),
         false,
-    )
+    );
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 #[cfg(test)]

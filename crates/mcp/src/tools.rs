@@ -51,7 +51,7 @@ pub enum Content {
     Text(String),
     Image(Blob),
     /// Any other binary, as an embedded resource.
-    Resource(Blob),
+    EmbeddedResource(Blob),
 }
 
 /// What a tool returned (WIT `tool-result`).
@@ -194,7 +194,7 @@ fn wire_content(content: Content) -> ContentBlock {
     match content {
         Content::Text(text) => ContentBlock::text(text),
         Content::Image(blob) => ContentBlock::image(b64.encode(&blob.data), blob.mime_type),
-        Content::Resource(blob) => {
+        Content::EmbeddedResource(blob) => {
             let uri = resource_uri(blob.name.as_deref());
             ContentBlock::resource(
                 ResourceContents::blob(b64.encode(&blob.data), uri).with_mime_type(blob.mime_type),
@@ -208,7 +208,10 @@ fn wire_content(content: Content) -> ContentBlock {
 fn resource_uri(name: Option<&str>) -> String {
     use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
     let name = name.filter(|n| !n.is_empty()).unwrap_or("file");
-    format!("kintone:file/{}", utf8_percent_encode(name, NON_ALPHANUMERIC))
+    format!(
+        "kintone:file/{}",
+        utf8_percent_encode(name, NON_ALPHANUMERIC)
+    )
 }
 
 #[cfg(test)]
@@ -275,7 +278,10 @@ mod tests {
         });
         let v = serde_json::to_value(&result).unwrap();
         assert_eq!(v["structuredContent"], json!({"records": []}));
-        assert_eq!(v["content"], json!([{"type":"text","text":"{\"records\":[]}"}]));
+        assert_eq!(
+            v["content"],
+            json!([{"type":"text","text":"{\"records\":[]}"}])
+        );
         assert_eq!(v["isError"], json!(false));
     }
 
@@ -311,7 +317,7 @@ mod tests {
                     name: None,
                     data: vec![0, 1, 2, 255],
                 }),
-                Content::Resource(Blob {
+                Content::EmbeddedResource(Blob {
                     mime_type: "application/pdf".into(),
                     name: Some("見積 1.pdf".into()),
                     data: b"%PDF".to_vec(),
@@ -321,7 +327,10 @@ mod tests {
             is_error: false,
         });
         let v = serde_json::to_value(&result).unwrap();
-        assert_eq!(v["content"][0], json!({"type":"image","data":"AAEC/w==","mimeType":"image/png"}));
+        assert_eq!(
+            v["content"][0],
+            json!({"type":"image","data":"AAEC/w==","mimeType":"image/png"})
+        );
         assert_eq!(v["content"][1]["type"], "resource");
         assert_eq!(v["content"][1]["resource"]["blob"], "JVBERg==");
         assert_eq!(v["content"][1]["resource"]["mimeType"], "application/pdf");

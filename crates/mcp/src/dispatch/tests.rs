@@ -91,7 +91,9 @@ fn modern(method: &str, name: Option<&str>) -> RequestContext {
     RequestContext {
         protocol_version: Some(ProtocolVersion::V_2026_07_28),
         mcp_method: MirroredHeader::Value(method.to_owned()),
-        mcp_name: name.map_or(MirroredHeader::Absent, |n| MirroredHeader::Value(n.to_owned())),
+        mcp_name: name.map_or(MirroredHeader::Absent, |n| {
+            MirroredHeader::Value(n.to_owned())
+        }),
     }
 }
 
@@ -122,7 +124,7 @@ fn result(reply: &Reply) -> &Value {
 }
 
 fn error(reply: &Reply) -> &ErrorData {
-    reply.outcome.as_ref().err().expect("an error")
+    reply.outcome.as_ref().expect_err("an error")
 }
 
 #[test]
@@ -139,7 +141,10 @@ fn initialize_echoes_each_legacy_revision() {
         let r = result(&reply);
         assert_eq!(r["protocolVersion"], v);
         assert_eq!(r["capabilities"], json!({"tools": {"listChanged": false}}));
-        assert_eq!(r["serverInfo"], json!({"name":"kintone-mcp","title":"kintone","version":"9.9.9"}));
+        assert_eq!(
+            r["serverInfo"],
+            json!({"name":"kintone-mcp","title":"kintone","version":"9.9.9"})
+        );
         assert_eq!(r["instructions"], "Use the tools.");
         assert!(r.get("resultType").is_none());
     }
@@ -170,7 +175,11 @@ fn initialize_without_a_version_is_invalid_params() {
         assert_eq!(error(&reply).code, ErrorCode::INVALID_PARAMS);
         assert_eq!(reply.id, Some(NumberOrString::String("i".into())));
     }
-    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"initialize"}));
+    let reply = ask(
+        legacy(),
+        &tools,
+        json!({"jsonrpc":"2.0","id":1,"method":"initialize"}),
+    );
     assert_eq!(error(&reply).code, ErrorCode::INVALID_PARAMS);
 }
 
@@ -180,7 +189,9 @@ fn initialize_cannot_be_batched() {
     let exchange = Exchange::batch(
         legacy(),
         vec![
-            classify(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26"}})),
+            classify(
+                json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26"}}),
+            ),
             classify(json!({"jsonrpc":"2.0","id":2,"method":"ping"})),
         ],
     );
@@ -194,7 +205,11 @@ fn initialize_cannot_be_batched() {
 #[test]
 fn ping_answers_an_empty_result_in_both_eras() {
     let tools = FakeTools::new(1);
-    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
+    let reply = ask(
+        legacy(),
+        &tools,
+        json!({"jsonrpc":"2.0","id":1,"method":"ping"}),
+    );
     assert_eq!(result(&reply), &json!({}));
     let reply = ask(
         modern("ping", None),
@@ -207,7 +222,11 @@ fn ping_answers_an_empty_result_in_both_eras() {
 #[test]
 fn unknown_methods_are_method_not_found_404_only_in_the_modern_era() {
     let tools = FakeTools::new(1);
-    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"resources/list"}));
+    let reply = ask(
+        legacy(),
+        &tools,
+        json!({"jsonrpc":"2.0","id":1,"method":"resources/list"}),
+    );
     assert_eq!(error(&reply).code, ErrorCode::METHOD_NOT_FOUND);
     assert_eq!(reply.status, 200);
     let reply = ask(
@@ -266,7 +285,11 @@ fn tools_list_pages_with_opaque_cursors() {
 #[test]
 fn tools_list_without_params_returns_the_first_page() {
     let tools = FakeTools::new(1);
-    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}));
+    let reply = ask(
+        legacy(),
+        &tools,
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
+    );
     assert_eq!(result(&reply)["tools"].as_array().unwrap().len(), 1);
     assert!(result(&reply).get("nextCursor").is_none());
 }
@@ -303,7 +326,11 @@ fn modern_tools_list_carries_cache_hints() {
 fn a_broken_catalogue_is_an_internal_error_naming_the_tool() {
     let mut tools = FakeTools::new(2);
     tools.tools[1].input_schema = "nope".into();
-    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}));
+    let reply = ask(
+        legacy(),
+        &tools,
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
+    );
     assert_eq!(error(&reply).code, ErrorCode::INTERNAL_ERROR);
     assert!(error(&reply).message.contains("tool1"));
 }
@@ -313,7 +340,11 @@ fn legacy_tools_list_drops_non_object_output_schemas() {
     let mut tools = FakeTools::new(2);
     tools.tools[0].output_schema = Some(r#"{"type":"array"}"#.into());
     tools.tools[1].output_schema = Some(r#"{"type":"object"}"#.into());
-    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}));
+    let reply = ask(
+        legacy(),
+        &tools,
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
+    );
     let listed = result(&reply)["tools"].as_array().unwrap().clone();
     assert!(listed[0].get("outputSchema").is_none());
     assert_eq!(listed[1]["outputSchema"], json!({"type":"object"}));
@@ -322,7 +353,10 @@ fn legacy_tools_list_drops_non_object_output_schemas() {
         &tools,
         json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta": modern_meta()}}),
     );
-    assert_eq!(result(&reply)["tools"][0]["outputSchema"], json!({"type":"array"}));
+    assert_eq!(
+        result(&reply)["tools"][0]["outputSchema"],
+        json!({"type":"array"})
+    );
 }
 
 #[test]
@@ -339,7 +373,10 @@ fn tools_call_passes_arguments_as_json_text_and_returns_content() {
     assert_eq!(r["content"][1]["text"], "{\"appId\":3}");
     assert_eq!(r["isError"], false);
     assert!(r.get("resultType").is_none());
-    assert_eq!(tools.calls.borrow()[0], ("tool1".to_owned(), "{\"appId\":3}".to_owned()));
+    assert_eq!(
+        tools.calls.borrow()[0],
+        ("tool1".to_owned(), "{\"appId\":3}".to_owned())
+    );
 }
 
 #[test]
@@ -371,7 +408,11 @@ fn bad_tools_call_params_are_invalid_params_and_call_nothing() {
         );
         assert_eq!(error(&reply).code, ErrorCode::INVALID_PARAMS, "{params}");
     }
-    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"tools/call"}));
+    let reply = ask(
+        legacy(),
+        &tools,
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/call"}),
+    );
     assert_eq!(error(&reply).code, ErrorCode::INVALID_PARAMS);
     assert!(tools.calls.borrow().is_empty());
 }
@@ -404,10 +445,16 @@ fn tool_errors_and_outages_are_is_error_results() {
     let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0"}});
     let first = ask(legacy(), &tools, call.clone());
     assert_eq!(result(&first)["isError"], true);
-    assert_eq!(result(&first)["content"][0]["text"], "GAIA_RE01: no such record");
+    assert_eq!(
+        result(&first)["content"][0]["text"],
+        "GAIA_RE01: no such record"
+    );
     let second = ask(legacy(), &tools, call);
     assert_eq!(result(&second)["isError"], true);
-    assert_eq!(result(&second)["content"][0]["text"], "kintone is unavailable: HTTP 503");
+    assert_eq!(
+        result(&second)["content"][0]["text"],
+        "kintone is unavailable: HTTP 503"
+    );
 }
 
 #[test]
@@ -447,7 +494,10 @@ fn a_second_unauthorized_becomes_an_is_error_result_not_a_loop() {
     let finished = finish(exchange.run(&config(), &tools));
     let r = result(&finished.replies[0]);
     assert_eq!(r["isError"], true);
-    assert!(r["content"][0]["text"].as_str().unwrap().contains("Sign in"));
+    assert!(r["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("Sign in"));
 }
 
 #[test]
@@ -466,9 +516,13 @@ fn a_resumed_batch_keeps_earlier_replies_and_does_not_rerun_them() {
     let exchange = Exchange::batch(
         legacy(),
         vec![
-            classify(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0"}})),
+            classify(
+                json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0"}}),
+            ),
             classify(json!({"jsonrpc":"2.0","method":"notifications/initialized"})),
-            classify(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"tool1"}})),
+            classify(
+                json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"tool1"}}),
+            ),
             classify(json!({"jsonrpc":"2.0","id":3,"method":"ping"})),
         ],
     );
@@ -476,10 +530,17 @@ fn a_resumed_batch_keeps_earlier_replies_and_does_not_rerun_them() {
         panic!("expected a refresh request")
     };
     let finished = finish(exchange.run(&config(), &tools));
-    let ids: Vec<_> = finished.replies.iter().map(|r| r.id.clone().unwrap()).collect();
+    let ids: Vec<_> = finished
+        .replies
+        .iter()
+        .map(|r| r.id.clone().unwrap())
+        .collect();
     assert_eq!(ids, [1, 2, 3].map(NumberOrString::Number));
     assert_eq!(result(&finished.replies[0])["content"][0]["text"], "first");
-    assert_eq!(result(&finished.replies[1])["content"][0]["text"], "tool1 ran");
+    assert_eq!(
+        result(&finished.replies[1])["content"][0]["text"],
+        "tool1 ran"
+    );
     let calls: Vec<_> = tools.calls.borrow().iter().map(|c| c.0.clone()).collect();
     assert_eq!(calls, ["tool0", "tool1", "tool1"]);
     assert_eq!(finished.summary.tool.as_deref(), Some("tool0"));
@@ -501,7 +562,11 @@ fn notifications_and_client_replies_get_no_reply() {
 #[test]
 fn invalid_messages_are_invalid_request_with_400() {
     let tools = FakeTools::new(1);
-    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":4,"method":"ping","params":[1]}));
+    let reply = ask(
+        legacy(),
+        &tools,
+        json!({"jsonrpc":"2.0","id":4,"method":"ping","params":[1]}),
+    );
     assert_eq!(error(&reply).code, ErrorCode::INVALID_REQUEST);
     assert_eq!(reply.status, 400);
     assert_eq!(reply.id, Some(NumberOrString::Number(4)));
@@ -518,10 +583,19 @@ fn server_discover_lists_every_revision() {
     let r = result(&reply);
     assert_eq!(
         r["supportedVersions"],
-        json!(["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"])
+        json!([
+            "2024-11-05",
+            "2025-03-26",
+            "2025-06-18",
+            "2025-11-25",
+            "2026-07-28"
+        ])
     );
     assert_eq!(r["capabilities"]["tools"], json!({"listChanged": false}));
-    assert_eq!(r["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "kintone-mcp");
+    assert_eq!(
+        r["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "kintone-mcp"
+    );
     assert_eq!(r["resultType"], "complete");
     assert_eq!(r["ttlMs"], LIST_TTL_MS);
     assert_eq!(r["instructions"], "Use the tools.");
@@ -530,7 +604,11 @@ fn server_discover_lists_every_revision() {
 #[test]
 fn server_discover_from_a_legacy_client_is_answered_too() {
     let tools = FakeTools::new(1);
-    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"server/discover"}));
+    let reply = ask(
+        legacy(),
+        &tools,
+        json!({"jsonrpc":"2.0","id":1,"method":"server/discover"}),
+    );
     assert!(result(&reply)["supportedVersions"].is_array());
 }
 
@@ -572,21 +650,30 @@ fn modern_requests_need_matching_mirrored_headers() {
     ];
     for context in cases {
         let reply = ask(context.clone(), &tools, call.clone());
-        assert_eq!(error(&reply).code, ErrorCode::HEADER_MISMATCH, "{context:?}");
+        assert_eq!(
+            error(&reply).code,
+            ErrorCode::HEADER_MISMATCH,
+            "{context:?}"
+        );
         assert_eq!(reply.status, 400);
     }
     assert!(tools.calls.borrow().is_empty());
     let reply = ask(modern("tools/call", Some("tool0")), &tools, call.clone());
     assert_eq!(result(&reply)["resultType"], "complete");
     // Base64 sentinel form of "tool0".
-    let reply = ask(modern("tools/call", Some("=?base64?dG9vbDA=?=")), &tools, call);
+    let reply = ask(
+        modern("tools/call", Some("=?base64?dG9vbDA=?=")),
+        &tools,
+        call,
+    );
     assert!(reply.outcome.is_ok());
 }
 
 #[test]
 fn meta_version_must_match_the_header() {
     let tools = FakeTools::new(1);
-    let message = json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta": modern_meta()}});
+    let message =
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta": modern_meta()}});
     let reply = ask(legacy(), &tools, message.clone());
     assert_eq!(error(&reply).code, ErrorCode::HEADER_MISMATCH);
     let context = RequestContext {
@@ -672,17 +759,26 @@ fn summary_names_method_and_valid_tool_only() {
 #[test]
 fn mirrored_headers_are_read_strictly() {
     let mut headers = http::HeaderMap::new();
-    assert_eq!(MirroredHeader::from_headers(&headers, "mcp-name"), MirroredHeader::Absent);
+    assert_eq!(
+        MirroredHeader::from_headers(&headers, "mcp-name"),
+        MirroredHeader::Absent
+    );
     headers.insert("mcp-name", "tool0".parse().unwrap());
     assert_eq!(
         MirroredHeader::from_headers(&headers, "Mcp-Name"),
         MirroredHeader::Value("tool0".into())
     );
     headers.append("mcp-name", "tool1".parse().unwrap());
-    assert_eq!(MirroredHeader::from_headers(&headers, "mcp-name"), MirroredHeader::Invalid);
+    assert_eq!(
+        MirroredHeader::from_headers(&headers, "mcp-name"),
+        MirroredHeader::Invalid
+    );
     let mut headers = http::HeaderMap::new();
     headers.insert("mcp-name", http::HeaderValue::from_bytes(b"\xff").unwrap());
-    assert_eq!(MirroredHeader::from_headers(&headers, "mcp-name"), MirroredHeader::Invalid);
+    assert_eq!(
+        MirroredHeader::from_headers(&headers, "mcp-name"),
+        MirroredHeader::Invalid
+    );
 }
 
 #[test]

@@ -77,7 +77,10 @@ mod tests {
         assert!(allowed.starts_with("Authorization, Content-Type"));
         assert_eq!(h["access-control-max-age"], "86400");
 
-        req.insert("access-control-request-headers", "bad header(x)".parse().unwrap());
+        req.insert(
+            "access-control-request-headers",
+            "bad header(x)".parse().unwrap(),
+        );
         let mut h = HeaderMap::new();
         apply_preflight(&req, &mut h);
         assert_eq!(h["access-control-allow-headers"], ALLOW_HEADERS);

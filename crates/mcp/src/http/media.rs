@@ -32,7 +32,8 @@ pub fn accepts(headers: &HeaderMap) -> Accepts {
             seen = true;
             let refused = parts.any(|p| {
                 p.split_once('=').is_some_and(|(k, v)| {
-                    k.trim().eq_ignore_ascii_case("q") && v.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+                    k.trim().eq_ignore_ascii_case("q")
+                        && v.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
                 })
             });
             if refused {
@@ -76,38 +77,62 @@ mod tests {
 
     fn with(name: &str, value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+        h.insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
         h
     }
 
     #[test]
     fn accept_variants() {
-        let both = Accepts { json: true, event_stream: true };
+        let both = Accepts {
+            json: true,
+            event_stream: true,
+        };
         assert_eq!(accepts(&HeaderMap::new()), both);
-        assert_eq!(accepts(&with("accept", "application/json, text/event-stream")), both);
+        assert_eq!(
+            accepts(&with("accept", "application/json, text/event-stream")),
+            both
+        );
         assert_eq!(accepts(&with("accept", "*/*")), both);
         assert_eq!(
             accepts(&with("accept", "Application/JSON; charset=utf-8")),
-            Accepts { json: true, event_stream: false }
+            Accepts {
+                json: true,
+                event_stream: false
+            }
         );
         assert_eq!(
             accepts(&with("accept", "text/event-stream")),
-            Accepts { json: false, event_stream: true }
+            Accepts {
+                json: false,
+                event_stream: true
+            }
         );
         assert_eq!(
             accepts(&with("accept", "text/html")),
-            Accepts { json: false, event_stream: false }
+            Accepts {
+                json: false,
+                event_stream: false
+            }
         );
         assert_eq!(
             accepts(&with("accept", "application/json;q=0, text/event-stream")),
-            Accepts { json: false, event_stream: true }
+            Accepts {
+                json: false,
+                event_stream: true
+            }
         );
     }
 
     #[test]
     fn content_type_variants() {
         assert!(is_json_content(&with("content-type", "application/json")));
-        assert!(is_json_content(&with("content-type", "Application/Json; charset=UTF-8")));
+        assert!(is_json_content(&with(
+            "content-type",
+            "Application/Json; charset=UTF-8"
+        )));
         assert!(!is_json_content(&with("content-type", "text/plain")));
         assert!(!is_json_content(&with("content-type", "application/jsonx")));
         assert!(!is_json_content(&HeaderMap::new()));

@@ -46,7 +46,11 @@ pub fn route(req: &Request<Vec<u8>>, config: &EndpointConfig) -> Route {
         return Route::Respond(refusal);
     }
     let path = req.uri().path();
-    let path = if path.len() > 1 { path.strip_suffix('/').unwrap_or(path) } else { path };
+    let path = if path.len() > 1 {
+        path.strip_suffix('/').unwrap_or(path)
+    } else {
+        path
+    };
     let allowed: &str = match path {
         MCP_PATH => "POST, OPTIONS",
         SSE_PATH => "GET, POST, OPTIONS",
@@ -90,7 +94,10 @@ pub fn route(req: &Request<Vec<u8>>, config: &EndpointConfig) -> Route {
 }
 
 /// 403 for a `Host` that is not this server or an `Origin` we do not serve.
-fn check_host_and_origin(req: &Request<Vec<u8>>, policy: &OriginPolicy) -> Option<Response<Vec<u8>>> {
+fn check_host_and_origin(
+    req: &Request<Vec<u8>>,
+    policy: &OriginPolicy,
+) -> Option<Response<Vec<u8>>> {
     let modern = is_modern_request(req.headers());
     let authority = req
         .headers()
@@ -163,7 +170,10 @@ pub fn error_response(
     error: ErrorData,
     modern: bool,
 ) -> Response<Vec<u8>> {
-    json_response(status, &Reply::error(id, error, status.as_u16()).to_json(modern))
+    json_response(
+        status,
+        &Reply::error(id, error, status.as_u16()).to_json(modern),
+    )
 }
 
 /// Add CORS headers to a response built elsewhere (the glue's 401/403 bearer challenges).
@@ -181,59 +191,60 @@ pub(crate) struct Prepared {
 
 /// The checks every JSON-RPC POST gets, in order: size (413), content type (415), Accept
 /// (406), `MCP-Protocol-Version` (400), JSON (400 + -32700), batch rules (400 + -32600).
-pub(crate) fn prepare(req: &Request<Vec<u8>>, config: &EndpointConfig) -> Result<Prepared, Response<Vec<u8>>> {
+/// Refusals are boxed: a response is large and the happy path should not pay for it.
+pub(crate) fn prepare(
+    req: &Request<Vec<u8>>,
+    config: &EndpointConfig,
+) -> Result<Prepared, Box<Response<Vec<u8>>>> {
     let headers = req.headers();
     let modern = is_modern_request(headers);
+    let refuse = |status: StatusCode, error: ErrorData| {
+        Box::new(error_response(status, None, error, modern))
+    };
     let body = req.body();
     if body.len() > config.max_body_bytes {
-        return Err(error_response(
+        return Err(refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
-            None,
             ErrorData::invalid_request(
-                format!("Request body too large: the limit is {} bytes", config.max_body_bytes),
+                format!(
+                    "Request body too large: the limit is {} bytes",
+                    config.max_body_bytes
+                ),
                 None,
             ),
-            modern,
         ));
     }
     if !media::is_json_content(headers) {
-        return Err(error_response(
+        return Err(refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            None,
-            ErrorData::invalid_request("Unsupported Media Type: Content-Type must be application/json", None),
-            modern,
+            ErrorData::invalid_request(
+                "Unsupported Media Type: Content-Type must be application/json",
+                None,
+            ),
         ));
     }
     let accepts = media::accepts(headers);
     if !accepts.json && !accepts.event_stream {
-        return Err(error_response(
+        return Err(refuse(
             StatusCode::NOT_ACCEPTABLE,
-            None,
             ErrorData::invalid_request(
                 "Not Acceptable: accept application/json or text/event-stream",
                 None,
             ),
-            modern,
         ));
     }
     let protocol_version = protocol_version_header(headers, body)?;
-    let parsed = match jsonrpc::parse_body(body) {
-        Ok(parsed) => parsed,
-        Err(error) => return Err(error_response(StatusCode::BAD_REQUEST, None, error, modern)),
-    };
+    let parsed =
+        jsonrpc::parse_body(body).map_err(|error| refuse(StatusCode::BAD_REQUEST, error))?;
     if let Body::Batch(_) = parsed {
         let revision = protocol_version.clone().unwrap_or(version::WITHOUT_HEADER);
         if revision != version::BATCH_REVISION {
-            return Err(error_response(
+            return Err(refuse(
                 StatusCode::BAD_REQUEST,
-                None,
                 ErrorData::invalid_request(
-                    format!(
-                        "Invalid Request: JSON-RPC batches are not supported in protocol version {revision}"
-                    ),
+                    format!("Invalid Request: JSON-RPC batches are not supported in protocol version {revision}"),
                     None,
                 ),
-                modern,
             ));
         }
     }
@@ -253,7 +264,7 @@ pub(crate) fn prepare(req: &Request<Vec<u8>>, config: &EndpointConfig) -> Result
 fn protocol_version_header(
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Option<ProtocolVersion>, Response<Vec<u8>>> {
+) -> Result<Option<ProtocolVersion>, Box<Response<Vec<u8>>>> {
     let mut values = headers.get_all("mcp-protocol-version").iter();
     let Some(first) = values.next() else {
         return Ok(None);
@@ -279,7 +290,12 @@ fn protocol_version_header(
             "requested": requested_text,
         })),
     );
-    Err(error_response(StatusCode::BAD_REQUEST, id, error, true))
+    Err(Box::new(error_response(
+        StatusCode::BAD_REQUEST,
+        id,
+        error,
+        true,
+    )))
 }
 
 #[cfg(test)]

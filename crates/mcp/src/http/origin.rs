@@ -73,9 +73,9 @@ pub fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host.ends_with(".localhost")
         || host == "[::1]"
-        || host
-            .strip_prefix("127.")
-            .is_some_and(|rest| rest.split('.').count() == 3 && rest.split('.').all(|o| o.parse::<u8>().is_ok()))
+        || host.strip_prefix("127.").is_some_and(|rest| {
+            rest.split('.').count() == 3 && rest.split('.').all(|o| o.parse::<u8>().is_ok())
+        })
 }
 
 /// The origins and hosts this deployment answers, from its configuration.
@@ -89,7 +89,11 @@ impl OriginPolicy {
     pub fn new(config: &EndpointConfig) -> Self {
         OriginPolicy {
             public: config.public_origin.as_deref().and_then(Origin::parse),
-            extra: config.extra_origins.iter().filter_map(|o| Origin::parse(o)).collect(),
+            extra: config
+                .extra_origins
+                .iter()
+                .filter_map(|o| Origin::parse(o))
+                .collect(),
         }
     }
 
@@ -99,7 +103,11 @@ impl OriginPolicy {
             return false;
         };
         is_loopback(&host)
-            || self.public.iter().chain(&self.extra).any(|o| o.host == host)
+            || self
+                .public
+                .iter()
+                .chain(&self.extra)
+                .any(|o| o.host == host)
     }
 
     /// May a browser page from `origin` call us? `request_origin` is the request's own origin,
@@ -129,9 +137,22 @@ mod tests {
 
     #[test]
     fn origins_parse_and_normalise() {
-        assert_eq!(Origin::parse("https://A.example:443"), Origin::parse("https://a.example"));
+        assert_eq!(
+            Origin::parse("https://A.example:443"),
+            Origin::parse("https://a.example")
+        );
         assert_eq!(Origin::parse("http://[::1]:3000").unwrap().host(), "[::1]");
-        for bad in ["null", "", "file:///x", "https://", "https://a/b", "https://u@a", "https://a:x", "ftp://a", "https://a:99999"] {
+        for bad in [
+            "null",
+            "",
+            "file:///x",
+            "https://",
+            "https://a/b",
+            "https://u@a",
+            "https://a:x",
+            "ftp://a",
+            "https://a:99999",
+        ] {
             assert!(Origin::parse(bad).is_none(), "{bad}");
         }
     }
@@ -139,10 +160,25 @@ mod tests {
     #[test]
     fn hosts_must_name_this_server() {
         let p = policy();
-        for ok in ["mcp.example.com", "MCP.example.com:443", "localhost:3000", "127.0.0.1", "127.1.2.3:80", "[::1]:9", "app.example.org"] {
+        for ok in [
+            "mcp.example.com",
+            "MCP.example.com:443",
+            "localhost:3000",
+            "127.0.0.1",
+            "127.1.2.3:80",
+            "[::1]:9",
+            "app.example.org",
+        ] {
             assert!(p.host_allowed(ok), "{ok}");
         }
-        for bad in ["evil.example.com", "evil.example.com:3000", "127.0.0.1.evil.com", "", "[::1", "a:b:c"] {
+        for bad in [
+            "evil.example.com",
+            "evil.example.com:3000",
+            "127.0.0.1.evil.com",
+            "",
+            "[::1",
+            "a:b:c",
+        ] {
             assert!(!p.host_allowed(bad), "{bad}");
         }
     }
@@ -157,10 +193,21 @@ mod tests {
     #[test]
     fn browser_origins() {
         let p = policy();
-        for ok in ["https://mcp.example.com", "http://localhost:6274", "http://127.0.0.1:6274", "https://app.example.org:8443"] {
+        for ok in [
+            "https://mcp.example.com",
+            "http://localhost:6274",
+            "http://127.0.0.1:6274",
+            "https://app.example.org:8443",
+        ] {
             assert!(p.origin_allowed(ok, None), "{ok}");
         }
-        for bad in ["https://evil.example.com", "http://mcp.example.com", "https://app.example.org", "null", "garbage"] {
+        for bad in [
+            "https://evil.example.com",
+            "http://mcp.example.com",
+            "https://app.example.org",
+            "null",
+            "garbage",
+        ] {
             assert!(!p.origin_allowed(bad, None), "{bad}");
         }
         let own = Origin::parse("http://mcp.example.com").unwrap();

@@ -64,7 +64,7 @@ pub fn handle_post(
         Ok(prepared) => prepared,
         Err(response) => {
             return PostOutcome::Respond(Handled {
-                response,
+                response: *response,
                 summary: Summary::default(),
             })
         }
@@ -77,7 +77,9 @@ pub fn handle_post(
     };
     match exchange.run(config, tools) {
         Progress::Done(finished) => PostOutcome::Respond(respond(finished, sse)),
-        Progress::NeedsRefresh(exchange) => PostOutcome::NeedsRefresh(PendingPost { exchange, sse }),
+        Progress::NeedsRefresh(exchange) => {
+            PostOutcome::NeedsRefresh(PendingPost { exchange, sse })
+        }
     }
 }
 

@@ -29,7 +29,11 @@ fn post(body: &Value) -> http::request::Builder {
 }
 
 fn send(builder: http::request::Builder, body: &Value) -> Handled {
-    send_raw(builder, serde_json::to_vec(body).unwrap(), &FakeTools::new(3))
+    send_raw(
+        builder,
+        serde_json::to_vec(body).unwrap(),
+        &FakeTools::new(3),
+    )
 }
 
 fn send_raw(builder: http::request::Builder, body: Vec<u8>, tools: &FakeTools) -> Handled {
@@ -63,21 +67,39 @@ fn routes_by_path_and_method() {
     assert!(matches!(r(Method::POST, "/mcp/"), Route::StreamablePost));
     assert!(matches!(r(Method::POST, "/sse"), Route::StreamablePost));
     assert!(matches!(r(Method::GET, "/sse"), Route::LegacyStream));
-    assert!(matches!(r(Method::POST, "/sse/message"), Route::LegacyMessage));
-    assert_eq!(respond(r(Method::GET, "/elsewhere")).status(), StatusCode::NOT_FOUND);
+    assert!(matches!(
+        r(Method::POST, "/sse/message"),
+        Route::LegacyMessage
+    ));
+    assert_eq!(
+        respond(r(Method::GET, "/elsewhere")).status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[test]
 fn get_and_delete_on_mcp_are_405_with_allow() {
     let c = config();
     for method in [Method::GET, Method::DELETE, Method::PUT] {
-        let response = respond(route(&request(method.clone(), "/mcp").body(Vec::new()).unwrap(), &c));
-        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        let response = respond(route(
+            &request(method.clone(), "/mcp").body(Vec::new()).unwrap(),
+            &c,
+        ));
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method}"
+        );
         assert_eq!(response.headers()["allow"], "POST, OPTIONS");
         assert_eq!(json_body(&response)["error"]["code"], -32600);
         assert_eq!(response.headers()["access-control-allow-origin"], "*");
     }
-    let response = respond(route(&request(Method::GET, "/sse/message").body(Vec::new()).unwrap(), &c));
+    let response = respond(route(
+        &request(Method::GET, "/sse/message")
+            .body(Vec::new())
+            .unwrap(),
+        &c,
+    ));
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(response.headers()["allow"], "POST, OPTIONS");
 }
@@ -87,12 +109,18 @@ fn preflight_is_answered_without_a_token() {
     let req = request(Method::OPTIONS, "/mcp")
         .header("origin", "http://localhost:6274")
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization, content-type, mcp-protocol-version")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type, mcp-protocol-version",
+        )
         .body(Vec::new())
         .unwrap();
     let response = respond(route(&req, &config()));
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert!(response.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+    assert!(response.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
     assert!(response.headers()["access-control-allow-headers"]
         .to_str()
         .unwrap()
@@ -116,16 +144,25 @@ fn foreign_hosts_and_origins_are_refused() {
         .header("origin", "https://evil.example.com")
         .body(Vec::new())
         .unwrap();
-    assert_eq!(respond(route(&evil_origin, &c)).status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        respond(route(&evil_origin, &c)).status(),
+        StatusCode::FORBIDDEN
+    );
 
     let evil_preflight = request(Method::OPTIONS, "/mcp")
         .header("origin", "https://evil.example.com")
         .body(Vec::new())
         .unwrap();
-    assert_eq!(respond(route(&evil_preflight, &c)).status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        respond(route(&evil_preflight, &c)).status(),
+        StatusCode::FORBIDDEN
+    );
 
     for ok in ["https://mcp.example.com", "http://127.0.0.1:6274"] {
-        let req = request(Method::POST, "/mcp").header("origin", ok).body(Vec::new()).unwrap();
+        let req = request(Method::POST, "/mcp")
+            .header("origin", ok)
+            .body(Vec::new())
+            .unwrap();
         assert!(matches!(route(&req, &c), Route::StreamablePost), "{ok}");
     }
 }
@@ -137,7 +174,10 @@ fn loopback_host_passes_without_configuration() {
         .uri("http://127.0.0.1:3000/mcp")
         .body(Vec::new())
         .unwrap();
-    assert!(matches!(route(&req, &EndpointConfig::default()), Route::StreamablePost));
+    assert!(matches!(
+        route(&req, &EndpointConfig::default()),
+        Route::StreamablePost
+    ));
 }
 
 #[test]
@@ -162,7 +202,13 @@ fn a_session_id_header_is_tolerated_and_not_echoed() {
     let handled = send(post(&body).header("mcp-session-id", "whatever-123"), &body);
     assert_eq!(handled.response.status(), StatusCode::OK);
     assert!(handled.response.headers().get("mcp-session-id").is_none());
-    assert_eq!(json_body(&handled.response)["result"]["tools"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        json_body(&handled.response)["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 #[test]
@@ -209,7 +255,10 @@ fn unsupported_protocol_version_headers_are_400_with_supported_list() {
     let twice = post(&body)
         .header("mcp-protocol-version", "2025-11-25")
         .header("mcp-protocol-version", "2025-06-18");
-    assert_eq!(send(twice, &body).response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        send(twice, &body).response.status(),
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[test]
@@ -237,7 +286,12 @@ fn batches_only_for_2025_03_26() {
         let response = send(builder, &batch).response;
         assert_eq!(response.status(), StatusCode::OK);
         let v = json_body(&response);
-        let ids: Vec<_> = v.as_array().unwrap().iter().map(|r| r["id"].clone()).collect();
+        let ids: Vec<_> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].clone())
+            .collect();
         assert_eq!(ids, [json!(901), json!(902)]);
     }
     for header in ["2025-06-18", "2025-11-25", "2024-11-05"] {
@@ -258,20 +312,31 @@ fn oversized_bodies_are_413_and_call_nothing() {
     let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0","arguments":{"x":"y".repeat(2000)}}});
     let response = send_raw(post(&body), serde_json::to_vec(&body).unwrap(), &tools).response;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(json_body(&response)["error"]["message"].as_str().unwrap().contains("1000"));
+    assert!(json_body(&response)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("1000"));
     assert!(tools.calls.borrow().is_empty());
 }
 
 #[test]
 fn wrong_content_type_is_415() {
     let body = init();
-    for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
         let mut builder = request(Method::POST, "/mcp").header("accept", "application/json");
         if let Some(ct) = content_type {
             builder = builder.header("content-type", ct);
         }
         let response = send(builder, &body).response;
-        assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type:?}");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type:?}"
+        );
     }
 }
 
@@ -281,7 +346,10 @@ fn unacceptable_accept_is_406_but_missing_accept_is_fine() {
     let refuse = request(Method::POST, "/mcp")
         .header("content-type", "application/json")
         .header("accept", "text/html");
-    assert_eq!(send(refuse, &body).response.status(), StatusCode::NOT_ACCEPTABLE);
+    assert_eq!(
+        send(refuse, &body).response.status(),
+        StatusCode::NOT_ACCEPTABLE
+    );
     let lenient = request(Method::POST, "/mcp").header("content-type", "application/json");
     assert_eq!(send(lenient, &body).response.status(), StatusCode::OK);
 }
@@ -331,7 +399,10 @@ fn modern_requests_end_to_end() {
 
     let (builder, body) = modern_call("server/discover", json!({}));
     let v = json_body(&send(builder, &body).response);
-    assert!(v["result"]["supportedVersions"].as_array().unwrap().contains(&json!("2026-07-28")));
+    assert!(v["result"]["supportedVersions"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("2026-07-28")));
 
     let (builder, body) = modern_call("resources/list", json!({}));
     let response = send(builder, &body).response;
@@ -365,7 +436,9 @@ fn modern_batches_are_refused() {
 fn refresh_then_resume_yields_the_tool_result() {
     let body = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"tool0"}});
     let stale = FakeTools::scripted(1, vec![Err(ToolCallError::Unauthorized("CB_OA01".into()))]);
-    let req = post(&body).body(serde_json::to_vec(&body).unwrap()).unwrap();
+    let req = post(&body)
+        .body(serde_json::to_vec(&body).unwrap())
+        .unwrap();
     let PostOutcome::NeedsRefresh(pending) = handle_post(&req, &config(), &stale) else {
         panic!("expected a refresh request")
     };

@@ -45,7 +45,13 @@ fn message(uri: &str, body: &Value) -> Request<Vec<u8>> {
         .unwrap()
 }
 
-fn post_as(kv: &MemoryStore, owner: &str, uri: &str, body: &Value, tools: &dyn ToolProvider) -> Handled {
+fn post_as(
+    kv: &MemoryStore,
+    owner: &str,
+    uri: &str,
+    body: &Value,
+    tools: &dyn ToolProvider,
+) -> Handled {
     match handle_message_post(&message(uri, body), kv, &config(), owner, tools, 1_000) {
         MessageOutcome::Respond(handled) => handled,
         MessageOutcome::NeedsRefresh(_) => panic!("unexpected refresh"),
@@ -85,7 +91,10 @@ fn open_creates_a_session_and_names_its_message_endpoint() {
     assert_eq!(session.len(), 32);
     let record = read_record(&kv, &session).unwrap().unwrap();
     assert_eq!(record.owner, owner_hash(OWNER));
-    assert!(!record.owner.contains("grant"), "the owner is stored only as a hash");
+    assert!(
+        !record.owner.contains("grant"),
+        "the owner is stored only as a hash"
+    );
     assert_eq!(record.expires_at, 1_000 + 22 + EXPIRY_MARGIN_SECS);
 }
 
@@ -110,15 +119,26 @@ fn a_posted_request_is_answered_on_the_stream() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["id"], 1);
     assert_eq!(got[0]["result"]["protocolVersion"], "2024-11-05");
-    assert_eq!(stream.next(&kv, 1_000_100), StreamStep::Wait(Duration::from_millis(50)));
+    assert_eq!(
+        stream.next(&kv, 1_000_100),
+        StreamStep::Wait(Duration::from_millis(50))
+    );
 }
 
 #[test]
 fn tool_calls_and_errors_travel_the_same_way() {
     let kv = MemoryStore::new();
     let (mut stream, uri) = open(&kv);
-    post(&kv, &uri, &json!({"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"tool1","arguments":{"q":1}}}));
-    post(&kv, &uri, &json!({"jsonrpc":"2.0","id":"b","method":"nope"}));
+    post(
+        &kv,
+        &uri,
+        &json!({"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"tool1","arguments":{"q":1}}}),
+    );
+    post(
+        &kv,
+        &uri,
+        &json!({"jsonrpc":"2.0","id":"b","method":"nope"}),
+    );
     let mut got = messages_in(&sent(stream.next(&kv, 1_000_050)));
     got.sort_by_key(|m| m["id"].as_str().unwrap().to_owned());
     assert_eq!(got[0]["result"]["structuredContent"], json!({"q":1}));
@@ -129,9 +149,16 @@ fn tool_calls_and_errors_travel_the_same_way() {
 fn notifications_are_accepted_and_send_nothing() {
     let kv = MemoryStore::new();
     let (mut stream, uri) = open(&kv);
-    let handled = post(&kv, &uri, &json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
+    let handled = post(
+        &kv,
+        &uri,
+        &json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+    );
     assert_eq!(handled.response.status(), StatusCode::ACCEPTED);
-    assert_eq!(stream.next(&kv, 1_000_050), StreamStep::Wait(Duration::from_millis(50)));
+    assert_eq!(
+        stream.next(&kv, 1_000_050),
+        StreamStep::Wait(Duration::from_millis(50))
+    );
 }
 
 #[test]
@@ -180,22 +207,39 @@ fn bad_bodies_are_refused_on_the_post_and_nothing_is_queued() {
         .header("content-type", "text/plain")
         .body(b"{}".to_vec())
         .unwrap();
-    let MessageOutcome::Respond(handled) =
-        handle_message_post(&wrong_type, &kv, &config(), OWNER, &FakeTools::new(1), 1_000)
-    else {
+    let MessageOutcome::Respond(handled) = handle_message_post(
+        &wrong_type,
+        &kv,
+        &config(),
+        OWNER,
+        &FakeTools::new(1),
+        1_000,
+    ) else {
         panic!()
     };
-    assert_eq!(handled.response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(stream.next(&kv, 1_000_050), StreamStep::Wait(Duration::from_millis(50)));
+    assert_eq!(
+        handled.response.status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    assert_eq!(
+        stream.next(&kv, 1_000_050),
+        StreamStep::Wait(Duration::from_millis(50))
+    );
 }
 
 #[test]
 fn keep_alive_comments_fill_silence() {
     let kv = MemoryStore::new();
     let (mut stream, _) = open(&kv);
-    assert_eq!(stream.next(&kv, 1_009_999), StreamStep::Wait(Duration::from_millis(50)));
+    assert_eq!(
+        stream.next(&kv, 1_009_999),
+        StreamStep::Wait(Duration::from_millis(50))
+    );
     assert_eq!(sent(stream.next(&kv, 1_010_000)), b": keep-alive\n\n");
-    assert_eq!(stream.next(&kv, 1_010_050), StreamStep::Wait(Duration::from_millis(50)));
+    assert_eq!(
+        stream.next(&kv, 1_010_050),
+        StreamStep::Wait(Duration::from_millis(50))
+    );
 }
 
 #[test]
@@ -203,22 +247,36 @@ fn the_stream_drains_then_ends_cleanly_after_its_maximum_duration() {
     let kv = MemoryStore::new();
     let (mut stream, uri) = open(&kv);
     // At max duration the session stops taking new messages…
-    assert!(matches!(stream.next(&kv, 1_020_000), StreamStep::Wait(_) | StreamStep::Send(_)));
+    assert!(matches!(
+        stream.next(&kv, 1_020_000),
+        StreamStep::Wait(_) | StreamStep::Send(_)
+    ));
     let refused = post(&kv, &uri, &init(1)).response;
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
     // …but a reply accepted before (its POST passed the session check) still arrives.
     let session = stream.session_id().unwrap().to_owned();
-    mailbox::post(&kv, &session, br#"{"jsonrpc":"2.0","id":9,"result":{}}"#, 1_000).unwrap();
+    mailbox::post(
+        &kv,
+        &session,
+        br#"{"jsonrpc":"2.0","id":9,"result":{}}"#,
+        1_000,
+    )
+    .unwrap();
     let got = messages_in(&sent(stream.next(&kv, 1_021_000)));
     assert_eq!(got[0]["id"], 9);
     // After the drain it ends, and nothing is left in the store.
     let StreamStep::Finish(last) = stream.next(&kv, 1_022_000) else {
         panic!("expected the end")
     };
-    assert!(String::from_utf8(last).unwrap().ends_with(": stream ends; reconnect for a new session\n\n"));
+    assert!(String::from_utf8(last)
+        .unwrap()
+        .ends_with(": stream ends; reconnect for a new session\n\n"));
     assert!(kv.snapshot().is_empty());
     assert_eq!(stream.next(&kv, 1_022_050), StreamStep::Finish(Vec::new()));
-    assert_eq!(post(&kv, &uri, &init(2)).response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        post(&kv, &uri, &init(2)).response.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[test]
@@ -248,7 +306,10 @@ fn an_abandoned_stream_closes_its_session() {
     post(&kv, &uri, &init(1));
     stream.abandon(&kv);
     assert!(kv.snapshot().is_empty());
-    assert_eq!(post(&kv, &uri, &init(2)).response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        post(&kv, &uri, &init(2)).response.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[test]
@@ -262,7 +323,10 @@ fn a_refresh_is_requested_and_the_resumed_reply_reaches_the_stream() {
     else {
         panic!("expected a refresh request")
     };
-    assert_eq!(stream.next(&kv, 1_000_050), StreamStep::Wait(Duration::from_millis(50)));
+    assert_eq!(
+        stream.next(&kv, 1_000_050),
+        StreamStep::Wait(Duration::from_millis(50))
+    );
     let handled = pending.resume(&kv, &config(), &FakeTools::new(1), 1_000);
     assert_eq!(handled.response.status(), StatusCode::ACCEPTED);
     let got = messages_in(&sent(stream.next(&kv, 1_000_100)));
@@ -308,7 +372,10 @@ fn fifty_concurrent_posts_each_get_exactly_one_reply_on_the_stream() {
     let mut collect = |step: StreamStep| {
         if let StreamStep::Send(bytes) = step {
             for m in messages_in(&bytes) {
-                replies.entry(m["id"].as_i64().unwrap()).or_default().push(m);
+                replies
+                    .entry(m["id"].as_i64().unwrap())
+                    .or_default()
+                    .push(m);
             }
         }
     };
@@ -324,6 +391,9 @@ fn fifty_concurrent_posts_each_get_exactly_one_reply_on_the_stream() {
     assert_eq!(replies.len(), 50);
     for (id, got) in &replies {
         assert_eq!(got.len(), 1, "id {id} answered {} times", got.len());
-        assert_eq!(got[0]["result"]["content"][0]["text"], format!("echo:{{\"n\":{id}}}"));
+        assert_eq!(
+            got[0]["result"]["content"][0]["text"],
+            format!("echo:{{\"n\":{id}}}")
+        );
     }
 }

@@ -17,7 +17,10 @@ fn reader(kv: &dyn KeyValue, suspect_ms: u64) -> Reader {
 }
 
 fn texts(messages: Vec<Vec<u8>>) -> Vec<String> {
-    messages.into_iter().map(|m| String::from_utf8(m).unwrap()).collect()
+    messages
+        .into_iter()
+        .map(|m| String::from_utf8(m).unwrap())
+        .collect()
 }
 
 #[test]
@@ -43,7 +46,10 @@ fn posting_to_a_missing_or_expired_session_is_gone_and_leaves_nothing() {
     // An expired session (its stream died) is collected by the writer that finds it.
     Reader::create(&kv, SESSION, "o".into(), 100, 1000).unwrap();
     kv.set(&slot_key(SESSION, 'y', 0), b"t").unwrap();
-    assert!(matches!(post(&kv, SESSION, b"x", 100), Err(PostError::Gone)));
+    assert!(matches!(
+        post(&kv, SESSION, b"x", 100),
+        Err(PostError::Gone)
+    ));
     assert!(kv.snapshot().is_empty());
 }
 
@@ -73,12 +79,20 @@ fn a_closed_session_refuses_and_a_racing_writer_cleans_up_after_the_reader() {
     let reader_finishes = |_: Duration| {
         pauses.set(pauses.get() + 1);
         if pauses.get() == 3 {
-            assert_eq!(kv.snapshot().len(), 3, "record, x:0, y:0 untouched while closed");
+            assert_eq!(
+                kv.snapshot().len(),
+                3,
+                "record, x:0, y:0 untouched while closed"
+            );
             kv.delete(&record_key(SESSION)).unwrap();
         }
     };
     writer.after_close(Ending::Closed, &reader_finishes);
-    assert_eq!(pauses.get(), 3, "the writer waited exactly while the record said closed");
+    assert_eq!(
+        pauses.get(),
+        3,
+        "the writer waited exactly while the record said closed"
+    );
     assert!(kv.snapshot().is_empty());
     drop(r);
 }
@@ -90,7 +104,10 @@ fn close_delivers_what_was_posted_before_it() {
     post(&kv, SESSION, b"late", 0).unwrap();
     assert_eq!(texts(r.close(&kv).unwrap()), ["late"]);
     assert!(kv.snapshot().is_empty());
-    assert!(matches!(post(&kv, SESSION, b"after", 0), Err(PostError::Gone)));
+    assert!(matches!(
+        post(&kv, SESSION, b"after", 0),
+        Err(PostError::Gone)
+    ));
 }
 
 #[test]
@@ -102,7 +119,11 @@ fn a_claimed_slot_without_message_is_closed_after_the_timeout() {
     kv.set(&slot_key(SESSION, 'y', 0), b"w.0").unwrap();
     post(&kv, SESSION, b"next", 0).unwrap();
     assert_eq!(texts(r.poll(&kv, 0).unwrap()), ["next"]);
-    assert_eq!(read_record(&kv, SESSION).unwrap().unwrap().low, 0, "slot 0 holds low back");
+    assert_eq!(
+        read_record(&kv, SESSION).unwrap().unwrap().low,
+        0,
+        "slot 0 holds low back"
+    );
     assert!(r.poll(&kv, 50).unwrap().is_empty());
     assert!(r.poll(&kv, 100).unwrap().is_empty());
     let record = read_record(&kv, SESSION).unwrap().unwrap();
@@ -154,14 +175,21 @@ fn a_stale_hint_into_retired_slots_is_recovered_and_tidied() {
         spread: SmallRng::seed_from_u64(1),
     };
     let slot = writer.claim(0, "stale.0").unwrap();
-    assert_eq!(slot, 0, "retired slots have no keys left, so it STOPs at once");
+    assert_eq!(
+        slot, 0,
+        "retired slots have no keys left, so it STOPs at once"
+    );
     // The real protocol re-reads the record, sees slot < low and retries from the frontier.
     let low = writer.post("stale", b"slow", 0).unwrap();
     writer.tidy_retired(low);
     assert_eq!(texts(r.poll(&kv, 0).unwrap()), ["slow"]);
     record = read_record(&kv, SESSION).unwrap().unwrap();
     assert_eq!(record.low, 6);
-    assert_eq!(kv.snapshot().len(), 1, "the stale writer removed its keys in retired slots");
+    assert_eq!(
+        kv.snapshot().len(),
+        1,
+        "the stale writer removed its keys in retired slots"
+    );
     r.close(&kv).unwrap();
     assert!(kv.snapshot().is_empty());
 }
@@ -314,8 +342,15 @@ fn interleave(seed: u64, writers: usize, suspect_ms: u64, close_after_polls: Opt
             ACTOR.with(|a| a.set(w));
             let _retire = Retire(schedule);
             let message = format!("m{w}");
-            let outcome = post_with(&*store, SESSION, message.as_bytes(), 0, seed << 8 | w as u64, &|_| {})
-                .map_err(|e| e.to_string());
+            let outcome = post_with(
+                &*store,
+                SESSION,
+                message.as_bytes(),
+                0,
+                seed << 8 | w as u64,
+                &|_| {},
+            )
+            .map_err(|e| e.to_string());
             done.fetch_add(1, Ordering::SeqCst);
             outcome
         }));
@@ -377,7 +412,10 @@ fn assert_exactly_once(run: &Run, writers: usize) {
     }
     for (w, outcome) in run.outcomes.iter().enumerate() {
         if outcome.is_ok() {
-            assert!(seen.contains(&format!("m{w}")), "m{w} reported posted but never delivered");
+            assert!(
+                seen.contains(&format!("m{w}")),
+                "m{w} reported posted but never delivered"
+            );
         }
     }
     assert!(seen.len() <= writers);
@@ -392,11 +430,17 @@ fn fifty_interleaved_writers_each_delivered_exactly_once() {
         for suspect_ms in [2_000, 0, 30] {
             let run = interleave(seed, 50, suspect_ms, None);
             for (w, outcome) in run.outcomes.iter().enumerate() {
-                assert!(outcome.is_ok(), "seed {seed}/{suspect_ms}: writer {w}: {outcome:?}");
+                assert!(
+                    outcome.is_ok(),
+                    "seed {seed}/{suspect_ms}: writer {w}: {outcome:?}"
+                );
             }
             assert_exactly_once(&run, 50);
             assert_eq!(run.delivered.len(), 50, "seed {seed}/{suspect_ms}");
-            assert_eq!(run.leftover_keys, 0, "seed {seed}/{suspect_ms}: keys left behind");
+            assert_eq!(
+                run.leftover_keys, 0,
+                "seed {seed}/{suspect_ms}: keys left behind"
+            );
             let writer_ops: usize = run.operations[..50].iter().sum();
             worst = worst.max(run.operations[..50].iter().copied().max().unwrap_or(0));
             total += writer_ops;
@@ -428,7 +472,10 @@ fn closing_while_writers_race_never_loses_a_confirmed_message() {
         assert_eq!(run.leftover_keys, 0, "seed {seed}: keys left behind");
     }
     // The schedules really raced the close: both outcomes happened.
-    assert!(posted > 50 && refused > 50, "posted {posted}, refused {refused}");
+    assert!(
+        posted > 50 && refused > 50,
+        "posted {posted}, refused {refused}"
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The legacy HTTP+SSE transport (2024-11-05): `GET /sse` opens a stream whose first event
 //! names the message endpoint; `POST /sse/message?sessionId=…` answers 202 and the JSON-RPC
 //! reply travels over the stream. Instances share nothing in memory, so the reply crosses
-//! through the session's key-value [`mailbox`](crate::mailbox).
+//! through the session's key-value [`crate::mailbox`].
 //!
 //! The glue drives a stream like this (the crate never sleeps or does I/O itself):
 //!

@@ -21,8 +21,8 @@ fn request(method: Method, path: &str) -> http::request::Builder {
         .header("host", "mcp.example.com")
 }
 
-fn post(body: &Value) -> http::request::Builder {
-    let _ = body;
+/// A POST to /mcp with the headers a conforming client sends.
+fn post() -> http::request::Builder {
     request(Method::POST, "/mcp")
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
@@ -183,7 +183,7 @@ fn loopback_host_passes_without_configuration() {
 #[test]
 fn initialize_gets_a_json_response() {
     let body = init();
-    let handled = send(post(&body), &body);
+    let handled = send(post(), &body);
     let response = handled.response;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/json");
@@ -199,7 +199,7 @@ fn initialize_gets_a_json_response() {
 #[test]
 fn a_session_id_header_is_tolerated_and_not_echoed() {
     let body = json!({"jsonrpc":"2.0","id":2,"method":"tools/list"});
-    let handled = send(post(&body).header("mcp-session-id", "whatever-123"), &body);
+    let handled = send(post().header("mcp-session-id", "whatever-123"), &body);
     assert_eq!(handled.response.status(), StatusCode::OK);
     assert!(handled.response.headers().get("mcp-session-id").is_none());
     assert_eq!(
@@ -217,7 +217,7 @@ fn notifications_and_responses_get_202_without_body() {
         json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
         json!({"jsonrpc":"2.0","id":"s1","result":{}}),
     ] {
-        let response = send(post(&body), &body).response;
+        let response = send(post(), &body).response;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
         assert!(response.body().is_empty());
     }
@@ -226,14 +226,14 @@ fn notifications_and_responses_get_202_without_body() {
 #[test]
 fn parse_errors_and_invalid_requests_are_400() {
     let tools = FakeTools::new(1);
-    let response = send_raw(post(&Value::Null), b"{oops".to_vec(), &tools).response;
+    let response = send_raw(post(), b"{oops".to_vec(), &tools).response;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let v = json_body(&response);
     assert_eq!(v["error"]["code"], -32700);
     assert_eq!(v["id"], Value::Null);
 
     let body = json!({"jsonrpc":"2.0","id":3,"params":{}});
-    let response = send(post(&body), &body).response;
+    let response = send(post(), &body).response;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(json_body(&response)["error"]["code"], -32600);
     assert_eq!(json_body(&response)["id"], 3);
@@ -243,7 +243,7 @@ fn parse_errors_and_invalid_requests_are_400() {
 fn unsupported_protocol_version_headers_are_400_with_supported_list() {
     for value in ["invalid-protocol-version", "2000-01-01", "2099-01-01"] {
         let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}});
-        let response = send(post(&body).header("mcp-protocol-version", value), &body).response;
+        let response = send(post().header("mcp-protocol-version", value), &body).response;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{value}");
         let v = json_body(&response);
         assert_eq!(v["error"]["code"], -32022);
@@ -252,7 +252,7 @@ fn unsupported_protocol_version_headers_are_400_with_supported_list() {
         assert_eq!(v["id"], 1);
     }
     let body = json!({"jsonrpc":"2.0","id":1,"method":"ping"});
-    let twice = post(&body)
+    let twice = post()
         .header("mcp-protocol-version", "2025-11-25")
         .header("mcp-protocol-version", "2025-06-18");
     assert_eq!(
@@ -265,7 +265,7 @@ fn unsupported_protocol_version_headers_are_400_with_supported_list() {
 fn every_supported_version_header_is_accepted() {
     for value in ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"] {
         let body = json!({"jsonrpc":"2.0","id":1,"method":"ping"});
-        let response = send(post(&body).header("mcp-protocol-version", value), &body).response;
+        let response = send(post().header("mcp-protocol-version", value), &body).response;
         assert_eq!(response.status(), StatusCode::OK, "{value}");
         assert_eq!(json_body(&response)["result"], json!({}));
     }
@@ -279,7 +279,7 @@ fn batches_only_for_2025_03_26() {
         {"jsonrpc":"2.0","id":902,"method":"tools/call","params":{"name":"tool0"}}
     ]);
     for header in [None, Some("2025-03-26")] {
-        let mut builder = post(&batch);
+        let mut builder = post();
         if let Some(h) = header {
             builder = builder.header("mcp-protocol-version", h);
         }
@@ -295,14 +295,14 @@ fn batches_only_for_2025_03_26() {
         assert_eq!(ids, [json!(901), json!(902)]);
     }
     for header in ["2025-06-18", "2025-11-25", "2024-11-05"] {
-        let response = send(post(&batch).header("mcp-protocol-version", header), &batch).response;
+        let response = send(post().header("mcp-protocol-version", header), &batch).response;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{header}");
         let v = json_body(&response);
         assert!(v.is_object());
         assert_eq!(v["error"]["code"], -32600);
     }
     let only_notifications = json!([{"jsonrpc":"2.0","method":"notifications/initialized"}]);
-    let response = send(post(&only_notifications), &only_notifications).response;
+    let response = send(post(), &only_notifications).response;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
 }
 
@@ -310,7 +310,7 @@ fn batches_only_for_2025_03_26() {
 fn oversized_bodies_are_413_and_call_nothing() {
     let tools = FakeTools::new(1);
     let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0","arguments":{"x":"y".repeat(2000)}}});
-    let response = send_raw(post(&body), serde_json::to_vec(&body).unwrap(), &tools).response;
+    let response = send_raw(post(), serde_json::to_vec(&body).unwrap(), &tools).response;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(json_body(&response)["error"]["message"]
         .as_str()
@@ -379,7 +379,7 @@ fn modern_call(method: &str, params: Value) -> (http::request::Builder, Value) {
         "io.modelcontextprotocol/clientCapabilities": {}
     });
     let body = json!({"jsonrpc":"2.0","id":"m1","method": method,"params": params});
-    let mut builder = post(&body)
+    let mut builder = post()
         .header("mcp-protocol-version", "2026-07-28")
         .header("mcp-method", method);
     if let Some(name) = body["params"]["name"].as_str() {
@@ -436,9 +436,7 @@ fn modern_batches_are_refused() {
 fn refresh_then_resume_yields_the_tool_result() {
     let body = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"tool0"}});
     let stale = FakeTools::scripted(1, vec![Err(ToolCallError::Unauthorized("CB_OA01".into()))]);
-    let req = post(&body)
-        .body(serde_json::to_vec(&body).unwrap())
-        .unwrap();
+    let req = post().body(serde_json::to_vec(&body).unwrap()).unwrap();
     let PostOutcome::NeedsRefresh(pending) = handle_post(&req, &config(), &stale) else {
         panic!("expected a refresh request")
     };

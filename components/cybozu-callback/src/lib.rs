@@ -1,1 +1,28 @@
+//! Spin glue for `/callback`; the logic is in the `oauth` crate.
 
+use platform::spin::{read_request, send_response, variable, SpinHttp, SpinStore};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
+use spin_sdk::http_component;
+
+/// Cybozu redirects here with a query string; a body is never expected.
+const MAX_BODY: usize = 16 * 1024;
+
+#[http_component]
+async fn handle(request: IncomingRequest, out: ResponseOutparam) {
+    let response = match read_request(request, MAX_BODY).await {
+        Ok(request) => respond(&request).await,
+        Err(refusal) => refusal,
+    };
+    send_response(out, response).await;
+}
+
+async fn respond(request: &oauth::Request) -> oauth::Response {
+    let config = match grants::Config::from_lookup(variable) {
+        Ok(c) => c,
+        Err(e) => return oauth::config_error_response(&e),
+    };
+    match SpinStore::open_default() {
+        Ok(kv) => oauth::handle_callback(&config, &kv, &SpinHttp, request).await,
+        Err(e) => platform::unavailable_response(&e.to_string()),
+    }
+}

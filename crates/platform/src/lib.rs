@@ -19,3 +19,14 @@ pub fn now_unix() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+/// 503 for a platform failure (the key-value store unreachable): the request changed nothing and
+/// may be retried. The detail goes to the log, not to the client.
+pub fn unavailable_response(detail: &str) -> http::Response<Vec<u8>> {
+    eprintln!("platform failure: {detail}");
+    let mut response = http::Response::new(b"Service temporarily unavailable; please retry.\n".to_vec());
+    *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+    response
+}

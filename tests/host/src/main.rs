@@ -61,9 +61,7 @@ async fn run(args: Args) -> Result<()> {
     };
     let kv = kv::SqliteKv::open(&state_dir)?;
 
-    let mut config = wasmtime::Config::new();
-    config.async_support(true);
-    let engine = wasmtime::Engine::new(&config)?;
+    let engine = wasmtime::Engine::new(&wasmtime::Config::new())?;
 
     let mut components = HashMap::new();
     for (id, c) in &app.components {
@@ -84,6 +82,7 @@ async fn run(args: Args) -> Result<()> {
         }
         let bytes = compose::load_composed(&c.source, &c.dependencies).with_context(|| format!("component `{id}`"))?;
         let component = wasmtime::component::Component::new(&engine, &bytes)
+            .map_err(anyhow::Error::from)
             .with_context(|| format!("component `{id}`: {}", c.source.display()))?;
         let pre = server::Server::instantiate_pre(&engine, &component)
             .with_context(|| format!("component `{id}`: unsatisfied imports"))?;
@@ -102,7 +101,7 @@ async fn run(args: Args) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    println!("Serving http://{addr}");
+    println!("Serving http://{addr} ({})", app.name);
     println!("Available Routes:");
     for r in &app.routes {
         println!("  {}: http://{addr}{}", r.component, r.pattern);

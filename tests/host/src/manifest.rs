@@ -34,7 +34,9 @@ struct RawApplication {
     trigger: Option<toml::Table>,
 }
 
-/// An application variable (`[variables]`).
+/// An application variable (`[variables]`). `secret` and `description` are accepted for fidelity;
+/// like Spin, the host treats secrets no differently (it never logs variable values at all).
+#[allow(dead_code)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Variable {
@@ -141,7 +143,6 @@ pub struct Route {
 
 #[derive(Debug)]
 pub struct Component {
-    pub id: String,
     pub source: PathBuf,
     /// Templates, resolved per instance against the application variables.
     pub allowed_outbound_hosts: Vec<String>,
@@ -262,9 +263,8 @@ impl App {
                 check_variable_name(var)?;
             }
             components.insert(
-                id.clone(),
+                id,
                 Component {
-                    id,
                     source,
                     allowed_outbound_hosts: c.allowed_outbound_hosts,
                     key_value_stores: c.key_value_stores,

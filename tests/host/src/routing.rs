@@ -4,7 +4,7 @@
 use crate::manifest::Route;
 
 /// A route that matched a request path, with what Spin reports about the match.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Matched<'a> {
     pub route: &'a Route,
     /// The route without its trailing `/...` (Spin's `spin-component-route`).

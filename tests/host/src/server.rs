@@ -35,7 +35,8 @@ impl Server {
     pub fn instantiate_pre(engine: &Engine, component: &Component) -> Result<ProxyPre<InstanceState>> {
         let mut linker = wasmtime::component::Linker::new(engine);
         crate::instance::add_to_linker(&mut linker)?;
-        Ok(ProxyPre::new(linker.instantiate_pre(component)?)?)
+        let pre = linker.instantiate_pre(component).map_err(anyhow::Error::from)?;
+        Ok(ProxyPre::new(pre)?)
     }
 
     pub async fn serve(self: Arc<Self>, listener: TcpListener) -> Result<()> {

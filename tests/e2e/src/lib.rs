@@ -44,6 +44,10 @@ pub struct Options {
     pub state_dir: Option<PathBuf>,
     /// Use this fake instead of starting one.
     pub fake_base_url: Option<String>,
+    /// Listen on this loopback port instead of a free one.
+    pub port: Option<u16>,
+    /// Configuration for the in-process fake (its redirect URIs get the app's `/callback` added).
+    pub fake_config: Option<FakeConfig>,
 }
 
 pub struct App {
@@ -63,17 +67,18 @@ impl App {
     pub async fn start_with(options: Options) -> Result<App> {
         let root = workspace_root();
         ensure_wasm_built(&root)?;
-        let port = free_port()?;
+        let port = match options.port {
+            Some(p) => p,
+            None => free_port()?,
+        };
         let base_url = format!("http://127.0.0.1:{port}");
         let (fake, fake_base_url) = match options.fake_base_url {
             Some(url) => (None, url),
             None => {
-                let config = FakeConfig {
-                    client_id: CLIENT_ID.into(),
-                    client_secret: CLIENT_SECRET.into(),
-                    redirect_uris: vec![format!("{base_url}/callback")],
-                    ..FakeConfig::default()
-                };
+                let mut config = options.fake_config.unwrap_or_default();
+                config.client_id = CLIENT_ID.into();
+                config.client_secret = CLIENT_SECRET.into();
+                config.redirect_uris = vec![format!("{base_url}/callback")];
                 let fake = FakeCybozu::start(config).await?;
                 let url = fake.base_url();
                 (Some(fake), url)

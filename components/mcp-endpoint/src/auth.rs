@@ -1,0 +1,138 @@
+//! Bearer authentication (one key-value read) and the user's kintone token refresh.
+
+use crate::tools::KintoneTools;
+use crate::{open_store, var, Response};
+use grants::{AuthError, ExposeSecret, RefreshError, Session};
+use oauth::Challenge;
+use platform::spin::{SpinHttp, SpinStore};
+use std::time::Duration;
+
+/// Everything a request needs, read from Spin variables once per instance.
+pub struct Endpoint {
+    pub config: grants::Config,
+    pub mcp: mcp::EndpointConfig,
+    pub kv: SpinStore,
+}
+
+pub struct Authenticated {
+    pub session: Session,
+    pub tools: KintoneTools,
+}
+
+impl Endpoint {
+    pub fn from_variables() -> Result<Endpoint, Response> {
+        let config = grants::Config::from_lookup(var).map_err(|e| oauth::config_error_response(&e))?;
+        let mut mcp = mcp::EndpointConfig { public_origin: config.public_url().map(str::to_owned), ..Default::default() };
+        if let Some(seconds) = var("sse_max_seconds") {
+            let Ok(seconds) = seconds.trim().parse::<u64>() else {
+                return Err(misconfigured("sse_max_seconds must be a whole number of seconds"));
+            };
+            mcp.stream.max_duration = Duration::from_secs(seconds);
+        }
+        let kv = open_store()?;
+        Ok(Endpoint { config, mcp, kv })
+    }
+
+    /// Which endpoint's metadata a challenge points to: `/sse` for both legacy routes.
+    fn endpoint_path(request: &http::Request<Vec<u8>>) -> &'static str {
+        if request.uri().path().starts_with("/sse") {
+            "/sse"
+        } else {
+            "/mcp"
+        }
+    }
+
+    fn issuer(&self, request: &http::Request<Vec<u8>>) -> Result<String, Response> {
+        grants::issuer_for(&self.config, request.headers())
+            .ok_or_else(|| mcp::with_cors(bad_request("Cannot tell this server's origin: set the public_url variable")))
+    }
+
+    /// Resolves the bearer token, refreshing the user's kintone token first when it has
+    /// expired. A refusal is the complete response (401 with a challenge, or 503).
+    pub async fn authenticate(&mut self, request: &http::Request<Vec<u8>>) -> Result<Authenticated, Response> {
+        let issuer = self.issuer(request)?;
+        let path = Self::endpoint_path(request);
+        let token = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim);
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Err(challenge(&issuer, path, &Challenge::MissingToken));
+        };
+        let resource = format!("{issuer}{path}");
+        let mut session = match grants::resolve_bearer(&self.kv, &self.config, token, &resource) {
+            Ok(s) => s,
+            Err(AuthError::Backend(e)) => return Err(mcp::with_cors(platform::unavailable_response(&e.to_string()))),
+            Err(e) => {
+                let description = e.to_string();
+                return Err(challenge(&issuer, path, &Challenge::InvalidToken { description: &description }));
+            }
+        };
+        if session.kintone_token_expired(platform::now_unix()) {
+            self.refresh_in_place(request, &mut session).await?;
+        }
+        let tools = KintoneTools::new(self.config.kintone_base_url(), session.kintone_access_token.expose_secret());
+        Ok(Authenticated { session, tools })
+    }
+
+    /// kintone said 401: refresh the user's kintone token and give tools bound to the new one.
+    pub async fn refresh(&mut self, request: &http::Request<Vec<u8>>, session: &mut Session) -> Result<KintoneTools, Response> {
+        self.refresh_in_place(request, session).await?;
+        Ok(KintoneTools::new(self.config.kintone_base_url(), session.kintone_access_token.expose_secret()))
+    }
+
+    async fn refresh_in_place(&mut self, request: &http::Request<Vec<u8>>, session: &mut Session) -> Result<(), Response> {
+        match grants::refresh_session(&self.kv, &self.config, &SpinHttp, session).await {
+            Ok(fresh) => {
+                *session = fresh;
+                Ok(())
+            }
+            Err(RefreshError::GrantRevoked) => {
+                let issuer = self.issuer(request)?;
+                let description = "kintone no longer accepts this sign-in; sign in again";
+                Err(challenge(&issuer, Self::endpoint_path(request), &Challenge::InvalidToken { description }))
+            }
+            Err(e) => Err(mcp::with_cors(platform::unavailable_response(&e.to_string()))),
+        }
+    }
+}
+
+fn challenge(issuer: &str, path: &str, challenge: &Challenge<'_>) -> Response {
+    let status = match challenge {
+        Challenge::InsufficientScope { .. } => http::StatusCode::FORBIDDEN,
+        _ => http::StatusCode::UNAUTHORIZED,
+    };
+    let body = serde_json_error(status);
+    let mut response = http::Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    if let Ok(value) = http::HeaderValue::from_str(&oauth::www_authenticate(issuer, path, challenge)) {
+        headers.insert(http::header::WWW_AUTHENTICATE, value);
+    }
+    mcp::with_cors(response)
+}
+
+/// A short JSON body for 401/403 that says what to do, in English and Japanese.
+fn serde_json_error(status: http::StatusCode) -> Vec<u8> {
+    let text = if status == http::StatusCode::FORBIDDEN {
+        r#"{"error":"insufficient_scope","message":"This connection was not granted the kintone permission this needs. Reconnect and approve it. / この操作に必要な kintone の権限が許可されていません。再接続して許可してください。"}"#
+    } else {
+        r#"{"error":"invalid_token","message":"Sign in to kintone: your MCP client starts the sign-in from the WWW-Authenticate header. / kintone へのサインインが必要です。MCP クライアントが WWW-Authenticate ヘッダーからサインインを開始します。"}"#
+    };
+    text.as_bytes().to_vec()
+}
+
+fn bad_request(text: &str) -> Response {
+    let mut response = http::Response::new(format!("{text}\n").into_bytes());
+    *response.status_mut() = http::StatusCode::BAD_REQUEST;
+    response
+}
+
+fn misconfigured(text: &str) -> Response {
+    let mut response = http::Response::new(format!("kintone-mcp is misconfigured: {text}\n").into_bytes());
+    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}

@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 pub use fake_cybozu::{FakeConfig, FakeCybozu};
 
+pub mod browser;
+pub mod kv_store;
+pub mod signin;
+
 /// The OAuth client the app uses at the fake cybozu.com.
 pub const CLIENT_ID: &str = "kintone-mcp-e2e";
 pub const CLIENT_SECRET: &str = "e2e-client-secret";

@@ -11,7 +11,15 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct SqliteKv {
     conn: Arc<Mutex<Connection>>,
+    /// Test-only fault injection: while this file exists, operations named in it fail (see
+    /// `injected_fault`).
+    fault_file: std::path::PathBuf,
 }
+
+/// Name of the file in the state dir that injects key-value errors, for fault tests: it holds
+/// the operations to fail (`get`, `set`, `delete`, or `all`), whitespace-separated. Delete it
+/// to heal the store. Spin has no such switch; it only exists in this test host.
+pub const FAULT_FILE: &str = "kv-faults";
 
 impl SqliteKv {
     /// Opens (creating if needed) `<state_dir>/sqlite_key_value.db`, Spin's file name.
@@ -31,7 +39,16 @@ impl SqliteKv {
                 PRIMARY KEY (store, key))",
             [],
         )?;
-        Ok(SqliteKv { conn: Arc::new(Mutex::new(conn)) })
+        Ok(SqliteKv { conn: Arc::new(Mutex::new(conn)), fault_file: state_dir.join(FAULT_FILE) })
+    }
+
+    fn injected_fault(&self, op: &str) -> Result<(), String> {
+        match std::fs::read_to_string(&self.fault_file) {
+            Ok(ops) if ops.split_whitespace().any(|o| o == op || o == "all") => {
+                Err(format!("injected key-value fault on {op}"))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, String> {
@@ -40,6 +57,7 @@ impl SqliteKv {
     }
 
     pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.injected_fault("get")?;
         self.with(|c| {
             c.query_row("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2", params![store, key], |r| {
                 r.get(0)
@@ -49,6 +67,7 @@ impl SqliteKv {
     }
 
     pub fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<(), String> {
+        self.injected_fault("set")?;
         self.with(|c| {
             c.execute(
                 "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
@@ -60,6 +79,7 @@ impl SqliteKv {
     }
 
     pub fn delete(&self, store: &str, key: &str) -> Result<(), String> {
+        self.injected_fault("delete")?;
         self.with(|c| c.execute("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2", params![store, key]).map(|_| ()))
     }
 
@@ -105,6 +125,21 @@ mod tests {
         assert_eq!(b.get("default", "shared").unwrap().as_deref(), Some(&b"from a"[..]));
         b.delete("default", "shared").unwrap();
         assert_eq!(a.get("default", "shared").unwrap(), None);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn fault_file_fails_the_named_operations_until_removed() {
+        let dir = tempdir();
+        let kv = SqliteKv::open(&dir).unwrap();
+        kv.set("default", "k", b"v").unwrap();
+        std::fs::write(dir.join(FAULT_FILE), "set").unwrap();
+        assert!(kv.set("default", "k", b"w").unwrap_err().contains("injected"));
+        assert_eq!(kv.get("default", "k").unwrap().as_deref(), Some(&b"v"[..]));
+        std::fs::write(dir.join(FAULT_FILE), "all").unwrap();
+        assert!(kv.get("default", "k").is_err());
+        std::fs::remove_file(dir.join(FAULT_FILE)).unwrap();
+        assert!(kv.get("default", "k").is_ok());
         std::fs::remove_dir_all(dir).ok();
     }
 

@@ -61,7 +61,15 @@ async fn run(args: Args) -> Result<()> {
     };
     let kv = kv::SqliteKv::open(&state_dir)?;
 
-    let engine = wasmtime::Engine::new(&wasmtime::Config::new())?;
+    // Compiled code is cached on disk (as Spin does), so a restart skips Cranelift.
+    let mut engine_config = wasmtime::Config::new();
+    match wasmtime::Cache::new(wasmtime::CacheConfig::new()) {
+        Ok(cache) => {
+            engine_config.cache(Some(cache));
+        }
+        Err(e) => eprintln!("Warning: compilation cache disabled: {e:#}"),
+    }
+    let engine = wasmtime::Engine::new(&engine_config)?;
 
     let mut components = HashMap::new();
     for (id, c) in &app.components {

@@ -12,6 +12,7 @@ pub use fake_cybozu::{FakeConfig, FakeCybozu};
 
 pub mod browser;
 pub mod kv_store;
+pub mod mcp_client;
 pub mod signin;
 
 /// The OAuth client the app uses at the fake cybozu.com.

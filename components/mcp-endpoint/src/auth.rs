@@ -77,6 +77,28 @@ impl Endpoint {
         Ok(Authenticated { session, tools })
     }
 
+    /// 403 `insufficient_scope` when a tool called in this request needs a scope the token lacks.
+    pub fn check_scopes(&self, request: &http::Request<Vec<u8>>, session: &Session, tools: &KintoneTools) -> Result<(), Response> {
+        use mcp::ToolProvider;
+        // Only tool calls need a scope; skip listing the catalogue for everything else.
+        if !request.body().windows(10).any(|w| w == b"tools/call") {
+            return Ok(());
+        }
+        let catalogue: Vec<(String, bool)> =
+            tools.list_tools().into_iter().map(|t| (t.name, t.annotations.read_only)).collect();
+        let missing = crate::scope::missing_scopes(request.body(), session, &catalogue);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let issuer = self.issuer(request)?;
+        let description = format!("this tool needs the kintone permission {missing}; reconnect and approve it");
+        Err(challenge(
+            &issuer,
+            Self::endpoint_path(request),
+            &Challenge::InsufficientScope { required: missing, description: &description },
+        ))
+    }
+
     /// kintone said 401: refresh the user's kintone token and give tools bound to the new one.
     pub async fn refresh(&mut self, request: &http::Request<Vec<u8>>, session: &mut Session) -> Result<KintoneTools, Response> {
         self.refresh_in_place(request, session).await?;

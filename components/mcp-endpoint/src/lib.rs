@@ -3,6 +3,7 @@
 //! kintone token when it has expired, and writes one log line per request.
 
 mod auth;
+mod scope;
 mod tools;
 
 use auth::{Authenticated, Endpoint};
@@ -53,6 +54,9 @@ async fn streamable_post(endpoint: &mut Endpoint, request: &http::Request<Vec<u8
         Ok(a) => a,
         Err(refusal) => return (refusal, None),
     };
+    if let Err(refusal) = endpoint.check_scopes(request, &session, &tools) {
+        return (refusal, None);
+    }
     let handled = match mcp::handle_post(request, &endpoint.mcp, &tools) {
         PostOutcome::Respond(handled) => handled,
         PostOutcome::NeedsRefresh(pending) => match endpoint.refresh(request, &mut session).await {
@@ -69,6 +73,9 @@ async fn legacy_message(endpoint: &mut Endpoint, request: &http::Request<Vec<u8>
         Ok(a) => a,
         Err(refusal) => return (refusal, None),
     };
+    if let Err(refusal) = endpoint.check_scopes(request, &session, &tools) {
+        return (refusal, None);
+    }
     let owner = session.grant.to_string();
     let handled = match mcp::handle_message_post(request, &endpoint.kv, &endpoint.mcp, &owner, &tools, platform::now_unix()) {
         MessageOutcome::Respond(handled) => handled,

@@ -52,3 +52,59 @@ async fn unknown_route_is_404() {
     let response = reqwest::get(app.url("/nope")).await.unwrap();
     assert_eq!(response.status(), 404);
 }
+
+#[tokio::test]
+async fn mcp_endpoint_lists_the_tools_of_kintone_tools_through_the_wit_import() {
+    let app = App::start().await.unwrap();
+    let tokens = e2e::signin::sign_in(&app, "alice", "/mcp").await.unwrap();
+    let response = reqwest::Client::new()
+        .post(app.url("/mcp"))
+        .header("authorization", tokens.bearer())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let reply: Value = response.json().await.unwrap();
+    let tools = reply["result"]["tools"].as_array().expect("a tools array");
+    let get_records = tools.iter().find(|t| t["name"] == "getRecords").expect("getRecords is listed");
+    assert!(get_records["inputSchema"]["properties"]["app"].is_object(), "{get_records}");
+    assert_eq!(get_records["annotations"]["readOnlyHint"], true);
+    // The listing came from the composed component, not from kintone: no kintone call was made.
+    let fake = app.fake.as_ref().unwrap();
+    assert!(fake.requests().iter().all(|r| !r.path.starts_with("/k/")), "tools/list must not call kintone");
+}
+
+/// A token granted only read scopes may read, but a writing tool gets 403 `insufficient_scope`
+/// naming the missing kintone scope, and nothing reaches kintone.
+#[tokio::test]
+async fn a_tool_needing_an_ungranted_scope_gets_403_insufficient_scope() {
+    let app = App::start().await.unwrap();
+    let mut flow = e2e::signin::Flow::new(&app, "/mcp").await.unwrap();
+    flow.scope = Some("k:app_record:read".into());
+    let code = flow.code_for("alice").await.unwrap();
+    let tokens = flow.exchange(&code).await.unwrap();
+    assert_eq!(tokens.scope, "k:app_record:read");
+    let call = |name: &str, args: &str| {
+        reqwest::Client::new()
+            .post(app.url("/mcp"))
+            .header("authorization", tokens.bearer())
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{name}","arguments":{args}}}}}"#))
+            .send()
+    };
+    let read = call("getRecords", r#"{"app":1}"#).await.unwrap();
+    assert_eq!(read.status(), 200);
+    let fake = app.fake.as_ref().unwrap();
+    fake.clear_requests();
+    let write = call("addRecord", r#"{"app":1,"record":{}}"#).await.unwrap();
+    assert_eq!(write.status(), 403);
+    let challenge = write.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"k:app_record:write\""), "{challenge}");
+    assert!(fake.requests().iter().all(|r| !r.path.starts_with("/k/")), "nothing may reach kintone");
+}

@@ -90,6 +90,13 @@ pub struct CodeBlock {
     pub annotation: Option<String>,
 }
 
+impl CodeBlock {
+    /// A sample whose text is language-neutral (JSON, TOML, YAML), so translations keep it as is.
+    pub fn lang_is_sample(&self) -> bool {
+        matches!(self.lang.as_str(), "json" | "toml" | "yaml" | "yml")
+    }
+}
+
 /// Every fenced code block (```), in order.
 pub fn code_blocks(doc: &str) -> Vec<CodeBlock> {
     let lines: Vec<&str> = doc.lines().collect();

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 pub use fake_cybozu::{FakeConfig, FakeCybozu};
 
 pub mod browser;
+pub mod clients;
 pub mod kv_store;
 pub mod mcp_client;
 pub mod signin;

@@ -71,7 +71,7 @@ async fn mcp_endpoint_lists_the_tools_of_kintone_tools_through_the_wit_import() 
     let reply: Value = response.json().await.unwrap();
     let tools = reply["result"]["tools"].as_array().expect("a tools array");
     let get_records = tools.iter().find(|t| t["name"] == "getRecords").expect("getRecords is listed");
-    assert!(get_records["inputSchema"]["properties"]["app"].is_object(), "{get_records}");
+    assert!(get_records["inputSchema"]["properties"]["appId"].is_object(), "{get_records}");
     assert_eq!(get_records["annotations"]["readOnlyHint"], true);
     // The listing came from the composed component, not from kintone: no kintone call was made.
     let fake = app.fake.as_ref().unwrap();
@@ -98,11 +98,11 @@ async fn a_tool_needing_an_ungranted_scope_gets_403_insufficient_scope() {
             .body(format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{name}","arguments":{args}}}}}"#))
             .send()
     };
-    let read = call("getRecords", r#"{"app":1}"#).await.unwrap();
+    let read = call("getRecords", r#"{"appId":1}"#).await.unwrap();
     assert_eq!(read.status(), 200);
     let fake = app.fake.as_ref().unwrap();
     fake.clear_requests();
-    let write = call("addRecord", r#"{"app":1,"record":{}}"#).await.unwrap();
+    let write = call("addRecord", r#"{"appId":1,"record":{}}"#).await.unwrap();
     assert_eq!(write.status(), 403);
     let challenge = write.headers()["www-authenticate"].to_str().unwrap().to_owned();
     assert!(challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"k:app_record:write\""), "{challenge}");

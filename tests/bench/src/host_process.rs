@@ -1,0 +1,47 @@
+//! The app host's process, found by its listening port (the harness keeps the child private),
+//! and its peak memory from `/proc/<pid>/status`.
+
+use anyhow::{bail, Context, Result};
+use std::fs;
+
+/// The pid of the process listening on 127.0.0.1:`port` (Linux `/proc`).
+pub fn pid_listening_on(port: u16) -> Result<u32> {
+    let inode = listening_inode(port)?;
+    let wanted = format!("socket:[{inode}]");
+    for entry in fs::read_dir("/proc").context("cannot list /proc")? {
+        let entry = entry?;
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(fds) = fs::read_dir(entry.path().join("fd")) else { continue };
+        for fd in fds.flatten() {
+            if fs::read_link(fd.path()).is_ok_and(|target| target.to_string_lossy() == wanted) {
+                return Ok(pid);
+            }
+        }
+    }
+    bail!("no process of ours holds the socket listening on port {port}")
+}
+
+fn listening_inode(port: u16) -> Result<u64> {
+    let table = fs::read_to_string("/proc/net/tcp").context("cannot read /proc/net/tcp")?;
+    let local = format!(":{port:04X}");
+    for line in table.lines().skip(1) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        // local_address is column 1, state column 3 (0A = LISTEN), inode column 9.
+        if cols.len() > 9 && cols[1].ends_with(&local) && cols[3] == "0A" {
+            return cols[9].parse().context("bad inode in /proc/net/tcp");
+        }
+    }
+    bail!("nothing listens on port {port} in /proc/net/tcp")
+}
+
+/// A `kB` figure from `/proc/<pid>/status`, e.g. `VmHWM` (peak resident set) or `VmRSS`.
+pub fn status_kib(pid: u32, field: &str) -> Result<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).with_context(|| format!("cannot read /proc/{pid}/status"))?;
+    for line in status.lines() {
+        if let Some(rest) = line.strip_prefix(field).and_then(|r| r.strip_prefix(':')) {
+            let number = rest.trim().trim_end_matches("kB").trim();
+            return number.parse().with_context(|| format!("bad {field} line: {line}"));
+        }
+    }
+    bail!("{field} missing from /proc/{pid}/status")
+}

@@ -64,10 +64,13 @@ async fn redirect_uri_mismatch_gets_an_error_page_never_a_redirect() {
     }
     assert_store_unchanged(&app, &before, "a mismatched redirect URI");
 
-    // At /token, a code is only good with the redirect URI it was issued for.
+    // At /token, a code is only good with the redirect URI it was issued for (and survives).
     let code = flow.code_for("alice").await.unwrap();
+    let before = snapshot(&app);
     let reply = flow.exchange_raw(&code, &[("redirect_uri", "http://127.0.0.1:1/elsewhere")]).await.unwrap();
     assert_invalid_grant(&reply, "another redirect_uri at /token");
+    assert_store_unchanged(&app, &before, "another redirect_uri at /token");
+    assert_eq!(flow.exchange_raw(&code, &[]).await.unwrap().status, 200);
 }
 
 #[tokio::test]
@@ -108,9 +111,10 @@ async fn pkce_missing_or_wrong_verifier_is_refused_at_token_and_burns_the_code()
     let app = App::start().await.unwrap();
     let (flow, code) = code_issued(&app).await;
     // No verifier: a malformed request, the code survives.
+    let before = snapshot(&app);
     let reply = flow.exchange_raw(&code, &[("code_verifier", "")]).await.unwrap();
     assert_eq!((reply.status, reply.error()), (400, Some("invalid_request")), "{reply:?}");
-    assert_eq!(kv_store::keys(&app).unwrap().len(), 1, "the pending grant is still there");
+    assert_store_unchanged(&app, &before, "a token request without a verifier");
     // A wrong verifier: someone holds a stolen code; it is burnt.
     let wrong = "x".repeat(43);
     assert_invalid_grant(&flow.exchange_raw(&code, &[("code_verifier", &wrong)]).await.unwrap(), "wrong verifier");
@@ -195,10 +199,12 @@ async fn tokens_for_another_resource_are_refused() {
 
     // At /token: a resource other than the one authorized.
     let code = flow.code_for("alice").await.unwrap();
+    let before = snapshot(&app);
     let reply = flow.exchange_raw(&code, &[("resource", "https://other.example.com/mcp")]).await.unwrap();
     assert_eq!((reply.status, reply.error()), (400, Some("invalid_target")), "{reply:?}");
     let reply = flow.exchange_raw(&code, &[("resource", &app.url("/sse"))]).await.unwrap();
     assert_eq!((reply.status, reply.error()), (400, Some("invalid_target")), "{reply:?}");
+    assert_store_unchanged(&app, &before, "another resource at /token");
 
     // At the endpoint: a /mcp token is not accepted at /sse.
     let tokens = flow.exchange(&code).await.unwrap();

@@ -59,17 +59,30 @@ impl Endpoint {
         Endpoint { http, url: url.into(), authorization, protocol_version: Some("2025-11-25".to_owned()) }
     }
 
-    /// A POST with the headers a well-behaved client sends; add or override more before
-    /// sending it with [`send`].
+    /// A POST with the headers a well-behaved client sends; add more before sending it with
+    /// [`send`] (`header` adds a value: use [`Endpoint::post_with`] to replace one).
     pub fn post(&self) -> reqwest::RequestBuilder {
-        let mut request = self.http.post(&self.url).header("content-type", "application/json").header("accept", ACCEPT_BOTH);
+        self.post_with(&[])
+    }
+
+    /// A POST with the usual headers, `overrides` replacing them by name (an empty value
+    /// leaves the header out).
+    pub fn post_with(&self, overrides: &[(&str, &str)]) -> reqwest::RequestBuilder {
+        let mut headers: Vec<(String, String)> =
+            vec![("content-type".into(), "application/json".into()), ("accept".into(), ACCEPT_BOTH.into())];
         if let Some(auth) = &self.authorization {
-            request = request.header("authorization", auth);
+            headers.push(("authorization".into(), auth.clone()));
         }
         if let Some(version) = &self.protocol_version {
-            request = request.header("mcp-protocol-version", version);
+            headers.push(("mcp-protocol-version".into(), version.clone()));
         }
-        request
+        for (name, value) in overrides {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            if !value.is_empty() {
+                headers.push((name.to_string(), value.to_string()));
+            }
+        }
+        headers.into_iter().fold(self.http.post(&self.url), |request, (name, value)| request.header(name, value))
     }
 
     /// POST `body` as it is.

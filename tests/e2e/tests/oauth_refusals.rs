@@ -101,7 +101,7 @@ async fn pkce_missing_or_plain_is_sent_back_to_the_client_as_invalid_request() {
         assert_eq!(params["error"], "invalid_request", "{overrides:?}");
         assert_eq!(params["state"], flow.state);
         assert_eq!(params["iss"], flow.discovery.issuer);
-        assert!(params.get("code").is_none());
+        assert!(!params.contains_key("code"));
     }
     assert_store_empty(&app);
 }

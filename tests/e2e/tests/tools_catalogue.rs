@@ -246,3 +246,53 @@ async fn every_tool_sends_what_its_annotations_say() {
         );
     }
 }
+
+/// The original project sent ids as strings and only its own parameters: such calls keep
+/// working unchanged for each of the 28 original tools.
+#[tokio::test]
+async fn original_style_calls_keep_working() {
+    let s = Session::start().await;
+    let quote = s.ok("getRecord", json!({"appId": "2", "id": "1"})).await;
+    let file_key = quote.data()["record"]["見積書"]["value"][0]["fileKey"].as_str().unwrap().to_owned();
+    let calls: Vec<(&str, Value)> = vec![
+        ("getRecords", json!({"appId": "1", "query": "ランク in (\"A\")", "fields": ["会社名"]})),
+        ("getRecord", json!({"appId": "1", "id": "1"})),
+        ("addRecord", json!({"appId": "1", "record": {"会社名": {"value": "旧形式社"}}})),
+        ("addRecords", json!({"appId": "1", "records": [{"会社名": {"value": "旧形式二社"}}]})),
+        ("updateRecord", json!({"appId": "1", "id": "1", "record": {"従業員数": {"value": "12"}}, "revision": 1})),
+        ("getRecordComments", json!({"appId": "1", "recordId": "1", "order": "asc", "offset": 0, "limit": 5})),
+        ("addRecordComment", json!({"appId": "1", "recordId": "1", "comment": {"text": "旧形式", "mentions": [{"code": "bob", "type": "USER"}]}})),
+        ("evaluateRecordsAcl", json!({"appId": "1", "ids": ["1", 2]})),
+        ("getApp", json!({"appId": "1"})),
+        ("getAppFields", json!({"appId": "1"})),
+        ("searchApps", json!({"name": "顧客", "limit": 10, "offset": 0})),
+        ("getAppSettings", json!({"appId": "1", "lang": "ja"})),
+        ("getFormLayout", json!({"appId": "1"})),
+        ("getViews", json!({"appId": "1", "lang": "en"})),
+        ("getProcessManagement", json!({"appId": "2", "lang": "user"})),
+        ("getAppReports", json!({"appId": "1", "lang": "zh"})),
+        ("getAppCustomize", json!({"appId": "1"})),
+        ("getAppActions", json!({"appId": "1", "lang": "default"})),
+        ("uploadFile", json!({"file": {"name": "old.txt", "content": "b2xk", "contentType": "text/plain"}})),
+        ("downloadFile", json!({"fileKey": file_key})),
+        ("getAppAcl", json!({"appId": "1"})),
+        ("getRecordAcl", json!({"appId": "1"})),
+        ("getFieldAcl", json!({"appId": "1"})),
+        ("getAppNotificationsGeneral", json!({"appId": "1"})),
+        ("getAppNotificationsPerRecord", json!({"appId": "1"})),
+        ("getAppNotificationsReminder", json!({"appId": "1"})),
+        ("updateAppCustomize", json!({"appId": "1", "desktop": {"js": [{"type": "URL", "url": "https://cdn.example.com/old.js"}], "css": []}, "mobile": {"js": [], "css": []}, "scope": "ALL"})),
+        ("deployApp", json!({"apps": [{"app": "1"}], "revert": false})),
+    ];
+    let called: BTreeSet<&str> = calls.iter().map(|(n, _)| *n).collect();
+    assert_eq!(called, ORIGINAL.iter().map(|(n, _, _)| *n).collect::<BTreeSet<_>>());
+    for (name, args) in calls {
+        // Only the original's parameters (plus nothing new) are used.
+        let (_, params, _) = ORIGINAL.iter().find(|(n, _, _)| *n == name).unwrap();
+        assert!(args.as_object().unwrap().keys().all(|k| params.contains(&k.as_str())), "{name}: {args}");
+        s.ok(name, args).await;
+    }
+    // The id sent to kintone is the number the string named.
+    let done = s.ok("getRecord", json!({"appId": "1", "id": "3"})).await;
+    assert_eq!(done.data()["record"]["$id"]["value"], "3");
+}

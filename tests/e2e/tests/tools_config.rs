@@ -225,6 +225,12 @@ async fn deploy_status_revert_and_a_failed_deploy() {
     assert!(s.ok("getAppFields", json!({"appId": 1})).await.data()["properties"].get("短い").is_none());
     assert!(field(&record_by_id(&s.records(1), 1), "会社名").is_string());
 
+    // A busy kintone refuses the deploy; the answer says when to retry.
+    s.fake().add_fault(Fault::rate_limit("/k/v1/preview/app/deploy.json").method("POST"));
+    let done = s.kintone_error("deployApp", json!({"apps": [{"app": 1}], "wait": true}), "GAIA_TO04").await;
+    assert!(done.text().contains("Retry the same call after 5 seconds"), "{}", done.text());
+    assert_eq!(done.sent.len(), 1, "no status polls after a refused deploy");
+
     s.invalid("deployApp", json!({"apps": []}), "apps: needs at least 1 item").await;
     s.invalid("deployApp", json!({"apps": [{"app": 1, "name": "x"}]}), "apps[0]: takes app and revision").await;
     s.invalid("deployApp", json!({"apps": [{"app": 1}], "wait": "yes"}), "wait: must be true or false").await;

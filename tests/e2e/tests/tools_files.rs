@@ -139,6 +139,10 @@ async fn file_errors_from_kintone_and_bad_arguments() {
     let done = s.kintone_error("uploadFile", json!({"file": {"name": "a.txt", "content": B64.encode("hello")}}), "GAIA_TO04").await;
     assert!(done.text().contains("Retry the same call after"), "{}", done.text());
 
+    // Uploads for guest-space apps go to the space's path.
+    let done = s.ok("uploadFile", json!({"guestSpaceId": 2, "file": {"name": "guest.txt", "content": B64.encode("guest")}})).await;
+    assert_eq!(done.one().path, "/k/guest/2/v1/file.json");
+
     s.invalid("uploadFile", json!({"file": {"name": "a.bin", "content": "not base64!"}}), "file.content: is not valid base64").await;
     s.invalid("uploadFile", json!({"file": {"name": "a.bin", "content": "aGVsbG8=", "contentType": "text/plain\r\nX-Evil: 1"}}), "file.contentType: must be a MIME type").await;
     s.invalid("uploadFile", json!({"file": {"name": "a\u{0007}.txt", "content": "aGVsbG8="}}), "file.name: must not contain control characters").await;

@@ -302,6 +302,17 @@ async fn busy_kintone_guest_spaces_and_an_expired_token() {
     let done = s.kintone_error("getRecords", json!({"appId": 4}), "GAIA_IL23").await;
     assert!(done.text().contains("Pass guestSpaceId for apps in a guest space"), "{}", done.text());
 
+    // Comments: a busy kintone and a guest-space record.
+    s.fake().add_fault(Fault::rate_limit("/k/v1/record/comment.json").method("POST"));
+    let done = s.kintone_error("addRecordComment", json!({"appId": 1, "recordId": 1, "comment": {"text": "混雑中"}}), "GAIA_TO04").await;
+    assert!(done.text().contains("Retry the same call after"), "{}", done.text());
+    assert!(!record_by_id(&s.records(1), 1)["$comments"].to_string().contains("混雑中"));
+    let done = s.ok("addRecordComment", json!({"appId": 4, "guestSpaceId": 2, "recordId": 1, "comment": {"text": "From a guest space"}})).await;
+    assert_eq!(done.one().path, "/k/guest/2/v1/record/comment.json");
+    let done = s.ok("getRecordComments", json!({"appId": 4, "guestSpaceId": 2, "recordId": 1})).await;
+    assert_eq!(done.one().path, "/k/guest/2/v1/record/comments.json");
+    assert_eq!(done.data()["comments"][0]["text"], "From a guest space");
+
     // An expired kintone token: the endpoint refreshes it and retries the call once.
     s.fake().expire_access_tokens();
     s.fake().clear_requests();

@@ -15,9 +15,10 @@ use std::process::{Command, ExitCode};
 const DEFAULT_PORT: u16 = 3000;
 
 const USAGE: &str = "\
-usage: cargo run -p e2e --bin sandbox [-- --port PORT]
+usage: cargo run -p e2e --bin sandbox [-- --port PORT] [--no-build]
 
 Runs kintone-mcp against a fake cybozu.com on http://127.0.0.1:PORT (default 3000).
+--no-build uses the wasm components and test host as built (they are built when missing).
 KINTONE_MCP_HOST=spin runs it on a real `spin up` from PATH instead of the test host.
 Ctrl-C stops everything.";
 
@@ -33,15 +34,18 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<()> {
-    let Some(port) = parse_port(std::env::args().skip(1))? else {
+    let Some(args) = Args::parse(std::env::args().skip(1))? else {
         println!("{USAGE}");
         return Ok(());
     };
+    let port = args.port;
     let host = HostKind::from_env()?;
     if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
         bail!("port {port} on 127.0.0.1 is in use: stop whatever listens there, or pass `-- --port <another>`");
     }
-    build_what_runs(host)?;
+    if args.build {
+        build_what_runs(host)?;
+    }
 
     println!("starting the fake cybozu.com and kintone-mcp ({}) ...", host_name(host));
     let options = Options {
@@ -66,20 +70,31 @@ async fn run() -> Result<()> {
     Ok(())
 }
 
-/// `None` when help was asked for.
-fn parse_port(mut args: impl Iterator<Item = String>) -> Result<Option<u16>> {
-    let mut port = DEFAULT_PORT;
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--port" => {
-                let value = args.next().context("--port needs a value")?;
-                port = value.parse().ok().filter(|p| *p != 0).with_context(|| format!("--port {value}: expected a port number 1-65535"))?;
+#[derive(Debug, PartialEq, Eq)]
+struct Args {
+    port: u16,
+    /// Build the wasm components and the test host before starting (the default).
+    build: bool,
+}
+
+impl Args {
+    /// `None` when help was asked for.
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>> {
+        let mut parsed = Args { port: DEFAULT_PORT, build: true };
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "-h" | "--help" => return Ok(None),
+                "--no-build" => parsed.build = false,
+                "--port" => {
+                    let value = args.next().context("--port needs a value")?;
+                    parsed.port =
+                        value.parse().ok().filter(|p| *p != 0).with_context(|| format!("--port {value}: expected a port number 1-65535"))?;
+                }
+                other => bail!("unknown argument {other:?}\n\n{USAGE}"),
             }
-            other => bail!("unknown argument {other:?}\n\n{USAGE}"),
         }
+        Ok(Some(parsed))
     }
-    Ok(Some(port))
 }
 
 fn host_name(host: HostKind) -> &'static str {
@@ -172,17 +187,17 @@ mod tests {
     }
 
     #[test]
-    fn port_defaults_to_3000_and_can_be_chosen() {
-        assert_eq!(parse_port(args(&[])).unwrap(), Some(3000));
-        assert_eq!(parse_port(args(&["--port", "3456"])).unwrap(), Some(3456));
-        assert_eq!(parse_port(args(&["--help"])).unwrap(), None);
+    fn defaults_are_port_3000_and_a_build() {
+        assert_eq!(Args::parse(args(&[])).unwrap(), Some(Args { port: 3000, build: true }));
+        assert_eq!(Args::parse(args(&["--port", "3456", "--no-build"])).unwrap(), Some(Args { port: 3456, build: false }));
+        assert_eq!(Args::parse(args(&["--help"])).unwrap(), None);
     }
 
     #[test]
     fn bad_arguments_are_refused() {
-        assert!(parse_port(args(&["--port"])).is_err());
-        assert!(parse_port(args(&["--port", "0"])).is_err());
-        assert!(parse_port(args(&["--port", "http"])).is_err());
-        assert!(parse_port(args(&["--verbose"])).is_err());
+        assert!(Args::parse(args(&["--port"])).is_err());
+        assert!(Args::parse(args(&["--port", "0"])).is_err());
+        assert!(Args::parse(args(&["--port", "http"])).is_err());
+        assert!(Args::parse(args(&["--verbose"])).is_err());
     }
 }

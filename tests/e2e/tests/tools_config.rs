@@ -237,3 +237,18 @@ async fn deploy_status_revert_and_a_failed_deploy() {
     s.invalid("getDeployStatus", json!({"apps": [0]}), "apps[0]: must be a positive integer id").await;
     s.invalid("getDeployStatus", json!({"apps": vec![1; 301]}), "apps: has 301 items; the limit per call is 300").await;
 }
+
+/// A deployment still running when deployApp stops waiting: it polls a bounded number of
+/// times (well inside a hosted platform's 30 s request limit) and says to check again.
+#[tokio::test]
+async fn deploy_stops_waiting_and_says_to_check_again() {
+    let fake_config = fake_cybozu::FakeConfig { deploy_processing_polls: 1000, ..Default::default() };
+    let s = Session::start_with(e2e::Options { fake_config: Some(fake_config), ..Default::default() }).await;
+    s.ok("updateAppSettings", json!({"appId": 1, "description": "slow"})).await;
+    let started = std::time::Instant::now();
+    let done = s.ok("deployApp", json!({"apps": [{"app": 1}], "wait": true})).await;
+    println!("deployApp waited {:?} over {} status polls", started.elapsed(), done.sent.len() - 1);
+    assert_eq!(done.data()["apps"][0]["status"], "PROCESSING");
+    assert!(done.text().contains("Deployment is still running; check getDeployStatus"), "{}", done.text());
+    assert_eq!(done.sent.len(), 1 + 8, "one deploy, then eight status polls");
+}

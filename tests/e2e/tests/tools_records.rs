@@ -34,6 +34,12 @@ async fn record_reads_send_the_query_and_answer_in_their_schema() {
     assert!(data["records"][0].get("業種").is_none(), "only the fields asked for");
     assert!(done.text().contains(&format!("Returned records 2–2 of {}", rank_a.len())), "{}", done.text());
 
+    // totalCount off and an empty field list: kintone counts nothing and returns every field.
+    let done = s.ok("getRecords", json!({"appId": 1, "totalCount": false, "fields": [], "limit": 2})).await;
+    assert_eq!(params(done.one()), json!({"app": "1", "query": "limit 2", "totalCount": "false"}));
+    assert_eq!(done.data()["totalCount"], Value::Null);
+    assert!(done.data()["records"][0].get("業種").is_some());
+
     // A query too long for a URL goes as POST with X-HTTP-Method-Override and a JSON body.
     let long = format!("会社名 in ({})", vec!["\"存在しない会社名のとても長い値\""; 150].join(", "));
     let done = s.ok("getRecords", json!({"appId": 1, "query": long})).await;

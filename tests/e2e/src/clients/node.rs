@@ -63,3 +63,74 @@ impl NodeTools {
         command
     }
 }
+
+/// A stdio MCP client process (mcp-remote's proxy): newline-delimited JSON-RPC in on stdin,
+/// out on stdout; its stderr goes to a log file shown when something fails.
+pub struct StdioPeer {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    pub stderr_log: PathBuf,
+}
+
+impl StdioPeer {
+    /// Start `command` with piped stdin/stdout and stderr to `stderr_log`.
+    pub fn spawn(mut command: tokio::process::Command, stderr_log: PathBuf) -> Result<StdioPeer> {
+        use anyhow::Context;
+        let log = std::fs::File::create(&stderr_log).with_context(|| format!("cannot create {}", stderr_log.display()))?;
+        command.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(log);
+        let mut child = command.spawn().context("cannot start the stdio client")?;
+        let stdin = child.stdin.take().context("no stdin")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        use tokio::io::AsyncBufReadExt;
+        Ok(StdioPeer { child, stdin, stdout: tokio::io::BufReader::new(stdout).lines(), stderr_log })
+    }
+
+    /// Send one JSON-RPC message.
+    pub async fn send(&mut self, message: &serde_json::Value) -> Result<()> {
+        use anyhow::Context;
+        use tokio::io::AsyncWriteExt;
+        let mut line = serde_json::to_vec(message)?;
+        line.push(b'\n');
+        self.stdin.write_all(&line).await.with_context(|| format!("the client's stdin closed; its log:\n{}", self.log_tail()))?;
+        self.stdin.flush().await?;
+        Ok(())
+    }
+
+    /// Send a request and wait for the reply with its id (other messages are skipped).
+    pub async fn request(&mut self, id: i64, method: &str, params: serde_json::Value, timeout: std::time::Duration) -> Result<serde_json::Value> {
+        self.send(&serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let line = match tokio::time::timeout_at(deadline, self.stdout.next_line()).await {
+                Ok(Ok(Some(line))) => line,
+                Ok(Ok(None)) => bail!("the client exited before answering {method}; its log:\n{}", self.log_tail()),
+                Ok(Err(e)) => bail!("reading the client's stdout failed: {e}"),
+                Err(_) => bail!("no answer to {method} within {timeout:?}; the client's log:\n{}", self.log_tail()),
+            };
+            let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if message["id"] == serde_json::json!(id) {
+                return Ok(message);
+            }
+        }
+    }
+
+    /// The end of the stderr log (secrets: mcp-remote logs no token values).
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.stderr_log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+
+    /// Close stdin (the client's cue to exit) and wait a little, then kill it.
+    pub async fn close(mut self) {
+        use tokio::io::AsyncWriteExt;
+        let _ = self.stdin.shutdown().await;
+        drop(self.stdin);
+        if tokio::time::timeout(std::time::Duration::from_secs(5), self.child.wait()).await.is_err() {
+            let _ = self.child.kill().await;
+        }
+    }
+}

@@ -255,6 +255,9 @@ impl Dispatcher<'_> {
             Err(error) => return Step::Answered(Some(error.into_reply(id))),
         };
         let outcome = match method {
+            // 2026-07-28 removed these: there they are unknown methods (404 + -32601), as the
+            // revision's "Methods & Routing" rules and the conformance suite require.
+            "initialize" | "ping" if era.modern => Err(method_not_found(method, era)),
             "initialize" => self.initialize(params),
             "ping" => Ok(Value::Object(Map::new())),
             "server/discover" => self.discover(),
@@ -263,16 +266,7 @@ impl Dispatcher<'_> {
                 CallOutcome::Result(r) => r,
                 CallOutcome::NeedsRefresh => return Step::NeedsRefresh,
             },
-            _ => Err(MethodError::new(
-                ErrorData::new(
-                    ErrorCode::METHOD_NOT_FOUND,
-                    format!("Method not found: {}", printable(method)),
-                    None,
-                ),
-                // 2026-07-28: an unknown method is 404 so clients can tell it from a
-                // missing endpoint; legacy revisions answer in-band.
-                if era.modern { 404 } else { 200 },
-            )),
+            _ => Err(method_not_found(method, era)),
         };
         let reply = match outcome {
             Ok(result) => Reply::result(id, shape_result(result, era)),
@@ -282,11 +276,13 @@ impl Dispatcher<'_> {
     }
 
     /// Decide the request's revision and check what the 2026-07-28 transport mirrors into
-    /// headers. `initialize` always selects legacy semantics (versioning "Compatibility Matrix").
+    /// headers. `initialize` selects legacy semantics (versioning "Compatibility Matrix"),
+    /// unless the `MCP-Protocol-Version` header names the modern revision, which has no
+    /// `initialize`: legacy clients send no header on `initialize`, or their legacy one.
     fn era(&self, method: &str, params: Option<&Value>) -> Result<Era, MethodError> {
         let header_version = self.context.protocol_version.as_ref();
         let header_modern = self.context.header_is_modern();
-        if method == "initialize" {
+        if method == "initialize" && !header_modern {
             if self.in_batch {
                 return Err(MethodError::new(
                     ErrorData::invalid_request(
@@ -294,15 +290,6 @@ impl Dispatcher<'_> {
                         None,
                     ),
                     200,
-                ));
-            }
-            // A supplied Mcp-Method must still agree with the body: proxies route on it.
-            if header_modern
-                && self.context.mcp_method != MirroredHeader::Absent
-                && !self.context.mcp_method.matches(method)
-            {
-                return Err(header_mismatch(
-                    "Mcp-Method header does not match `initialize`",
                 ));
             }
             return Ok(Era { modern: false });
@@ -536,6 +523,19 @@ fn bad_meta(message: impl Into<String>) -> MethodError {
 }
 
 /// A mirrored header missing or disagreeing with the body: HTTP 400 with -32020.
+/// -32601 for a method this revision does not have. 2026-07-28 answers it with 404, so
+/// clients can tell it from a missing endpoint; legacy revisions answer in-band.
+fn method_not_found(method: &str, era: Era) -> MethodError {
+    MethodError::new(
+        ErrorData::new(
+            ErrorCode::METHOD_NOT_FOUND,
+            format!("Method not found: {}", printable(method)),
+            None,
+        ),
+        if era.modern { 404 } else { 200 },
+    )
+}
+
 fn header_mismatch(message: impl Into<String>) -> MethodError {
     MethodError::new(
         ErrorData::header_mismatch(format!("Header mismatch: {}", message.into()), None),

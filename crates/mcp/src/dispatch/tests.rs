@@ -203,7 +203,7 @@ fn initialize_cannot_be_batched() {
 }
 
 #[test]
-fn ping_answers_an_empty_result_in_both_eras() {
+fn ping_answers_an_empty_result_in_the_legacy_era_and_is_gone_in_the_modern_one() {
     let tools = FakeTools::new(1);
     let reply = ask(
         legacy(),
@@ -211,12 +211,14 @@ fn ping_answers_an_empty_result_in_both_eras() {
         json!({"jsonrpc":"2.0","id":1,"method":"ping"}),
     );
     assert_eq!(result(&reply), &json!({}));
+    // 2026-07-28 removed ping.
     let reply = ask(
         modern("ping", None),
         &tools,
         json!({"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta": modern_meta()}}),
     );
-    assert_eq!(result(&reply), &json!({"resultType": "complete"}));
+    assert_eq!(error(&reply).code, ErrorCode::METHOD_NOT_FOUND);
+    assert_eq!(reply.status, 404);
 }
 
 #[test]
@@ -686,18 +688,22 @@ fn meta_version_must_match_the_header() {
 }
 
 #[test]
-fn initialize_with_a_modern_header_checks_a_supplied_mcp_method() {
+fn initialize_under_a_modern_header_is_a_removed_method() {
     let tools = FakeTools::new(1);
-    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}});
-    let reply = ask(modern("tools/list", None), &tools, init.clone());
+    // 2026-07-28 has no initialize: with its header (and valid _meta) the method is unknown.
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2025-11-25", "_meta": modern_meta()}});
+    let reply = ask(modern("initialize", None), &tools, init.clone());
+    assert_eq!(error(&reply).code, ErrorCode::METHOD_NOT_FOUND);
+    assert_eq!(reply.status, 404);
+    // The modern header rules still come first.
+    let reply = ask(modern("tools/list", None), &tools, init);
     assert_eq!(error(&reply).code, ErrorCode::HEADER_MISMATCH);
+    // Without the header (how legacy clients send it) initialize is answered as ever.
     let reply = ask(
-        RequestContext {
-            mcp_method: MirroredHeader::Absent,
-            ..modern("x", None)
-        },
+        legacy(),
         &tools,
-        init,
+        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}),
     );
     assert_eq!(result(&reply)["protocolVersion"], "2025-11-25");
 }

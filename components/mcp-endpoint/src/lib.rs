@@ -31,7 +31,8 @@ async fn handle(incoming: IncomingRequest, out: ResponseOutparam) {
     };
     let request = match read_request(incoming, endpoint.mcp.max_body_bytes).await {
         Ok(r) => r,
-        Err(refusal) => return send_response(out, refusal).await,
+        // 413 or 400 before routing: still readable by browser clients.
+        Err(refusal) => return send_response(out, mcp::with_cors(refusal)).await,
     };
     let user_agent = request.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (response, summary) = match mcp::route(&request, &endpoint.mcp) {

@@ -153,6 +153,7 @@ async fn transport_refusals_size_type_accept_version_origin_host_method() {
     // the server close on it rather than the answer).
     let head = raw_exchange(&f, &format!("Content-Length: {}\r\n", 8 * 1024 * 1024 + 1), b"").await;
     assert!(head.starts_with("HTTP/1.1 413"), "declared oversized body: {head}");
+    assert!(head.to_ascii_lowercase().contains("access-control-allow-origin: *"), "a 413 browsers cannot read: {head}");
     // Without a Content-Length the body is read up to the limit and refused there.
     let chunk = "x".repeat(1024 * 1024);
     let mut chunked = Vec::new();

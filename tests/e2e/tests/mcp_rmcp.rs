@@ -82,7 +82,7 @@ async fn rmcp_client_over_mcp_and_post_sse_in_both_lifecycles() {
 async fn rmcp_client_without_a_token_gets_the_bearer_challenge() {
     let app = App::start().await.unwrap();
     let transport = StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(app.url("/mcp")));
-    let error = ().serve(transport).await.err().expect("initialize without a token must fail");
+    let error = ().serve(transport).await.expect_err("initialize without a token must fail");
     let challenge = error.auth_challenge().unwrap_or_else(|| panic!("no auth challenge in {error}"));
     assert!(
         challenge.contains(&format!("resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"", app.base_url)),

@@ -260,6 +260,7 @@ impl Dispatcher<'_> {
             "initialize" | "ping" if era.modern => Err(method_not_found(method, era)),
             "initialize" => self.initialize(params),
             "ping" => Ok(Value::Object(Map::new())),
+            "logging/setLevel" if !era.modern => set_log_level(params),
             "server/discover" => self.discover(),
             "tools/list" => self.list_tools(params, era),
             "tools/call" => match self.call_tool(params, era, summary) {
@@ -366,7 +367,11 @@ impl Dispatcher<'_> {
             .ok_or_else(|| invalid_params("initialize needs params.protocolVersion (a string)"))?;
         let requested: ProtocolVersion = serde_json::from_value(Value::from(requested))
             .map_err(|e| invalid_params(format!("invalid protocolVersion: {e}")))?;
-        let mut result = InitializeResult::new(self.capabilities())
+        let mut capabilities = self.capabilities();
+        // Accepted for clients that set a level; the server sends no log notifications (they
+        // would land in a stateless instance with no stream), so every level is honoured.
+        capabilities.logging = Some(Default::default());
+        let mut result = InitializeResult::new(capabilities)
             .with_server_info(self.implementation())
             .with_protocol_version(version::negotiate_initialize(&requested));
         result.instructions = self.config.instructions.clone();
@@ -508,6 +513,14 @@ impl MethodError {
 
 fn invalid_params(message: impl Into<String>) -> MethodError {
     MethodError::new(ErrorData::invalid_params(message.into(), None), 200)
+}
+
+/// `logging/setLevel`: validates the RFC 5424 level (`-32602` otherwise) and answers `{}`.
+fn set_log_level(params: Option<&Value>) -> Result<Value, MethodError> {
+    let params = params.cloned().unwrap_or(Value::Null);
+    serde_json::from_value::<rmcp::model::SetLevelRequestParams>(params)
+        .map_err(|e| invalid_params(format!("logging/setLevel needs params.level, one of debug, info, notice, warning, error, critical, alert, emergency: {e}")))?;
+    Ok(Value::Object(Map::new()))
 }
 
 fn unknown_tool(name: &str) -> MethodError {

@@ -140,7 +140,7 @@ fn initialize_echoes_each_legacy_revision() {
         assert_eq!(reply.status, 200);
         let r = result(&reply);
         assert_eq!(r["protocolVersion"], v);
-        assert_eq!(r["capabilities"], json!({"tools": {"listChanged": false}}));
+        assert_eq!(r["capabilities"], json!({"logging": {}, "tools": {"listChanged": false}}));
         assert_eq!(
             r["serverInfo"],
             json!({"name":"kintone-mcp","title":"kintone","version":"9.9.9"})
@@ -796,4 +796,12 @@ fn tool_name_rule() {
     assert!(!is_tool_name(""));
     assert!(!is_tool_name("a b"));
     assert!(!is_tool_name("ツール"));
+}
+
+#[test]
+fn logging_set_level_accepts_rfc5424_levels_and_refuses_others() {
+    let ok = super::set_log_level(Some(&serde_json::json!({"level": "warning"}))).ok().unwrap();
+    assert_eq!(ok, serde_json::json!({}));
+    assert!(super::set_log_level(Some(&serde_json::json!({"level": "loud"}))).is_err());
+    assert!(super::set_log_level(None).is_err());
 }

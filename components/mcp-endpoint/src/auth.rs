@@ -1,10 +1,10 @@
 //! Bearer authentication (one key-value read) and the user's kintone token refresh.
 
 use crate::tools::KintoneTools;
-use crate::{open_store, var, Response};
+use crate::Response;
 use grants::{AuthError, ExposeSecret, RefreshError, Session};
 use oauth::Challenge;
-use platform::spin::{SpinHttp, SpinStore};
+use platform::spin::{variable as var, SpinHttp, SpinStore};
 use std::time::Duration;
 
 /// Everything a request needs, read from Spin variables once per instance.
@@ -29,7 +29,7 @@ impl Endpoint {
             };
             mcp.stream.max_duration = Duration::from_secs(seconds);
         }
-        let kv = open_store()?;
+        let kv = SpinStore::open_default().map_err(|e| platform::unavailable_response(&e.to_string()))?;
         Ok(Endpoint { config, mcp, kv })
     }
 

@@ -9,7 +9,7 @@ mod tools;
 use auth::{Authenticated, Endpoint};
 use futures::SinkExt;
 use mcp::{MessageOutcome, PostOutcome, Route, StreamStep};
-use platform::spin::{read_request, send_response, variable, SpinStore};
+use platform::spin::{read_request, send_response};
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 use spin_sdk::http_component;
 use std::time::Instant;
@@ -154,13 +154,4 @@ fn log(request: &http::Request<Vec<u8>>, summary: Option<&mcp::Summary>, status:
         user_agent,
     });
     eprintln!("{line}");
-}
-
-/// The store and variables, opened once per request (each request is a fresh instance).
-pub(crate) fn open_store() -> Result<SpinStore, Response> {
-    SpinStore::open_default().map_err(|e| platform::unavailable_response(&e.to_string()))
-}
-
-pub(crate) fn var(name: &str) -> Option<String> {
-    variable(name)
 }

@@ -516,6 +516,8 @@ fn invalid_params(message: impl Into<String>) -> MethodError {
 }
 
 /// `logging/setLevel`: validates the RFC 5424 level (`-32602` otherwise) and answers `{}`.
+/// Deprecated by SEP-2577 for later revisions, but part of the legacy ones answered here.
+#[allow(deprecated)]
 fn set_log_level(params: Option<&Value>) -> Result<Value, MethodError> {
     let params = params.cloned().unwrap_or(Value::Null);
     serde_json::from_value::<rmcp::model::SetLevelRequestParams>(params)

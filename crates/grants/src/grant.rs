@@ -343,7 +343,7 @@ impl TokenError {
             TokenError::InvalidRequest(_) => "invalid_request",
             TokenError::InvalidTarget(_) => "invalid_target",
             TokenError::InvalidScope(_) => "invalid_scope",
-            TokenError::Backend(_) => "server_error",
+            TokenError::Backend(_) => "temporarily_unavailable",
         }
     }
 }

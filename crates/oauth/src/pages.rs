@@ -95,7 +95,8 @@ impl ErrorPage {
             ErrorPage::CsrfFailed | ErrorPage::SigninOtherBrowser | ErrorPage::CybozuDenied => StatusCode::FORBIDDEN,
             ErrorPage::CybozuRejected | ErrorPage::CybozuError(_) => StatusCode::BAD_GATEWAY,
             ErrorPage::CybozuUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorPage::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            // Raised when the store fails: nothing was changed and a retry may succeed.
+            ErrorPage::ServerError => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -164,9 +165,9 @@ impl ErrorPage {
                   "Could not reach Cybozu to finish signing in. Try again in a moment. Nothing was connected."),
             ),
             ErrorPage::ServerError => (
-                l("サーバーエラー", "Server error"),
-                l("このサーバーで問題が発生しました。しばらくしてからやり直してください。",
-                  "Something went wrong on this server. Try again in a moment."),
+                l("一時的に利用できません", "Temporarily unavailable"),
+                l("このサーバーで一時的な問題が発生しました。何も変更されていません。しばらくしてからやり直してください。",
+                  "This server had a temporary problem; nothing was changed. Try again in a moment."),
             ),
         }
     }
@@ -180,7 +181,12 @@ impl ErrorPage {
             _ => String::new(),
         };
         let body = format!("<h1>{}</h1>\n<p>{}</p>\n{detail}", text(title), text(message));
-        page(self.status(), lang, title, &body)
+        let response = page(self.status(), lang, title, &body);
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+            crate::web::retry_later(response)
+        } else {
+            response
+        }
     }
 }
 

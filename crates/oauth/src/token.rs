@@ -1,7 +1,7 @@
 //! `POST /token`: the `authorization_code` and `refresh_token` grants.
 
 use crate::client_auth::authenticate_client;
-use crate::web::{form_params, oauth_error, param, Reply, Request, Response};
+use crate::web::{form_params, oauth_error, param, retry_later, Reply, Request, Response};
 use grants::{redeem_code, refresh_tokens, CodeRedemption, Config, ExposeSecret, IssuedTokens, RefreshRedemption, TokenError};
 use http::StatusCode;
 use platform::KeyValue;
@@ -54,7 +54,7 @@ pub fn token(config: &Config, kv: &impl KeyValue, request: &Request, now: u64) -
     };
     match result {
         Ok(tokens) => token_response(&tokens),
-        Err(e @ TokenError::Backend(_)) => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, e.code(), "the token service failed; try again"),
+        Err(e @ TokenError::Backend(_)) => retry_later(oauth_error(StatusCode::SERVICE_UNAVAILABLE, e.code(), "the token service is temporarily unavailable; nothing was changed, try again")),
         Err(e) => oauth_error(StatusCode::BAD_REQUEST, e.code(), &e.to_string()),
     }
 }

@@ -226,6 +226,11 @@ pub(crate) mod tests {
         Config::from_lookup(vars(&base())).unwrap()
     }
 
+    /// The test configuration with some variables replaced.
+    pub fn config_with(extra: &[(&'static str, &'static str)]) -> Config {
+        with(extra).unwrap()
+    }
+
     fn with(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
         let mut pairs = base();
         for (k, v) in extra {

@@ -295,13 +295,7 @@ pub(crate) mod tests {
         let err = exchange_code(&fake, &test_config(), "c", "x", 0).await.unwrap_err();
         assert!(matches!(err, CybozuError::Unavailable(_)));
 
-        let wrong_secret = Config::from_lookup(crate::config::tests::vars(&[
-            ("kintone_base_url", "https://example.cybozu.com"),
-            ("cybozu_client_id", "l.1.client"),
-            ("cybozu_client_secret", "not-the-secret"),
-            ("secret_key", crate::config::tests::TEST_SECRET_KEY),
-        ]))
-        .unwrap();
+        let wrong_secret = crate::config::tests::config_with(&[("cybozu_client_secret", "not-the-secret")]);
         *fake.down.borrow_mut() = false;
         let err = exchange_code(&fake, &wrong_secret, "c", "x", 0).await.unwrap_err();
         assert!(matches!(&err, CybozuError::Rejected { status: 401, error } if error == "invalid_client"));

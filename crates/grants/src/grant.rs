@@ -762,14 +762,7 @@ pub(crate) mod tests {
     #[test]
     fn grant_table_stays_within_capacity_and_reclaims_dead_grants() {
         let kv = MemoryStore::new();
-        let config = Config::from_lookup(crate::config::tests::vars(&[
-            ("kintone_base_url", "https://example.cybozu.com"),
-            ("cybozu_client_id", "x"),
-            ("cybozu_client_secret", "y"),
-            ("secret_key", crate::config::tests::TEST_SECRET_KEY),
-            ("max_grants", "3"),
-        ]))
-        .unwrap();
+        let config = crate::config::tests::config_with(&[("max_grants", "3")]);
         // Abandoned codes (never redeemed) are reclaimed once expired.
         for i in 0..10 {
             create_grant(&kv, &config, &sample_request(), &kintone_tokens("a", "r"), 100 + i * CODE_LIFETIME_SECS).unwrap();
@@ -788,14 +781,7 @@ pub(crate) mod tests {
     #[test]
     fn a_reused_slot_does_not_accept_the_previous_grants_tokens() {
         let kv = MemoryStore::new();
-        let config = Config::from_lookup(crate::config::tests::vars(&[
-            ("kintone_base_url", "https://example.cybozu.com"),
-            ("cybozu_client_id", "x"),
-            ("cybozu_client_secret", "y"),
-            ("secret_key", crate::config::tests::TEST_SECRET_KEY),
-            ("max_grants", "1"),
-        ]))
-        .unwrap();
+        let config = crate::config::tests::config_with(&[("max_grants", "1")]);
         let old = active_grant(&kv, &config, 100);
         let new = active_grant(&kv, &config, 200);
         assert!(refresh_tokens(&kv, &config, refresh_with(old.refresh_token.expose_secret()), 201).is_err());

@@ -225,14 +225,7 @@ pub(crate) mod tests {
     #[test]
     fn the_table_never_exceeds_its_capacity() {
         let kv = MemoryStore::new();
-        let config = Config::from_lookup(crate::config::tests::vars(&[
-            ("kintone_base_url", "https://example.cybozu.com"),
-            ("cybozu_client_id", "x"),
-            ("cybozu_client_secret", "y"),
-            ("secret_key", crate::config::tests::TEST_SECRET_KEY),
-            ("max_pending_signins", "4"),
-        ]))
-        .unwrap();
+        let config = crate::config::tests::config_with(&[("max_pending_signins", "4")]);
         let mut states = vec![];
         for i in 0..50 {
             states.push(begin_signin(&kv, &config, &sample_request(), "b", "cb", 100 + i).unwrap());

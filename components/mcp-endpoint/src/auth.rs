@@ -127,7 +127,7 @@ fn challenge(issuer: &str, path: &str, challenge: &Challenge<'_>) -> Response {
         Challenge::InsufficientScope { .. } => http::StatusCode::FORBIDDEN,
         _ => http::StatusCode::UNAUTHORIZED,
     };
-    let body = serde_json_error(status);
+    let body = challenge_body(status);
     let mut response = http::Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -139,7 +139,7 @@ fn challenge(issuer: &str, path: &str, challenge: &Challenge<'_>) -> Response {
 }
 
 /// A short JSON body for 401/403 that says what to do, in English and Japanese.
-fn serde_json_error(status: http::StatusCode) -> Vec<u8> {
+fn challenge_body(status: http::StatusCode) -> Vec<u8> {
     let text = if status == http::StatusCode::FORBIDDEN {
         r#"{"error":"insufficient_scope","message":"This connection was not granted the kintone permission this needs. Reconnect and approve it. / この操作に必要な kintone の権限が許可されていません。再接続して許可してください。"}"#
     } else {

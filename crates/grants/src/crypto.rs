@@ -42,6 +42,14 @@ pub(crate) struct Keys {
     pub client_ids: [u8; 32],
     /// HMAC from which a confidential client's secret is derived.
     pub client_secrets: [u8; 32],
+    /// HMAC under which codes and refresh tokens are stored (a keyed hash: whoever can write the
+    /// store cannot compute the hash of a token of their choosing).
+    pub token_hashes: [u8; 32],
+    /// HMAC authenticating every stored record (`g:`, `rt:`), bound to its key.
+    pub record_macs: [u8; 32],
+    /// HMAC deriving refresh tokens deterministically (from the code, then from their
+    /// predecessor) and tagging them, so only tokens we minted count as well-formed.
+    pub token_derivation: [u8; 32],
 }
 
 impl Keys {
@@ -59,6 +67,9 @@ impl Keys {
             cookies: key(b"hmac:cookies")?,
             client_ids: key(b"hmac:client-ids")?,
             client_secrets: key(b"hmac:client-secrets")?,
+            token_hashes: key(b"hmac:store-token-hashes")?,
+            record_macs: key(b"hmac:store-records")?,
+            token_derivation: key(b"hmac:grant-token-derivation")?,
         })
     }
 }
@@ -155,7 +166,17 @@ mod tests {
     #[test]
     fn derived_keys_differ_per_purpose_and_per_secret() {
         let k = keys();
-        let all = [k.kintone_tokens, k.access_tokens, k.browser_blobs, k.cookies, k.client_ids, k.client_secrets];
+        let all = [
+            k.kintone_tokens,
+            k.access_tokens,
+            k.browser_blobs,
+            k.cookies,
+            k.client_ids,
+            k.client_secrets,
+            k.token_hashes,
+            k.record_macs,
+            k.token_derivation,
+        ];
         for (i, a) in all.iter().enumerate() {
             for b in &all[i + 1..] {
                 assert_ne!(a, b);

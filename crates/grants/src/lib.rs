@@ -20,22 +20,29 @@
 //! | key | contents | expiry | written by |
 //! |---|---|---|---|
 //! | `st:<slot>` | pending sign-in: SHA-256 of the `state` secret and of the browser-binding cookie, the validated authorization request (client id, redirect URI, PKCE challenge, resource, scopes, client `state`, issuer), our callback URL | 10 min; single use | `/authorize` (on approval) |
-//! | `g:<slot>` | grant: nonce, client id, scopes, resource, kintone access + refresh token (XChaCha20-Poly1305, AAD = grant id + field), kintone expiry; while pending also SHA-256 of our code, PKCE challenge, redirect URI; once active the spent code's hash (replay detection) | code 10 min; grant 90 days from sign-in | `/callback`, `/token` (once), endpoint kintone refresh |
-//! | `rt:<slot>` | refresh state: nonce, SHA-256 of the current refresh token, of the one it replaced (valid until the current one is used), of up to 4 retired ones (reuse revokes) | 30 days idle, at most the grant's end | `/token` |
+//! | `g:<slot>` | grant: nonce, client id, scopes, resource, kintone access + refresh token (XChaCha20-Poly1305, AAD = grant id + field), kintone expiry; while pending also the keyed hash of our code, PKCE challenge, redirect URI; once active the spent code's keyed hash (replay detection) | code 10 min; grant 90 days from sign-in | `/callback`, `/token` (once), endpoint kintone refresh |
+//! | `rt:<slot>` | refresh state: nonce, generation, keyed hash of the current refresh token and of the one it replaced (which returns the same successor for 60 s; any other token we minted for the grant is reuse and revokes it) | 30 days idle, at most the grant's end | `/token` |
 //!
 //! Not stored at all: clients (the `client_id` is the HMAC-signed registration, the secret an
 //! HMAC of the id), access tokens (encrypted, self-contained, 1 hour; the endpoint's single read
 //! is the grant record), the consent form's request (sealed into the form, bound to the CSRF
 //! cookie), remembered approvals (HMAC-signed cookie).
 //!
+//! Both records carry a MAC (HMAC-SHA256 over the record and its key, member `m`); one that fails
+//! it (planted, altered, moved, or written by a version before issue 11) is refused, removed and
+//! treated as absent. At most 5 live grants per client; a new sign-in evicts only an unredeemed
+//! code, never another client's active grant (see `grant::create_grant`).
+//!
 //! Codes and refresh tokens are `<prefix><slot>.<nonce>.<secret>`, so each names its grant; only
-//! their SHA-256 is stored. Revoking a grant deletes `rt:` then `g:`, which also kills every access
+//! their keyed hash (HMAC-SHA256) is stored. Refresh tokens are derived (from the code, then from
+//! their predecessor) and tagged, so concurrent requests with one input get one output. Revoking a grant deletes `rt:` then `g:`, which also kills every access
 //! token issued from it.
 //!
 //! # Keys
 //!
 //! HKDF-SHA256 over `secret_key` derives separate keys for: kintone-token AEAD, access-token AEAD,
-//! browser-blob AEAD, cookie HMAC, client-id HMAC, client-secret HMAC. Randomness comes from
+//! browser-blob AEAD, cookie HMAC, client-id HMAC, client-secret HMAC, stored-token hashes, record
+//! MACs, refresh-token derivation. Randomness comes from
 //! getrandom 0.3 (`wasi:random` on wasm32-wasip2).
 
 mod client;
@@ -65,7 +72,7 @@ pub use cybozu::{exchange_code, refresh_kintone_token, CybozuError, KintoneToken
 pub use grant::{
     create_grant, pkce_s256_matches, redeem_code, refresh_tokens, revoke_grant, revoke_token, CodeRedemption,
     GrantId, IssuedTokens, RefreshRedemption, TokenError, CODE_LIFETIME_SECS, GRANT_LIFETIME_SECS,
-    REFRESH_IDLE_SECS,
+    MAX_GRANTS_PER_CLIENT, REFRESH_GRACE_SECS, REFRESH_IDLE_SECS,
 };
 pub use resource::{
     audience_covers, is_our_resource, issuer_for, normalize_resource, origin_of, MCP_RESOURCE_PATHS,

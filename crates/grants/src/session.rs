@@ -107,7 +107,7 @@ pub fn resolve_bearer_at(kv: &impl KeyValue, config: &Config, token: &str, resou
     if !audience_covers(&claims.resource, resource) {
         return Err(AuthError::WrongAudience);
     }
-    let record = grant::read_grant(kv, &claims.grant)?.ok_or(AuthError::Revoked)?;
+    let record = grant::read_grant(kv, config, &claims.grant)?.ok_or(AuthError::Revoked)?;
     if !record.is_active() {
         return Err(AuthError::Revoked);
     }
@@ -174,7 +174,7 @@ pub async fn refresh_session_at(
     now: u64,
 ) -> Result<Session, RefreshError> {
     let id = &session.grant;
-    let mut record = match grant::read_grant(kv, id)? {
+    let record = match grant::read_grant(kv, config, id)? {
         Some(r) if r.is_active() && r.expires_at > now => r,
         _ => return Err(RefreshError::GrantRevoked),
     };
@@ -207,10 +207,14 @@ pub async fn refresh_session_at(
         }
         Err(other) => return Err(RefreshError::Upstream(other)),
     };
-    grant::store_kintone_tokens(kv, config, id, &mut record, &tokens)?;
-    // A revocation that ran between our read and write deleted the refresh record first: undo
-    // our write so the revoked grant stays revoked.
-    if !grant::refresh_record_exists(kv, id)? {
+    // The grant is re-read before the write: revoked, or its slot reused by another grant while
+    // Cybozu answered, it is not written (see `store_kintone_tokens`).
+    if !grant::store_kintone_tokens(kv, config, id, &tokens)? {
+        return Err(RefreshError::GrantRevoked);
+    }
+    // A revocation that ran between that re-read and our write deleted the refresh record
+    // first: undo our write so the revoked grant stays revoked.
+    if !grant::refresh_record_exists(kv, config, id)? {
         grant::revoke_grant(kv, id)?;
         return Err(RefreshError::GrantRevoked);
     }
@@ -388,5 +392,47 @@ mod tests {
         kv.delete(&rt_key).unwrap();
         assert!(matches!(refresh_session_at(&kv, &config, &fake, &session, 201).await, Err(RefreshError::GrantRevoked)));
         assert!(kv.snapshot().is_empty());
+    }
+
+    /// Runs `before` once, when the first request goes out: something another request does while
+    /// this one waits for Cybozu.
+    struct WhileCybozuAnswers<'a, H> {
+        inner: &'a H,
+        before: std::cell::RefCell<Option<Box<dyn FnOnce() + 'a>>>,
+    }
+
+    impl<H: HttpClient> HttpClient for WhileCybozuAnswers<'_, H> {
+        async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, platform::OutboundError> {
+            let before = self.before.borrow_mut().take();
+            if let Some(before) = before {
+                before();
+            }
+            self.inner.send(request).await
+        }
+    }
+
+    /// L3: while Cybozu answered a kintone refresh, the grant was revoked and its slot given to
+    /// another user's grant. The late refresh must not overwrite (nor then delete) the newcomer.
+    #[tokio::test]
+    async fn a_kintone_refresh_does_not_overwrite_a_slot_reused_meanwhile() {
+        let kv = MemoryStore::new();
+        let config = crate::config::tests::config_with(&[("max_grants", "1")]);
+        let fake = FakeTokenEndpoint::new();
+        fake.add_code("unused", "kintone-access-1", "kintone-refresh-1");
+        let old = active_grant(&kv, &config, 100);
+        let session = resolve_bearer_at(&kv, &config, old.access_token.expose_secret(), MCP, 200).unwrap();
+        let newcomer = std::cell::RefCell::new(None);
+        let http = WhileCybozuAnswers {
+            inner: &fake,
+            before: std::cell::RefCell::new(Some(Box::new(|| {
+                assert!(revoke_token(&kv, &config, old.refresh_token.expose_secret(), "kc1.client").unwrap());
+                *newcomer.borrow_mut() = Some(active_grant(&kv, &config, 201));
+            }))),
+        };
+        assert!(matches!(refresh_session_at(&kv, &config, &http, &session, 202).await, Err(RefreshError::GrantRevoked)));
+        let newcomer = newcomer.borrow_mut().take().unwrap();
+        let fresh = resolve_bearer_at(&kv, &config, newcomer.access_token.expose_secret(), MCP, 203).unwrap();
+        assert_eq!(fresh.kintone_access_token.expose_secret(), "kintone-access-1", "the newcomer's record is intact");
+        assert!(refresh_tokens(&kv, &config, refresh_with(newcomer.refresh_token.expose_secret()), 204).is_ok());
     }
 }

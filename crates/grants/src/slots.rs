@@ -48,6 +48,14 @@ pub(crate) fn allocate(
     Ok(slot)
 }
 
+/// Every slot of `0..capacity` once, starting at a random slot: the order in which a table is
+/// probed, so that concurrent allocations rarely look at the same free slot first.
+pub(crate) fn probe_order(capacity: u16) -> Result<impl Iterator<Item = u16>, BackendError> {
+    let capacity = capacity.max(1) as u32;
+    let start = u16::from_le_bytes(crypto::random_bytes::<2>()?) as u32 % capacity;
+    Ok((0..capacity).map(move |step| ((start + step) % capacity) as u16))
+}
+
 /// Slot numbers are written in lower-case hex in keys and ids.
 pub(crate) fn parse_slot(text: &str) -> Option<u16> {
     if text.is_empty() || text.len() > 4 || !text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {

@@ -95,6 +95,10 @@ struct ClientClaims {
     auth_method: ClientAuthMethod,
     #[serde(rename = "t")]
     issued_at: u64,
+    /// Registered without the `refresh_token` grant type: `/token` refuses to refresh for it.
+    /// (Absent in ids issued before this member existed: those may refresh, as before.)
+    #[serde(rename = "nr", skip_serializing_if = "std::ops::Not::not", default)]
+    no_refresh: bool,
     /// Makes every registration's id (and so its secret) unique even for identical metadata.
     #[serde(rename = "x")]
     nonce: String,
@@ -108,6 +112,8 @@ pub struct RegisteredClient {
     pub redirect_uris: Vec<String>,
     pub auth_method: ClientAuthMethod,
     pub issued_at: u64,
+    /// Whether the client registered the `refresh_token` grant type (enforced at `/token`).
+    pub refresh_token_grant: bool,
 }
 
 /// What registration hands back: the client and, for a confidential one, its secret.
@@ -140,6 +146,11 @@ pub fn register_client(config: &Config, request: &ClientRegistration, now: u64) 
             return Err(meta(&format!("client_name must be at most {MAX_CLIENT_NAME_CHARS} characters")))
         }
         Some(n) if n.chars().any(char::is_control) => return Err(meta("client_name must not contain control characters")),
+        Some(n) if n.chars().any(is_deceptive_name_char) => {
+            return Err(meta(
+                "client_name must not contain invisible or text-direction characters (bidi controls such as U+202E, zero-width characters such as U+200B)",
+            ))
+        }
         Some(n) => Some(n.to_owned()),
     };
 
@@ -197,6 +208,7 @@ pub fn register_client(config: &Config, request: &ClientRegistration, now: u64) 
         redirect_uris: request.redirect_uris.clone(),
         auth_method,
         issued_at: now,
+        no_refresh: !grant_types.contains(&"refresh_token"),
         nonce: crypto::random_token::<9>().map_err(|e: CryptoError| RegistrationError::Crypto(e.to_string()))?,
     };
     let client_id = sign_client_id(config, &claims)?;
@@ -209,6 +221,7 @@ pub fn register_client(config: &Config, request: &ClientRegistration, now: u64) 
         redirect_uris: claims.redirect_uris,
         auth_method,
         issued_at: now,
+        refresh_token_grant: !claims.no_refresh,
     };
     let client_secret = auth_method.is_confidential().then(|| derive_secret(config, &client.client_id));
     Ok(Registered { client, client_secret, grant_types, application_type })
@@ -238,6 +251,7 @@ pub fn verify_client_id(config: &Config, client_id: &str) -> Option<RegisteredCl
         redirect_uris: claims.redirect_uris,
         auth_method: claims.auth_method,
         issued_at: claims.issued_at,
+        refresh_token_grant: !claims.no_refresh,
     })
 }
 
@@ -282,19 +296,6 @@ impl RegisteredClient {
             .then(|| requested.to_owned())
     }
 
-    /// A stable fingerprint of what the user approves (name, redirect URIs, method), so a client
-    /// that re-registers identical metadata (Claude does on every connection) is recognised by the
-    /// remembered-approval cookie although its id changed.
-    pub fn approval_fingerprint(&self) -> String {
-        let mut parts: Vec<&[u8]> = vec![self.name.as_deref().unwrap_or("").as_bytes(), self.auth_method.as_str().as_bytes()];
-        parts.extend(self.redirect_uris.iter().map(|u| u.as_bytes()));
-        let mut joined = Vec::new();
-        for part in parts {
-            joined.extend_from_slice(&(part.len() as u64).to_be_bytes());
-            joined.extend_from_slice(part);
-        }
-        crypto::b64(&crypto::sha256(&joined)[..12])
-    }
 }
 
 /// Redirect URIs we accept: `https` anywhere, `http` only on a loopback host; no fragment, no user
@@ -321,6 +322,30 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), &'static str> {
         return Err("must not contain user information");
     }
     Ok(())
+}
+
+/// Characters a client name may not contain because they hide or reorder what the consent page
+/// shows: bidirectional controls (U+202A–U+202E, U+2066–U+2069, LRM/RLM/ALM), zero-width and other
+/// invisible format characters (U+200B–U+200D, U+2060–U+2064, U+FEFF, soft hyphen, tag
+/// characters, fillers), and the Unicode line and paragraph separators.
+pub fn is_deceptive_name_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
 fn is_safe_web_url(value: &str) -> bool {
@@ -353,10 +378,9 @@ mod tests {
         assert_eq!(back.name.as_deref(), Some("MCP CLI Client"));
         assert_eq!(back.redirect_uris, vec!["http://localhost:4567/oauth/callback"]);
         assert_eq!(back.issued_at, 1000);
-        // Same metadata, new registration: a different id but the same approval fingerprint.
+        // Same metadata, new registration: a different id (so consent is asked again).
         let again = register_client(&config, &registration(&["http://localhost:4567/oauth/callback"]), 1001).unwrap();
         assert_ne!(again.client.client_id, reg.client.client_id);
-        assert_eq!(again.client.approval_fingerprint(), reg.client.approval_fingerprint());
     }
 
     #[test]
@@ -435,6 +459,11 @@ mod tests {
             Box::new(|r| r.logo_uri = Some("data:image/png;base64,AAAA".into())),
             Box::new(|r| r.client_name = Some("bad\u{0007}name".into())),
             Box::new(|r| r.client_name = Some("x".repeat(129))),
+            Box::new(|r| r.client_name = Some("Claude\u{202E}lanigiro".into())),
+            Box::new(|r| r.client_name = Some("Cla\u{200B}ude".into())),
+            Box::new(|r| r.client_name = Some("\u{2066}Claude\u{2069}".into())),
+            Box::new(|r| r.client_name = Some("Claude\u{FEFF}".into())),
+            Box::new(|r| r.client_name = Some("Claude\u{2028}Desktop".into())),
             Box::new(|r| r.application_type = Some("browser".into())),
         ];
         for (i, mutate) in cases.iter().enumerate() {

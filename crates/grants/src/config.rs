@@ -13,7 +13,6 @@ pub const VAR_CYBOZU_CLIENT_SECRET: &str = "cybozu_client_secret";
 pub const VAR_SECRET_KEY: &str = "secret_key";
 pub const VAR_PUBLIC_URL: &str = "public_url";
 pub const VAR_MAX_GRANTS: &str = "max_grants";
-pub const VAR_MAX_PENDING_SIGNINS: &str = "max_pending_signins";
 
 /// Every variable [`Config::from_lookup`] reads, for the components' `[variables]` tables.
 pub const VARIABLES: &[&str] = &[
@@ -23,7 +22,6 @@ pub const VARIABLES: &[&str] = &[
     VAR_SECRET_KEY,
     VAR_PUBLIC_URL,
     VAR_MAX_GRANTS,
-    VAR_MAX_PENDING_SIGNINS,
 ];
 
 /// Shortest accepted `secret_key`: 32 characters, so a random key has at least 128 bits even
@@ -32,8 +30,6 @@ pub const MIN_SECRET_KEY_CHARS: usize = 32;
 
 /// Default capacity of the grant table: 256 grants × 2 keys = 512 of Fermyon Cloud's 1,024 keys.
 pub const DEFAULT_MAX_GRANTS: u16 = 256;
-/// Default capacity of the pending sign-in table (one key each, 10 minutes each).
-pub const DEFAULT_MAX_PENDING_SIGNINS: u16 = 64;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -47,12 +43,11 @@ pub enum ConfigError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StoreLimits {
     pub max_grants: u16,
-    pub max_pending_signins: u16,
 }
 
 impl Default for StoreLimits {
     fn default() -> Self {
-        StoreLimits { max_grants: DEFAULT_MAX_GRANTS, max_pending_signins: DEFAULT_MAX_PENDING_SIGNINS }
+        StoreLimits { max_grants: DEFAULT_MAX_GRANTS }
     }
 }
 
@@ -100,11 +95,6 @@ impl Config {
         let public_url = get(VAR_PUBLIC_URL).map(|v| parse_origin(VAR_PUBLIC_URL, &v)).transpose()?;
         let limits = StoreLimits {
             max_grants: parse_capacity(VAR_MAX_GRANTS, get(VAR_MAX_GRANTS), DEFAULT_MAX_GRANTS)?,
-            max_pending_signins: parse_capacity(
-                VAR_MAX_PENDING_SIGNINS,
-                get(VAR_MAX_PENDING_SIGNINS),
-                DEFAULT_MAX_PENDING_SIGNINS,
-            )?,
         };
         let keys = Keys::derive(secret_key.expose_secret().as_bytes())
             .map_err(|e: CryptoError| invalid(VAR_SECRET_KEY, &e.to_string()))?;
@@ -248,7 +238,6 @@ pub(crate) mod tests {
         assert_eq!(config.cybozu_authorization_endpoint(), "https://example.cybozu.com/oauth2/authorization");
         assert_eq!(config.public_url(), Some("https://mcp.example.com"));
         assert_eq!(config.limits().max_grants, 100);
-        assert_eq!(config.limits().max_pending_signins, DEFAULT_MAX_PENDING_SIGNINS);
     }
 
     #[test]
@@ -300,7 +289,7 @@ pub(crate) mod tests {
     #[test]
     fn bad_capacities_are_refused() {
         for bad in ["0", "5000", "many", "-1"] {
-            assert!(with(&[(VAR_MAX_PENDING_SIGNINS, bad)]).is_err(), "{bad}");
+            assert!(with(&[(VAR_MAX_GRANTS, bad)]).is_err(), "{bad}");
         }
     }
 

@@ -50,6 +50,8 @@ pub(crate) struct Keys {
     /// HMAC deriving refresh tokens deterministically (from the code, then from their
     /// predecessor) and tagging them, so only tokens we minted count as well-formed.
     pub token_derivation: [u8; 32],
+    /// AEAD of pending sign-ins sealed into the `state` we send to Cybozu (no store record).
+    pub signin_states: [u8; 32],
 }
 
 impl Keys {
@@ -70,6 +72,7 @@ impl Keys {
             token_hashes: key(b"hmac:store-token-hashes")?,
             record_macs: key(b"hmac:store-records")?,
             token_derivation: key(b"hmac:grant-token-derivation")?,
+            signin_states: key(b"aead:signin-states")?,
         })
     }
 }
@@ -176,6 +179,7 @@ mod tests {
             k.token_hashes,
             k.record_macs,
             k.token_derivation,
+            k.signin_states,
         ];
         for (i, a) in all.iter().enumerate() {
             for b in &all[i + 1..] {

@@ -15,18 +15,19 @@
 //! No TTL, no compare-and-swap, no key listing: every record carries its own expiry and is
 //! refused and removed when found expired. Records that strangers or abandoned flows can create
 //! live in fixed-size slot tables (see `slots`), so the store can never hold more than
-//! `2 × max_grants + max_pending_signins` keys (defaults 2 × 256 + 64 = 576).
+//! `2 × max_grants` keys (default 2 × 256 = 512).
 //!
 //! | key | contents | expiry | written by |
 //! |---|---|---|---|
-//! | `st:<slot>` | pending sign-in: SHA-256 of the `state` secret and of the browser-binding cookie, the validated authorization request (client id, redirect URI, PKCE challenge, resource, scopes, client `state`, issuer), our callback URL | 10 min; single use | `/authorize` (on approval) |
 //! | `g:<slot>` | grant: nonce, client id, scopes, resource, kintone access + refresh token (XChaCha20-Poly1305, AAD = grant id + field), kintone expiry; while pending also the keyed hash of our code, PKCE challenge, redirect URI; once active the spent code's keyed hash (replay detection) | code 10 min; grant 90 days from sign-in | `/callback`, `/token` (once), endpoint kintone refresh |
 //! | `rt:<slot>` | refresh state: nonce, generation, keyed hash of the current refresh token and of the one it replaced (which returns the same successor for 60 s; any other token we minted for the grant is reuse and revokes it) | 30 days idle, at most the grant's end | `/token` |
 //!
 //! Not stored at all: clients (the `client_id` is the HMAC-signed registration, the secret an
 //! HMAC of the id), access tokens (encrypted, self-contained, 1 hour; the endpoint's single read
 //! is the grant record), the consent form's request (sealed into the form, bound to the CSRF
-//! cookie), remembered approvals (HMAC-signed cookie).
+//! cookie), pending sign-ins (the validated request, its expiry and a hash of the browser-binding
+//! cookie, sealed into the `state` sent to Cybozu: see `signin`), remembered approvals
+//! (HMAC-signed cookie).
 //!
 //! Both records carry a MAC (HMAC-SHA256 over the record and its key, member `m`); one that fails
 //! it (planted, altered, moved, or written by a version before issue 11) is refused, removed and
@@ -41,8 +42,8 @@
 //! # Keys
 //!
 //! HKDF-SHA256 over `secret_key` derives separate keys for: kintone-token AEAD, access-token AEAD,
-//! browser-blob AEAD, cookie HMAC, client-id HMAC, client-secret HMAC, stored-token hashes, record
-//! MACs, refresh-token derivation. Randomness comes from
+//! browser-blob AEAD, sign-in-state AEAD, cookie HMAC, client-id HMAC, client-secret HMAC,
+//! stored-token hashes, record MACs, refresh-token derivation. Randomness comes from
 //! getrandom 0.3 (`wasi:random` on wasm32-wasip2).
 
 mod client;
@@ -59,13 +60,12 @@ mod store;
 mod token;
 
 pub use client::{
-    register_client, validate_redirect_uri, verify_client_id, ClientAuthMethod, ClientRegistration, Registered,
-    RegisteredClient, RegistrationError,
+    is_deceptive_name_char, register_client, validate_redirect_uri, verify_client_id, ClientAuthMethod,
+    ClientRegistration, Registered, RegisteredClient, RegistrationError,
 };
 pub use config::{
-    Config, ConfigError, StoreLimits, DEFAULT_MAX_GRANTS, DEFAULT_MAX_PENDING_SIGNINS, MIN_SECRET_KEY_CHARS,
-    VARIABLES, VAR_CYBOZU_CLIENT_ID, VAR_CYBOZU_CLIENT_SECRET, VAR_KINTONE_BASE_URL, VAR_MAX_GRANTS,
-    VAR_MAX_PENDING_SIGNINS, VAR_PUBLIC_URL, VAR_SECRET_KEY,
+    Config, ConfigError, StoreLimits, DEFAULT_MAX_GRANTS, MIN_SECRET_KEY_CHARS, VARIABLES, VAR_CYBOZU_CLIENT_ID,
+    VAR_CYBOZU_CLIENT_SECRET, VAR_KINTONE_BASE_URL, VAR_MAX_GRANTS, VAR_PUBLIC_URL, VAR_SECRET_KEY,
 };
 pub use crypto::{ct_eq, random_token, sha256_b64, CryptoError};
 pub use cybozu::{exchange_code, refresh_kintone_token, CybozuError, KintoneTokens};

@@ -1,23 +1,50 @@
-//! Pending sign-ins: the `state` we send to Cybozu, kept server-side and bound to the browser.
+//! Pending sign-ins, sealed into the `state` we send to Cybozu: nothing is stored until Cybozu
+//! sends the user back with a code.
 //!
 //! When the user approves (or a remembered approval skips the page), the validated authorization
-//! request goes into `st:<slot>` for 10 minutes. Cybozu gets only `<slot>.<random>` as `state`;
-//! the record keeps the SHA-256 of the random part and of a per-browser binding value that lives
-//! in a `__Host-` cookie. `/callback` accepts the state once, from that browser only.
+//! request, an expiry and a hash of the per-browser binding value (a `__Host-` cookie) are
+//! encrypted with XChaCha20-Poly1305 under a key derived from `secret_key` for this purpose
+//! alone; the result is the upstream `state`. `/callback` opens it, checks the expiry, and checks
+//! that the browser presents the same binding cookie.
+//!
+//! Why sealed and not stored: a stored record per approval let anyone replay the consent form's
+//! POST in a loop, fill the bounded table and evict real users still at Cybozu's sign-in page
+//! (issue 11, M2). A sealed state costs the server nothing to mint, so a replay only hands its
+//! sender one more state bound to their own browser.
+//!
+//! A sealed state can be presented more than once; that does no harm:
+//! - Another browser cannot use it: it lacks the binding cookie (a `__Host-` cookie no other site
+//!   can set or read), and the check comes before any code exchange.
+//! - The same browser replaying the whole callback URL brings a code Cybozu already redeemed:
+//!   Cybozu's codes are single-use, so the exchange is refused and nothing is created. (The
+//!   `oauth` crate also remembers completed states in a signed cookie and refuses them before
+//!   calling Cybozu at all.)
+//! - The same browser walking through Cybozu again with the same state gets a fresh code for the
+//!   same client, redirect URI and PKCE challenge: exactly what a new sign-in in that browser
+//!   gives, and it takes that person's own Cybozu account. The state expires after 10 minutes.
 
 use crate::crypto::{self, CryptoError};
 use crate::scope::Scopes;
-use crate::slots::{self, Occupancy};
-use crate::store::{self, BackendError};
 use crate::Config;
-use platform::KeyValue;
 use serde::{Deserialize, Serialize};
 
 /// How long a sign-in may take from approval to `/callback`.
 pub const SIGNIN_LIFETIME_SECS: u64 = 600;
 
+/// Version prefix of a sealed state (a new format gets a new prefix).
+const STATE_PREFIX: &str = "s1.";
+/// Associated data of the AEAD: binds the ciphertext to this use and format.
+const STATE_AAD: &[u8] = b"kintone-mcp/signin-state/v1";
+/// A presented state longer than this is not one of ours (client ids are at most 4 KB, client
+/// states 1 KB; the seal and base64 add about a third).
+const MAX_SEALED_STATE_LEN: usize = 8 * 1024;
+/// Bytes of SHA-256 of the binding cookie kept in the state (inside the AEAD, so a truncated
+/// hash is enough to tell two browsers apart).
+const BROWSER_HASH_BYTES: usize = 16;
+
 /// A validated authorization request (RFC 6749 §4.1.1 + PKCE + RFC 8707), carried from
-/// `/authorize` through Cybozu to the grant. Field names are short because it is stored.
+/// `/authorize` through Cybozu to the grant. Field names are short because it is sealed into the
+/// upstream `state` and stored in the grant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
     #[serde(rename = "c")]
@@ -44,19 +71,21 @@ pub struct AuthorizationRequest {
     pub issuer: String,
 }
 
+impl AuthorizationRequest {
+    /// The `redirect_uri` we send to Cybozu for this request (and again at the code exchange).
+    pub fn callback_uri(&self) -> String {
+        format!("{}/callback", self.issuer)
+    }
+}
+
+/// What the sealed `state` carries.
 #[derive(Serialize, Deserialize)]
-struct SigninRecord {
-    /// SHA-256 of the secret half of the upstream `state`.
-    #[serde(rename = "h")]
-    state_hash: String,
-    /// SHA-256 of the browser binding cookie's value.
-    #[serde(rename = "b")]
-    browser_hash: String,
+struct SealedSignin {
     #[serde(rename = "q")]
     request: AuthorizationRequest,
-    /// The `redirect_uri` we sent to Cybozu (needed again for the code exchange).
-    #[serde(rename = "cb")]
-    callback_uri: String,
+    /// Truncated SHA-256 of the browser binding cookie's value, base64url.
+    #[serde(rename = "b")]
+    browser_hash: String,
     #[serde(rename = "e")]
     expires_at: u64,
 }
@@ -65,12 +94,15 @@ struct SigninRecord {
 #[derive(Debug)]
 pub struct CompletedSignin {
     pub request: AuthorizationRequest,
+    /// The `redirect_uri` we sent to Cybozu (needed again for the code exchange).
     pub callback_uri: String,
+    /// When the state stops being accepted.
+    pub expires_at: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SigninError {
-    #[error("unknown or already used sign-in state")]
+    #[error("the sign-in state is not one of ours")]
     UnknownState,
     #[error("the sign-in took too long and expired")]
     Expired,
@@ -78,12 +110,6 @@ pub enum SigninError {
     MissingBrowserCookie,
     #[error("the sign-in was started in another browser (binding cookie mismatch)")]
     WrongBrowser,
-    #[error(transparent)]
-    Backend(#[from] BackendError),
-}
-
-fn key(slot: u16) -> String {
-    format!("st:{slot:x}")
 }
 
 /// A fresh value for the browser binding cookie (reuse the browser's current one if it has one,
@@ -97,68 +123,48 @@ pub fn is_browser_binding(value: &str) -> bool {
     value.len() == 43 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Store a pending sign-in; returns the `state` to send to Cybozu.
-pub fn begin_signin(
-    kv: &impl KeyValue,
-    config: &Config,
-    request: &AuthorizationRequest,
-    browser_binding: &str,
-    callback_uri: &str,
-    now: u64,
-) -> Result<String, BackendError> {
-    let slot = slots::allocate(
-        config.limits().max_pending_signins,
-        |slot| {
-            Ok(match store::read::<SigninRecord>(kv, &key(slot))? {
-                Some(r) if r.expires_at > now => Occupancy::Live { expires_at: r.expires_at },
-                _ => Occupancy::Free,
-            })
-        },
-        |slot| Ok(kv.delete(&key(slot))?),
-    )?;
-    let secret = crypto::random_token::<32>()?;
-    let record = SigninRecord {
-        state_hash: crypto::sha256_b64(secret.as_bytes()),
-        browser_hash: crypto::sha256_b64(browser_binding.as_bytes()),
-        request: request.clone(),
-        callback_uri: callback_uri.to_owned(),
-        expires_at: now + SIGNIN_LIFETIME_SECS,
-    };
-    store::write(kv, &key(slot), &record)?;
-    Ok(format!("{slot:x}.{secret}"))
+fn browser_hash(binding: &str) -> String {
+    crypto::b64(&crypto::sha256(binding.as_bytes())[..BROWSER_HASH_BYTES])
 }
 
-/// Consume a pending sign-in. The state is spent as soon as it matches, even when the browser
-/// check then fails, so a state can never be tried twice.
-pub fn finish_signin(
-    kv: &impl KeyValue,
-    state: &str,
-    browser_binding: Option<&str>,
-    now: u64,
-) -> Result<CompletedSignin, SigninError> {
-    let (slot, secret) = state.split_once('.').ok_or(SigninError::UnknownState)?;
-    let slot = slots::parse_slot(slot).ok_or(SigninError::UnknownState)?;
-    let record: SigninRecord = store::read(kv, &key(slot)).map_err(BackendError::from)?.ok_or(SigninError::UnknownState)?;
-    // A wrong secret must not disturb the slot's rightful (live) sign-in.
-    if !crypto::ct_eq(record.state_hash.as_bytes(), crypto::sha256_b64(secret.as_bytes()).as_bytes()) {
+/// Seal a pending sign-in for `browser_binding`; returns the `state` to send to Cybozu. Writes
+/// nothing anywhere.
+pub fn begin_signin(config: &Config, request: &AuthorizationRequest, browser_binding: &str, now: u64) -> Result<String, CryptoError> {
+    let sealed = SealedSignin {
+        request: request.clone(),
+        browser_hash: browser_hash(browser_binding),
+        expires_at: now + SIGNIN_LIFETIME_SECS,
+    };
+    let json = serde_json::to_vec(&sealed).map_err(|_| CryptoError::Seal)?;
+    let ciphertext = crypto::seal(&config.keys.signin_states, STATE_AAD, &json)?;
+    Ok(format!("{STATE_PREFIX}{}", crypto::b64(&ciphertext)))
+}
+
+/// Open a state made by [`begin_signin`]: ours, not expired, and presented by the browser it was
+/// sealed for. Checks only; the caller decides what completing it means.
+pub fn finish_signin(config: &Config, state: &str, browser_binding: Option<&str>, now: u64) -> Result<CompletedSignin, SigninError> {
+    if state.len() > MAX_SEALED_STATE_LEN {
         return Err(SigninError::UnknownState);
     }
-    kv.delete(&key(slot)).map_err(BackendError::from)?;
-    if record.expires_at <= now {
+    let ciphertext = state.strip_prefix(STATE_PREFIX).and_then(crypto::unb64).ok_or(SigninError::UnknownState)?;
+    let json = crypto::open(&config.keys.signin_states, STATE_AAD, &ciphertext).ok_or(SigninError::UnknownState)?;
+    let sealed: SealedSignin = serde_json::from_slice(&json).map_err(|_| SigninError::UnknownState)?;
+    if sealed.expires_at <= now {
         return Err(SigninError::Expired);
     }
     let binding = browser_binding.ok_or(SigninError::MissingBrowserCookie)?;
-    if !crypto::ct_eq(record.browser_hash.as_bytes(), crypto::sha256_b64(binding.as_bytes()).as_bytes()) {
+    if !crypto::ct_eq(sealed.browser_hash.as_bytes(), browser_hash(binding).as_bytes()) {
         return Err(SigninError::WrongBrowser);
     }
-    Ok(CompletedSignin { request: record.request, callback_uri: record.callback_uri })
+    let callback_uri = sealed.request.callback_uri();
+    Ok(CompletedSignin { request: sealed.request, callback_uri, expires_at: sealed.expires_at })
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::tests::test_config;
-    use platform::MemoryStore;
+    use crate::config::tests::{config_with, test_config};
+    use crate::config::VAR_SECRET_KEY;
 
     pub fn sample_request() -> AuthorizationRequest {
         AuthorizationRequest {
@@ -173,66 +179,91 @@ pub(crate) mod tests {
         }
     }
 
+    const BROWSER: &str = "browser-binding-value-0123456789abcdefghijk";
+
     #[test]
-    fn a_state_completes_once_from_its_browser() {
-        let (kv, config) = (MemoryStore::new(), test_config());
-        let state = begin_signin(&kv, &config, &sample_request(), "browser-1", "https://mcp.example.com/callback", 100).unwrap();
-        // Nothing secret in the store: neither the state secret nor the browser value.
-        let (_, secret) = state.split_once('.').unwrap();
-        for value in kv.snapshot().values() {
-            let text = String::from_utf8_lossy(value);
-            assert!(!text.contains(secret) && !text.contains("browser-1"));
+    fn a_state_opens_in_its_browser_and_hides_what_it_carries() {
+        let config = test_config();
+        let state = begin_signin(&config, &sample_request(), BROWSER, 100).unwrap();
+        assert!(state.starts_with(STATE_PREFIX));
+        for clear in ["client-state", "kc1.client", "localhost", "E9Melhoa", BROWSER] {
+            assert!(!state.contains(clear), "{clear} is visible in the state");
         }
-        let done = finish_signin(&kv, &state, Some("browser-1"), 200).unwrap();
+        let done = finish_signin(&config, &state, Some(BROWSER), 200).unwrap();
         assert_eq!(done.request, sample_request());
         assert_eq!(done.callback_uri, "https://mcp.example.com/callback");
-        assert!(kv.snapshot().is_empty());
-        // Replay.
-        assert!(matches!(finish_signin(&kv, &state, Some("browser-1"), 200), Err(SigninError::UnknownState)));
+        assert_eq!(done.expires_at, 100 + SIGNIN_LIFETIME_SECS);
+        // Every approval gets its own state (random nonce).
+        assert_ne!(state, begin_signin(&config, &sample_request(), BROWSER, 100).unwrap());
     }
 
     #[test]
-    fn wrong_or_missing_browser_consumes_the_state() {
-        let (kv, config) = (MemoryStore::new(), test_config());
-        let state = begin_signin(&kv, &config, &sample_request(), "browser-1", "cb", 100).unwrap();
-        assert!(matches!(finish_signin(&kv, &state, None, 101), Err(SigninError::MissingBrowserCookie)));
-        assert!(kv.snapshot().is_empty());
-        let state = begin_signin(&kv, &config, &sample_request(), "browser-1", "cb", 100).unwrap();
-        assert!(matches!(finish_signin(&kv, &state, Some("browser-2"), 101), Err(SigninError::WrongBrowser)));
-        assert!(matches!(finish_signin(&kv, &state, Some("browser-1"), 101), Err(SigninError::UnknownState)));
-        assert!(kv.snapshot().is_empty());
+    fn another_browser_cannot_use_a_state() {
+        let config = test_config();
+        let state = begin_signin(&config, &sample_request(), BROWSER, 100).unwrap();
+        assert!(matches!(finish_signin(&config, &state, None, 101), Err(SigninError::MissingBrowserCookie)));
+        assert!(matches!(finish_signin(&config, &state, Some(&"A".repeat(43)), 101), Err(SigninError::WrongBrowser)));
+        // A failed attempt elsewhere does not spoil it for its own browser.
+        assert!(finish_signin(&config, &state, Some(BROWSER), 101).is_ok());
     }
 
     #[test]
-    fn expired_states_are_refused_and_removed() {
-        let (kv, config) = (MemoryStore::new(), test_config());
-        let state = begin_signin(&kv, &config, &sample_request(), "b", "cb", 100).unwrap();
-        assert!(matches!(finish_signin(&kv, &state, Some("b"), 100 + SIGNIN_LIFETIME_SECS), Err(SigninError::Expired)));
-        assert!(kv.snapshot().is_empty());
+    fn expired_states_are_refused() {
+        let config = test_config();
+        let state = begin_signin(&config, &sample_request(), BROWSER, 100).unwrap();
+        assert!(finish_signin(&config, &state, Some(BROWSER), 100 + SIGNIN_LIFETIME_SECS - 1).is_ok());
+        assert!(matches!(finish_signin(&config, &state, Some(BROWSER), 100 + SIGNIN_LIFETIME_SECS), Err(SigninError::Expired)));
     }
 
     #[test]
-    fn forged_states_leave_the_rightful_one_alone() {
-        let (kv, config) = (MemoryStore::new(), test_config());
-        let state = begin_signin(&kv, &config, &sample_request(), "b", "cb", 100).unwrap();
-        let (slot, _) = state.split_once('.').unwrap();
-        for forged in [format!("{slot}.AAAA"), slot.to_string(), "zz.abc".into(), String::new(), "10000.x".into()] {
-            assert!(matches!(finish_signin(&kv, &forged, Some("b"), 101), Err(SigninError::UnknownState)), "{forged}");
+    fn forged_tampered_or_foreign_states_are_unknown() {
+        let config = test_config();
+        let state = begin_signin(&config, &sample_request(), BROWSER, 100).unwrap();
+        let mut tampered = state.clone().into_bytes();
+        let at = tampered.len() / 2;
+        tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        let other_key = config_with(&[(VAR_SECRET_KEY, "a-completely-different-secret-key-value")]);
+        let foreign = begin_signin(&other_key, &sample_request(), BROWSER, 100).unwrap();
+        // The old `<slot>.<secret>` format, garbage, and a state sealed under another key.
+        for forged in [
+            tampered,
+            foreign,
+            "1f.E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+            state[STATE_PREFIX.len()..].to_owned(),
+            format!("{STATE_PREFIX}%%%"),
+            format!("{STATE_PREFIX}{}", "A".repeat(MAX_SEALED_STATE_LEN)),
+            String::new(),
+        ] {
+            assert!(matches!(finish_signin(&config, &forged, Some(BROWSER), 101), Err(SigninError::UnknownState)), "{forged:.40}");
         }
-        assert!(finish_signin(&kv, &state, Some("b"), 101).is_ok());
+        // The key is derived for this purpose alone: a browser blob sealed by the config's
+        // generic helper does not open as a state.
+        let blob = config.seal_for_browser("consent-form/v1", b"{}").unwrap();
+        assert!(matches!(finish_signin(&config, &format!("{STATE_PREFIX}{blob}"), Some(BROWSER), 101), Err(SigninError::UnknownState)));
     }
 
     #[test]
-    fn the_table_never_exceeds_its_capacity() {
-        let kv = MemoryStore::new();
-        let config = crate::config::tests::config_with(&[("max_pending_signins", "4")]);
-        let mut states = vec![];
-        for i in 0..50 {
-            states.push(begin_signin(&kv, &config, &sample_request(), "b", "cb", 100 + i).unwrap());
-        }
-        assert!(kv.snapshot().len() <= 4);
-        assert!(kv.snapshot().keys().all(|k| k.starts_with("st:")));
-        // The newest one always survives.
-        assert!(finish_signin(&kv, states.last().unwrap(), Some("b"), 200).is_ok());
+    fn a_typical_state_stays_well_under_a_kilobyte() {
+        // Claude's registration: one https redirect URI, a short name; a 43-character state.
+        let config = test_config();
+        let registration = crate::ClientRegistration {
+            redirect_uris: vec!["https://claude.ai/api/mcp/auth_callback".into()],
+            client_name: Some("Claude".into()),
+            ..Default::default()
+        };
+        let client = crate::register_client(&config, &registration, 1_764_750_000).unwrap().client;
+        let request = AuthorizationRequest {
+            client_id: client.client_id,
+            redirect_uri: "https://claude.ai/api/mcp/auth_callback".into(),
+            redirect_uri_explicit: true,
+            code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+            resource: "https://kintone-mcp.example.com/mcp".into(),
+            scopes: Scopes::ALL,
+            state: Some("x".repeat(43)),
+            issuer: "https://kintone-mcp.example.com".into(),
+        };
+        let state = begin_signin(&config, &request, BROWSER, 1_764_750_000).unwrap();
+        assert!(state.len() < 1024, "{} characters", state.len());
     }
 }

@@ -1,17 +1,21 @@
 //! `/authorize`: validate the request before showing anything, ask the user (or recall their
-//! approval), then send them to Cybozu with a server-side, browser-bound `state`.
+//! approval of this very client, resource and scopes), then send them to Cybozu with the pending
+//! sign-in sealed into a browser-bound `state`. Nothing is stored: replaying the consent POST
+//! only mints more states for the replayer's own browser.
 
 use crate::browser::{self, ConsentFormError, CSRF_COOKIE, SIGNIN_COOKIE};
 use crate::pages::{consent_page, Consent, ErrorPage, Lang};
-use crate::web::{clear_cookie, cookie, form_params, host_cookie, param, query_params, redirect, with_query, Params, Request, Response, SameSite};
+use crate::web::{
+    clear_cookie, client_label, cookie, form_params, host_cookie, param, query_params, redirect, security_event, with_query,
+    Params, Request, Response, SameSite,
+};
 use grants::{
-    begin_signin, ct_eq, is_browser_binding, is_our_resource, new_browser_binding, normalize_resource,
-    random_token, verify_client_id, AuthorizationRequest, Config, RegisteredClient, Scopes, SIGNIN_LIFETIME_SECS,
+    begin_signin, ct_eq, is_browser_binding, is_our_resource, new_browser_binding, normalize_resource, random_token,
+    verify_client_id, AuthorizationRequest, Config, RegisteredClient, Scopes, SIGNIN_LIFETIME_SECS,
 };
 use http::{header, StatusCode};
-use platform::KeyValue;
 
-/// Longest client `state` we carry around (it is stored and echoed).
+/// Longest client `state` we carry around (it is sealed into the upstream `state` and echoed).
 const MAX_STATE_LEN: usize = 1024;
 
 /// A request that cannot proceed: an error page when the redirect URI is not trusted yet, a
@@ -21,15 +25,14 @@ enum Refusal {
     Redirect(Box<Response>),
 }
 
-pub struct Ctx<'a, K: KeyValue> {
+pub struct Ctx<'a> {
     pub config: &'a Config,
-    pub kv: &'a K,
     pub issuer: &'a str,
     pub lang: Lang,
     pub now: u64,
 }
 
-pub fn authorize_get<K: KeyValue>(ctx: &Ctx<'_, K>, request: &Request) -> Response {
+pub fn authorize_get(ctx: &Ctx<'_>, request: &Request) -> Response {
     let Ok(params) = query_params(request) else {
         return ErrorPage::InvalidRequest.render(ctx.lang);
     };
@@ -39,13 +42,14 @@ pub fn authorize_get<K: KeyValue>(ctx: &Ctx<'_, K>, request: &Request) -> Respon
         Err(Refusal::Redirect(response)) => return *response,
     };
     let force_consent = param(&params, "prompt").is_some_and(|p| p.split(' ').any(|v| v == "consent"));
-    if !force_consent && browser::is_approved(ctx.config, request, &client.approval_fingerprint(), ctx.now) {
+    if !force_consent && browser::is_approved(ctx.config, request, &validated, ctx.now) {
+        log_consent("remembered", &validated);
         return start_signin(ctx, request, &validated, StatusCode::FOUND, vec![]);
     }
     show_consent(ctx, &client, &validated)
 }
 
-pub fn authorize_post<K: KeyValue>(ctx: &Ctx<'_, K>, request: &Request) -> Response {
+pub fn authorize_post(ctx: &Ctx<'_>, request: &Request) -> Response {
     let Ok(form) = form_params(request) else {
         return ErrorPage::InvalidRequest.render(ctx.lang);
     };
@@ -72,10 +76,12 @@ pub fn authorize_post<K: KeyValue>(ctx: &Ctx<'_, K>, request: &Request) -> Respo
     let spent_csrf = clear_cookie(CSRF_COOKIE);
     match param(&form, "decision") {
         Some("approve") => {
-            let remember = browser::remember_approval(ctx.config, request, &client.approval_fingerprint(), ctx.now);
+            log_consent("approved", &validated);
+            let remember = browser::remember_approval(ctx.config, request, &validated, ctx.now);
             start_signin(ctx, request, &validated, StatusCode::SEE_OTHER, vec![spent_csrf, remember])
         }
         Some("deny") => {
+            log_consent("denied", &validated);
             let mut pairs = vec![("error", "access_denied"), ("error_description", "the user denied access")];
             if let Some(state) = &validated.state {
                 pairs.push(("state", state));
@@ -150,7 +156,7 @@ fn validate(config: &Config, issuer: &str, params: &Params) -> Result<(Registere
     Ok((client, request))
 }
 
-fn show_consent<K: KeyValue>(ctx: &Ctx<'_, K>, client: &RegisteredClient, request: &AuthorizationRequest) -> Response {
+fn show_consent(ctx: &Ctx<'_>, client: &RegisteredClient, request: &AuthorizationRequest) -> Response {
     let (Ok(csrf), redirect) = (random_token::<32>(), url::Url::parse(&request.redirect_uri)) else {
         return ErrorPage::ServerError.render(ctx.lang);
     };
@@ -160,7 +166,6 @@ fn show_consent<K: KeyValue>(ctx: &Ctx<'_, K>, client: &RegisteredClient, reques
     let Ok(redirect) = redirect else {
         return ErrorPage::RedirectUriMismatch.render(ctx.lang);
     };
-    let redirect_host = redirect.host_str().unwrap_or("");
     let redirect_is_loopback = redirect.scheme() == "http";
     let kintone_host = url::Url::parse(ctx.config.kintone_base_url())
         .ok()
@@ -170,7 +175,7 @@ fn show_consent<K: KeyValue>(ctx: &Ctx<'_, K>, client: &RegisteredClient, reques
         ctx.lang,
         &Consent {
             client_name: client.name.as_deref(),
-            redirect_host,
+            redirect_uri: redirect.as_str(),
             redirect_is_loopback,
             kintone_host: &kintone_host,
             scopes: request.scopes,
@@ -188,10 +193,10 @@ fn show_consent<K: KeyValue>(ctx: &Ctx<'_, K>, client: &RegisteredClient, reques
     }
 }
 
-/// Store the pending sign-in and send the browser to Cybozu's authorization endpoint with all
-/// six kintone scopes.
-fn start_signin<K: KeyValue>(
-    ctx: &Ctx<'_, K>,
+/// Seal the pending sign-in into the upstream `state` (bound to this browser's binding cookie)
+/// and send the browser to Cybozu's authorization endpoint with all six kintone scopes.
+fn start_signin(
+    ctx: &Ctx<'_>,
     request: &Request,
     validated: &AuthorizationRequest,
     status: StatusCode,
@@ -205,8 +210,8 @@ fn start_signin<K: KeyValue>(
             Err(_) => return ErrorPage::ServerError.render(ctx.lang),
         },
     };
-    let callback_uri = format!("{}/callback", validated.issuer);
-    let state = match begin_signin(ctx.kv, ctx.config, validated, &binding, &callback_uri, ctx.now) {
+    let callback_uri = validated.callback_uri();
+    let state = match begin_signin(ctx.config, validated, &binding, ctx.now) {
         Ok(s) => s,
         Err(_) => return ErrorPage::ServerError.render(ctx.lang),
     };
@@ -226,4 +231,14 @@ fn start_signin<K: KeyValue>(
         reply = reply.header(header::SET_COOKIE, c);
     }
     reply.finish()
+}
+
+/// One security-log line for a consent decision: client label, scopes and resource only.
+fn log_consent(decision: &str, request: &AuthorizationRequest) {
+    security_event(format_args!(
+        "consent {decision}: client {} scopes \"{}\" resource {}",
+        client_label(&request.client_id),
+        request.scopes,
+        request.resource
+    ));
 }

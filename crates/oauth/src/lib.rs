@@ -8,7 +8,7 @@
 //! | `/.well-known/oauth-protected-resource` (+ `/mcp`, `/sse`) | GET | RFC 9728 metadata, `resource` = the URL connected to |
 //! | `/register` | POST | RFC 7591 registration (self-contained signed client ids: nothing stored) |
 //! | `/authorize` | GET, POST | validate, consent page (JA/EN) or remembered approval, then Cybozu |
-//! | `/callback` | GET | Cybozu's redirect: state + browser check, code exchange, grant, our code |
+//! | `/callback` | GET | Cybozu's redirect: sealed state + browser check, code exchange, grant, our code |
 //! | `/token` | POST | `authorization_code` (PKCE S256) and `refresh_token` (rotation) |
 //! | `/revoke` | POST | RFC 7009 |
 //!
@@ -78,7 +78,7 @@ pub fn handle_provider_at(config: &Config, kv: &impl KeyValue, request: &Request
         "/token" => token::token(config, kv, request, now),
         "/revoke" => revoke::revoke(config, kv, request),
         "/authorize" => {
-            let ctx = Ctx { config, kv, issuer: &issuer, lang: lang_of(request), now };
+            let ctx = Ctx { config, issuer: &issuer, lang: lang_of(request), now };
             if method == Method::GET {
                 authorize::authorize_get(&ctx, request)
             } else {

@@ -4,7 +4,7 @@
 //! forbid framing (`frame-ancestors 'none'`, `X-Frame-Options: DENY`) and referrers.
 
 use crate::web::{Reply, Response};
-use grants::{Scope, Scopes};
+use grants::{is_deceptive_name_char, Scope, Scopes};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 use http::{header, StatusCode};
 
@@ -192,8 +192,11 @@ impl ErrorPage {
 
 /// What the consent page shows and posts back.
 pub struct Consent<'a> {
+    /// What the client calls itself (its own, unverified claim).
     pub client_name: Option<&'a str>,
-    pub redirect_host: &'a str,
+    /// The full redirect URI the code goes to, not only its host: two clients on one host
+    /// (`https://host/a/cb`, `https://host/b/cb`) must look different.
+    pub redirect_uri: &'a str,
     pub redirect_is_loopback: bool,
     pub kintone_host: &'a str,
     pub scopes: Scopes,
@@ -204,29 +207,41 @@ pub struct Consent<'a> {
 
 pub fn consent_page(lang: Lang, c: &Consent<'_>) -> Response {
     let l = |ja, en| lang.pick(ja, en);
-    let unnamed = l("名前のないアプリケーション", "An unnamed application");
-    let client = c.client_name.unwrap_or(unnamed);
     let title = l("kintone へのアクセスを許可しますか？", "Allow access to kintone?");
-    let intro = match lang {
-        Lang::Ja => format!(
-            "<strong class=\"client\">{}</strong> が、あなたの代わりに kintone（<strong>{}</strong>）を利用しようとしています。",
-            text(client),
+    // The name is whatever the client registered: say so, and show it as its claim.
+    let name = c.client_name.map(displayable_name);
+    let intro = match (lang, &name) {
+        (Lang::Ja, Some(name)) => format!(
+            "「<strong class=\"client\">{}</strong>」と名乗るアプリケーションが、あなたの代わりに kintone（<strong>{}</strong>）を利用しようとしています。",
+            text(name),
             text(c.kintone_host)
         ),
-        Lang::En => format!(
-            "<strong class=\"client\">{}</strong> wants to use kintone (<strong>{}</strong>) on your behalf.",
-            text(client),
+        (Lang::Ja, None) => format!(
+            "名前を名乗っていないアプリケーションが、あなたの代わりに kintone（<strong>{}</strong>）を利用しようとしています。",
+            text(c.kintone_host)
+        ),
+        (Lang::En, Some(name)) => format!(
+            "An application that says its name is “<strong class=\"client\">{}</strong>” wants to use kintone (<strong>{}</strong>) on your behalf.",
+            text(name),
+            text(c.kintone_host)
+        ),
+        (Lang::En, None) => format!(
+            "An application that gives no name wants to use kintone (<strong>{}</strong>) on your behalf.",
             text(c.kintone_host)
         ),
     };
+    let claim = text(l(
+        "名前はアプリケーション自身が登録したもので、このサーバーは確認していません。下の戻り先で見分けてください。",
+        "The application chose this name itself; this server has not verified it. Tell applications apart by the return address below.",
+    ));
     let next = match lang {
         Lang::Ja => format!(
-            "許可すると Cybozu にサインインし、その後 <strong>{}</strong> に戻ります。",
-            text(c.redirect_host)
+            "許可すると Cybozu にサインインし、その後次のアドレスに戻ります: <code class=\"redirect\">{}</code>",
+            text(c.redirect_uri)
         ),
         Lang::En => format!(
-            "If you allow, you sign in with Cybozu and are then sent back to <strong>{}</strong>.",
-            text(c.redirect_host)
+            "If you allow, you sign in with Cybozu and are then sent back to <code class=\"redirect\">{}</code>.",
+            text(c.redirect_uri)
         ),
     };
     let loopback = if c.redirect_is_loopback {
@@ -245,6 +260,7 @@ pub fn consent_page(lang: Lang, c: &Consent<'_>) -> Response {
     let body = format!(
         r#"<h1>{title}</h1>
 <p>{intro}</p>
+<p class="claim">{claim}</p>
 <p>{next}</p>
 {loopback}
 <h2>{perm_title}</h2>
@@ -265,8 +281,15 @@ pub fn consent_page(lang: Lang, c: &Consent<'_>) -> Response {
     page(StatusCode::OK, lang, title, &body)
 }
 
+/// The client's name as shown: characters that hide or reorder text (bidi controls, zero-width
+/// characters) become U+FFFD. Registration refuses them; ids registered before that rule still
+/// verify, so the page does not rely on it.
+fn displayable_name(name: &str) -> String {
+    name.chars().map(|c| if is_deceptive_name_char(c) { '\u{FFFD}' } else { c }).collect()
+}
+
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.6;color:#222}\
-h1{font-size:1.4rem}h2{font-size:1.1rem}code{font-size:.85em;color:#555}.note{background:#fff6e0;padding:.5rem .75rem;border-radius:4px}\
+h1{font-size:1.4rem}h2{font-size:1.1rem}code{font-size:.85em;color:#555}code.redirect{word-break:break-all;color:#222}.claim{color:#555;font-size:.9em}.note{background:#fff6e0;padding:.5rem .75rem;border-radius:4px}\
 button{font-size:1rem;padding:.5rem 1.25rem;margin-right:.75rem;border-radius:4px;border:1px solid #888;background:#fff;cursor:pointer}\
 button.approve{background:#1a73e8;color:#fff;border-color:#1a73e8}.detail{color:#555}";
 
@@ -313,7 +336,7 @@ mod tests {
             lang,
             &Consent {
                 client_name: name,
-                redirect_host: "claude.ai",
+                redirect_uri: "https://claude.ai/api/mcp/auth_callback",
                 redirect_is_loopback: false,
                 kintone_host: "example.cybozu.com",
                 scopes: Scopes::parse_lenient("k:app_record:read k:file:read"),
@@ -335,12 +358,25 @@ mod tests {
         assert!(html.contains("Read records and comments"));
         assert!(html.contains("Download attached files"));
         assert!(!html.contains("Upload files"));
-        assert!(html.contains("claude.ai") && html.contains("example.cybozu.com"));
+        assert!(html.contains("https://claude.ai/api/mcp/auth_callback"), "the full redirect URI");
+        assert!(html.contains("example.cybozu.com"));
         assert!(!html.contains("sealed\"><x"));
         let ja = consent(None, Lang::Ja);
         assert!(ja.contains("lang=\"ja\""));
-        assert!(ja.contains("名前のないアプリケーション"));
+        assert!(ja.contains("名前を名乗っていないアプリケーション"));
         assert!(ja.contains("許可する"));
+        assert!(ja.contains("https://claude.ai/api/mcp/auth_callback"));
+    }
+
+    #[test]
+    fn the_client_name_is_shown_as_its_own_claim_without_hidden_characters() {
+        let en = consent(Some("Claude\u{202E}edualC\u{200B}"), Lang::En);
+        assert!(en.contains("says its name is “<strong class=\"client\">Claude\u{FFFD}edualC\u{FFFD}</strong>”"), "{en}");
+        assert!(en.contains("has not verified it"));
+        let ja = consent(Some("Claude"), Lang::Ja);
+        assert!(ja.contains("「<strong class=\"client\">Claude</strong>」と名乗るアプリケーション"), "{ja}");
+        assert!(ja.contains("確認していません"));
+        assert!(consent(None, Lang::En).contains("An application that gives no name"));
     }
 
     #[test]

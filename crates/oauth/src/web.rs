@@ -222,6 +222,19 @@ pub fn redirect(status: StatusCode, location: &str) -> Reply {
     Reply::new(status).no_store().header(header::LOCATION, location).header(header::REFERRER_POLICY, "no-referrer")
 }
 
+/// One log line (stderr) for a security event: consent approved, denied or remembered, a sign-in
+/// completed or refused at Cybozu. Callers pass [`client_label`]s, scope names and resources
+/// only: never a token, code, cookie, state or client id.
+pub fn security_event(what: std::fmt::Arguments<'_>) {
+    eprintln!("security: {what}");
+}
+
+/// A short digest naming a client in logs and events (client ids run to kilobytes and carry the
+/// client's own metadata, which is attacker-chosen text).
+pub fn client_label(client_id: &str) -> String {
+    grants::sha256_b64(client_id.as_bytes()).chars().take(12).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,6 +270,16 @@ mod tests {
     fn invalid_header_values_become_500_not_panics() {
         let r = Reply::new(StatusCode::OK).header(header::LOCATION, "bad\nvalue").finish();
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn client_labels_are_short_and_reveal_nothing_of_the_id() {
+        let id = "kc1.eyJuIjoiQ2xhdWRlIn0.tag";
+        let label = client_label(id);
+        assert_eq!(label.len(), 12);
+        assert!(!id.contains(&label));
+        assert_eq!(label, client_label(id));
+        assert_ne!(label, client_label("kc1.other"));
     }
 
     #[test]

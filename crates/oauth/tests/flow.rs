@@ -93,7 +93,7 @@ async fn full_flow_issues_working_tokens_and_stores_nothing_in_clear() {
     let client_id = h.register_public("MCP CLI Client");
     let mut browser = Browser::default();
     let code = h.sign_in(&mut browser, &client_id, T0).await;
-    assert_eq!(h.store_keys().len(), 1, "one pending grant: {:?}", h.store_keys());
+    assert_eq!(h.store_keys().len(), 1, "one pending grant (no sign-in record): {:?}", h.store_keys());
 
     let response = h.exchange(&client_id, &code, T0 + 5);
     assert_eq!(response.status(), 200, "{}", body_text(&response));
@@ -141,7 +141,7 @@ async fn full_flow_issues_working_tokens_and_stores_nothing_in_clear() {
 }
 
 #[tokio::test]
-async fn confidential_client_authenticates_with_basic_or_post() {
+async fn confidential_client_authenticates_with_its_registered_method_only() {
     let h = Harness::start().await;
     let body = serde_json::json!({
         "client_name": "Postman",
@@ -171,10 +171,14 @@ async fn confidential_client_authenticates_with_basic_or_post() {
     let mut without = form.to_vec();
     without.push(("client_id", &client_id));
     assert_eq!(h.token(&without, None, T0 + 1).status(), 401);
-    // The right secret in the body works too (either secret method proves possession).
+    // The right secret in the body is refused: the client registered client_secret_basic, and
+    // only the registered method is accepted (issue 11). The code survives that too.
     let mut post = without.clone();
     post.push(("client_secret", &secret));
     let response = h.token(&post, None, T0 + 2);
+    assert_eq!(response.status(), 401, "{}", body_text(&response));
+    assert_eq!(json_of(&response)["error"], "invalid_client");
+    let response = h.token(&form, Some((&client_id, &secret)), T0 + 2);
     assert_eq!(response.status(), 200, "{}", body_text(&response));
     let refresh = json_of(&response)["refresh_token"].as_str().unwrap().to_owned();
     let response = h.token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)], Some((&client_id, &secret)), T0 + 3);
@@ -211,32 +215,49 @@ async fn two_users_get_separate_grants_and_see_their_own_kintone() {
 }
 
 #[tokio::test]
-async fn remembered_approval_skips_the_consent_page_for_a_re_registered_client() {
+async fn a_remembered_approval_covers_its_client_resource_and_scopes_only() {
     let h = Harness::start().await;
     let mut browser = Browser::default();
-    let first = h.register_public("claudeai");
-    h.sign_in(&mut browser, &first, T0).await;
+    let client = h.register_public("claudeai");
+    let read = [("scope", "k:app_record:read")];
+    let page = browser.send(&h, get(&authorize_path(&client, &read)), T0);
+    let (sealed, csrf) = consent_fields(&page);
+    assert_eq!(browser.send(&h, approve(&sealed, &csrf), T0).status(), 303);
     assert!(browser.cookies.contains_key(oauth::APPROVED_COOKIE));
 
-    // Claude registers again with the same metadata: a new id, but the browser approved it.
-    let second = h.register_public("claudeai");
-    assert_ne!(first, second);
-    let response = browser.send(&h, get(&authorize_path(&second, &[])), T0 + 10);
+    // The same client, resource and scopes (or fewer): straight to Cybozu.
+    let response = browser.send(&h, get(&authorize_path(&client, &read)), T0 + 10);
     assert_eq!(response.status(), 302, "{}", body_text(&response));
     assert!(location(&response).starts_with(&format!("{}/oauth2/authorization?", h.fake.base_url())));
 
-    // A different client (other name) still gets the page; so does prompt=consent.
-    let other = h.register_public("Some Other Client");
-    assert_eq!(browser.send(&h, get(&authorize_path(&other, &[])), T0 + 10).status(), 200);
-    assert_eq!(browser.send(&h, get(&authorize_path(&second, &[("prompt", "consent")])), T0 + 10).status(), 200);
+    // Anything else gets the page again: a write scope not yet approved, another resource,
+    // another client id even with identical metadata (Claude re-registers on every connection,
+    // and consent belongs to a client id), prompt=consent.
+    let write = [("scope", "k:app_record:read k:app_record:write")];
+    assert_eq!(browser.send(&h, get(&authorize_path(&client, &write)), T0 + 10).status(), 200, "one more scope");
+    let sse = [("scope", "k:app_record:read"), ("resource", "http://127.0.0.1:3000/sse")];
+    assert_eq!(browser.send(&h, get(&authorize_path(&client, &sse)), T0 + 10).status(), 200, "another resource");
+    let again = h.register_public("claudeai");
+    assert_ne!(again, client);
+    assert_eq!(browser.send(&h, get(&authorize_path(&again, &read)), T0 + 10).status(), 200, "another client id");
+    let forced = [("scope", "k:app_record:read"), ("prompt", "consent")];
+    assert_eq!(browser.send(&h, get(&authorize_path(&client, &forced)), T0 + 10).status(), 200);
+
+    // Approving the write scope adds it: both now skip the page.
+    let page = browser.send(&h, get(&authorize_path(&client, &write)), T0 + 20);
+    let (sealed, csrf) = consent_fields(&page);
+    assert_eq!(browser.send(&h, approve(&sealed, &csrf), T0 + 20).status(), 303);
+    assert_eq!(browser.send(&h, get(&authorize_path(&client, &write)), T0 + 30).status(), 302);
+    assert_eq!(browser.send(&h, get(&authorize_path(&client, &read)), T0 + 30).status(), 302);
+
     // A forged approval cookie is ignored.
     let mut forger = Browser::default();
-    forger.cookies.insert(oauth::APPROVED_COOKIE.into(), "eyJlIjo5OTk5OTk5OTk5LCJmIjpbXX0.AAAA".into());
-    assert_eq!(forger.send(&h, get(&authorize_path(&second, &[])), T0 + 10).status(), 200);
+    forger.cookies.insert(oauth::APPROVED_COOKIE.into(), "eyJhIjpbXX0.AAAA".into());
+    assert_eq!(forger.send(&h, get(&authorize_path(&client, &read)), T0 + 10).status(), 200);
 }
 
 #[tokio::test]
-async fn the_upstream_request_carries_the_six_scopes_and_a_server_side_state() {
+async fn the_upstream_request_carries_the_six_scopes_and_a_sealed_state() {
     let h = Harness::start().await;
     let client_id = h.register_public("MCP CLI Client");
     let mut browser = Browser::default();
@@ -249,11 +270,11 @@ async fn the_upstream_request_carries_the_six_scopes_and_a_server_side_state() {
     assert_eq!(params["client_id"], "kintone-mcp-test");
     assert_eq!(params["redirect_uri"], format!("{ISSUER}/callback"));
     assert_eq!(params["response_type"], "code");
-    // The state is opaque (slot.random), not the client's request.
-    assert!(!params["state"].contains("client"));
-    assert!(params["state"].len() < 60);
-    assert_eq!(h.store_keys().len(), 1);
-    assert!(h.store_keys()[0].starts_with("st:"));
+    // The state is opaque (the request sealed), well under a kilobyte, and nothing is stored.
+    assert!(params["state"].starts_with("s1."));
+    assert!(!params["state"].contains("client") && !params["state"].contains(&client_id));
+    assert!(params["state"].len() < 1024, "{}", params["state"].len());
+    assert_store_empty(&h);
     // The CSRF cookie is spent; the binding cookie is set.
     assert!(!browser.cookies.contains_key(oauth::CSRF_COOKIE));
     assert!(browser.cookies.contains_key(oauth::SIGNIN_COOKIE));

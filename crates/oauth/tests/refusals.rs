@@ -272,6 +272,40 @@ async fn state_replay_at_callback_is_refused() {
     assert!(replay.headers().get("location").is_none());
     assert!(body_text(&replay).contains("already been used"));
     assert_eq!(h.store_keys(), keys, "the replay created nothing");
+    // A browser that dropped that cookie gets as far as Cybozu, which refuses the spent code.
+    browser.cookies.remove("__Host-kmcp-done");
+    let replay = browser.send_callback(&h, get(&callback_url), T0 + 2).await;
+    assert_eq!(replay.status(), 502);
+    assert!(replay.headers().get("location").is_none());
+    assert_eq!(h.store_keys(), keys, "the replay created nothing");
+}
+
+#[tokio::test]
+async fn replayed_consent_posts_store_nothing_and_disturb_no_sign_in() {
+    let h = Harness::start().await;
+    let client_id = h.register_public("MCP CLI Client");
+    // A real user approves and is at Cybozu's sign-in page.
+    let mut user = Browser::default();
+    let page = user.send(&h, get(&authorize_path(&client_id, &[])), T0);
+    let (sealed, csrf) = consent_fields(&page);
+    let to_cybozu = user.send(&h, approve(&sealed, &csrf), T0);
+    assert_eq!(to_cybozu.status(), 303);
+    // Meanwhile someone replays their own consent POST (form and CSRF cookie) over and over.
+    let mut attacker = Browser::default();
+    let page = attacker.send(&h, get(&authorize_path(&client_id, &[])), T0);
+    let (sealed, csrf) = consent_fields(&page);
+    for i in 0..500 {
+        let replay = approve(&sealed, &csrf);
+        let mut replay = replay;
+        replay.headers_mut().insert("cookie", format!("{}={csrf}", oauth::CSRF_COOKIE).parse().unwrap());
+        assert_eq!(h.provider(replay, T0 + 1 + i / 10).status(), 303);
+    }
+    assert_store_empty(&h);
+    // The user's sign-in still completes.
+    let callback_url = h.follow_cybozu(location(&to_cybozu)).await;
+    let back = user.send_callback(&h, get(&callback_url), T0 + 60).await;
+    assert_eq!(back.status(), 302, "{}", body_text(&back));
+    assert!(query_of(location(&back)).contains_key("code"));
 }
 
 #[tokio::test]
@@ -291,19 +325,17 @@ async fn callback_without_the_browser_cookie_is_refused_before_any_exchange() {
     assert_eq!(response.status(), 403);
     assert!(response.headers().get("location").is_none());
     assert!(h.fake.requests().iter().all(|r| r.path != "/oauth2/token"), "no code exchange");
-    // The state is spent: the rightful browser cannot finish it either.
     assert_store_empty(&h);
-    assert_eq!(browser.send_callback(&h, get(&callback_url), T0).await.status(), 400);
-    // A wrong cookie value fares the same. (This browser approved the client already, so
-    // ask for the consent page explicitly.)
-    let to_cybozu = browser.send(&h, get(&authorize_path(&client_id, &[("prompt", "consent")])), T0);
-    let (sealed, csrf) = consent_fields(&to_cybozu);
-    let to_cybozu = browser.send(&h, approve(&sealed, &csrf), T0);
-    let callback_url = h.follow_cybozu(location(&to_cybozu)).await;
+    // A wrong cookie value fares the same.
     let mut wrong = Browser::default();
     wrong.cookies.insert(oauth::SIGNIN_COOKIE.into(), "A".repeat(43));
     assert_eq!(wrong.send_callback(&h, get(&callback_url), T0).await.status(), 403);
+    assert!(h.fake.requests().iter().all(|r| r.path != "/oauth2/token"), "no code exchange");
     assert_store_empty(&h);
+    // The failed attempts elsewhere do not spoil the sign-in for the browser that started it.
+    let back = browser.send_callback(&h, get(&callback_url), T0).await;
+    assert_eq!(back.status(), 302, "{}", body_text(&back));
+    assert!(query_of(location(&back)).contains_key("code"));
 }
 
 #[tokio::test]
@@ -319,22 +351,38 @@ async fn cybozu_errors_end_on_an_escaped_page_and_create_nothing() {
         query_of(location(&to_cybozu))["state"].clone()
     };
 
-    // The user denies at Cybozu.
+    // The user denies at Cybozu: the client hears access_denied (RFC 6749 §4.1.2.1) with its
+    // state and our iss; Cybozu's description is not passed on.
     let state = start(&mut browser);
     let denied = format!("/callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state={state}");
     let response = browser.send_callback(&h, get(&denied), T0).await;
-    assert_eq!(response.status(), 403);
-    assert!(!body_text(&response).contains("<script>alert"));
+    assert_eq!(response.status(), 302);
+    let to_client = location(&response);
+    assert!(to_client.starts_with(CLIENT_REDIRECT), "{to_client}");
+    let params = query_of(to_client);
+    assert_eq!(params["error"], "access_denied");
+    assert_eq!(params["state"], "client-state");
+    assert_eq!(params["iss"], ISSUER);
+    assert!(!params["error_description"].contains("script"));
     assert_store_empty(&h);
 
-    // Another error code, with markup in it.
+    // Another error code, with markup in it: access_denied too, nothing of the markup passed on.
     let state = start(&mut browser);
     let odd = format!("/callback?error=%3Cimg%20src%3Dx%3Eserver_error&state={state}");
     let response = browser.send_callback(&h, get(&odd), T0).await;
-    assert_eq!(response.status(), 502);
-    assert!(!body_text(&response).contains("<img"));
-    assert!(body_text(&response).contains("imgsrcxserver_error"));
+    assert_eq!(response.status(), 302);
+    assert!(!location(&response).contains("img"));
+    assert_eq!(query_of(location(&response))["error"], "access_denied");
     assert_store_empty(&h);
+
+    // An error with a forged state, or from another browser, goes nowhere.
+    let forged = browser.send_callback(&h, get("/callback?error=access_denied&state=s1.AAAA"), T0).await;
+    assert_eq!(forged.status(), 400);
+    assert!(forged.headers().get("location").is_none());
+    let state = start(&mut browser);
+    let elsewhere = Browser::default().send_callback(&h, get(&format!("/callback?error=access_denied&state={state}")), T0).await;
+    assert_eq!(elsewhere.status(), 403);
+    assert!(elsewhere.headers().get("location").is_none());
 
     // A code Cybozu refuses to exchange.
     let state = start(&mut browser);
@@ -427,7 +475,8 @@ async fn html_in_client_name_is_escaped_on_the_consent_page() {
     assert!(!html.contains("<img src=x"));
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
     assert!(html.contains("kintone へのアクセスを許可しますか"));
-    assert!(html.contains("localhost"), "redirect host shown");
+    assert!(html.contains(CLIENT_REDIRECT), "the full redirect URI is shown");
+    assert!(html.contains("と名乗るアプリケーション"), "the name is shown as the client's claim");
     assert!(html.contains("127.0.0.1"), "kintone host shown");
     let csp = page.headers()["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("frame-ancestors 'none'"));
@@ -435,6 +484,21 @@ async fn html_in_client_name_is_escaped_on_the_consent_page() {
     assert_eq!(page.headers()["x-frame-options"], "DENY");
     let set_cookie = page.headers()["set-cookie"].to_str().unwrap();
     assert!(set_cookie.starts_with("__Host-kmcp-csrf=") && set_cookie.contains("SameSite=Strict"));
+}
+
+#[tokio::test]
+async fn client_names_with_bidi_or_zero_width_characters_are_refused_at_registration() {
+    let h = Harness::start().await;
+    for name in ["Claude\u{202E}lanigiro", "Cla\u{200B}ude", "\u{2067}Claude", "Claude\u{FEFF}"] {
+        let body = serde_json::json!({ "client_name": name, "redirect_uris": [CLIENT_REDIRECT] });
+        let response = h.provider(post_json("/register", &body), T0);
+        assert_eq!(response.status(), 400, "{name:?}");
+        assert_eq!(error_of(&response), "invalid_client_metadata");
+        assert!(json_of(&response)["error_description"].as_str().unwrap().contains("client_name"));
+    }
+    // Ordinary names in any script still register.
+    assert_eq!(h.provider(post_json("/register", &serde_json::json!({ "client_name": "サイボウズ連携 (ベータ)", "redirect_uris": [CLIENT_REDIRECT] })), T0).status(), 201);
+    assert_store_empty(&h);
 }
 
 #[tokio::test]

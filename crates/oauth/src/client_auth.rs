@@ -4,7 +4,7 @@
 use crate::web::{oauth_error, param, Params, Reply, Response};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use grants::{verify_client_id, Config, RegisteredClient};
+use grants::{verify_client_id, ClientAuthMethod, Config, RegisteredClient};
 use http::{header, StatusCode};
 
 /// Authenticate the caller, or the complete error response. An unknown client gets
@@ -32,11 +32,19 @@ pub fn authenticate_client(config: &Config, headers: &http::HeaderMap, form: &Pa
         },
     };
     let client = verify_client_id(config, &client_id).ok_or_else(|| invalid_client(used_basic, "unknown client; register again"))?;
-    match (client.auth_method.is_confidential(), secret) {
-        (true, Some(secret)) if client.verify_secret(config, &secret) => Ok(client),
-        (true, _) => Err(invalid_client(used_basic, "client authentication failed")),
-        (false, None) => Ok(client),
-        (false, Some(_)) => Err(invalid_client(used_basic, "this client is registered as public (none) and has no secret")),
+    // The registered `token_endpoint_auth_method` is the only one accepted (RFC 7591 §2): a
+    // secret sent another way than registered is refused even when it is right.
+    match (client.auth_method, secret) {
+        (ClientAuthMethod::ClientSecretBasic, Some(_)) if !used_basic => {
+            Err(invalid_client(used_basic, "this client is registered for client_secret_basic: send its credentials with HTTP Basic"))
+        }
+        (ClientAuthMethod::ClientSecretPost, Some(_)) if used_basic => {
+            Err(invalid_client(used_basic, "this client is registered for client_secret_post: send client_id and client_secret in the form"))
+        }
+        (method, Some(secret)) if method.is_confidential() && client.verify_secret(config, &secret) => Ok(client),
+        (method, _) if method.is_confidential() => Err(invalid_client(used_basic, "client authentication failed")),
+        (_, None) => Ok(client),
+        (_, Some(_)) => Err(invalid_client(used_basic, "this client is registered as public (none) and has no secret")),
     }
 }
 
@@ -66,4 +74,77 @@ fn invalid_client(used_basic: bool, description: &str) -> Box<Response> {
         reply = reply.header(header::WWW_AUTHENTICATE, "Basic realm=\"kintone-mcp\"");
     }
     Box::new(reply.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use grants::{register_client, ClientRegistration, ExposeSecret};
+
+    fn config() -> Config {
+        Config::from_lookup(|name| {
+            Some(
+                match name {
+                    "kintone_base_url" => "https://example.cybozu.com",
+                    "cybozu_client_id" => "cybozu-client",
+                    "cybozu_client_secret" => "cybozu-secret",
+                    "secret_key" => "0123456789abcdef0123456789abcdef-test",
+                    _ => return None,
+                }
+                .to_owned(),
+            )
+        })
+        .unwrap()
+    }
+
+    fn registered(config: &Config, method: &str) -> (String, Option<String>) {
+        let request = ClientRegistration {
+            redirect_uris: vec!["http://localhost:4567/cb".into()],
+            token_endpoint_auth_method: Some(method.into()),
+            ..ClientRegistration::default()
+        };
+        let r = register_client(config, &request, 1000).unwrap();
+        (r.client.client_id, r.client_secret.map(|s| s.expose_secret().to_owned()))
+    }
+
+    fn basic(id: &str, secret: &str) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        let value = format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")));
+        headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+        headers
+    }
+
+    fn form(pairs: &[(&str, &str)]) -> Params {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn status(result: Result<RegisteredClient, Box<Response>>) -> u16 {
+        match result {
+            Ok(_) => 200,
+            Err(response) => response.status().as_u16(),
+        }
+    }
+
+    #[test]
+    fn only_the_registered_authentication_method_is_accepted() {
+        let config = config();
+        let none = http::HeaderMap::new();
+        let (basic_id, basic_secret) = registered(&config, "client_secret_basic");
+        let basic_secret = basic_secret.unwrap();
+        assert_eq!(status(authenticate_client(&config, &basic(&basic_id, &basic_secret), &form(&[]))), 200);
+        let in_body = form(&[("client_id", &basic_id), ("client_secret", &basic_secret)]);
+        assert_eq!(status(authenticate_client(&config, &none, &in_body)), 401, "basic client, secret in the body");
+
+        let (post_id, post_secret) = registered(&config, "client_secret_post");
+        let post_secret = post_secret.unwrap();
+        let in_body = form(&[("client_id", &post_id), ("client_secret", &post_secret)]);
+        assert_eq!(status(authenticate_client(&config, &none, &in_body)), 200);
+        assert_eq!(status(authenticate_client(&config, &basic(&post_id, &post_secret), &form(&[]))), 401, "post client, Basic");
+
+        let (public_id, _) = registered(&config, "none");
+        assert_eq!(status(authenticate_client(&config, &none, &form(&[("client_id", &public_id)]))), 200);
+        let with_secret = form(&[("client_id", &public_id), ("client_secret", "anything")]);
+        assert_eq!(status(authenticate_client(&config, &none, &with_secret)), 401, "public client sending a secret");
+        assert_eq!(status(authenticate_client(&config, &basic(&public_id, "anything"), &form(&[]))), 401);
+    }
 }

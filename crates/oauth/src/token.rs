@@ -34,6 +34,10 @@ pub fn token(config: &Config, kv: &impl KeyValue, request: &Request, now: u64) -
             )
         }
         Some("refresh_token") => {
+            // RFC 7591 §2: a client registered without the `refresh_token` grant type may not use it.
+            if !client.refresh_token_grant {
+                return oauth_error(StatusCode::BAD_REQUEST, "unauthorized_client", "this client did not register the refresh_token grant type");
+            }
             let Some(refresh_token) = param(&form, "refresh_token") else {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is required");
             };

@@ -39,7 +39,7 @@ fn setup() -> &'static (ToolConfig, Vec<&'static str>) {
     static SETUP: OnceLock<(ToolConfig, Vec<&'static str>)> = OnceLock::new();
     SETUP.get_or_init(|| {
         let config = ToolConfig::from_variables(None, None, None).expect("default configuration");
-        let names = list_tools(&config).into_iter().map(|t| t.name).collect();
+        let names = list_tools(&config).map(|t| t.name).collect();
         (config, names)
     })
 }

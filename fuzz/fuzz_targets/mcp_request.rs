@@ -19,7 +19,11 @@ impl ToolProvider for Echo {
             input_schema: r#"{"type":"object"}"#.into(),
             output_schema: Some(r#"{"type":"object"}"#.into()),
             annotations: ToolAnnotations::default(),
+            scopes: vec!["k:app_record:read".into()],
         }]
+    }
+    fn tool_scopes(&self, name: &str) -> Option<Vec<String>> {
+        (name == "echo").then(|| vec!["k:app_record:read".into()])
     }
     fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, ToolCallError> {
         match name {
@@ -65,7 +69,7 @@ fuzz_target!(|input: Input| {
     }
     if !input.legacy {
         if let Some(req) = request(&input, "/mcp") {
-            if let PostOutcome::Respond(handled) = handle_post(&req, &config, &Echo) {
+            if let PostOutcome::Respond(handled) = handle_post(&req, &config, &Echo, &["k:app_record:read"]) {
                 check(&handled.response);
             }
         }
@@ -78,7 +82,7 @@ fuzz_target!(|input: Input| {
     let session = input.session.map(str::to_owned).unwrap_or(real);
     if let Some(req) = request(&input, &format!("/sse/message?sessionId={session}")) {
         let before = kv.snapshot();
-        if let MessageOutcome::Respond(handled) = handle_message_post(&req, &kv, &config, "owner", &Echo, 1_700_000_000) {
+        if let MessageOutcome::Respond(handled) = handle_message_post(&req, &kv, &config, "owner", &Echo, &["k:app_record:read"], 1_700_000_000) {
             check(&handled.response);
             if handled.response.status() != StatusCode::ACCEPTED {
                 assert_eq!(before, kv.snapshot(), "a refused message changed the store");

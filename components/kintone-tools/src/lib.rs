@@ -37,22 +37,12 @@ impl Guest for Component {
                 return Vec::new();
             }
         };
-        kintone::list_tools(&config)
-            .into_iter()
-            .map(|spec| Tool {
-                name: spec.name.to_string(),
-                title: spec.title.to_string(),
-                description: spec.description.to_string(),
-                input_schema: spec.input_schema.to_string(),
-                output_schema: spec.output_schema.map(|s| s.to_string()),
-                annotations: Annotations {
-                    read_only: spec.annotations.read_only,
-                    destructive: spec.annotations.destructive,
-                    idempotent: spec.annotations.idempotent,
-                    open_world: spec.annotations.open_world,
-                },
-            })
-            .collect()
+        kintone::list_tools(&config).map(tool).collect()
+    }
+
+    fn tool_scopes(name: String) -> Option<Vec<String>> {
+        let config = config().ok()?;
+        kintone::find_tool(&config, &name).map(|t| t.scopes.iter().map(|s| s.to_string()).collect())
     }
 
     fn call_tool(conn: Connection, name: String, arguments: String) -> Result<ToolResult, CallError> {
@@ -70,6 +60,23 @@ impl Guest for Component {
             Err(kintone::CallError::Unauthorized(m)) => Err(CallError::Unauthorized(m)),
             Err(kintone::CallError::Unavailable(m)) => Err(CallError::Unavailable(m)),
         }
+    }
+}
+
+fn tool(t: &kintone::Tool) -> Tool {
+    Tool {
+        name: t.name.to_owned(),
+        title: t.title.to_owned(),
+        description: t.description.to_owned(),
+        input_schema: t.input_schema.to_owned(),
+        output_schema: t.output_schema.map(str::to_owned),
+        annotations: Annotations {
+            read_only: t.annotations.read_only,
+            destructive: t.annotations.destructive,
+            idempotent: t.annotations.idempotent,
+            open_world: t.annotations.open_world,
+        },
+        scopes: t.scopes.iter().map(|s| s.to_string()).collect(),
     }
 }
 

@@ -52,13 +52,8 @@ impl Endpoint {
     pub async fn authenticate(&mut self, request: &http::Request<Vec<u8>>) -> Result<Authenticated, Response> {
         let issuer = self.issuer(request)?;
         let path = Self::endpoint_path(request);
-        let token = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim);
-        let Some(token) = token.filter(|t| !t.is_empty()) else {
+        let token = request.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer_token);
+        let Some(token) = token else {
             return Err(challenge(&issuer, path, &Challenge::MissingToken));
         };
         let resource = format!("{issuer}{path}");
@@ -77,27 +72,20 @@ impl Endpoint {
         Ok(Authenticated { session, tools })
     }
 
-    /// 403 `insufficient_scope` when a tool called in this request needs a scope the token lacks.
-    pub fn check_scopes(&self, request: &http::Request<Vec<u8>>, session: &Session, tools: &KintoneTools) -> Result<(), Response> {
-        use mcp::ToolProvider;
-        // Only tool calls need a scope, and a token holding all of them lacks none: the common
-        // case skips listing the catalogue (an 84 KB build in kintone-tools) on the hot path.
-        if session.scopes.contains_all(grants::Scopes::ALL) || !request.body().windows(10).any(|w| w == b"tools/call") {
-            return Ok(());
-        }
-        let catalogue: Vec<(String, bool)> =
-            tools.list_tools().into_iter().map(|t| (t.name, t.annotations.read_only)).collect();
-        let missing = crate::scope::missing_scopes(request.body(), session, &catalogue);
-        if missing.is_empty() {
-            return Ok(());
-        }
-        let issuer = self.issuer(request)?;
-        let description = format!("this tool needs the kintone permission {missing}; reconnect and approve it");
-        Err(challenge(
+    /// 403 `insufficient_scope` naming the kintone scopes a tool call needs that the token
+    /// lacks, so the client can ask the user for them.
+    pub fn insufficient_scope(&self, request: &http::Request<Vec<u8>>, missing: &[String]) -> Response {
+        let issuer = match self.issuer(request) {
+            Ok(issuer) => issuer,
+            Err(refusal) => return refusal,
+        };
+        let required = grants::Scopes::parse_lenient(&missing.join(" "));
+        let description = format!("this tool needs the kintone permission {required}; reconnect and approve it");
+        challenge(
             &issuer,
             Self::endpoint_path(request),
-            &Challenge::InsufficientScope { required: missing, description: &description },
-        ))
+            &Challenge::InsufficientScope { required, description: &description },
+        )
     }
 
     /// kintone said 401: refresh the user's kintone token and give tools bound to the new one.
@@ -120,6 +108,14 @@ impl Endpoint {
             Err(e) => Err(mcp::with_cors(platform::unavailable_response(&e.to_string()))),
         }
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme is case-insensitive
+/// (RFC 9110 §11.1); anything else, or an empty token, is no bearer token.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 fn challenge(issuer: &str, path: &str, challenge: &Challenge<'_>) -> Response {
@@ -158,4 +154,10 @@ fn misconfigured(text: &str) -> Response {
     let mut response = http::Response::new(format!("kintone-mcp is misconfigured: {text}\n").into_bytes());
     *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
     response
+}
+
+/// The kintone scopes the token was granted, under kintone's names, as the tool catalogue
+/// declares what each tool needs.
+pub fn scope_names(session: &Session) -> Vec<&'static str> {
+    session.scopes.iter().map(grants::Scope::name).collect()
 }

@@ -3,7 +3,6 @@
 //! kintone token when it has expired, and writes one log line per request.
 
 mod auth;
-mod scope;
 mod tools;
 
 use auth::{Authenticated, Endpoint};
@@ -55,11 +54,10 @@ async fn streamable_post(endpoint: &mut Endpoint, request: &http::Request<Vec<u8
         Ok(a) => a,
         Err(refusal) => return (refusal, None),
     };
-    if let Err(refusal) = endpoint.check_scopes(request, &session, &tools) {
-        return (refusal, None);
-    }
-    let handled = match mcp::handle_post(request, &endpoint.mcp, &tools) {
+    let granted = auth::scope_names(&session);
+    let handled = match mcp::handle_post(request, &endpoint.mcp, &tools, &granted) {
         PostOutcome::Respond(handled) => handled,
+        PostOutcome::InsufficientScope(missing) => return (endpoint.insufficient_scope(request, &missing), None),
         PostOutcome::NeedsRefresh(pending) => match endpoint.refresh(request, &mut session).await {
             Ok(tools) => pending.resume(&endpoint.mcp, &tools),
             Err(refusal) => return (refusal, None),
@@ -74,12 +72,11 @@ async fn legacy_message(endpoint: &mut Endpoint, request: &http::Request<Vec<u8>
         Ok(a) => a,
         Err(refusal) => return (refusal, None),
     };
-    if let Err(refusal) = endpoint.check_scopes(request, &session, &tools) {
-        return (refusal, None);
-    }
     let owner = session.grant.to_string();
-    let handled = match mcp::handle_message_post(request, &endpoint.kv, &endpoint.mcp, &owner, &tools, platform::now_unix()) {
+    let granted = auth::scope_names(&session);
+    let handled = match mcp::handle_message_post(request, &endpoint.kv, &endpoint.mcp, &owner, &tools, &granted, platform::now_unix()) {
         MessageOutcome::Respond(handled) => handled,
+        MessageOutcome::InsufficientScope(missing) => return (endpoint.insufficient_scope(request, &missing), None),
         MessageOutcome::NeedsRefresh(pending) => match endpoint.refresh(request, &mut session).await {
             Ok(tools) => pending.resume(&endpoint.kv, &endpoint.mcp, &tools, platform::now_unix()),
             Err(refusal) => return (refusal, None),
@@ -107,10 +104,10 @@ async fn legacy_stream(endpoint: &mut Endpoint, request: &http::Request<Vec<u8>>
         }
     };
     let head = mcp::SseStream::response_head();
-    let headers: Vec<(String, Vec<u8>)> =
-        head.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec())).collect();
-    let Ok(fields) = Fields::from_list(&headers) else {
-        return 500;
+    let Ok(fields) = Fields::from_list(&platform::spin::header_list(head.headers())) else {
+        stream.abandon(&endpoint.kv);
+        send_response(out, platform::unavailable_response("the stream's headers could not be built")).await;
+        return 503;
     };
     let response = OutgoingResponse::new(fields);
     let mut body = response.take_body();

@@ -29,8 +29,13 @@ impl mcp::ToolProvider for KintoneTools {
                     idempotent: t.annotations.idempotent,
                     open_world: t.annotations.open_world,
                 },
+                scopes: t.scopes,
             })
             .collect()
+    }
+
+    fn tool_scopes(&self, name: &str) -> Option<Vec<String>> {
+        wit::tool_scopes(name)
     }
 
     fn call_tool(&self, name: &str, arguments_json: &str) -> Result<mcp::ToolResult, mcp::ToolCallError> {

@@ -1,8 +1,8 @@
 //! The scopes our tokens carry: exactly kintone's six OAuth scopes, under the same names.
 //!
 //! Mirroring kintone's names keeps one vocabulary from the consent page to the tool check:
-//! a tool needs the scope kintone needs for its REST call, and the endpoint answers
-//! `403 insufficient_scope` naming that scope. Upstream we always ask Cybozu for all six, so one
+//! each tool declares the scope kintone needs for its REST call (the WIT `tool.scopes`, from
+//! the `kintone` crate's catalogue), and the endpoint answers `403 insufficient_scope` naming it. Upstream we always ask Cybozu for all six, so one
 //! kintone grant serves any narrower token; our token is what limits the client.
 
 use serde::{Deserialize, Serialize};
@@ -42,27 +42,6 @@ impl Scope {
 
     pub fn from_name(name: &str) -> Option<Scope> {
         Scope::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    /// The scope a kintone tool needs, from its name and whether it writes. kintone's scopes
-    /// follow its REST families: record data (records, comments, statuses, assignees, record
-    /// ACL evaluation), files, and app settings (everything else, including the app, record and
-    /// field ACL *settings*).
-    pub fn for_tool(name: &str, read_only: bool) -> Scope {
-        let (read, write) = if name == "downloadFile" || name == "uploadFile" {
-            (Scope::FileRead, Scope::FileWrite)
-        } else if name == "evaluateRecordsAcl"
-            || (!name.ends_with("Acl") && (name.contains("Record") || name.contains("Comment")))
-        {
-            (Scope::AppRecordRead, Scope::AppRecordWrite)
-        } else {
-            (Scope::AppSettingsRead, Scope::AppSettingsWrite)
-        };
-        if read_only {
-            read
-        } else {
-            write
-        }
     }
 
     fn bit(self) -> u8 {
@@ -197,35 +176,5 @@ mod tests {
         assert_eq!(read.intersection(Scope::FileRead.into()), Scope::FileRead.into());
         assert_eq!(Scopes::from_bits(0xff), Scopes::ALL);
         assert!(Scopes::NONE.is_empty());
-    }
-}
-
-#[cfg(test)]
-mod tool_scope_tests {
-    use super::Scope;
-
-    #[test]
-    fn tools_need_the_scope_of_their_kintone_family() {
-        let cases = [
-            ("getRecords", true, Scope::AppRecordRead),
-            ("getAllRecords", true, Scope::AppRecordRead),
-            ("addRecord", false, Scope::AppRecordWrite),
-            ("updateRecordStatuses", false, Scope::AppRecordWrite),
-            ("updateRecordAssignees", false, Scope::AppRecordWrite),
-            ("getRecordComments", true, Scope::AppRecordRead),
-            ("deleteRecordComment", false, Scope::AppRecordWrite),
-            ("evaluateRecordsAcl", true, Scope::AppRecordRead),
-            ("getRecordAcl", true, Scope::AppSettingsRead),
-            ("updateRecordAcl", false, Scope::AppSettingsWrite),
-            ("getApp", true, Scope::AppSettingsRead),
-            ("deployApp", false, Scope::AppSettingsWrite),
-            ("getDeployStatus", true, Scope::AppSettingsRead),
-            ("updateAppCustomize", false, Scope::AppSettingsWrite),
-            ("downloadFile", true, Scope::FileRead),
-            ("uploadFile", false, Scope::FileWrite),
-        ];
-        for (name, read_only, scope) in cases {
-            assert_eq!(Scope::for_tool(name, read_only), scope, "{name}");
-        }
     }
 }

@@ -1,7 +1,7 @@
 //! Which tools are offered: read-only mode and allow/deny lists, read from Spin variables.
 
-use crate::tools;
-use crate::types::ToolSpec;
+use crate::catalogue::TOOLS;
+use crate::types::Tool;
 
 /// The tool policy of one deployment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,7 +44,7 @@ impl ToolConfig {
     }
 
     /// Whether this tool is offered under the policy.
-    pub fn offers(&self, spec: &ToolSpec) -> bool {
+    pub fn offers(&self, spec: &Tool) -> bool {
         if self.read_only && !spec.annotations.read_only {
             return false;
         }
@@ -66,7 +66,7 @@ fn parse_bool(value: &str) -> Option<bool> {
 }
 
 fn parse_names(variable: &'static str, list: &str) -> Result<Vec<String>, ConfigError> {
-    let known = tools::all_names();
+    let known: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
     list.split(',')
         .map(str::trim)
         .filter(|n| !n.is_empty())
@@ -89,13 +89,13 @@ mod tests {
     fn unset_variables_offer_every_tool() {
         let config = ToolConfig::from_variables(None, Some("  "), Some("")).unwrap();
         assert_eq!(config, ToolConfig::default());
-        assert_eq!(list_tools(&config).len(), tools::all_names().len());
+        assert_eq!(list_tools(&config).count(), TOOLS.len());
     }
 
     #[test]
     fn read_only_hides_every_writing_tool() {
         let config = ToolConfig::from_variables(Some("TRUE"), None, None).unwrap();
-        let listed = list_tools(&config);
+        let listed: Vec<_> = list_tools(&config).collect();
         assert!(listed.iter().all(|t| t.annotations.read_only));
         let names: Vec<_> = listed.iter().map(|t| t.name).collect();
         assert!(names.contains(&"getRecords"));
@@ -108,17 +108,17 @@ mod tests {
     #[test]
     fn allow_list_offers_only_named_tools_and_deny_wins() {
         let config = ToolConfig::from_variables(Some("no"), Some("getRecords, getRecord ,addRecord"), Some("addRecord")).unwrap();
-        let names: Vec<_> = list_tools(&config).iter().map(|t| t.name).collect();
+        let names: Vec<_> = list_tools(&config).map(|t| t.name).collect();
         assert_eq!(names, vec!["getRecords", "getRecord"]);
     }
 
     #[test]
     fn deny_list_hides_named_tools() {
         let config = ToolConfig::from_variables(None, None, Some("deleteRecords,deleteRecordComment")).unwrap();
-        let names: Vec<_> = list_tools(&config).iter().map(|t| t.name).collect();
+        let names: Vec<_> = list_tools(&config).map(|t| t.name).collect();
         assert!(!names.contains(&"deleteRecords"));
         assert!(!names.contains(&"deleteRecordComment"));
-        assert_eq!(names.len(), tools::all_names().len() - 2);
+        assert_eq!(names.len(), TOOLS.len() - 2);
     }
 
     #[test]

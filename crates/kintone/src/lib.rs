@@ -2,10 +2,14 @@
 //!
 //! The `kintone-tools` component maps this API one-to-one onto the WIT interface
 //! `kintone:mcp/kintone-tools`: [`list_tools`] answers `list-tools`, [`call_tool`] answers
-//! `call-tool`. Outbound HTTP goes through [`platform::HttpClient`], so the same code runs in a
-//! Spin component and in native tests against the fake cybozu.com.
+//! `call-tool`, [`find_tool`] answers `tool-scopes`. Outbound HTTP goes through
+//! [`platform::HttpClient`], so the same code runs in a Spin component and in native tests
+//! against the fake cybozu.com.
 
 mod args;
+mod catalogue;
+#[cfg(test)]
+mod catalogue_source;
 mod client;
 mod config;
 mod kintone_error;
@@ -19,15 +23,26 @@ mod types;
 
 pub use config::{ConfigError, ToolConfig};
 pub use tools::files::{DOWNLOAD_MAX_BYTES, UPLOAD_MAX_BYTES};
-pub use types::{Annotations, Blob, CallError, Connection, Content, ToolResult, ToolSpec};
+pub use types::{Annotations, Blob, CallError, Connection, Content, Family, Tool, ToolDefinition, ToolResult};
 
 use args::Args;
 use client::Kintone;
 use outcome::{finish, Failure};
 
 /// The tools offered under `config`, in catalogue order (the 28 original tools first).
-pub fn list_tools(config: &ToolConfig) -> Vec<ToolSpec> {
-    tools::catalogue().into_iter().filter(|t| config.offers(t)).collect()
+pub fn list_tools(config: &ToolConfig) -> impl Iterator<Item = &'static Tool> + '_ {
+    catalogue::TOOLS.iter().filter(|t| config.offers(t))
+}
+
+/// The named tool, if `config` offers it. A scan of a static table: nothing is built.
+pub fn find_tool(config: &ToolConfig, name: &str) -> Option<&'static Tool> {
+    catalogue::TOOLS.iter().find(|t| t.name == name && config.offers(t))
+}
+
+/// Every tool as the code defines it (schemas as JSON values), offered or not: the readable
+/// source of the generated `catalogue.rs`, which a unit test keeps identical to it.
+pub fn tool_definitions() -> Vec<ToolDefinition> {
+    tools::definitions()
 }
 
 /// Runs one tool with the user's kintone connection. `arguments` is the JSON object the
@@ -39,17 +54,20 @@ pub async fn call_tool<H: platform::HttpClient>(
     name: &str,
     arguments: &str,
 ) -> Result<ToolResult, CallError> {
-    let Some(spec) = tools::catalogue().into_iter().find(|t| t.name == name && config.offers(t)) else {
+    let Some(tool) = find_tool(config, name) else {
         return Err(CallError::UnknownTool(name.to_string()));
     };
-    let parsed = Args::parse(arguments, &spec.input_schema).and_then(|args| Ok((args.opt_id("guestSpaceId")?, args)));
+    // Only the called tool's schema is parsed; a unit test checks every schema parses.
+    let schema: serde_json::Value = serde_json::from_str(tool.input_schema)
+        .map_err(|e| CallError::Unavailable(format!("{name}: the tool's input schema is invalid: {e}")))?;
+    let parsed = Args::parse(arguments, &schema).and_then(|args| Ok((args.opt_id("guestSpaceId")?, args)));
     let (guest_space, args) = match parsed {
         Ok(parsed) => parsed,
-        Err(e) => return finish(spec.name, Err(Failure::from(e))),
+        Err(e) => return finish(tool.name, Err(Failure::from(e))),
     };
     let kintone = Kintone::new(http, conn, guest_space);
-    match tools::dispatch(&kintone, spec.name, &args).await {
-        Some(outcome) => finish(spec.name, outcome),
+    match tools::dispatch(&kintone, tool.name, &args).await {
+        Some(outcome) => finish(tool.name, outcome),
         // Unreachable while every catalogue entry has a handler (a unit test checks it).
         None => Err(CallError::UnknownTool(name.to_string())),
     }

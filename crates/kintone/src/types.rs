@@ -25,9 +25,51 @@ impl Annotations {
     pub const STEP: Annotations = Annotations { read_only: false, destructive: true, idempotent: false, open_world: false };
 }
 
-/// One entry of `tools/list`.
+/// The kintone OAuth scope families. A tool needs the read or write scope of the REST family it
+/// calls: record data (records, comments, statuses, assignees, record-permission evaluation),
+/// files, or app settings (everything else, including the app, record and field permission
+/// *settings*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Records,
+    Files,
+    AppSettings,
+}
+
+impl Family {
+    /// The scope, under kintone's own name, that a tool of this family needs.
+    pub fn scope(self, read_only: bool) -> &'static str {
+        match (self, read_only) {
+            (Family::Records, true) => "k:app_record:read",
+            (Family::Records, false) => "k:app_record:write",
+            (Family::Files, true) => "k:file:read",
+            (Family::Files, false) => "k:file:write",
+            (Family::AppSettings, true) => "k:app_settings:read",
+            (Family::AppSettings, false) => "k:app_settings:write",
+        }
+    }
+}
+
+/// One tool of the catalogue (WIT `tool`), fixed at build time: the generated table in
+/// `catalogue.rs` holds every one, so neither `tools/list` nor `tools/call` builds anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tool {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    /// JSON Schema (2020-12) of the arguments object, as JSON text.
+    pub input_schema: &'static str,
+    /// JSON Schema of [`ToolResult::structured`] as JSON text, where the result shape is stable.
+    pub output_schema: Option<&'static str>,
+    pub annotations: Annotations,
+    /// The kintone OAuth scopes a call needs, under kintone's names.
+    pub scopes: &'static [&'static str],
+}
+
+/// A tool as the code defines it, with its schemas as JSON values: the readable source that
+/// `catalogue.rs` is generated from (see [`crate::tool_definitions`]).
 #[derive(Debug, Clone)]
-pub struct ToolSpec {
+pub struct ToolDefinition {
     pub name: &'static str,
     pub title: &'static str,
     pub description: String,
@@ -36,6 +78,15 @@ pub struct ToolSpec {
     /// JSON Schema of [`ToolResult::structured`], where the result shape is stable.
     pub output_schema: Option<Value>,
     pub annotations: Annotations,
+    /// The REST family the tool calls, which decides its scope.
+    pub family: Family,
+}
+
+impl ToolDefinition {
+    /// The scopes a call needs.
+    pub fn scopes(&self) -> Vec<&'static str> {
+        vec![self.family.scope(self.annotations.read_only)]
+    }
 }
 
 /// Where and as whom to call kintone.

@@ -61,9 +61,9 @@ fn kintone_text() -> impl Strategy<Value = String> {
 fn tools() -> Vec<(&'static str, Vec<String>)> {
     let config = ToolConfig::from_variables(None, None, None).unwrap();
     list_tools(&config)
-        .into_iter()
         .map(|t| {
-            let names = t.input_schema["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default();
+            let schema: serde_json::Value = serde_json::from_str(t.input_schema).unwrap();
+            let names = schema["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default();
             (t.name, names)
         })
         .collect()

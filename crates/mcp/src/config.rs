@@ -58,8 +58,16 @@ pub struct StreamConfig {
     pub drain_grace: Duration,
     /// A `: keep-alive` comment after this much silence (also how a closed client is noticed).
     pub keepalive_interval: Duration,
-    /// Pause between mailbox polls when nothing arrived.
+    /// Pause between doorbell polls while the session is busy: for `fast_window` after the
+    /// stream opens and after each delivery (clients send their next request right after a
+    /// reply), so a reply waits ~`fast_poll_interval / 2` on average.
+    pub fast_poll_interval: Duration,
+    pub fast_window: Duration,
+    /// Pause between doorbell polls when the session has been quiet for `fast_window`.
     pub poll_interval: Duration,
+    /// A full pass over the mailbox slots at least this often, doorbell or not (a writer
+    /// whose doorbell write failed is still found, and claimed slots still time out).
+    pub full_scan_interval: Duration,
     /// How long a claimed mailbox slot may stay without its message before the stream closes
     /// it (the writer, if alive, re-posts elsewhere; see [`crate::mailbox`]).
     pub suspect_timeout: Duration,
@@ -73,7 +81,10 @@ impl Default for StreamConfig {
             max_duration: Duration::from_secs(300),
             drain_grace: Duration::from_secs(2),
             keepalive_interval: Duration::from_secs(10),
+            fast_poll_interval: Duration::from_millis(5),
+            fast_window: Duration::from_secs(2),
             poll_interval: Duration::from_millis(50),
+            full_scan_interval: Duration::from_secs(1),
             suspect_timeout: Duration::from_secs(2),
             message_path: "/sse/message".to_owned(),
         }

@@ -18,11 +18,12 @@ use rmcp::model::{
     InitializeResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion, RequestId,
     RequestMetaObject, ResultType, ServerCapabilities, ToolsCapability,
 };
+use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
 use crate::config::EndpointConfig;
 use crate::cursor;
-use crate::jsonrpc::{Incoming, Reply};
+use crate::jsonrpc::{Body, Incoming, Reply};
 use crate::tools::{self, ToolCallError, ToolProvider};
 use crate::version;
 
@@ -143,6 +144,14 @@ pub struct Finished {
 }
 
 impl Exchange {
+    /// The exchange for a parsed POST body.
+    pub fn from_body(context: RequestContext, body: Body) -> Self {
+        match body {
+            Body::Single(item) => Self::single(context, item),
+            Body::Batch(items) => Self::batch(context, items),
+        }
+    }
+
     pub fn single(context: RequestContext, item: Incoming) -> Self {
         Self::new(context, vec![item], false)
     }
@@ -168,6 +177,31 @@ impl Exchange {
                 ..Summary::default()
             },
         }
+    }
+
+    /// The kintone scopes this exchange's tool calls need that `granted` lacks, each once, in
+    /// first-seen order; empty: go ahead. Decided on the very messages [`Exchange::run`]
+    /// executes, decoded by the same [`call_params`], and before any of them runs, so a batch is
+    /// refused whole rather than half-executed. Calls that cannot run (malformed params, invalid
+    /// or unknown names) need nothing here: `run` refuses them precisely.
+    pub fn missing_scopes(&self, tools: &dyn ToolProvider, granted: &[&str]) -> Vec<String> {
+        let mut missing: Vec<String> = Vec::new();
+        for item in &self.items {
+            let Incoming::Request { method, params, .. } = item else { continue };
+            if method != "tools/call" {
+                continue;
+            }
+            let Ok(call) = call_params(params.as_ref()) else { continue };
+            if !is_tool_name(&call.name) {
+                continue;
+            }
+            for scope in tools.tool_scopes(&call.name).unwrap_or_default() {
+                if !granted.contains(&scope.as_str()) && !missing.contains(&scope) {
+                    missing.push(scope);
+                }
+            }
+        }
+        missing
     }
 
     /// True once the glue has refreshed the token for this exchange.
@@ -422,16 +456,9 @@ impl Dispatcher<'_> {
     }
 
     fn call_tool(&self, params: Option<&Value>, era: Era, summary: &mut Summary) -> CallOutcome {
-        let params: CallToolRequestParams = match params {
-            Some(p) => match serde_json::from_value(p.clone()) {
-                Ok(params) => params,
-                Err(e) => {
-                    return CallOutcome::Result(Err(invalid_params(format!(
-                        "invalid tools/call params: {e}"
-                    ))))
-                }
-            },
-            None => return CallOutcome::Result(Err(invalid_params("tools/call needs params"))),
+        let params = match call_params(params) {
+            Ok(params) => params,
+            Err(error) => return CallOutcome::Result(Err(error)),
         };
         let name = params.name.as_ref();
         if !is_tool_name(name) {
@@ -488,6 +515,13 @@ impl Dispatcher<'_> {
             None => implementation,
         }
     }
+}
+
+/// `tools/call` params, decoded the one way both the scope check and the call use.
+fn call_params(params: Option<&Value>) -> Result<CallToolRequestParams, MethodError> {
+    let params = params.ok_or_else(|| invalid_params("tools/call needs params"))?;
+    CallToolRequestParams::deserialize(params)
+        .map_err(|e| invalid_params(format!("invalid tools/call params: {e}")))
 }
 
 enum CallOutcome {

@@ -149,11 +149,18 @@ impl Reply {
     /// The framed JSON-RPC response. An error without an id carries `"id": null` for legacy
     /// clients (JSON-RPC 2.0) and no `id` member for modern ones (2026-07-28 schema).
     pub fn to_json(&self, modern: bool) -> Value {
-        let framed = match (&self.outcome, &self.id) {
+        self.clone().into_json(modern)
+    }
+
+    /// [`Reply::to_json`], moving the result instead of copying it (a `tools/list` result is
+    /// tens of kilobytes).
+    pub fn into_json(self, modern: bool) -> Value {
+        let no_id = self.id.is_none();
+        let framed = match (self.outcome, self.id) {
             (Ok(result), Some(id)) => serde_json::to_value(JsonRpcResponse {
                 jsonrpc: JsonRpcVersion2_0,
-                id: id.clone(),
-                result: result.clone(),
+                id,
+                result,
             }),
             (Ok(_), None) => {
                 // Never built: results always answer a request with an id.
@@ -162,10 +169,10 @@ impl Reply {
                     ErrorData::internal_error("result without a request id", None),
                 ))
             }
-            (Err(error), id) => serde_json::to_value(JsonRpcError::new(id.clone(), error.clone())),
+            (Err(error), id) => serde_json::to_value(JsonRpcError::new(id, error)),
         };
         let mut framed = framed.unwrap_or_else(|_| fallback_internal_error());
-        if self.id.is_none() && !modern {
+        if no_id && !modern {
             if let Value::Object(map) = &mut framed {
                 map.insert("id".to_owned(), Value::Null);
             }

@@ -30,7 +30,6 @@ use crate::config::{EndpointConfig, StreamConfig};
 use crate::dispatch::{Exchange, Finished, Progress, Summary};
 use crate::http::streamable::Handled;
 use crate::http::{cors, empty, error_response, media, prepare, Prepared};
-use crate::jsonrpc::Body;
 use crate::mailbox::{self, hex, random_hex, read_record, PostError, Reader};
 use crate::sse;
 use crate::tools::ToolProvider;
@@ -69,6 +68,10 @@ pub struct SseStream {
     config: StreamConfig,
     started_ms: u64,
     last_sent_ms: u64,
+    /// When the stream opened or last delivered a message: polls are fast for a while after.
+    last_activity_ms: u64,
+    /// When the mailbox slots were last passed over in full.
+    last_full_poll_ms: u64,
     phase: Phase,
 }
 
@@ -99,6 +102,8 @@ impl SseStream {
                 config: stream.clone(),
                 started_ms: now_ms,
                 last_sent_ms: now_ms,
+                last_activity_ms: now_ms,
+                last_full_poll_ms: now_ms,
                 phase: Phase::Open,
             },
             first,
@@ -144,20 +149,30 @@ impl SseStream {
                 return self.finish(kv);
             }
         }
-        let messages = match reader.poll(kv, now_ms) {
-            Ok(messages) => messages,
-            // The store failed: end cleanly; the client reconnects to a new session.
-            Err(_) => return self.finish(kv),
+        let due = now_ms.saturating_sub(self.last_full_poll_ms) >= millis(self.config.full_scan_interval);
+        let messages = match (due, reader.needs_poll(kv)) {
+            (_, Err(_)) => return self.finish(kv),
+            (false, Ok(false)) => Vec::new(),
+            _ => {
+                self.last_full_poll_ms = now_ms;
+                match reader.poll(kv, now_ms) {
+                    Ok(messages) => messages,
+                    // The store failed: end cleanly; the client reconnects to a new session.
+                    Err(_) => return self.finish(kv),
+                }
+            }
         };
         if !messages.is_empty() {
             self.last_sent_ms = now_ms;
+            self.last_activity_ms = now_ms;
             return StreamStep::Send(events(messages));
         }
         if now_ms.saturating_sub(self.last_sent_ms) >= millis(self.config.keepalive_interval) {
             self.last_sent_ms = now_ms;
             return StreamStep::Send(sse::comment("keep-alive"));
         }
-        StreamStep::Wait(self.config.poll_interval)
+        let busy = now_ms.saturating_sub(self.last_activity_ms) < millis(self.config.fast_window);
+        StreamStep::Wait(if busy { self.config.fast_poll_interval } else { self.config.poll_interval })
     }
 
     /// The client went away (a write failed): close the session; undelivered replies are
@@ -215,6 +230,9 @@ pub enum MessageOutcome {
     /// A tool call met an expired kintone token: refresh it, then [`PendingMessage::resume`].
     /// If the refresh fails, drop this and answer 401.
     NeedsRefresh(PendingMessage),
+    /// A tool call needs kintone scopes the token was not granted (listed): answer
+    /// `403 insufficient_scope` to the POST itself. Nothing ran and nothing was queued.
+    InsufficientScope(Vec<String>),
 }
 
 /// A message POST waiting for a token refresh.
@@ -249,7 +267,7 @@ impl PendingMessage {
 }
 
 /// Answer an authenticated `POST /sse/message?sessionId=…` from `owner` (the same identity
-/// given to [`SseStream::open`]). A session that does not exist, has ended, is ending, or
+/// given to [`SseStream::open`]) whose token was granted the kintone scopes `granted`. A session that does not exist, has ended, is ending, or
 /// belongs to someone else gets 404 with a JSON-RPC error; nothing runs.
 pub fn handle_message_post(
     req: &Request<Vec<u8>>,
@@ -257,6 +275,7 @@ pub fn handle_message_post(
     config: &EndpointConfig,
     owner: &str,
     tools: &dyn ToolProvider,
+    granted: &[&str],
     now_unix: u64,
 ) -> MessageOutcome {
     let respond = |response| {
@@ -282,10 +301,11 @@ pub fn handle_message_post(
         Ok(prepared) => prepared,
         Err(response) => return respond(*response),
     };
-    let exchange = match body {
-        Body::Single(item) => Exchange::single(context, item),
-        Body::Batch(items) => Exchange::batch(context, items),
-    };
+    let exchange = Exchange::from_body(context, body);
+    let missing = exchange.missing_scopes(tools, granted);
+    if !missing.is_empty() {
+        return MessageOutcome::InsufficientScope(missing);
+    }
     match exchange.run(config, tools) {
         Progress::Done(finished) => {
             MessageOutcome::Respond(deliver(kv, &session, finished, now_unix))
@@ -299,7 +319,7 @@ pub fn handle_message_post(
 /// Put the replies in the mailbox; 202 when they are safely there.
 fn deliver(kv: &dyn KeyValue, session: &str, finished: Finished, now_unix: u64) -> Handled {
     let Finished {
-        replies,
+        mut replies,
         summary,
         in_batch,
         modern,
@@ -311,9 +331,9 @@ fn deliver(kv: &dyn KeyValue, session: &str, finished: Finished, now_unix: u64) 
         };
     }
     let body = if in_batch {
-        Value::Array(replies.iter().map(|r| r.to_json(modern)).collect())
+        Value::Array(replies.into_iter().map(|r| r.into_json(modern)).collect())
     } else {
-        replies[0].to_json(modern)
+        replies.swap_remove(0).into_json(modern)
     };
     let response = match mailbox::post(kv, session, body.to_string().as_bytes(), now_unix) {
         Ok(()) => empty(StatusCode::ACCEPTED),

@@ -11,6 +11,8 @@
 //! - `mcp:sse:S` — the session record ([`SessionRecord`]). Written only by the reader.
 //! - per slot `k` = 0, 1, 2, …: `mcp:sse:S:x:k` and `…:y:k` (a splitter), `…:p:k` (the
 //!   message), `…:c:k` (closed by the reader).
+//! - `mcp:sse:S:bell` — the doorbell: each writer sets it to a fresh value right after
+//!   writing its message, so an idle reader watches one key instead of a window of slots.
 //!
 //! # Writer (one `POST`)
 //!
@@ -31,6 +33,15 @@
 //! closed and `k ≥ low` still. A missing record means the session ended (the POST fails);
 //! anything else — the reader closed or retired the slot meanwhile — is retried in a fresh
 //! slot with the same `u`.
+//!
+//! # Doorbell
+//!
+//! A poll reads only `bell`; a full pass over the slots runs when its value changed since the
+//! last pass, while slots are claimed but not final, and at least every `full_scan_interval`
+//! anyway. The writer sets `bell` *after* `p:k`, so a reader that sees the new value and then
+//! passes over the slots finds the message. Values are the writer's fresh token, so two
+//! writers overwriting each other still change what the reader last saw. A lost doorbell
+//! write only delays delivery to the next full pass; correctness rests on the slots alone.
 //!
 //! # Reader (the stream)
 //!
@@ -116,6 +127,10 @@ pub struct SessionRecord {
 
 pub fn record_key(session: &str) -> String {
     format!("mcp:sse:{session}")
+}
+
+fn bell_key(session: &str) -> String {
+    format!("mcp:sse:{session}:bell")
 }
 
 fn slot_key(session: &str, kind: char, slot: u64) -> String {
@@ -267,6 +282,8 @@ impl Writer<'_> {
             }
             self.kv.set(&slot_key(self.session, 'p', slot), &payload)?;
             self.visited.entry(slot).or_default().wrote_p = true;
+            // Best effort: without it the reader still finds the message on a full pass.
+            let _ = self.kv.set(&bell_key(self.session), token.as_bytes());
             let closed = self.kv.exists(&slot_key(self.session, 'c', slot))?;
             let record = self.live_record(now_unix)?;
             if !closed && slot >= record.low {
@@ -336,6 +353,8 @@ impl Writer<'_> {
         for (&slot, footprint) in &self.visited {
             self.delete_footprint(slot, *footprint);
         }
+        // The reader deleted the doorbell at its end; this writer may have rung it since.
+        let _ = self.kv.delete(&bell_key(self.session));
     }
 
     fn delete_footprint(&self, slot: u64, footprint: Footprint) {
@@ -363,6 +382,8 @@ pub struct Reader {
     suspect_timeout_ms: u64,
     /// The record as last written (to skip unchanged writes).
     published: (u64, u64),
+    /// The doorbell's value at the last full pass.
+    bell: Option<Vec<u8>>,
 }
 
 impl Reader {
@@ -391,6 +412,7 @@ impl Reader {
             delivered: HashSet::new(),
             suspect_timeout_ms,
             published: (0, 0),
+            bell: None,
         })
     }
 
@@ -404,8 +426,19 @@ impl Reader {
         write_record(kv, &self.session, &self.record)
     }
 
-    /// Collect the messages that arrived since the last poll.
+    /// One key-value read: has a writer rung the doorbell since the last full pass, or is a
+    /// claimed slot still waiting for its message? Then [`Reader::poll`] has work.
+    pub fn needs_poll(&mut self, kv: &dyn KeyValue) -> Result<bool, KvError> {
+        if !self.pending.is_empty() {
+            return Ok(true);
+        }
+        Ok(kv.get(&bell_key(&self.session))? != self.bell)
+    }
+
+    /// Collect the messages that arrived since the last poll: a full pass over the slots.
     pub fn poll(&mut self, kv: &dyn KeyValue, now_ms: u64) -> Result<Vec<Vec<u8>>, KvError> {
+        // Read before the pass: a ring after this read is seen by the next `needs_poll`.
+        self.bell = kv.get(&bell_key(&self.session))?;
         let mut out = Vec::new();
         self.visit(kv, now_ms, false, &mut out)?;
         self.retire(kv)?;
@@ -422,6 +455,7 @@ impl Reader {
         for slot in self.record.low..self.record.frontier + WINDOW {
             self.delete_slot(kv, slot);
         }
+        let _ = kv.delete(&bell_key(&self.session));
         kv.delete(&record_key(&self.session))?;
         visited.map(|()| out)
     }
@@ -527,6 +561,7 @@ impl Reader {
 /// record and the slots it last published. Best effort; any instance may do it.
 fn collect_expired(kv: &dyn KeyValue, session: &str, record: &SessionRecord) {
     let _ = kv.delete(&record_key(session));
+    let _ = kv.delete(&bell_key(session));
     for slot in record.low..record.frontier + WINDOW {
         for kind in ['x', 'y', 'p', 'c'] {
             let _ = kv.delete(&slot_key(session, kind, slot));

@@ -34,6 +34,8 @@ pub struct Tool {
     /// JSON Schema of `structured`, as JSON text.
     pub output_schema: Option<String>,
     pub annotations: ToolAnnotations,
+    /// The kintone OAuth scopes a call needs (WIT `tool.scopes`).
+    pub scopes: Vec<String>,
 }
 
 /// Binary tool output (WIT `blob`).
@@ -85,12 +87,17 @@ pub enum ToolCallError {
 /// way and asks the glue to refresh.
 pub trait ToolProvider {
     fn list_tools(&self) -> Vec<Tool>;
+    /// The scopes the named tool needs (WIT `tool-scopes`); `None` if no such tool is offered.
+    fn tool_scopes(&self, name: &str) -> Option<Vec<String>>;
     fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, ToolCallError>;
 }
 
 impl<T: ToolProvider + ?Sized> ToolProvider for &T {
     fn list_tools(&self) -> Vec<Tool> {
         (**self).list_tools()
+    }
+    fn tool_scopes(&self, name: &str) -> Option<Vec<String>> {
+        (**self).tool_scopes(name)
     }
     fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, ToolCallError> {
         (**self).call_tool(name, arguments_json)
@@ -232,6 +239,7 @@ mod tests {
                 idempotent: true,
                 open_world: true,
             },
+            scopes: vec!["k:app_record:read".into()],
         }
     }
 

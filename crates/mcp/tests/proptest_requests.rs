@@ -24,7 +24,12 @@ impl ToolProvider for Echo {
             input_schema: r#"{"type":"object"}"#.into(),
             output_schema: None,
             annotations: ToolAnnotations { read_only: true, ..ToolAnnotations::default() },
+            scopes: vec!["k:app_record:read".into()],
         }]
+    }
+
+    fn tool_scopes(&self, name: &str) -> Option<Vec<String>> {
+        (name == "echo").then(|| vec!["k:app_record:read".into()])
     }
 
     fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, ToolCallError> {
@@ -130,8 +135,8 @@ fn assert_well_formed(response: &http::Response<Vec<u8>>) {
 fn handled(outcome: PostOutcome) -> Option<http::Response<Vec<u8>>> {
     match outcome {
         PostOutcome::Respond(handled) => Some(handled.response),
-        // Echo never answers Unauthorized.
-        PostOutcome::NeedsRefresh(_) => None,
+        // Echo never answers Unauthorized, and the token holds its only scope.
+        PostOutcome::NeedsRefresh(_) | PostOutcome::InsufficientScope(_) => None,
     }
 }
 
@@ -146,7 +151,7 @@ proptest! {
     fn any_bytes_posted_to_mcp_get_an_answer(body in prop::collection::vec(any::<u8>(), 0..512), content_type in header_value(), accept in header_value(), version in header_value()) {
         let config = EndpointConfig::default();
         if let Some(req) = request(Method::POST, "/mcp", body.clone(), content_type, accept, version) {
-            let response = handled(handle_post(&req, &config, &Echo)).expect("a response");
+            let response = handled(handle_post(&req, &config, &Echo, &["k:app_record:read"])).expect("a response");
             assert_well_formed(&response);
             if response.status() == StatusCode::BAD_REQUEST {
                 // A bad protocol-version header or body: a JSON-RPC error, parse error when the body is not JSON.
@@ -162,7 +167,7 @@ proptest! {
         let config = EndpointConfig::default();
         let body = serde_json::to_vec(&message).unwrap();
         if let Some(req) = request(Method::POST, "/mcp", body, Some("application/json".into()), accept, version) {
-            let response = handled(handle_post(&req, &config, &Echo)).expect("a response");
+            let response = handled(handle_post(&req, &config, &Echo, &["k:app_record:read"])).expect("a response");
             assert_well_formed(&response);
         }
     }
@@ -193,14 +198,14 @@ proptest! {
         let uri = format!("/sse/message?sessionId={session}");
         let req = request(Method::POST, &uri, body, Some("application/json".into()), None, None).unwrap();
         let before = kv.snapshot();
-        match handle_message_post(&req, &kv, &config, "owner-1", &Echo, 1_700_000_000) {
+        match handle_message_post(&req, &kv, &config, "owner-1", &Echo, &["k:app_record:read"], 1_700_000_000) {
             MessageOutcome::Respond(handled) => {
                 assert_well_formed(&handled.response);
                 if handled.response.status() != StatusCode::ACCEPTED {
                     prop_assert_eq!(before, kv.snapshot(), "a refused message wrote to the store");
                 }
             }
-            MessageOutcome::NeedsRefresh(_) => prop_assert!(false, "Echo never asks for a refresh"),
+            other => prop_assert!(false, "Echo never asks for a refresh or a scope: {:?}", other),
         }
     }
 
@@ -213,7 +218,7 @@ proptest! {
         let session = first.split("sessionId=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
         let req = request(Method::POST, &format!("/sse/message?sessionId={session}"), serde_json::to_vec(&message).unwrap(), Some("application/json".into()), None, None).unwrap();
         let before = kv.snapshot();
-        let MessageOutcome::Respond(handled) = handle_message_post(&req, &kv, &config, "someone-else", &Echo, 1_700_000_000) else {
+        let MessageOutcome::Respond(handled) = handle_message_post(&req, &kv, &config, "someone-else", &Echo, &["k:app_record:read"], 1_700_000_000) else {
             panic!("no refresh expected");
         };
         prop_assert_eq!(handled.response.status(), StatusCode::NOT_FOUND);

@@ -9,7 +9,7 @@ mod outbound;
 pub mod spin;
 
 pub use kv::{KeyValue, KvError, MemoryStore};
-pub use outbound::{HttpClient, OutboundError};
+pub use outbound::{declare_length, HttpClient, OutboundError};
 
 /// Seconds since the Unix epoch. Records carry their own expiry in these units, because the
 /// key-value store has no TTL.

@@ -36,8 +36,9 @@ pub fn variable(name: &str) -> Option<String> {
 pub struct SpinHttp;
 
 impl HttpClient for SpinHttp {
-    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, OutboundError> {
+    async fn send(&self, mut request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, OutboundError> {
         let host = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+        crate::declare_length(&mut request);
         let response: http::Response<Vec<u8>> = spin_sdk::http::send(request).await.map_err(|e| {
             let reason = e.to_string();
             if reason.contains("HttpRequestDenied") || reason.contains("not permitted") {
@@ -89,20 +90,84 @@ pub async fn read_request(
     builder.body(body).map_err(|_| plain(400, "Malformed request\n"))
 }
 
-/// Sends a buffered response through Spin's response outparam.
+/// Sends a buffered response through Spin's response outparam, with `content-length`.
+///
+/// The body is written *before* the response is handed over, as far as the host accepts it
+/// without waiting (all of it, for every response but large file downloads: wasmtime takes one
+/// chunk of up to 1 MiB). Spin's server then finds head and body ready together and writes
+/// them in one go. Handing the head over first made it a TCP segment of its own; Spin does not
+/// set `TCP_NODELAY`, so Nagle's algorithm held the body until the client's delayed ACK, 40 ms
+/// on every other request of a keep-alive connection.
 pub async fn send_response(out: spin_sdk::http::ResponseOutparam, response: http::Response<Vec<u8>>) {
-    use futures::SinkExt;
     let (parts, body) = response.into_parts();
-    let headers: Vec<(String, Vec<u8>)> =
-        parts.headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec())).collect();
-    let Ok(fields) = spin_sdk::http::Fields::from_list(&headers) else {
+    let mut headers = header_list(&parts.headers);
+    if body_allowed(parts.status) {
+        headers.retain(|(name, _)| name != "content-length" && name != "transfer-encoding");
+        headers.push(("content-length".to_owned(), body.len().to_string().into_bytes()));
+    }
+    let outgoing = match spin_sdk::http::Fields::from_list(&headers) {
+        Ok(fields) => spin_sdk::http::OutgoingResponse::new(fields),
+        Err(e) => {
+            eprintln!("could not send a {} response: invalid header ({e}); answering 500", parts.status);
+            return out.set(internal_error());
+        }
+    };
+    let _ = outgoing.set_status_code(parts.status.as_u16());
+    let Ok(outgoing_body) = outgoing.body() else {
+        eprintln!("could not send a {} response: its body was already taken", parts.status);
         return;
     };
-    let outgoing = spin_sdk::http::OutgoingResponse::new(fields);
-    let _ = outgoing.set_status_code(parts.status.as_u16());
-    let mut sink = outgoing.take_body();
-    out.set(outgoing);
-    if !body.is_empty() {
-        let _ = sink.send(body).await;
+    let Ok(stream) = outgoing_body.write() else {
+        eprintln!("could not send a {} response: its body is not writable", parts.status);
+        return;
+    };
+    let ready = stream.check_write().unwrap_or(0);
+    let first = body.len().min(usize::try_from(ready).unwrap_or(usize::MAX));
+    if first > 0 && stream.write(&body[..first]).is_err() {
+        return;
     }
+    out.set(outgoing);
+    // The rest, now that the host reads it (only bodies larger than the host's buffer).
+    let mut rest = &body[first..];
+    while !rest.is_empty() {
+        let ready = match stream.check_write() {
+            Ok(0) => {
+                stream.subscribe().block();
+                continue;
+            }
+            Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            // The client went away.
+            Err(_) => return,
+        };
+        let (now, later) = rest.split_at(rest.len().min(ready));
+        if stream.write(now).is_err() {
+            return;
+        }
+        rest = later;
+    }
+    let _ = stream.blocking_flush();
+    drop(stream);
+    let _ = spin_sdk::http::OutgoingBody::finish(outgoing_body, None);
+}
+
+/// `http` headers as the list `Fields::from_list` takes.
+pub fn header_list(headers: &http::HeaderMap) -> Vec<(String, Vec<u8>)> {
+    headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec())).collect()
+}
+
+/// 1xx, 204 and 304 responses carry no body, and so no `content-length` (RFC 9110 §8.6).
+fn body_allowed(status: http::StatusCode) -> bool {
+    !(status.is_informational() || status == http::StatusCode::NO_CONTENT || status == http::StatusCode::NOT_MODIFIED)
+}
+
+/// A bare 500 (`content-length: 0`) for a response that could not be converted.
+fn internal_error() -> spin_sdk::http::OutgoingResponse {
+    let headers = [("content-length".to_owned(), b"0".to_vec())];
+    let fields = spin_sdk::http::Fields::from_list(&headers).unwrap_or_else(|_| spin_sdk::http::Fields::new());
+    let response = spin_sdk::http::OutgoingResponse::new(fields);
+    let _ = response.set_status_code(500);
+    if let Ok(body) = response.body() {
+        let _ = spin_sdk::http::OutgoingBody::finish(body, None);
+    }
+    response
 }

@@ -16,6 +16,13 @@ use e2e::signin::{self, Tokens};
 use e2e::{kv_store, App};
 use std::collections::BTreeMap;
 
+#[path = "security/tool_scopes.rs"]
+mod tool_scopes;
+#[path = "security/browser_flow.rs"]
+mod browser_flow;
+#[path = "security/token_store.rs"]
+mod token_store;
+
 type Snapshot = BTreeMap<(String, String), Vec<u8>>;
 
 fn snapshot(app: &App) -> Snapshot {

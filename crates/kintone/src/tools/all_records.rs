@@ -15,12 +15,12 @@ use crate::client::Kintone;
 use crate::outcome::{structured_with_note, Failure, Outcome};
 use crate::query;
 use crate::schema::{self, out};
-use crate::types::{Annotations, ToolSpec};
+use crate::types::{Annotations, ToolDefinition};
 
 pub(crate) const DEFAULT_MAX_RECORDS: i64 = 1000;
 pub(crate) const MAX_MAX_RECORDS: i64 = 10_000;
 
-pub(super) fn specs() -> Vec<ToolSpec> {
+pub(super) fn specs() -> Vec<ToolDefinition> {
     vec![spec("getAllRecords", "Get all matching records", Annotations::READ,
         format!("Get every record that matches a query, paging through kintone 500 at a time, up to maxRecords (default 1000, at most 10000). \
 Use it for exports, counts by hand and analysis; use getRecords for a quick look. The answer says when it was cut off at maxRecords. \

@@ -8,13 +8,13 @@ use crate::args::{self, ArgError, Args};
 use crate::client::Kintone;
 use crate::outcome::{structured_with_note, Outcome};
 use crate::schema::{self, out};
-use crate::types::{Annotations, ToolSpec};
+use crate::types::{Annotations, ToolDefinition};
 
 const MAX_APPS_PER_CALL: i64 = 100;
 const MAX_FILTER_ITEMS: usize = 100;
 const MAX_APP_NAME: usize = 64;
 
-pub(super) fn specs_original() -> Vec<ToolSpec> {
+pub(super) fn specs_original() -> Vec<ToolDefinition> {
     vec![spec("searchApps", "Find apps", Annotations::READ,
         "List the kintone apps the signed-in user can see, filtered by a part of the name (case-insensitive) and/or by app IDs, app codes or space IDs; omit every filter to list all apps. \
 Returns up to 100 apps per call with their appId, code, name, description, spaceId and creator; page with offset. Start here to find the appId other tools need.",
@@ -35,7 +35,7 @@ Returns up to 100 apps per call with their appId, code, name, description, space
     )]
 }
 
-pub(super) fn specs_more() -> Vec<ToolSpec> {
+pub(super) fn specs_more() -> Vec<ToolDefinition> {
     vec![spec("addApp", "Create an app", Annotations::ADD,
         "Create a new, empty kintone app in the pre-live (preview) state. Then add fields with addFormFields, arrange them with updateFormLayout, and publish with deployApp — the app is not usable until deployed.",
         schema::input(vec![

@@ -8,13 +8,13 @@ use crate::args::{self, ArgError, Args};
 use crate::client::Kintone;
 use crate::outcome::{structured, structured_with_note, Outcome};
 use crate::schema::{self, out};
-use crate::types::{Annotations, ToolSpec};
+use crate::types::{Annotations, ToolDefinition};
 
 const MAX_COMMENTS_PER_CALL: i64 = 10;
 const MAX_COMMENT_TEXT: usize = 65_535;
 const MAX_MENTIONS: usize = 10;
 
-pub(super) fn specs_original() -> Vec<ToolSpec> {
+pub(super) fn specs_original() -> Vec<ToolDefinition> {
     vec![
         spec("getRecordComments", "Get record comments", Annotations::READ,
             "Get up to 10 comments of a record, newest first by default, with their IDs, authors, times and mentions. The answer's older/newer flags say whether more comments exist: page with offset.",
@@ -60,7 +60,7 @@ pub(super) fn specs_original() -> Vec<ToolSpec> {
     ]
 }
 
-pub(super) fn specs_more() -> Vec<ToolSpec> {
+pub(super) fn specs_more() -> Vec<ToolDefinition> {
     vec![spec("deleteRecordComment", "Delete a record comment", Annotations::OVERWRITE,
         "Permanently delete one comment from a record. Only its author (or an administrator) may. Comment IDs come from getRecordComments.",
         schema::input(vec![

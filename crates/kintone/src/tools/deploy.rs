@@ -10,7 +10,7 @@ use crate::args::{self, ArgError, Args};
 use crate::client::Kintone;
 use crate::outcome::{structured, structured_with_note, Failure, Outcome};
 use crate::schema::{self, out};
-use crate::types::{Annotations, ToolResult, ToolSpec};
+use crate::types::{Annotations, ToolResult, ToolDefinition};
 
 const MAX_APPS: usize = 300;
 /// Pauses between status polls when deployApp waits: about 15 s in all, well inside the 30 s
@@ -27,7 +27,7 @@ fn statuses_out() -> Value {
     )], &["apps"])
 }
 
-pub(super) fn specs_original() -> Vec<ToolSpec> {
+pub(super) fn specs_original() -> Vec<ToolDefinition> {
     vec![spec("deployApp", "Deploy app settings", Annotations::OVERWRITE,
         "Publish the pre-live settings of up to 300 apps (fields, layout, views, settings, customization, process management) to the live apps. Deployment runs in the background: \
 with wait: true this tool waits up to about 15 seconds and reports SUCCESS or FAIL per app; otherwise check with getDeployStatus. With revert: true the pre-live settings are discarded instead (reset to the live ones).",
@@ -48,7 +48,7 @@ with wait: true this tool waits up to about 15 seconds and reports SUCCESS or FA
     )]
 }
 
-pub(super) fn specs_more() -> Vec<ToolSpec> {
+pub(super) fn specs_more() -> Vec<ToolDefinition> {
     vec![spec("getDeployStatus", "Get deploy status", Annotations::READ,
         "Check the deployment started by deployApp, per app: PROCESSING, SUCCESS, FAIL (for example when existing records break a new unique or length rule) or CANCEL.",
         schema::input(vec![("apps", schema::ids("App IDs (1–300)", MAX_APPS))], &["apps"]),

@@ -10,7 +10,7 @@ use crate::args::{self, ArgError, Args};
 use crate::client::{FileDownload, Kintone};
 use crate::outcome::{structured_with_note, Outcome};
 use crate::schema;
-use crate::types::{Annotations, Blob, Content, ToolResult, ToolSpec};
+use crate::types::{Annotations, Blob, Content, ToolResult, ToolDefinition};
 
 /// Largest file uploadFile accepts (decoded). Its base64 form (~6.7 MB) must also fit in one
 /// MCP request.
@@ -23,7 +23,7 @@ const MAX_FILE_NAME: usize = 255;
 const BASE64: GeneralPurpose =
     GeneralPurpose::new(&base64::alphabet::STANDARD, GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent));
 
-pub(super) fn specs() -> Vec<ToolSpec> {
+pub(super) fn specs() -> Vec<ToolDefinition> {
     vec![
         spec("uploadFile", "Upload a file", Annotations::ADD,
             "Upload one file (base64, at most 5 MiB decoded) to kintone and get a fileKey. Attach it within 3 days with addRecord/updateRecord as {\"<file field code>\": {\"value\": [{\"fileKey\": \"<fileKey>\"}]}} \

@@ -9,7 +9,7 @@ use crate::args::{self, ArgError, ArgResult, Args};
 use crate::client::Kintone;
 use crate::outcome::{structured_with_note, Outcome};
 use crate::schema::{self, out};
-use crate::types::{Annotations, ToolSpec};
+use crate::types::{Annotations, ToolDefinition};
 
 const MAX_FIELD_CODE: usize = 128;
 const MAX_FIELDS_PER_CALL: usize = 100;
@@ -28,7 +28,7 @@ fn revision_out() -> Value {
     schema::output(vec![("revision", out::revision())], &["revision"])
 }
 
-pub(super) fn specs() -> Vec<ToolSpec> {
+pub(super) fn specs() -> Vec<ToolDefinition> {
     vec![
         spec("addFormFields", "Add form fields", Annotations::ADD,
             "Add fields to an app's pre-live form. `properties` maps each new field code to its definition, e.g. \

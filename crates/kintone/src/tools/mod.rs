@@ -1,7 +1,8 @@
 //! The tool catalogue, one module per family, and the dispatch from a name to its handler.
 //!
-//! Each family module offers `specs()` (its `tools/list` entries) and `call()` (its handlers,
-//! `None` for names it does not own). A unit test checks that every listed name dispatches.
+//! Each family module offers `specs()` (its tool definitions) and `call()` (its handlers,
+//! `None` for names it does not own). The definitions are the source of the generated table in
+//! `catalogue.rs`; a unit test checks that every listed name dispatches.
 
 mod all_records;
 mod apps;
@@ -24,36 +25,39 @@ use serde_json::Value;
 use crate::args::Args;
 use crate::client::Kintone;
 use crate::outcome::Outcome;
-use crate::types::{Annotations, ToolSpec};
+use crate::types::{Annotations, Family, ToolDefinition};
 
-/// Every tool, offered or not: the 28 original tools first, in the original order.
-pub(crate) fn catalogue() -> Vec<ToolSpec> {
-    let mut all = Vec::new();
-    all.extend(records::specs());
-    all.extend(comments::specs_original());
-    all.extend(records::specs_acl());
-    all.extend(reads::specs_original_apps());
-    all.extend(apps::specs_original());
-    all.extend(files::specs());
-    all.extend(reads::specs_original_acl_and_notifications());
-    all.extend(settings::specs_original());
-    all.extend(deploy::specs_original());
-    // Tools the original did not have.
-    all.extend(records::specs_more());
-    all.extend(all_records::specs());
-    all.extend(comments::specs_more());
-    all.extend(workflow::specs());
-    all.extend(apps::specs_more());
-    all.extend(reads::specs_more());
-    all.extend(form::specs());
-    all.extend(settings::specs_more());
-    all.extend(replace::specs());
-    all.extend(deploy::specs_more());
-    all
-}
-
-pub(crate) fn all_names() -> Vec<&'static str> {
-    catalogue().iter().map(|t| t.name).collect()
+/// Every tool as the code defines it, offered or not: the 28 original tools first, in the
+/// original order. Each family module declares the kintone REST family its tools call, which
+/// decides the scope each one needs.
+pub(crate) fn definitions() -> Vec<ToolDefinition> {
+    use Family::{AppSettings, Files, Records};
+    let groups = [
+        (Records, records::specs()),
+        (Records, comments::specs_original()),
+        (Records, records::specs_acl()),
+        (AppSettings, reads::specs_original_apps()),
+        (AppSettings, apps::specs_original()),
+        (Files, files::specs()),
+        (AppSettings, reads::specs_original_acl_and_notifications()),
+        (AppSettings, settings::specs_original()),
+        (AppSettings, deploy::specs_original()),
+        // Tools the original did not have.
+        (Records, records::specs_more()),
+        (Records, all_records::specs()),
+        (Records, comments::specs_more()),
+        (Records, workflow::specs()),
+        (AppSettings, apps::specs_more()),
+        (AppSettings, reads::specs_more()),
+        (AppSettings, form::specs()),
+        (AppSettings, settings::specs_more()),
+        (AppSettings, replace::specs()),
+        (AppSettings, deploy::specs_more()),
+    ];
+    groups
+        .into_iter()
+        .flat_map(|(family, specs)| specs.into_iter().map(move |spec| ToolDefinition { family, ..spec }))
+        .collect()
 }
 
 /// Runs the named tool; `None` if no family owns the name.
@@ -99,6 +103,7 @@ pub(crate) fn spec(
     description: impl Into<String>,
     input_schema: Value,
     output_schema: Option<Value>,
-) -> ToolSpec {
-    ToolSpec { name, title, description: description.into(), input_schema, output_schema, annotations }
+) -> ToolDefinition {
+    // The family is the group's, set by `definitions`.
+    ToolDefinition { name, title, description: description.into(), input_schema, output_schema, annotations, family: Family::AppSettings }
 }

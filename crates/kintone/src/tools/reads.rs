@@ -9,7 +9,7 @@ use crate::args::Args;
 use crate::client::Kintone;
 use crate::outcome::{structured, Outcome};
 use crate::schema::{self, out};
-use crate::types::{Annotations, ToolSpec};
+use crate::types::{Annotations, ToolDefinition};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Preview {
@@ -90,7 +90,7 @@ const MORE: &[Read] = &[
         resource: "preview/app/form/fields", app_key: "app", lang: true, preview: Preview::Always, output: fields_out },
 ];
 
-fn to_spec(read: &Read) -> ToolSpec {
+fn to_spec(read: &Read) -> ToolDefinition {
     let mut props = vec![("appId", schema::app_id())];
     if read.lang {
         props.push(("lang", schema::lang()));
@@ -101,15 +101,15 @@ fn to_spec(read: &Read) -> ToolSpec {
     spec(read.name, read.title, Annotations::READ, read.description, schema::input(props, &["appId"]), Some((read.output)()))
 }
 
-pub(super) fn specs_original_apps() -> Vec<ToolSpec> {
+pub(super) fn specs_original_apps() -> Vec<ToolDefinition> {
     ORIGINAL_APPS.iter().map(to_spec).collect()
 }
 
-pub(super) fn specs_original_acl_and_notifications() -> Vec<ToolSpec> {
+pub(super) fn specs_original_acl_and_notifications() -> Vec<ToolDefinition> {
     ORIGINAL_ACL_AND_NOTIFICATIONS.iter().map(to_spec).collect()
 }
 
-pub(super) fn specs_more() -> Vec<ToolSpec> {
+pub(super) fn specs_more() -> Vec<ToolDefinition> {
     MORE.iter().map(to_spec).collect()
 }
 

@@ -10,7 +10,7 @@ use crate::client::Kintone;
 use crate::outcome::{structured, structured_with_note, Failure, Outcome};
 use crate::query;
 use crate::schema::{self, out};
-use crate::types::{Annotations, ToolSpec};
+use crate::types::{Annotations, ToolDefinition};
 
 /// kintone's per-call limits.
 pub(crate) const MAX_WRITE: usize = 100;
@@ -24,7 +24,7 @@ Examples: status = \"Open\" | amount >= 1000 and date > \"2024-01-01\" | categor
 Created_datetime = TODAY() | date >= FROM_TODAY(-7, DAYS) | assignee in (LOGINUSER()) | order by $id desc limit 50 offset 100. \
 Use field codes (getAppFields), not labels; CHECK_BOX, MULTI_SELECT and user fields need in / not in; $id is the record ID.";
 
-pub(super) fn specs() -> Vec<ToolSpec> {
+pub(super) fn specs() -> Vec<ToolDefinition> {
     vec![
         spec("getRecords", "Get records", Annotations::READ,
             format!("Get up to 500 records of a kintone app that match a query, with the total number of matches. \
@@ -71,7 +71,7 @@ Pass `revision` from getRecord to refuse the update if someone changed the recor
     ]
 }
 
-pub(super) fn specs_acl() -> Vec<ToolSpec> {
+pub(super) fn specs_acl() -> Vec<ToolDefinition> {
     vec![spec("evaluateRecordsAcl", "Check record permissions", Annotations::READ,
         "Check what the signed-in user may do with up to 100 records: view, edit, delete each record, and view/edit each field.",
         schema::input(vec![("appId", schema::app_id()), ("ids", schema::ids("Record IDs to check (1–100)", MAX_WRITE))], &["appId", "ids"]),
@@ -79,7 +79,7 @@ pub(super) fn specs_acl() -> Vec<ToolSpec> {
     )]
 }
 
-pub(super) fn specs_more() -> Vec<ToolSpec> {
+pub(super) fn specs_more() -> Vec<ToolDefinition> {
     vec![
         spec("updateRecords", "Update or upsert records (bulk)", Annotations::OVERWRITE,
             "Update up to 100 records in one all-or-nothing call. Each entry names its record by `id` or by `updateKey` {field, value} on a unique-valued field, plus `record` with the fields to change and an optional `revision`. \

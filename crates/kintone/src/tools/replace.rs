@@ -11,7 +11,7 @@ use crate::args::{ArgError, Args};
 use crate::client::Kintone;
 use crate::outcome::{structured_with_note, Outcome};
 use crate::schema::{self, out};
-use crate::types::{Annotations, ToolSpec};
+use crate::types::{Annotations, ToolDefinition};
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -97,7 +97,7 @@ fn part_schema(part: &Part) -> Value {
     }
 }
 
-fn to_spec(row: &Replace) -> ToolSpec {
+fn to_spec(row: &Replace) -> ToolDefinition {
     let mut props = vec![("appId", schema::app_id())];
     props.extend(row.parts.iter().map(|p| (p.key, part_schema(p))));
     props.push(("revision", schema::settings_revision()));
@@ -107,7 +107,7 @@ fn to_spec(row: &Replace) -> ToolSpec {
         Some(schema::output(vec![("revision", out::revision())], &["revision"])))
 }
 
-pub(super) fn specs() -> Vec<ToolSpec> {
+pub(super) fn specs() -> Vec<ToolDefinition> {
     TABLE.iter().map(to_spec).collect()
 }
 

@@ -9,7 +9,7 @@ use crate::args::{self, ArgError, ArgResult, Args};
 use crate::client::Kintone;
 use crate::outcome::{structured_with_note, Outcome};
 use crate::schema::{self, out};
-use crate::types::{Annotations, ToolSpec};
+use crate::types::{Annotations, ToolDefinition};
 
 const DEPLOY_NOTE: &str = "Saved to the pre-live app. Call deployApp to publish the change.";
 const MAX_APP_NAME: usize = 64;
@@ -27,7 +27,7 @@ fn customization(description: &str) -> Value {
     json!({"type": "object", "description": description, "properties": {"js": resource_list(), "css": resource_list()}, "additionalProperties": false})
 }
 
-pub(super) fn specs_original() -> Vec<ToolSpec> {
+pub(super) fn specs_original() -> Vec<ToolDefinition> {
     vec![spec("updateAppCustomize", "Update JavaScript/CSS customization", Annotations::OVERWRITE,
         "Set an app's JavaScript/CSS customization on the pre-live app. Each js/css list given replaces the current list, so include the entries to keep (getAppCustomize lists them; pass their file.fileKey). \
 Upload new files with uploadFile first. Call deployApp to publish.",
@@ -42,7 +42,7 @@ Upload new files with uploadFile first. Call deployApp to publish.",
     )]
 }
 
-pub(super) fn specs_more() -> Vec<ToolSpec> {
+pub(super) fn specs_more() -> Vec<ToolDefinition> {
     vec![
         spec("updateAppSettings", "Update app settings", Annotations::OVERWRITE,
             "Change an app's general settings on the pre-live app: name, description (HTML), icon, theme, title field, enabled features, number precision, first month of the fiscal year. Give only what changes. Call deployApp to publish.",

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::test_support::{response, Recorder, Sent};
-use crate::{call_tool, list_tools, CallError, Connection, ToolConfig, ToolResult};
+use crate::{call_tool, CallError, Connection, ToolConfig, ToolResult};
 
 const TOKEN: &str = "secret-kintone-token-123";
 
@@ -97,8 +97,8 @@ fn generic(sent: &Sent) -> Result<http::Response<Vec<u8>>, platform::OutboundErr
     })
 }
 
-fn all() -> Vec<crate::ToolSpec> {
-    list_tools(&ToolConfig::default())
+fn all() -> Vec<crate::ToolDefinition> {
+    crate::tool_definitions()
 }
 
 #[test]
@@ -462,4 +462,36 @@ fn tools_list_breakdown() {
     by_tool.sort();
     println!("{by_tool:?}");
     println!("{}", tools.iter().find(|t| t["name"] == "getViews").unwrap());
+}
+
+#[test]
+fn every_tool_needs_the_scope_of_its_kintone_rest_family() {
+    let cases = [
+        ("getRecords", "k:app_record:read"),
+        ("getAllRecords", "k:app_record:read"),
+        ("addRecord", "k:app_record:write"),
+        ("deleteRecords", "k:app_record:write"),
+        ("updateRecordStatuses", "k:app_record:write"),
+        ("updateRecordAssignees", "k:app_record:write"),
+        ("getRecordComments", "k:app_record:read"),
+        ("deleteRecordComment", "k:app_record:write"),
+        ("evaluateRecordsAcl", "k:app_record:read"),
+        ("getRecordAcl", "k:app_settings:read"),
+        ("updateRecordAcl", "k:app_settings:write"),
+        ("getApp", "k:app_settings:read"),
+        ("deployApp", "k:app_settings:write"),
+        ("getDeployStatus", "k:app_settings:read"),
+        ("updateAppCustomize", "k:app_settings:write"),
+        ("downloadFile", "k:file:read"),
+        ("uploadFile", "k:file:write"),
+    ];
+    for (name, scope) in cases {
+        let tool = crate::find_tool(&ToolConfig::default(), name).unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(tool.scopes, [scope], "{name}");
+    }
+    // Every tool needs exactly one scope, a read scope exactly when it only reads.
+    for tool in crate::list_tools(&ToolConfig::default()) {
+        assert_eq!(tool.scopes.len(), 1, "{}", tool.name);
+        assert_eq!(tool.scopes[0].ends_with(":read"), tool.annotations.read_only, "{}", tool.name);
+    }
 }

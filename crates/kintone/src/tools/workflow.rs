@@ -9,7 +9,7 @@ use crate::args::{self, ArgError, Args};
 use crate::client::Kintone;
 use crate::outcome::{structured, Outcome};
 use crate::schema::{self, out};
-use crate::types::{Annotations, ToolSpec};
+use crate::types::{Annotations, ToolDefinition};
 
 fn action_schema() -> Value {
     schema::text("The action (button) name exactly as in the app's process management, in the signed-in user's language, e.g. \"Submit for approval\". getProcessManagement lists them.", 256)
@@ -19,7 +19,7 @@ fn assignee_schema() -> Value {
     schema::string("User code of the next assignee, needed when the next status lets the user choose one of several assignees")
 }
 
-pub(super) fn specs() -> Vec<ToolSpec> {
+pub(super) fn specs() -> Vec<ToolDefinition> {
     vec![
         spec("updateRecordStatus", "Run a workflow action", Annotations::STEP,
             "Move one record through the app's process management by running an action (e.g. Submit, Approve). Only actions allowed from the record's current status for the signed-in user work. Each call advances the workflow again, so do not repeat it to retry a success.",

@@ -116,8 +116,9 @@ async fn sign_in(fake: &FakeCybozu, client: &reqwest::Client, user: &str, scopes
 }
 
 pub fn check_output(name: &str, result: &ToolResult) {
-    let spec = list_tools(&ToolConfig::default()).into_iter().find(|t| t.name == name).unwrap();
+    let spec = list_tools(&ToolConfig::default()).find(|t| t.name == name).unwrap();
     if let Some(schema) = spec.output_schema {
+        let schema: Value = serde_json::from_str(schema).unwrap();
         let structured = result.structured.as_ref().unwrap_or_else(|| panic!("{name} returned no structured content"));
         let validator = jsonschema::validator_for(&schema).unwrap();
         let errors: Vec<String> = validator.iter_errors(structured).map(|e| format!("{} at {}", e, e.instance_path)).collect();

@@ -36,6 +36,10 @@ impl ToolProvider for FakeTools {
         self.tools.clone()
     }
 
+    fn tool_scopes(&self, name: &str) -> Option<Vec<String>> {
+        self.tools.iter().find(|t| t.name == name).map(|t| t.scopes.clone())
+    }
+
     fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, ToolCallError> {
         self.calls
             .borrow_mut()
@@ -69,8 +73,19 @@ pub(crate) fn tool(name: &str) -> Tool {
             idempotent: true,
             open_world: true,
         },
+        scopes: vec!["k:app_record:read".to_owned()],
     }
 }
+
+/// Every kintone scope: a token that lacks nothing.
+pub(crate) const ALL_SCOPES: &[&str] = &[
+    "k:app_record:read",
+    "k:app_record:write",
+    "k:app_settings:read",
+    "k:app_settings:write",
+    "k:file:read",
+    "k:file:write",
+];
 
 fn config() -> EndpointConfig {
     EndpointConfig {

@@ -11,7 +11,6 @@ use serde_json::Value;
 use super::{empty, json_response, media, prepare, Prepared};
 use crate::config::EndpointConfig;
 use crate::dispatch::{Exchange, Finished, Progress, Summary};
-use crate::jsonrpc::Body;
 use crate::sse;
 use crate::tools::ToolProvider;
 
@@ -31,6 +30,9 @@ pub enum PostOutcome {
     /// provider holding the new token. If the refresh fails (`invalid_grant`), drop this and
     /// answer 401 so the client signs in again.
     NeedsRefresh(PendingPost),
+    /// A tool call needs kintone scopes the token was not granted (listed): answer
+    /// `403 insufficient_scope`. Nothing ran.
+    InsufficientScope(Vec<String>),
 }
 
 /// A POST waiting for a token refresh.
@@ -54,11 +56,13 @@ impl PendingPost {
     }
 }
 
-/// Answer an authenticated `POST /mcp` or `POST /sse`.
+/// Answer an authenticated `POST /mcp` or `POST /sse` from a token granted the kintone scopes
+/// `granted`.
 pub fn handle_post(
     req: &Request<Vec<u8>>,
     config: &EndpointConfig,
     tools: &dyn ToolProvider,
+    granted: &[&str],
 ) -> PostOutcome {
     let Prepared { context, body } = match prepare(req, config) {
         Ok(prepared) => prepared,
@@ -71,10 +75,11 @@ pub fn handle_post(
     };
     let accepts = media::accepts(req.headers());
     let sse = !accepts.json && accepts.event_stream;
-    let exchange = match body {
-        Body::Single(item) => Exchange::single(context, item),
-        Body::Batch(items) => Exchange::batch(context, items),
-    };
+    let exchange = Exchange::from_body(context, body);
+    let missing = exchange.missing_scopes(tools, granted);
+    if !missing.is_empty() {
+        return PostOutcome::InsufficientScope(missing);
+    }
     match exchange.run(config, tools) {
         Progress::Done(finished) => PostOutcome::Respond(respond(finished, sse)),
         Progress::NeedsRefresh(exchange) => {
@@ -85,7 +90,7 @@ pub fn handle_post(
 
 fn respond(finished: Finished, sse: bool) -> Handled {
     let Finished {
-        replies,
+        mut replies,
         summary,
         in_batch,
         modern,
@@ -97,13 +102,13 @@ fn respond(finished: Finished, sse: bool) -> Handled {
         };
     }
     let (status, body) = if in_batch {
-        let all: Vec<Value> = replies.iter().map(|r| r.to_json(modern)).collect();
+        let all: Vec<Value> = replies.into_iter().map(|r| r.into_json(modern)).collect();
         (StatusCode::OK, Value::Array(all))
     } else {
-        let reply = &replies[0];
+        let reply = replies.swap_remove(0);
         (
             StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),
-            reply.to_json(modern),
+            reply.into_json(modern),
         )
     };
     let response = if sse && status == StatusCode::OK {

@@ -3,7 +3,7 @@ use serde_json::{json, Value};
 
 use super::streamable::{handle_post, Handled, PostOutcome};
 use super::*;
-use crate::dispatch::tests::FakeTools;
+use crate::dispatch::tests::{FakeTools, ALL_SCOPES};
 use crate::tools::{ToolCallError, ToolResult};
 
 fn config() -> EndpointConfig {
@@ -37,9 +37,9 @@ fn send(builder: http::request::Builder, body: &Value) -> Handled {
 }
 
 fn send_raw(builder: http::request::Builder, body: Vec<u8>, tools: &FakeTools) -> Handled {
-    match handle_post(&builder.body(body).unwrap(), &config(), tools) {
+    match handle_post(&builder.body(body).unwrap(), &config(), tools, ALL_SCOPES) {
         PostOutcome::Respond(handled) => handled,
-        PostOutcome::NeedsRefresh(_) => panic!("unexpected refresh"),
+        other => panic!("unexpected {other:?}"),
     }
 }
 
@@ -437,7 +437,7 @@ fn refresh_then_resume_yields_the_tool_result() {
     let body = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"tool0"}});
     let stale = FakeTools::scripted(1, vec![Err(ToolCallError::Unauthorized("CB_OA01".into()))]);
     let req = post().body(serde_json::to_vec(&body).unwrap()).unwrap();
-    let PostOutcome::NeedsRefresh(pending) = handle_post(&req, &config(), &stale) else {
+    let PostOutcome::NeedsRefresh(pending) = handle_post(&req, &config(), &stale, ALL_SCOPES) else {
         panic!("expected a refresh request")
     };
     let fresh = FakeTools::scripted(
@@ -464,4 +464,58 @@ fn with_cors_decorates_foreign_responses() {
         .to_str()
         .unwrap()
         .contains("WWW-Authenticate"));
+}
+
+/// `handle_post` with a token granted only `granted`, on tools needing `k:app_record:read`
+/// except `writer`, which needs `k:app_record:write`.
+fn post_with_scopes(body: &str, granted: &[&str]) -> (PostOutcome, FakeTools) {
+    let mut tools = FakeTools::new(2);
+    let mut writer = crate::dispatch::tests::tool("writer");
+    writer.scopes = vec!["k:app_record:write".to_owned()];
+    tools.tools.push(writer);
+    let outcome = handle_post(
+        &post()
+            .header("mcp-protocol-version", "2025-03-26")
+            .body(body.as_bytes().to_vec())
+            .unwrap(),
+        &config(),
+        &tools,
+        granted,
+    );
+    (outcome, tools)
+}
+
+#[test]
+fn a_call_beyond_the_granted_scopes_is_refused_however_json_spells_it() {
+    let read = &["k:app_record:read"];
+    for body in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"writer"}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"name":"writer"}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools\u002fcall","params":{"name":"wr\u0069ter"}}"#,
+        r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0"}},
+            {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"writer"}}]"#,
+    ] {
+        let (outcome, tools) = post_with_scopes(body, read);
+        match outcome {
+            PostOutcome::InsufficientScope(missing) => assert_eq!(missing, ["k:app_record:write"], "{body}"),
+            other => panic!("{body}: {other:?}"),
+        }
+        assert!(tools.calls.borrow().is_empty(), "{body}: nothing may run");
+    }
+}
+
+#[test]
+fn calls_within_the_granted_scopes_and_calls_that_cannot_run_need_no_scope() {
+    let read = &["k:app_record:read"];
+    for body in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0"}}"#,
+        // Unknown tools, invalid names and malformed params are refused by dispatch itself.
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nosuch"}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"bad name!"}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+    ] {
+        let (outcome, _) = post_with_scopes(body, read);
+        assert!(matches!(outcome, PostOutcome::Respond(_)), "{body}: {outcome:?}");
+    }
 }

@@ -6,7 +6,7 @@ use platform::MemoryStore;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::dispatch::tests::{tool, FakeTools};
+use crate::dispatch::tests::{tool, FakeTools, ALL_SCOPES};
 use crate::tools::{Content, Tool, ToolCallError, ToolResult};
 
 const OWNER: &str = "grant-42";
@@ -17,7 +17,10 @@ fn config() -> EndpointConfig {
             max_duration: Duration::from_secs(20),
             drain_grace: Duration::from_secs(2),
             keepalive_interval: Duration::from_secs(10),
+            fast_poll_interval: Duration::from_millis(5),
+            fast_window: Duration::from_secs(2),
             poll_interval: Duration::from_millis(50),
+            full_scan_interval: Duration::from_secs(1),
             suspect_timeout: Duration::from_secs(2),
             message_path: "/sse/message".into(),
         },
@@ -52,9 +55,9 @@ fn post_as(
     body: &Value,
     tools: &dyn ToolProvider,
 ) -> Handled {
-    match handle_message_post(&message(uri, body), kv, &config(), owner, tools, 1_000) {
+    match handle_message_post(&message(uri, body), kv, &config(), owner, tools, ALL_SCOPES, 1_000) {
         MessageOutcome::Respond(handled) => handled,
-        MessageOutcome::NeedsRefresh(_) => panic!("unexpected refresh"),
+        other => panic!("unexpected {other:?}"),
     }
 }
 
@@ -121,7 +124,7 @@ fn a_posted_request_is_answered_on_the_stream() {
     assert_eq!(got[0]["result"]["protocolVersion"], "2024-11-05");
     assert_eq!(
         stream.next(&kv, 1_000_100),
-        StreamStep::Wait(Duration::from_millis(50))
+        StreamStep::Wait(config().stream.fast_poll_interval)
     );
 }
 
@@ -157,7 +160,7 @@ fn notifications_are_accepted_and_send_nothing() {
     assert_eq!(handled.response.status(), StatusCode::ACCEPTED);
     assert_eq!(
         stream.next(&kv, 1_000_050),
-        StreamStep::Wait(Duration::from_millis(50))
+        StreamStep::Wait(config().stream.fast_poll_interval)
     );
 }
 
@@ -196,7 +199,7 @@ fn bad_bodies_are_refused_on_the_post_and_nothing_is_queued() {
         .body(b"{broken".to_vec())
         .unwrap();
     let MessageOutcome::Respond(handled) =
-        handle_message_post(&req, &kv, &config(), OWNER, &FakeTools::new(1), 1_000)
+        handle_message_post(&req, &kv, &config(), OWNER, &FakeTools::new(1), ALL_SCOPES, 1_000)
     else {
         panic!()
     };
@@ -213,6 +216,7 @@ fn bad_bodies_are_refused_on_the_post_and_nothing_is_queued() {
         &config(),
         OWNER,
         &FakeTools::new(1),
+        ALL_SCOPES,
         1_000,
     ) else {
         panic!()
@@ -223,7 +227,7 @@ fn bad_bodies_are_refused_on_the_post_and_nothing_is_queued() {
     );
     assert_eq!(
         stream.next(&kv, 1_000_050),
-        StreamStep::Wait(Duration::from_millis(50))
+        StreamStep::Wait(config().stream.fast_poll_interval)
     );
 }
 
@@ -233,12 +237,12 @@ fn keep_alive_comments_fill_silence() {
     let (mut stream, _) = open(&kv);
     assert_eq!(
         stream.next(&kv, 1_009_999),
-        StreamStep::Wait(Duration::from_millis(50))
+        StreamStep::Wait(config().stream.poll_interval)
     );
     assert_eq!(sent(stream.next(&kv, 1_010_000)), b": keep-alive\n\n");
     assert_eq!(
         stream.next(&kv, 1_010_050),
-        StreamStep::Wait(Duration::from_millis(50))
+        StreamStep::Wait(config().stream.poll_interval)
     );
 }
 
@@ -319,13 +323,13 @@ fn a_refresh_is_requested_and_the_resumed_reply_reaches_the_stream() {
     let stale = FakeTools::scripted(1, vec![Err(ToolCallError::Unauthorized("CB_OA01".into()))]);
     let call = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"tool0"}});
     let MessageOutcome::NeedsRefresh(pending) =
-        handle_message_post(&message(&uri, &call), &kv, &config(), OWNER, &stale, 1_000)
+        handle_message_post(&message(&uri, &call), &kv, &config(), OWNER, &stale, ALL_SCOPES, 1_000)
     else {
         panic!("expected a refresh request")
     };
     assert_eq!(
         stream.next(&kv, 1_000_050),
-        StreamStep::Wait(Duration::from_millis(50))
+        StreamStep::Wait(config().stream.fast_poll_interval)
     );
     let handled = pending.resume(&kv, &config(), &FakeTools::new(1), 1_000);
     assert_eq!(handled.response.status(), StatusCode::ACCEPTED);
@@ -340,6 +344,9 @@ struct EchoTools(Vec<Tool>);
 impl ToolProvider for EchoTools {
     fn list_tools(&self) -> Vec<Tool> {
         self.0.clone()
+    }
+    fn tool_scopes(&self, name: &str) -> Option<Vec<String>> {
+        self.0.iter().find(|t| t.name == name).map(|t| t.scopes.clone())
     }
     fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, ToolCallError> {
         Ok(ToolResult {
@@ -360,9 +367,9 @@ fn fifty_concurrent_posts_each_get_exactly_one_reply_on_the_stream() {
             let (kv, tools, uri) = (kv.clone(), tools.clone(), uri.clone());
             std::thread::spawn(move || {
                 let body = json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"echo","arguments":{"n":i}}});
-                match handle_message_post(&message(&uri, &body), &*kv, &config(), OWNER, &*tools, 1_000) {
+                match handle_message_post(&message(&uri, &body), &*kv, &config(), OWNER, &*tools, ALL_SCOPES, 1_000) {
                     MessageOutcome::Respond(h) => h.response.status(),
-                    MessageOutcome::NeedsRefresh(_) => StatusCode::IM_A_TEAPOT,
+                    _ => StatusCode::IM_A_TEAPOT,
                 }
             })
         })
@@ -396,4 +403,76 @@ fn fifty_concurrent_posts_each_get_exactly_one_reply_on_the_stream() {
             format!("echo:{{\"n\":{id}}}")
         );
     }
+}
+
+/// Counts reads (`get`, `exists`) on top of a memory store.
+struct CountingStore {
+    inner: MemoryStore,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl KeyValue for CountingStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.get(key)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        self.inner.set(key, value)
+    }
+    fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.inner.delete(key)
+    }
+    fn exists(&self, key: &str) -> Result<bool, KvError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.exists(key)
+    }
+}
+
+/// Drive a stream on a simulated clock for `ms`, sleeping as it asks; returns what it sent.
+fn run_for(stream: &mut SseStream, kv: &dyn KeyValue, clock: &mut u64, ms: u64) -> Vec<u8> {
+    let end = *clock + ms;
+    let mut sent = Vec::new();
+    while *clock < end {
+        match stream.next(kv, *clock) {
+            StreamStep::Send(bytes) => sent.extend(bytes),
+            StreamStep::Wait(pause) => *clock += pause.as_millis() as u64,
+            StreamStep::Finish(_) => panic!("the stream ended early"),
+        }
+    }
+    sent
+}
+
+#[test]
+fn an_idle_stream_reads_one_key_per_poll_and_scans_the_slots_once_a_second() {
+    let kv = CountingStore { inner: MemoryStore::new(), reads: Default::default() };
+    let (mut stream, _first) = SseStream::open(&kv, &config(), OWNER, 1_000_000).unwrap();
+    let mut clock = 1_000_000;
+    // Past the fast window after opening, then one idle second.
+    run_for(&mut stream, &kv, &mut clock, 3_000);
+    kv.reads.store(0, std::sync::atomic::Ordering::Relaxed);
+    run_for(&mut stream, &kv, &mut clock, 1_000);
+    let reads = kv.reads.load(std::sync::atomic::Ordering::Relaxed);
+    // 20 doorbell polls (every 50 ms) plus one full pass over the window of 8 slots (its own
+    // doorbell read included): 29. The slot-by-slot polling this replaced read 160.
+    assert!(reads <= 30, "an idle stream read {reads} keys in one second");
+}
+
+#[test]
+fn a_reply_posted_right_after_a_delivery_is_picked_up_within_the_fast_poll() {
+    let kv = MemoryStore::new();
+    let (mut stream, uri) = open(&kv);
+    let mut clock = 1_000_000;
+    let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0","arguments":{}}});
+    assert_eq!(post(&kv, &uri, &call).response.status(), StatusCode::ACCEPTED);
+    // Delivered by the very next poll: the doorbell rang.
+    let first = match stream.next(&kv, clock) {
+        StreamStep::Send(bytes) => bytes,
+        other => panic!("expected the reply, got {other:?}"),
+    };
+    assert_eq!(messages_in(&first)[0]["id"], 1);
+    // Right after a delivery the stream polls fast.
+    assert_eq!(stream.next(&kv, clock), StreamStep::Wait(config().stream.fast_poll_interval));
+    // Quiet for longer than the fast window: back to the idle pace.
+    run_for(&mut stream, &kv, &mut clock, 2_500);
+    assert_eq!(stream.next(&kv, clock), StreamStep::Wait(config().stream.poll_interval));
 }

@@ -1121,6 +1121,8 @@ pub(crate) mod tests {
         assert!(refresh_tokens(&kv, &config, refresh_with(new.refresh_token.expose_secret()), 201).is_ok());
     }
 
+    type Hook<'a> = Box<dyn FnOnce(&MemoryStore) + 'a>;
+
     /// A store that runs `hook` once, just before the `nth` operation (`get`/`set`) on `key`: a
     /// concurrent request interleaved at an exact step, deterministically.
     pub struct RacingStore<'a> {
@@ -1128,7 +1130,7 @@ pub(crate) mod tests {
         op: &'static str,
         key: String,
         nth: std::cell::Cell<usize>,
-        hook: std::cell::RefCell<Option<Box<dyn FnOnce(&MemoryStore) + 'a>>>,
+        hook: std::cell::RefCell<Option<Hook<'a>>>,
     }
 
     impl<'a> RacingStore<'a> {

@@ -31,12 +31,6 @@ pub(crate) fn read<T: DeserializeOwned>(kv: &impl KeyValue, key: &str) -> Result
     Ok(kv.get(key)?.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
 }
 
-pub(crate) fn write<T: Serialize>(kv: &impl KeyValue, key: &str, record: &T) -> Result<(), BackendError> {
-    let bytes = serde_json::to_vec(record).map_err(|e| BackendError::Encode(e.to_string()))?;
-    kv.set(key, &bytes)?;
-    Ok(())
-}
-
 /// Domain label of the record MAC (a new record format gets a new label).
 const RECORD_MAC_LABEL: &[u8] = b"kintone-mcp/store-record/v2";
 /// The member holding a record's MAC, beside the record's own members.

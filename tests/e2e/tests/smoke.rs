@@ -108,3 +108,50 @@ async fn a_tool_needing_an_ungranted_scope_gets_403_insufficient_scope() {
     assert!(challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"k:app_record:write\""), "{challenge}");
     assert!(fake.requests().iter().all(|r| !r.path.starts_with("/k/")), "nothing may reach kintone");
 }
+
+/// A response whose body is known goes out with `content-length`, not chunked: on real Spin a
+/// head handed over before its body became a TCP segment of its own, and Nagle's algorithm then
+/// held the body for the client's delayed ACK (40 ms on every other keep-alive request). The
+/// app's own outbound requests with a body (the Cybozu token exchange, kintone writes) declare
+/// their length too: some proxies and WAFs refuse chunked requests.
+#[tokio::test]
+async fn known_bodies_travel_with_content_length_both_ways() {
+    use e2e::clients::raw::Endpoint;
+    let app = App::start().await.unwrap();
+    let fake = app.fake.as_ref().unwrap();
+    fake.clear_requests();
+    let tokens = e2e::signin::sign_in(&app, "alice", "/mcp").await.unwrap();
+    let endpoint = Endpoint::new(app.url("/mcp"), Some(tokens.bearer()));
+    // A kintone write (its answer does not matter here: the request is what is checked).
+    endpoint.call_tool("addRecord", serde_json::json!({"appId": 1, "record": {}})).await.unwrap();
+
+    let outbound: Vec<_> = fake.requests().into_iter().filter(|r| r.method == "POST").collect();
+    assert!(outbound.iter().any(|r| r.path == "/oauth2/token"), "the token exchange is logged: {outbound:?}");
+    assert!(outbound.iter().any(|r| r.path.starts_with("/k/")), "the kintone write is logged: {outbound:?}");
+    for r in &outbound {
+        assert!(!r.chunked, "{} {} went out chunked", r.method, r.path);
+        let length = r.content_length.as_deref().and_then(|l| l.parse::<usize>().ok());
+        assert!(length.is_some_and(|l| l > 0), "{} {} has no content-length: {:?}", r.method, r.path, r.content_length);
+    }
+
+    let http = reqwest::Client::new();
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    let requests = [
+        ("metadata", http.get(app.url("/.well-known/oauth-authorization-server"))),
+        ("401 without a token", http.post(app.url("/mcp")).header("content-type", "application/json").body(list)),
+        (
+            "tools/list",
+            endpoint.post().header("mcp-method", "tools/list").body(list),
+        ),
+        ("refused refresh", http.post(app.url("/token")).form(&[("grant_type", "refresh_token"), ("refresh_token", "nope"), ("client_id", "nobody")])),
+        ("consent page error", http.get(app.url("/authorize"))),
+    ];
+    for (what, request) in requests {
+        let response = request.send().await.unwrap();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.unwrap();
+        assert!(headers.get("transfer-encoding").is_none(), "{what}: chunked");
+        let length = headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+        assert_eq!(length, Some(body.len()), "{what}: content-length must state the body's length");
+    }
+}

@@ -22,6 +22,10 @@ pub struct LoggedRequest {
     /// The OAuth client named by HTTP Basic credentials (token endpoint).
     pub client_id: Option<String>,
     pub content_type: Option<String>,
+    /// The `Content-Length` header as sent, if any.
+    pub content_length: Option<String>,
+    /// Whether the body came `Transfer-Encoding: chunked` (some proxies and WAFs refuse that).
+    pub chunked: bool,
     /// The body as text (lossy UTF-8), `client_secret`, `password` and `refresh_token` values redacted.
     pub body: String,
     /// The status sent back; None while in flight or when the connection was dropped.

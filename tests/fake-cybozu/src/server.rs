@@ -90,6 +90,12 @@ async fn observe(AxumState(shared): AxumState<Arc<Shared>>, request: Request, ne
         client_id,
         body: body_text(content_type.as_deref(), &bytes),
         content_type,
+        content_length: parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(String::from),
+        chunked: parts
+            .headers
+            .get_all(http::header::TRANSFER_ENCODING)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|t| t.to_ascii_lowercase().contains("chunked"))),
         status: None,
         fault: None,
     });

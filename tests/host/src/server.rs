@@ -5,7 +5,8 @@ use crate::instance::{ComponentConfig, InstanceState};
 use crate::routing::Router;
 use anyhow::Result;
 use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
+use hyper_util::rt::TokioExecutor;
+use hyper_util::server::conn::auto;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,8 +49,11 @@ impl Server {
                     let server = server.clone();
                     async move { Ok::<_, std::convert::Infallible>(server.handle(req, client).await) }
                 });
+                // As Spin's trigger-http serves (crates/trigger-http/src/server.rs): the auto
+                // builder, and the socket as accepted (Nagle on), so a response whose head leaves
+                // before its body shows the same delayed-ACK stall here as under `spin up`.
                 // Errors here are client disconnects mid-response; nothing to report.
-                let _ = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
+                let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
             });
         }
     }

@@ -307,19 +307,18 @@ async fn callback_without_the_browser_cookie_is_refused_before_any_exchange() {
     assert_eq!(page.status, 403);
     assert!(page.location().is_none());
     assert!(fake.requests().iter().all(|r| r.path != "/oauth2/token"), "no code exchange");
-    // The state is spent: nothing is left, and the rightful browser cannot finish it either.
     assert_store_empty(&app);
-    assert_eq!(flow.browser.get(callback.as_str()).await.unwrap().status, 400);
 
     // A wrong binding cookie fares the same.
-    let page = flow.open_authorize(&[("prompt", "consent")]).await.unwrap();
-    let consent = Consent::parse(&page).unwrap();
-    let to_cybozu = flow.approve(&consent).await.unwrap();
-    let callback = flow.cybozu_sign_in(&to_cybozu, "alice").await.unwrap();
     let mut forger = Browser::new();
     forger.set_cookie("127.0.0.1", "__Host-kmcp-signin", &"A".repeat(43));
     assert_eq!(forger.get(callback.as_str()).await.unwrap().status, 403);
+    assert!(fake.requests().iter().all(|r| r.path != "/oauth2/token"), "no code exchange");
     assert_store_empty(&app);
+
+    // The state is sealed, not stored (issue 11, M2): the failed attempts elsewhere leave the
+    // sign-in to the browser that started it, which still finishes it.
+    flow.callback(&callback).await.unwrap();
 }
 
 #[tokio::test]

@@ -9,12 +9,20 @@
 //! | any query, form, Basic credentials, cookies at the OAuth routes; garbage callbacks never reach Cybozu | `crates/oauth/tests/proptest_requests.rs`, fuzz target `oauth_request` |
 //! | any tool arguments and kintone answers; requests only to the kintone origin | `crates/kintone/tests/proptest_arguments.rs`, fuzz target `kintone_arguments` |
 //! | forged, tampered, misplaced bearer tokens; hostile inputs over real HTTP (below) | this file |
+//! | M2: consent POST replayed 500 times while a real sign-in completes; nothing stored | `security/browser_flow.rs` `replaying_the_approve_post_500_times_stores_nothing_and_a_real_sign_in_completes` |
+//! | M3: remembered approval reused for another client id, a new scope or another resource | `security/browser_flow.rs` `a_remembered_approval_covers_only_its_client_id_resource_and_scopes` |
+//! | L4: bidi / zero-width characters in `client_name` | `security/browser_flow.rs` `client_names_with_bidi_or_zero_width_characters_are_refused_at_registration` |
+//! | L4: consent page hiding the redirect URI's path, presenting the name as fact | `security/browser_flow.rs` `the_consent_page_shows_the_full_redirect_uri_and_the_name_as_the_clients_claim` |
+//! | denial at Cybozu never reaching the client (RFC 6749 §4.1.2.1) | `security/browser_flow.rs` `a_denial_at_cybozu_sends_access_denied_back_to_the_client` |
 //!
 //! Fuzzing (see fuzz/README.md) found nothing so far; a finding gets its input added here.
 
 use e2e::signin::{self, Tokens};
 use e2e::{kv_store, App};
 use std::collections::BTreeMap;
+
+#[path = "security/browser_flow.rs"]
+mod browser_flow;
 
 #[path = "security/tool_scopes.rs"]
 mod tool_scopes;

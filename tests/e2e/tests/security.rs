@@ -21,9 +21,6 @@ use e2e::signin::{self, Tokens};
 use e2e::{kv_store, App};
 use std::collections::BTreeMap;
 
-#[path = "security/browser_flow.rs"]
-mod browser_flow;
-
 #[path = "security/tool_scopes.rs"]
 mod tool_scopes;
 #[path = "security/browser_flow.rs"]

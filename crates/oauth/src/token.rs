@@ -57,22 +57,22 @@ pub fn token(config: &Config, kv: &impl KeyValue, request: &Request, now: u64) -
         None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required"),
     };
     match result {
-        Ok(tokens) => token_response(&tokens),
+        // A client registered without `refresh_token` gets none: it could not use it.
+        Ok(tokens) => token_response(&tokens, client.refresh_token_grant),
         Err(e @ TokenError::Backend(_)) => retry_later(oauth_error(StatusCode::SERVICE_UNAVAILABLE, e.code(), "the token service is temporarily unavailable; nothing was changed, try again")),
         Err(e) => oauth_error(StatusCode::BAD_REQUEST, e.code(), &e.to_string()),
     }
 }
 
-fn token_response(tokens: &IssuedTokens) -> Response {
-    Reply::new(StatusCode::OK)
-        .cors()
-        .no_store()
-        .json(&serde_json::json!({
-            "access_token": tokens.access_token.expose_secret(),
-            "token_type": "Bearer",
-            "expires_in": tokens.expires_in,
-            "refresh_token": tokens.refresh_token.expose_secret(),
-            "scope": tokens.scopes.to_string(),
-        }))
-        .finish()
+fn token_response(tokens: &IssuedTokens, with_refresh_token: bool) -> Response {
+    let mut body = serde_json::json!({
+        "access_token": tokens.access_token.expose_secret(),
+        "token_type": "Bearer",
+        "expires_in": tokens.expires_in,
+        "scope": tokens.scopes.to_string(),
+    });
+    if with_refresh_token {
+        body["refresh_token"] = serde_json::json!(tokens.refresh_token.expose_secret());
+    }
+    Reply::new(StatusCode::OK).cors().no_store().json(&body).finish()
 }

@@ -1,6 +1,7 @@
 //! The app's key-value store as a test sees it from outside: the SQLite file Spin (and the test
 //! host) keep at `<state_dir>/sqlite_key_value.db`, table `spin_key_value(store, key, value)`.
-//! Read-only except [`rewrite`], which tests use to age a record when time cannot be injected.
+//! Read-only except [`rewrite`], which tests use to age a record when time cannot be injected, and
+//! [`put`], with which security tests play an attacker who can write the store.
 
 use crate::App;
 use anyhow::{Context, Result};
@@ -69,5 +70,20 @@ pub fn rewrite(app: &App, key: &str, value: &[u8]) -> Result<()> {
         params![DEFAULT_STORE, key, value],
     )?;
     anyhow::ensure!(changed == 1, "no record {key} to rewrite");
+    Ok(())
+}
+
+/// Write one record of the default store, creating it if absent: what an attacker who can write
+/// the store (an unauthenticated Redis) could do. Security tests plant forged records with it.
+pub fn put(app: &App, key: &str, value: &[u8]) -> Result<()> {
+    let conn = open(app, OpenFlags::SQLITE_OPEN_READ_WRITE)?.context("the key-value database does not exist yet")?;
+    let changed = conn.execute(
+        "UPDATE spin_key_value SET value = ?3 WHERE store = ?1 AND key = ?2",
+        params![DEFAULT_STORE, key, value],
+    )?;
+    if changed == 0 {
+        conn.execute("INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)", params![DEFAULT_STORE, key, value])
+            .with_context(|| format!("cannot insert {key}"))?;
+    }
     Ok(())
 }

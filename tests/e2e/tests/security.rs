@@ -14,6 +14,15 @@
 //! | L4: bidi / zero-width characters in `client_name` | `security/browser_flow.rs` `client_names_with_bidi_or_zero_width_characters_are_refused_at_registration` |
 //! | L4: consent page hiding the redirect URI's path, presenting the name as fact | `security/browser_flow.rs` `the_consent_page_shows_the_full_redirect_uri_and_the_name_as_the_clients_claim` |
 //! | denial at Cybozu never reaching the client (RFC 6749 §4.1.2.1) | `security/browser_flow.rs` `a_denial_at_cybozu_sends_access_denied_back_to_the_client` |
+//! | M1: a thief's old refresh token presented 5 times pushing the victim's out; older tokens revoke | `security/token_store.rs` `m1_a_thief_replaying_an_old_refresh_token_cannot_push_the_victims_token_out` |
+//! | M1/L3: concurrent refreshes with one token by one honest client signing it out | `security/token_store.rs` `m1_concurrent_refreshes_with_one_token_get_one_successor_and_keep_the_grant` |
+//! | M4: a refresh record planted in the store (hash of a chosen token) | `security/token_store.rs` `m4_a_planted_refresh_record_is_refused` |
+//! | M4: a forged grant record re-pointing a user's kintone tokens to the attacker's code | `security/token_store.rs` `m4_a_forged_grant_record_is_refused_and_nothing_reaches_kintone` |
+//! | L2: automated sign-ins evicting other users' grants | `security/token_store.rs` `l2_automated_sign_ins_cannot_evict_another_users_grant` |
+//! | L2: one client accumulating grants | `security/token_store.rs` `l2_one_client_keeps_at_most_five_grants_replacing_its_oldest` |
+//! | L3: concurrent redemptions of one code giving two token sets | `security/token_store.rs` `l3_concurrent_redemptions_of_one_code_never_give_two_refresh_tokens` |
+//! | refresh by a client registered without the `refresh_token` grant type | `security/token_store.rs` `a_client_registered_without_refresh_token_cannot_refresh` |
+//! | a client secret sent another way than the registered `token_endpoint_auth_method` | `security/token_store.rs` `a_confidential_client_must_use_its_registered_authentication_method` |
 //!
 //! Fuzzing (see fuzz/README.md) found nothing so far; a finding gets its input added here.
 

@@ -233,12 +233,44 @@ fn start_signin(
     reply.finish()
 }
 
-/// One security-log line for a consent decision: client label, scopes and resource only.
+/// One security-log line for a consent decision.
 fn log_consent(decision: &str, request: &AuthorizationRequest) {
-    security_event(format_args!(
+    security_event(format_args!("{}", consent_event(decision, request)));
+}
+
+/// The consent event: client label, scopes and resource only (no client id, state, PKCE
+/// challenge or cookie).
+fn consent_event(decision: &str, request: &AuthorizationRequest) -> String {
+    format!(
         "consent {decision}: client {} scopes \"{}\" resource {}",
         client_label(&request.client_id),
         request.scopes,
         request.resource
-    ));
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consent_events_name_no_secret() {
+        let request = AuthorizationRequest {
+            client_id: "kc1.eyJuIjoiRXZpbFxuc2VjdXJpdHk6IGZha2UifQ.tag".into(),
+            redirect_uri: "http://localhost:4567/cb".into(),
+            redirect_uri_explicit: true,
+            code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+            resource: "https://mcp.example.com/mcp".into(),
+            scopes: Scopes::ALL,
+            state: Some("client-state-secret".into()),
+            issuer: "https://mcp.example.com".into(),
+        };
+        let line = consent_event("approved", &request);
+        assert!(line.starts_with("consent approved: client "), "{line}");
+        assert!(line.contains("k:app_record:read") && line.contains("https://mcp.example.com/mcp"));
+        for secret in [&request.client_id, &request.code_challenge, "client-state-secret", "localhost"] {
+            assert!(!line.contains(secret), "{secret} in {line}");
+        }
+        assert!(!line.contains('\n'));
+    }
 }

@@ -20,8 +20,8 @@ pub const COMPLETED_COOKIE: &str = "__Host-kmcp-done";
 pub const CONSENT_LIFETIME_SECS: u64 = 600;
 /// Remembered approvals last 30 days (not a year, as in the original).
 pub const APPROVAL_LIFETIME_SECS: u64 = 30 * 86_400;
-/// Remembered approvals per browser (newest kept): each is ~80 bytes, so the cookie stays
-/// around 1 KB.
+/// Remembered approvals per browser (newest kept): each is ~110 bytes, so the cookie stays
+/// around 1.3 KB.
 const MAX_REMEMBERED_APPROVALS: usize = 8;
 /// Completed sign-ins remembered per browser, each for as long as its state could be used.
 const MAX_COMPLETED_SIGNINS: usize = 8;
@@ -79,12 +79,17 @@ fn digest(value: &str) -> String {
     sha256_b64(value.as_bytes()).chars().take(22).collect()
 }
 
-/// One remembered approval: this client, for this resource, these scopes.
+/// One remembered approval: this client, sending the user back to this redirect URI, for this
+/// resource, these scopes.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 struct Approval {
     /// Digest of the `client_id` (ids reach 4 KB; cookies do not).
     #[serde(rename = "c")]
     client: String,
+    /// Digest of the redirect URI the page showed (a loopback client's port included: another
+    /// local program cannot reuse the approval on a port of its own).
+    #[serde(rename = "u")]
+    redirect_uri: String,
     /// Digest of the normalised resource.
     #[serde(rename = "r")]
     resource: String,
@@ -111,30 +116,35 @@ fn read_approvals(config: &Config, request: &Request, now: u64) -> Vec<Approval>
     entries
 }
 
-/// Whether this browser already approved exactly this client, for this resource, with every
-/// scope now asked for (within the last 30 days). Another client id, another resource or one
-/// more scope needs the consent page again.
+/// What an approval is for, apart from its scopes.
+fn approval_key(request: &AuthorizationRequest) -> (String, String, String) {
+    (digest(&request.client_id), digest(&request.redirect_uri), digest(&request.resource))
+}
+
+/// Whether this browser already approved exactly this client and redirect URI, for this
+/// resource, with every scope now asked for (within the last 30 days). Another client id,
+/// redirect URI or resource, or one more scope, needs the consent page again.
 pub fn is_approved(config: &Config, request: &Request, asked: &AuthorizationRequest, now: u64) -> bool {
-    let (client, resource) = (digest(&asked.client_id), digest(&asked.resource));
-    read_approvals(config, request, now)
-        .iter()
-        .any(|a| a.client == client && a.resource == resource && a.scopes.contains_all(asked.scopes))
+    let key = approval_key(asked);
+    read_approvals(config, request, now).iter().any(|a| {
+        (&a.client, &a.redirect_uri, &a.resource) == (&key.0, &key.1, &key.2) && a.scopes.contains_all(asked.scopes)
+    })
 }
 
 /// The `Set-Cookie` value remembering the approval of `approved` (added to what this browser
-/// approved before for the same client and resource; newest last, oldest dropped).
+/// approved before for the same client, redirect URI and resource; newest last, oldest dropped).
 pub fn remember_approval(config: &Config, request: &Request, approved: &AuthorizationRequest, now: u64) -> String {
     let mut entries = read_approvals(config, request, now);
-    let (client, resource) = (digest(&approved.client_id), digest(&approved.resource));
+    let (client, redirect_uri, resource) = approval_key(approved);
     let mut scopes = approved.scopes;
     entries.retain(|a| {
-        let same = a.client == client && a.resource == resource;
+        let same = (&a.client, &a.redirect_uri, &a.resource) == (&client, &redirect_uri, &resource);
         if same {
             scopes = Scopes::from_bits(scopes.bits() | a.scopes.bits());
         }
         !same
     });
-    entries.push(Approval { client, resource, scopes, expires_at: now + APPROVAL_LIFETIME_SECS });
+    entries.push(Approval { client, redirect_uri, resource, scopes, expires_at: now + APPROVAL_LIFETIME_SECS });
     let overflow = entries.len().saturating_sub(MAX_REMEMBERED_APPROVALS);
     entries.drain(..overflow);
     signed_cookie(config, APPROVED_COOKIE, APPROVED_PURPOSE, &Approvals { entries }, APPROVAL_LIFETIME_SECS)
@@ -244,6 +254,8 @@ mod tests {
         assert!(!is_approved(&config, &browser, &asked("kc1.b", MCP, read()), 10), "another client id");
         assert!(!is_approved(&config, &browser, &asked("kc1.a", MCP, read().with(Scope::AppRecordWrite)), 10), "one more scope");
         assert!(!is_approved(&config, &browser, &asked("kc1.a", "https://mcp.example.com/sse", read()), 10), "another resource");
+        let other_port = AuthorizationRequest { redirect_uri: "http://localhost:4568/cb".into(), ..asked("kc1.a", MCP, read()) };
+        assert!(!is_approved(&config, &browser, &other_port, 10), "another redirect URI (port)");
         assert!(!is_approved(&config, &browser, &asked("kc1.a", MCP, read()), APPROVAL_LIFETIME_SECS), "expired");
     }
 
@@ -276,7 +288,13 @@ mod tests {
     #[test]
     fn forged_or_old_format_cookies_approve_nothing() {
         let config = config();
-        let entry = Approval { client: digest("kc1.a"), resource: digest(MCP), scopes: Scopes::ALL, expires_at: u64::MAX };
+        let entry = Approval {
+            client: digest("kc1.a"),
+            redirect_uri: digest("http://localhost:4567/cb"),
+            resource: digest(MCP),
+            scopes: Scopes::ALL,
+            expires_at: u64::MAX,
+        };
         let json = serde_json::to_vec(&Approvals { entries: vec![entry] }).unwrap();
         for forged in [
             // Signed for another purpose (the old v1 cookie's purpose, say).

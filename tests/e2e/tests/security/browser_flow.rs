@@ -53,7 +53,8 @@ async fn replaying_the_approve_post_500_times_stores_nothing_and_a_real_sign_in_
 }
 
 /// M3: a remembered approval once skipped consent for any client with the same metadata, any
-/// scope and any resource. Now it covers one client id, one resource, the scopes approved.
+/// scope and any resource. Now it covers one client id and redirect URI, one resource, the
+/// scopes approved.
 #[tokio::test]
 async fn a_remembered_approval_covers_only_its_client_id_resource_and_scopes() {
     let app = App::start().await.unwrap();
@@ -74,6 +75,9 @@ async fn a_remembered_approval_covers_only_its_client_id_resource_and_scopes() {
     assert!(write.body.contains("k:app_record:write"));
     let sse = app.url("/sse");
     assert_eq!(flow.open_authorize(&[("resource", &sse)]).await.unwrap().status, 200, "another resource");
+    // The same loopback client on another port (another local program): the page again.
+    let other_port = flow.open_authorize(&[("redirect_uri", "http://127.0.0.1:2/e2e/callback")]).await.unwrap();
+    assert_eq!(other_port.status, 200, "another redirect URI");
 
     // Another client id with identical metadata, in the same browser: the page again.
     let twin = signin::register_public(&app, "e2e MCP client").await.unwrap();

@@ -71,6 +71,12 @@ pub struct StreamConfig {
     /// How long a claimed mailbox slot may stay without its message before the stream closes
     /// it (the writer, if alive, re-posts elsewhere; see [`crate::mailbox`]).
     pub suspect_timeout: Duration,
+    /// How often the stream tells the store it is alive (one record write).
+    pub heartbeat_interval: Duration,
+    /// A session whose stream has not beaten for this long is gone: its instance died without
+    /// closing it (a killed host), so a message POSTed to it could never be delivered. It gets
+    /// 404 and the client reconnects. Several heartbeats, plus slack for clocks between instances.
+    pub stale_after: Duration,
     /// Path the `endpoint` event points to (relative, same origin as the stream).
     pub message_path: String,
 }
@@ -86,6 +92,8 @@ impl Default for StreamConfig {
             poll_interval: Duration::from_millis(50),
             full_scan_interval: Duration::from_secs(1),
             suspect_timeout: Duration::from_secs(2),
+            heartbeat_interval: Duration::from_secs(2),
+            stale_after: Duration::from_secs(10),
             message_path: "/sse/message".to_owned(),
         }
     }

@@ -72,6 +72,7 @@ pub struct SseStream {
     last_activity_ms: u64,
     /// When the mailbox slots were last passed over in full.
     last_full_poll_ms: u64,
+    last_heartbeat_ms: u64,
     phase: Phase,
 }
 
@@ -94,6 +95,7 @@ impl SseStream {
             owner_hash(owner),
             expires_at,
             millis(stream.suspect_timeout),
+            now_ms / 1000,
         )?;
         let first = sse::endpoint_event(&format!("{}?sessionId={session}", stream.message_path));
         Ok((
@@ -104,6 +106,7 @@ impl SseStream {
                 last_sent_ms: now_ms,
                 last_activity_ms: now_ms,
                 last_full_poll_ms: now_ms,
+                last_heartbeat_ms: now_ms,
                 phase: Phase::Open,
             },
             first,
@@ -148,6 +151,12 @@ impl SseStream {
             if now_ms >= until_ms {
                 return self.finish(kv);
             }
+        }
+        if now_ms.saturating_sub(self.last_heartbeat_ms) >= millis(self.config.heartbeat_interval) {
+            if reader.heartbeat(kv, now_ms / 1000).is_err() {
+                return self.finish(kv);
+            }
+            self.last_heartbeat_ms = now_ms;
         }
         let due = now_ms.saturating_sub(self.last_full_poll_ms) >= millis(self.config.full_scan_interval);
         let messages = match (due, reader.needs_poll(kv)) {
@@ -292,7 +301,7 @@ pub fn handle_message_post(
             false,
         ));
     };
-    match session_open_for(kv, &session, owner, now_unix) {
+    match session_open_for(kv, &session, owner, config.stream.stale_after, now_unix) {
         Ok(true) => {}
         Ok(false) => return respond(session_not_found()),
         Err(_) => return respond(store_failure()),
@@ -358,8 +367,8 @@ fn deliver(kv: &dyn KeyValue, session: &str, finished: Finished, now_unix: u64) 
     Handled { response, summary }
 }
 
-/// The `sessionId` query parameter, if it has the shape of ours (32 lowercase hex digits).
-/// Anything else cannot name a session, so it is treated like an unknown one.
+/// The `sessionId` query parameter as sent; [`session_open_for`] refuses anything not shaped
+/// like ours (32 lowercase hex digits), like an unknown session.
 fn session_param(query: Option<&str>) -> Option<String> {
     let value = query?
         .split('&')
@@ -367,10 +376,13 @@ fn session_param(query: Option<&str>) -> Option<String> {
     Some(value.to_owned())
 }
 
+/// Is `session` open for messages from `owner`? A session whose stream stopped beating (its
+/// instance died) is gone: collected here, answered like an unknown one.
 fn session_open_for(
     kv: &dyn KeyValue,
     session: &str,
     owner: &str,
+    stale_after: Duration,
     now_unix: u64,
 ) -> Result<bool, KvError> {
     if session.len() != 32
@@ -380,12 +392,18 @@ fn session_open_for(
     {
         return Ok(false);
     }
-    Ok(read_record(kv, session)?.is_some_and(|record| {
-        record.owner == owner_hash(owner)
-            && record.expires_at > now_unix
-            && !record.closing
-            && !record.closed
-    }))
+    let Some(record) = read_record(kv, session)? else {
+        return Ok(false);
+    };
+    if record.owner != owner_hash(owner) {
+        return Ok(false);
+    }
+    let dead = record.expires_at <= now_unix || record.alive_at + stale_after.as_secs() <= now_unix;
+    if dead {
+        mailbox::collect_expired(kv, session, &record);
+        return Ok(false);
+    }
+    Ok(!record.closing && !record.closed)
 }
 
 fn session_not_found() -> Response<Vec<u8>> {

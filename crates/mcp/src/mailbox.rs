@@ -123,6 +123,10 @@ pub struct SessionRecord {
     pub low: u64,
     /// The first slot whose `y` the reader found unset: where writers start.
     pub frontier: u64,
+    /// Unix seconds of the reader's last heartbeat. A stream whose instance died without
+    /// closing (a killed or crashed host) stops beating, and its session is treated as gone.
+    #[serde(default)]
+    pub alive_at: u64,
 }
 
 pub fn record_key(session: &str) -> String {
@@ -394,6 +398,7 @@ impl Reader {
         owner_hash: String,
         expires_at: u64,
         suspect_timeout_ms: u64,
+        now_unix: u64,
     ) -> Result<Reader, KvError> {
         let record = SessionRecord {
             owner: owner_hash,
@@ -402,6 +407,7 @@ impl Reader {
             closed: false,
             low: 0,
             frontier: 0,
+            alive_at: now_unix,
         };
         write_record(kv, session, &record)?;
         Ok(Reader {
@@ -418,6 +424,12 @@ impl Reader {
 
     pub fn session(&self) -> &str {
         &self.session
+    }
+
+    /// Say the stream is still alive (one record write).
+    pub fn heartbeat(&mut self, kv: &dyn KeyValue, now_unix: u64) -> Result<(), KvError> {
+        self.record.alive_at = now_unix;
+        write_record(kv, &self.session, &self.record)
     }
 
     /// Stop accepting new messages (POSTs that already passed their first check still land).
@@ -559,7 +571,7 @@ impl Reader {
 
 /// A session past its expiry lost its stream without cleanup (the instance died): remove the
 /// record and the slots it last published. Best effort; any instance may do it.
-fn collect_expired(kv: &dyn KeyValue, session: &str, record: &SessionRecord) {
+pub(crate) fn collect_expired(kv: &dyn KeyValue, session: &str, record: &SessionRecord) {
     let _ = kv.delete(&record_key(session));
     let _ = kv.delete(&bell_key(session));
     for slot in record.low..record.frontier + WINDOW {

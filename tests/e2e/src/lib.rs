@@ -41,6 +41,16 @@ impl HostKind {
     }
 }
 
+/// For a test that needs a switch only the test host has: on a real `spin up`
+/// (`KINTONE_MCP_HOST=spin`) it prints why it is skipped and returns true, so the test returns.
+pub fn skip_on_spin(reason: &str) -> bool {
+    let on_spin = matches!(HostKind::from_env(), Ok(HostKind::Spin));
+    if on_spin {
+        eprintln!("skipped on real Spin: {reason}");
+    }
+    on_spin
+}
+
 /// Options for one app instance.
 #[derive(Default)]
 pub struct Options {
@@ -153,16 +163,36 @@ impl App {
         format!("{}{path}", self.base_url)
     }
 
-    /// Kills the host process (to test restarts); the state dir is kept.
+    /// Kills the host process at once, as a crash would (to test restarts); the state dir is kept.
     pub fn kill(&mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
+    }
+
+    /// Stops the host as Ctrl-C does (SIGINT), waiting for it to exit — `spin up` shuts down
+    /// gracefully and takes a moment with connections open — and kills it if it has not
+    /// exited within 10 s.
+    pub fn stop(&mut self) {
+        if matches!(self.process.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let interrupted = Command::new("kill").args(["-INT", &self.process.id().to_string()]).status().is_ok_and(|s| s.success());
+        if interrupted {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if matches!(self.process.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        self.kill();
     }
 }
 
 impl Drop for App {
     fn drop(&mut self) {
-        self.kill();
+        self.stop();
         if self.owns_state_dir {
             let _ = std::fs::remove_dir_all(&self.state_dir);
         }

@@ -1,7 +1,7 @@
 //! The host process killed and restarted mid-session on the same state dir and port: our tokens
 //! and the kintone grant live in the SQLite key-value store, so the client carries on with the
-//! same bearer, rotates its refresh token, and the endpoint still refreshes the kintone token;
-//! a legacy SSE session's record survives too (its message POSTs are still accepted).
+//! same bearer, rotates its refresh token, and the endpoint still refreshes the kintone token.
+//! A legacy SSE session dies with its stream (its POSTs get 404 and the client reconnects).
 
 use e2e::clients::legacy_sse::Session;
 use e2e::mcp_client::McpClient;
@@ -48,7 +48,7 @@ async fn get_record_ok(client: &McpClient, id: u32) {
 }
 
 #[tokio::test]
-async fn a_restarted_host_keeps_tokens_grants_and_sse_sessions() {
+async fn a_restarted_host_keeps_tokens_and_grants_and_ends_dead_sse_sessions() {
     let port = e2e::free_port().unwrap();
     let fake = start_fake(&[port]).await;
     let state_dir = e2e::unique_temp_dir("kintone-mcp-restart");
@@ -65,7 +65,7 @@ async fn a_restarted_host_keeps_tokens_grants_and_sse_sessions() {
 
     // Killed mid-session: the stream breaks.
     app.kill();
-    let broken = session.next_message(std::time::Duration::from_secs(30)).await;
+    let broken = session.next_message(std::time::Duration::from_secs(10)).await;
     assert!(!matches!(broken, Ok(Some(_))), "a message arrived from a killed host: {broken:?}");
     let app = start_app(&fake, &state_dir, port).await;
 
@@ -73,9 +73,20 @@ async fn a_restarted_host_keeps_tokens_grants_and_sse_sessions() {
     get_record_ok(&client, 2).await;
     assert!(client.list_tools().await.unwrap().iter().any(|t| t["name"] == "addRecord"));
 
-    // The session record survived in SQLite: a message for it is still accepted into its mailbox.
-    let late = session.post(&json!({"jsonrpc": "2.0", "id": 2, "method": "ping"})).await.unwrap();
-    assert_eq!(late.status, 202, "the surviving session refused a message: {}", late.text);
+    // The old session's stream is gone with the host, so no reply posted to it could ever be
+    // delivered: the session is gone too, and a message POST gets 404 -32001 (the client
+    // reconnects). Under `spin up` the stream's instance sees its client go and closes the
+    // session at once; a killed host cannot, so the session ends when its heartbeat goes stale
+    // (`stale_after`, 10 s). Either way it ends within that bound.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let late = loop {
+        let late = session.post(&json!({"jsonrpc": "2.0", "id": 2, "method": "ping"})).await.unwrap();
+        if late.status != 202 || std::time::Instant::now() > deadline {
+            break late;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    assert_eq!((late.status, late.error_code()), (404, Some(-32001)), "the dead session: {}", late.text);
 
     // Our refresh token rotates after the restart, and the new access token works.
     let rotated = refresh(&app, &tokens).await.unwrap();

@@ -346,7 +346,13 @@ async fn the_readme_sandbox_lets_a_browser_sign_in_and_a_client_call_tools_then_
     assert!(status.success(), "the sandbox exited with {status}:\n{}", sandbox.text());
     assert!(sandbox.text().contains("stopped."), "{}", sandbox.text());
     let fake_port = Url::parse(&fake_url).unwrap().port().unwrap();
+    // The sandbox has exited; its host may take a moment more to release the port (a real
+    // `spin up` shuts down gracefully): wait for it, with a bound.
     for p in [port, fake_port] {
-        assert!(std::net::TcpStream::connect(("127.0.0.1", p)).is_err(), "port {p} still answers after Ctrl-C");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", p)).is_ok() {
+            assert!(Instant::now() < deadline, "port {p} still answers 10 s after Ctrl-C");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }

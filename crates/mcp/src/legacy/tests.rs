@@ -22,6 +22,8 @@ fn config() -> EndpointConfig {
             poll_interval: Duration::from_millis(50),
             full_scan_interval: Duration::from_secs(1),
             suspect_timeout: Duration::from_secs(2),
+            heartbeat_interval: Duration::from_secs(2),
+            stale_after: Duration::from_secs(10),
             message_path: "/sse/message".into(),
         },
         ..EndpointConfig::default()
@@ -475,4 +477,33 @@ fn a_reply_posted_right_after_a_delivery_is_picked_up_within_the_fast_poll() {
     // Quiet for longer than the fast window: back to the idle pace.
     run_for(&mut stream, &kv, &mut clock, 2_500);
     assert_eq!(stream.next(&kv, clock), StreamStep::Wait(config().stream.poll_interval));
+}
+
+#[test]
+fn a_session_whose_stream_stopped_beating_is_gone_and_collected() {
+    let kv = MemoryStore::new();
+    let (mut stream, uri) = open(&kv);
+    // The stream beats while it runs: alive 9 s later.
+    run_for(&mut stream, &kv, &mut 1_000_000, 9_000);
+    let ping = json!({"jsonrpc":"2.0","id":1,"method":"ping"});
+    let alive = post_as_at(&kv, &uri, &ping, 1_009);
+    assert_eq!(alive.response.status(), StatusCode::ACCEPTED);
+    // Its instance dies without closing (the host was killed): no more heartbeats. A message
+    // could never be delivered, so the POST gets 404 and the session's keys are removed.
+    drop(stream);
+    let gone = post_as_at(&kv, &uri, &ping, 1_009 + 11);
+    assert_eq!(gone.response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(json_of(&gone)["error"]["code"], SESSION_NOT_FOUND.0);
+    assert!(kv.snapshot().is_empty(), "left behind: {:?}", kv.snapshot().keys().collect::<Vec<_>>());
+}
+
+fn post_as_at(kv: &MemoryStore, uri: &str, body: &Value, now_unix: u64) -> Handled {
+    match handle_message_post(&message(uri, body), kv, &config(), OWNER, &FakeTools::new(1), ALL_SCOPES, now_unix) {
+        MessageOutcome::Respond(handled) => handled,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn json_of(handled: &Handled) -> Value {
+    serde_json::from_slice(handled.response.body()).unwrap()
 }

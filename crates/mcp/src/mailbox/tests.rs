@@ -13,7 +13,7 @@ const SESSION: &str = "0123456789abcdef0123456789abcdef";
 const FAR_FUTURE: u64 = u64::MAX;
 
 fn reader(kv: &dyn KeyValue, suspect_ms: u64) -> Reader {
-    Reader::create(kv, SESSION, "owner".into(), FAR_FUTURE, suspect_ms).unwrap()
+    Reader::create(kv, SESSION, "owner".into(), FAR_FUTURE, suspect_ms, 0).unwrap()
 }
 
 fn texts(messages: Vec<Vec<u8>>) -> Vec<String> {
@@ -45,7 +45,7 @@ fn posting_to_a_missing_or_expired_session_is_gone_and_leaves_nothing() {
     let kv = MemoryStore::new();
     assert!(matches!(post(&kv, SESSION, b"x", 0), Err(PostError::Gone)));
     // An expired session (its stream died) is collected by the writer that finds it.
-    Reader::create(&kv, SESSION, "o".into(), 100, 1000).unwrap();
+    Reader::create(&kv, SESSION, "o".into(), 100, 1000, 0).unwrap();
     kv.set(&slot_key(SESSION, 'y', 0), b"t").unwrap();
     assert!(matches!(
         post(&kv, SESSION, b"x", 100),
@@ -333,7 +333,7 @@ fn interleave(seed: u64, writers: usize, suspect_ms: u64, close_after_polls: Opt
         schedule: schedule.clone(),
     });
     // The session exists before anyone can learn its id.
-    let mut r = Reader::create(&store.inner, SESSION, "o".into(), FAR_FUTURE, suspect_ms).unwrap();
+    let mut r = Reader::create(&store.inner, SESSION, "o".into(), FAR_FUTURE, suspect_ms, 0).unwrap();
     let done = Arc::new(AtomicUsize::new(0));
 
     let mut handles = Vec::new();

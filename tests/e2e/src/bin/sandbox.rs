@@ -109,9 +109,14 @@ fn host_name(host: HostKind) -> &'static str {
 fn build_what_runs(host: HostKind) -> Result<()> {
     let root = e2e::workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // Cargo's own progress goes to the terminal: a first run compiles wasmtime for the test host,
+    // which is most of the wait.
+    println!("building (a first run on a clean checkout takes about 10 minutes on 2 cores: ~1 min for");
+    println!("the wasm components, ~9 min for the test host; later runs start in seconds) ...");
+    let started = std::time::Instant::now();
     println!("building the wasm components (wasm32-wasip2, release) ...");
     let mut wasm = Command::new(&cargo);
-    wasm.current_dir(&root).args(["build", "--quiet", "--target", "wasm32-wasip2", "--release"]);
+    wasm.current_dir(&root).args(["build", "--target", "wasm32-wasip2", "--release"]);
     for component in e2e::COMPONENTS {
         wasm.args(["-p", component]);
     }
@@ -119,16 +124,18 @@ fn build_what_runs(host: HostKind) -> Result<()> {
     if !status.success() {
         bail!("building the wasm components failed (is the target installed? `rustup target add wasm32-wasip2`)");
     }
+    println!("wasm components built ({:.0} s)", started.elapsed().as_secs_f64());
     if host == HostKind::TestHost {
         println!("building the test host ...");
         let status = Command::new(&cargo)
             .current_dir(&root)
-            .args(["build", "--quiet", "-p", "spin-test-host"])
+            .args(["build", "-p", "spin-test-host"])
             .status()
             .context("cannot run cargo")?;
         if !status.success() {
             bail!("building the test host failed");
         }
+        println!("test host built ({:.0} s in all)", started.elapsed().as_secs_f64());
     }
     Ok(())
 }

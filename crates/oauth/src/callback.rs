@@ -48,6 +48,9 @@ pub async fn callback(
     let tokens = match exchange_code(http, config, code, &signin.callback_uri, now).await {
         Ok(t) => t,
         Err(CybozuError::Unavailable(_)) => return ErrorPage::CybozuUnavailable.render(lang),
+        // Cybozu's code is single-use and short-lived: `invalid_grant` here is this browser
+        // replaying or resuming a finished sign-in (400, start again), not a server fault.
+        Err(CybozuError::InvalidGrant) => return ErrorPage::SigninUnknown.render(lang),
         Err(_) => return ErrorPage::CybozuRejected.render(lang),
     };
     let our_code = match create_grant(kv, config, &signin.request, &tokens, now) {

@@ -272,10 +272,12 @@ async fn state_replay_at_callback_is_refused() {
     assert!(replay.headers().get("location").is_none());
     assert!(body_text(&replay).contains("already been used"));
     assert_eq!(h.store_keys(), keys, "the replay created nothing");
-    // A browser that dropped that cookie gets as far as Cybozu, which refuses the spent code.
+    // A browser that dropped that cookie gets as far as Cybozu, which refuses the spent code:
+    // the same "already used" page (400), not a server fault.
     browser.cookies.remove("__Host-kmcp-done");
     let replay = browser.send_callback(&h, get(&callback_url), T0 + 2).await;
-    assert_eq!(replay.status(), 502);
+    assert_eq!(replay.status(), 400);
+    assert!(body_text(&replay).contains("already been used"));
     assert!(replay.headers().get("location").is_none());
     assert_eq!(h.store_keys(), keys, "the replay created nothing");
 }
@@ -384,10 +386,10 @@ async fn cybozu_errors_end_on_an_escaped_page_and_create_nothing() {
     assert_eq!(elsewhere.status(), 403);
     assert!(elsewhere.headers().get("location").is_none());
 
-    // A code Cybozu refuses to exchange.
+    // A code Cybozu refuses to exchange (invalid_grant): start again.
     let state = start(&mut browser);
     let response = browser.send_callback(&h, get(&format!("/callback?code=bogus&state={state}")), T0).await;
-    assert_eq!(response.status(), 502);
+    assert_eq!(response.status(), 400);
     assert_store_empty(&h);
 
     // Cybozu down.

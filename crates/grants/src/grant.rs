@@ -398,19 +398,22 @@ fn pending_grant(
     Ok((code, record))
 }
 
-/// What a probe found in a grant slot.
+/// What the first pass found in a grant slot (from `g:` alone).
 enum SlotState {
     Free,
     Pending { expires_at: u64 },
+    /// Active and within the grant's lifetime; whether its refresh state is still alive (idle
+    /// expiry, in `rt:`) is only checked when the table has no free slot.
     Active,
 }
 
 /// Pick the slot for a new grant of `client_id` (policy: see [`create_grant`]), removing dead
-/// occupants on the way. Reads every slot: the per-client count needs them all, and sign-ins are
-/// rare (at most `2 × max_grants` reads, all of small records).
+/// occupants on the way. Reads every `g:` slot, since the per-client count needs them all (sign-ins
+/// are rare; `max_grants` small reads), and the `rt:` records only when no slot is free.
 fn choose_grant_slot(kv: &impl KeyValue, config: &Config, client_id: &str, now: u64) -> Result<u16, BackendError> {
     let mut free = None;
     let mut soonest_pending: Option<(u64, u16)> = None;
+    let mut active: Vec<(u16, String)> = vec![];
     let mut own: Vec<(u64, u16)> = vec![];
     for slot in slots::probe_order(config.limits().max_grants)? {
         let (state, occupant) = inspect_grant_slot(kv, config, slot, now)?;
@@ -426,6 +429,9 @@ fn choose_grant_slot(kv: &impl KeyValue, config: &Config, client_id: &str, now: 
             SlotState::Active => {}
         }
         if let Some(record) = occupant {
+            if record.is_active() {
+                active.push((slot, record.nonce.clone()));
+            }
             if record.client_id == client_id {
                 own.push((record.created_at, slot));
             }
@@ -444,6 +450,15 @@ fn choose_grant_slot(kv: &impl KeyValue, config: &Config, client_id: &str, now: 
     if let Some(slot) = free {
         return Ok(slot);
     }
+    // No free slot: an active grant whose refresh state is gone or idle-expired is dead; reclaim it.
+    for (slot, nonce) in active {
+        let alive = store::read_authentic::<RefreshRecord>(kv, &config.keys, &refresh_key(slot))?
+            .is_some_and(|r| r.nonce == nonce && r.expires_at > now);
+        if !alive {
+            clear_slot(kv, slot)?;
+            return Ok(slot);
+        }
+    }
     if let Some((_, slot)) = soonest_pending {
         clear_slot(kv, slot)?;
         security_event(format_args!("grant slot {slot:x} evicted: an unredeemed code, the grant table being full"));
@@ -456,9 +471,9 @@ fn choose_grant_slot(kv: &impl KeyValue, config: &Config, client_id: &str, now: 
     Err(BackendError::Full("grant"))
 }
 
-/// Report a grant slot's state and its live occupant, removing an occupant that is dead:
-/// unauthentic, expired, an unredeemed code past its expiry, or an active grant whose refresh
-/// state is gone or expired.
+/// Report a grant slot's state from its `g:` record and the record itself, removing an occupant
+/// that is dead by that record alone: unauthentic, past the grant's end, or an unredeemed code past
+/// its expiry.
 fn inspect_grant_slot(
     kv: &impl KeyValue,
     config: &Config,
@@ -469,13 +484,10 @@ fn inspect_grant_slot(
         return Ok((SlotState::Free, None));
     };
     let state = match &grant.phase {
-        Phase::Pending { code_expires_at, .. } if *code_expires_at > now && grant.expires_at > now => {
-            Some(SlotState::Pending { expires_at: *code_expires_at })
-        }
-        Phase::Active { .. } if grant.expires_at > now => store::read_authentic::<RefreshRecord>(kv, &config.keys, &refresh_key(slot))?
-            .filter(|r| r.nonce == grant.nonce && r.expires_at > now)
-            .map(|_| SlotState::Active),
-        _ => None,
+        _ if grant.expires_at <= now => None,
+        Phase::Pending { code_expires_at, .. } if *code_expires_at > now => Some(SlotState::Pending { expires_at: *code_expires_at }),
+        Phase::Pending { .. } => None,
+        Phase::Active { .. } => Some(SlotState::Active),
     };
     match state {
         Some(state) => Ok((state, Some(grant))),
@@ -1340,6 +1352,23 @@ pub(crate) mod tests {
         assert!(resolve(&kv, &config, &again));
         assert!(!resolve(&kv, &config, &users[0]));
         assert!(resolve(&kv, &config, &users[1]) && resolve(&kv, &config, &users[2]));
+    }
+
+    /// A full table whose active grants include one idle past its refresh expiry reclaims that
+    /// one (its `rt:` is read only then) and leaves the live one alone.
+    #[test]
+    fn a_full_table_reclaims_an_idle_grant_before_refusing() {
+        let kv = MemoryStore::new();
+        let config = crate::config::tests::config_with(&[("max_grants", "2")]);
+        let idle = sign_in_as(&kv, &config, "kc1.idle", 100, true).unwrap().unwrap();
+        let busy = sign_in_as(&kv, &config, "kc1.busy", 100, true).unwrap().unwrap();
+        let later = 100 + REFRESH_IDLE_SECS - 10;
+        let busy = refresh_tokens(&kv, &config, RefreshRedemption { client_id: "kc1.busy", ..refresh_with(busy.refresh_token.expose_secret()) }, later).unwrap();
+        let newcomer = sign_in_as(&kv, &config, "kc1.new", later + 20, true).unwrap().unwrap();
+        let at = |t: &IssuedTokens| crate::session::resolve_bearer_at(&kv, &config, t.access_token.expose_secret(), "https://mcp.example.com/mcp", later + 21).is_ok();
+        assert!(at(&busy) && at(&newcomer), "the newcomer got the idle grant's slot, not a refusal");
+        assert!(refresh_tokens(&kv, &config, RefreshRedemption { client_id: "kc1.idle", ..refresh_with(idle.refresh_token.expose_secret()) }, later + 22).is_err());
+        assert_eq!(kv.snapshot().len(), 4);
     }
 
     /// M4: records planted or altered by whoever can write the store are refused and removed.

@@ -10,6 +10,10 @@ pub enum OutboundError {
     /// The request itself could not be built (bad URL, bad header).
     #[error("invalid outbound request: {0}")]
     Invalid(String),
+    /// The answer's body is larger than the caller takes; the rest was not read. `size` is
+    /// the body's length where it was declared (`content-length`) or read whole.
+    #[error("the answer is larger than {limit} bytes")]
+    TooLarge { limit: usize, size: Option<usize> },
 }
 
 /// Outbound HTTP with buffered bodies: kintone and Cybozu OAuth answers are JSON or bounded
@@ -17,6 +21,18 @@ pub enum OutboundError {
 #[allow(async_fn_in_trait)] // single-threaded wasm executor; no Send bound wanted.
 pub trait HttpClient {
     async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, OutboundError>;
+
+    /// [`HttpClient::send`] for answers of bounded size: a body over `max_body` bytes is
+    /// [`OutboundError::TooLarge`]. The Spin client stops reading there (and refuses a larger
+    /// declared `content-length` before reading at all), so a huge file is never buffered
+    /// just to be refused; this default, for test clients, checks after the fact.
+    async fn send_capped(&self, request: http::Request<Vec<u8>>, max_body: usize) -> Result<http::Response<Vec<u8>>, OutboundError> {
+        let response = self.send(request).await?;
+        if response.body().len() > max_body {
+            return Err(OutboundError::TooLarge { limit: max_body, size: Some(response.body().len()) });
+        }
+        Ok(response)
+    }
 }
 
 /// Gives a request with a body (or a method that carries one) its `content-length`, so it

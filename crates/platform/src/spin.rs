@@ -39,15 +39,45 @@ impl HttpClient for SpinHttp {
     async fn send(&self, mut request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, OutboundError> {
         let host = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
         crate::declare_length(&mut request);
-        let response: http::Response<Vec<u8>> = spin_sdk::http::send(request).await.map_err(|e| {
-            let reason = e.to_string();
-            if reason.contains("HttpRequestDenied") || reason.contains("not permitted") {
-                OutboundError::NotAllowed(host.clone())
-            } else {
-                OutboundError::Unreachable { host: host.clone(), reason }
+        spin_sdk::http::send(request).await.map_err(|e| send_error(&host, e))
+    }
+
+    async fn send_capped(&self, mut request: http::Request<Vec<u8>>, max_body: usize) -> Result<http::Response<Vec<u8>>, OutboundError> {
+        use futures::StreamExt;
+        let host = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+        crate::declare_length(&mut request);
+        let incoming: spin_sdk::http::IncomingResponse = spin_sdk::http::send(request).await.map_err(|e| send_error(&host, e))?;
+        let mut builder = http::Response::builder().status(incoming.status());
+        let mut declared = None;
+        for (name, value) in incoming.headers().entries() {
+            if name.eq_ignore_ascii_case("content-length") {
+                declared = std::str::from_utf8(&value).ok().and_then(|v| v.trim().parse::<usize>().ok());
             }
-        })?;
-        Ok(response)
+            builder = builder.header(name, value);
+        }
+        if declared.is_some_and(|n| n > max_body) {
+            return Err(OutboundError::TooLarge { limit: max_body, size: declared });
+        }
+        let mut body = Vec::new();
+        let mut stream = std::pin::pin!(incoming.take_body_stream());
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| OutboundError::Unreachable { host: host.clone(), reason: e.to_string() })?;
+            if body.len() + chunk.len() > max_body {
+                // Dropping the stream and response cancels the rest of the transfer.
+                return Err(OutboundError::TooLarge { limit: max_body, size: None });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        builder.body(body).map_err(|e| OutboundError::Unreachable { host, reason: format!("unusable response: {e}") })
+    }
+}
+
+fn send_error(host: &str, error: spin_sdk::http::SendError) -> OutboundError {
+    let reason = error.to_string();
+    if reason.contains("HttpRequestDenied") || reason.contains("not permitted") {
+        OutboundError::NotAllowed(host.to_owned())
+    } else {
+        OutboundError::Unreachable { host: host.to_owned(), reason }
     }
 }
 

@@ -57,10 +57,15 @@ impl<'a, H: HttpClient> Kintone<'a, H> {
         response::json_answer(self.send(request).await?)
     }
 
-    /// Downloads one file, refusing bodies over `max_bytes`.
+    /// Downloads one file, refusing bodies over `max_bytes` without reading past them.
     pub(crate) async fn download(&self, file_key: &str, max_bytes: usize) -> Result<FileDownload, Failure> {
         let request = self.site.download(file_key)?;
-        response::file_answer(self.send(request).await?, max_bytes)
+        let response = match self.http.send_capped(request, max_bytes).await {
+            Ok(response) => response,
+            Err(platform::OutboundError::TooLarge { limit, size }) => return Err(response::too_large(size, limit)),
+            Err(e) => return Err(Failure::Unavailable(format!("kintone could not be reached: {e}"))),
+        };
+        response::file_answer(response, max_bytes)
     }
 
     async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, Failure> {

@@ -37,13 +37,22 @@ pub(crate) fn file_answer(response: Response<Vec<u8>>, max_bytes: usize) -> Resu
     let name = headers.get(CONTENT_DISPOSITION).and_then(|v| v.to_str().ok()).and_then(file_name);
     let data = response.into_body();
     if data.len() > max_bytes {
-        return Err(Failure::Refused(format!(
-            "the file is {} bytes; downloadFile returns files up to {max_bytes} bytes ({} MiB). Open it in kintone instead.",
-            data.len(),
-            max_bytes / (1024 * 1024)
-        )));
+        return Err(too_large(Some(data.len()), max_bytes));
     }
     Ok(FileDownload { mime_type, name, data })
+}
+
+/// A file over the download limit; its size when kintone declared it (reading stops at the
+/// limit otherwise).
+pub(crate) fn too_large(size: Option<usize>, max_bytes: usize) -> Failure {
+    let size = match size {
+        Some(n) => format!("{n} bytes"),
+        None => format!("larger than {max_bytes} bytes"),
+    };
+    Failure::Refused(format!(
+        "the file is {size}; downloadFile returns files up to {max_bytes} bytes ({} MiB). Open it in kintone instead.",
+        max_bytes / (1024 * 1024)
+    ))
 }
 
 /// Maps every non-2xx answer to a failure of the right kind.
@@ -209,7 +218,7 @@ mod tests {
     fn downloads_over_the_limit_are_refused() {
         let big = Response::builder().status(200).header("Content-Type", "image/png").body(vec![0u8; 11]).unwrap();
         match file_answer(big, 10) {
-            Err(Failure::Refused(m)) => assert!(m.contains("11 bytes"), "{m}"),
+            Err(Failure::Refused(m)) => assert!(m.contains("the file is 11 bytes"), "{m}"),
             _ => panic!("expected a refusal"),
         }
         let ok = Response::builder().status(200).body(vec![1, 2]).unwrap();

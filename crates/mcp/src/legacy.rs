@@ -31,6 +31,7 @@ use crate::dispatch::{Exchange, Finished, Progress, Summary};
 use crate::http::streamable::Handled;
 use crate::http::{cors, empty, error_response, media, prepare, Prepared};
 use crate::mailbox::{self, hex, random_hex, read_record, PostError, Reader};
+use crate::owner_sessions;
 use crate::sse;
 use crate::tools::ToolProvider;
 
@@ -65,6 +66,8 @@ enum Phase {
 #[derive(Debug)]
 pub struct SseStream {
     reader: Option<Reader>,
+    /// The owner's hash, under which [`owner_sessions`] lists this session.
+    owner_hash: String,
     config: StreamConfig,
     started_ms: u64,
     last_sent_ms: u64,
@@ -88,19 +91,26 @@ impl SseStream {
     ) -> Result<(SseStream, Vec<u8>), OpenError> {
         let session = random_hex::<16>().map_err(OpenError::Random)?;
         let stream = &config.stream;
-        let expires_at = now_ms / 1000 + stream.total_duration().as_secs() + EXPIRY_MARGIN_SECS;
+        let now_unix = now_ms / 1000;
+        let expires_at = now_unix + stream.total_duration().as_secs() + EXPIRY_MARGIN_SECS;
+        let owner_hash = owner_hash(owner);
         let reader = Reader::create(
             kv,
             &session,
-            owner_hash(owner),
+            owner_hash.clone(),
             expires_at,
             millis(stream.suspect_timeout),
-            now_ms / 1000,
+            now_unix,
         )?;
+        if let Err(e) = owner_sessions::add(kv, &owner_hash, &session, stream.stale_after.as_secs(), now_unix) {
+            let _ = reader.close(kv);
+            return Err(e.into());
+        }
         let first = sse::endpoint_event(&format!("{}?sessionId={session}", stream.message_path));
         Ok((
             SseStream {
                 reader: Some(reader),
+                owner_hash,
                 config: stream.clone(),
                 started_ms: now_ms,
                 last_sent_ms: now_ms,
@@ -132,13 +142,25 @@ impl SseStream {
     }
 
     /// Advance the stream: deliver arrived replies, keep the connection alive, and end it
-    /// cleanly after `max_duration` plus the drain.
+    /// cleanly after `max_duration` plus the drain, or once its owner's list no longer has it
+    /// (a newer stream replaced it: see [`owner_sessions`]).
     pub fn next(&mut self, kv: &dyn KeyValue, now_ms: u64) -> StreamStep {
         let Some(reader) = self.reader.as_mut() else {
             return StreamStep::Finish(Vec::new());
         };
+        let mut unlisted = false;
+        if now_ms.saturating_sub(self.last_heartbeat_ms) >= millis(self.config.heartbeat_interval) {
+            if reader.heartbeat(kv, now_ms / 1000).is_err() {
+                return self.finish(kv);
+            }
+            self.last_heartbeat_ms = now_ms;
+            match owner_sessions::listed(kv, &self.owner_hash) {
+                Ok(sessions) => unlisted = !sessions.iter().any(|s| s == reader.session()),
+                Err(_) => return self.finish(kv),
+            }
+        }
         if self.phase == Phase::Open
-            && now_ms.saturating_sub(self.started_ms) >= millis(self.config.max_duration)
+            && (unlisted || now_ms.saturating_sub(self.started_ms) >= millis(self.config.max_duration))
         {
             if reader.begin_closing(kv).is_err() {
                 return self.finish(kv);
@@ -151,12 +173,6 @@ impl SseStream {
             if now_ms >= until_ms {
                 return self.finish(kv);
             }
-        }
-        if now_ms.saturating_sub(self.last_heartbeat_ms) >= millis(self.config.heartbeat_interval) {
-            if reader.heartbeat(kv, now_ms / 1000).is_err() {
-                return self.finish(kv);
-            }
-            self.last_heartbeat_ms = now_ms;
         }
         let due = now_ms.saturating_sub(self.last_full_poll_ms) >= millis(self.config.full_scan_interval);
         let messages = match (due, reader.needs_poll(kv)) {
@@ -188,6 +204,7 @@ impl SseStream {
     /// dropped with it.
     pub fn abandon(mut self, kv: &dyn KeyValue) {
         if let Some(reader) = self.reader.take() {
+            let _ = owner_sessions::remove(kv, &self.owner_hash, reader.session());
             let _ = reader.close(kv);
         }
     }
@@ -196,6 +213,7 @@ impl SseStream {
         let Some(reader) = self.reader.take() else {
             return StreamStep::Finish(Vec::new());
         };
+        let _ = owner_sessions::remove(kv, &self.owner_hash, reader.session());
         let mut bytes = match reader.close(kv) {
             Ok(messages) => events(messages),
             Err(_) => Vec::new(),

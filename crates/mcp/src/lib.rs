@@ -46,6 +46,7 @@ pub mod jsonrpc;
 pub mod legacy;
 pub mod log;
 pub mod mailbox;
+pub mod owner_sessions;
 pub mod sse;
 pub mod tools;
 pub mod version;

@@ -23,6 +23,9 @@
 //! | L3: concurrent redemptions of one code giving two token sets | `security/token_store.rs` `l3_concurrent_redemptions_of_one_code_never_give_two_refresh_tokens` |
 //! | refresh by a client registered without the `refresh_token` grant type | `security/token_store.rs` `a_client_registered_without_refresh_token_cannot_refresh` |
 //! | a client secret sent another way than the registered `token_endpoint_auth_method` | `security/token_store.rs` `a_confidential_client_must_use_its_registered_authentication_method` |
+//! | H1: tool calls spelt with JSON escapes (`tools\/call`, `\u` in method or name), escaped batches, legacy `/sse/message` beyond the token's scopes | `security/tool_scopes.rs` `escaped_tool_calls_need_their_scope_on_mcp_and_post_sse`, `a_batch_with_one_call_beyond_the_token_is_refused_whole`, `an_escaped_call_on_a_legacy_sse_session_is_refused_and_never_queued` |
+//! | `Bearer` scheme in any case (RFC 9110) | `security/tool_scopes.rs` `the_bearer_scheme_is_case_insensitive` |
+//! | L1: unbounded legacy SSE sessions per grant; a killed host's sessions left forever | `security/sse_sessions.rs` `sse_sessions_are_capped_per_grant_and_a_killed_hosts_sessions_are_collected` |
 //!
 //! Fuzzing (see fuzz/README.md) found nothing so far; a finding gets its input added here.
 
@@ -36,6 +39,8 @@ mod tool_scopes;
 mod browser_flow;
 #[path = "security/token_store.rs"]
 mod token_store;
+#[path = "security/sse_sessions.rs"]
+mod sse_sessions;
 
 type Snapshot = BTreeMap<(String, String), Vec<u8>>;
 

@@ -494,7 +494,33 @@ fn a_session_whose_stream_stopped_beating_is_gone_and_collected() {
     let gone = post_as_at(&kv, &uri, &ping, 1_009 + 11);
     assert_eq!(gone.response.status(), StatusCode::NOT_FOUND);
     assert_eq!(json_of(&gone)["error"]["code"], SESSION_NOT_FOUND.0);
-    assert!(kv.snapshot().is_empty(), "left behind: {:?}", kv.snapshot().keys().collect::<Vec<_>>());
+    let left: Vec<String> = kv.snapshot().into_keys().collect();
+    assert!(left.iter().all(|k| k.starts_with("mcp:sse-owner:")), "left behind: {left:?}");
+    // The owner's list still names it until the owner's next stream drops it.
+    let (_next, _) = SseStream::open(&kv, &config(), OWNER, 1_021_000).unwrap();
+    let listed = crate::owner_sessions::listed(&kv, &owner_hash(OWNER)).unwrap();
+    assert_eq!(listed.len(), 1, "only the new session is listed: {listed:?}");
+}
+
+#[test]
+fn a_fifth_stream_for_one_owner_ends_the_oldest_at_its_next_heartbeat() {
+    let kv = MemoryStore::new();
+    let (mut oldest, _) = open(&kv);
+    let others: Vec<_> = (0..4).map(|_| SseStream::open(&kv, &config(), OWNER, 1_000_500).unwrap()).collect();
+    let mut clock = 1_000_500;
+    // Its next heartbeat finds it unlisted: it drains, then ends cleanly.
+    let sent = loop {
+        match oldest.next(&kv, clock) {
+            StreamStep::Finish(bytes) => break bytes,
+            StreamStep::Send(_) => {}
+            StreamStep::Wait(pause) => clock += pause.as_millis() as u64,
+        }
+        assert!(clock < 1_010_000, "the replaced stream did not end");
+    };
+    assert!(String::from_utf8_lossy(&sent).contains("reconnect"));
+    assert!(clock <= 1_000_000 + 2_000 + 2_000 + 50, "ended at {clock}");
+    assert_eq!(crate::owner_sessions::listed(&kv, &owner_hash(OWNER)).unwrap().len(), 4);
+    drop(others);
 }
 
 fn post_as_at(kv: &MemoryStore, uri: &str, body: &Value, now_unix: u64) -> Handled {

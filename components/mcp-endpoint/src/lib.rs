@@ -95,7 +95,7 @@ async fn legacy_stream(endpoint: &mut Endpoint, request: &http::Request<Vec<u8>>
             return status;
         }
     };
-    let (mut stream, first) = match mcp::SseStream::open(&endpoint.kv, &endpoint.mcp, &session.grant.to_string(), now_ms()) {
+    let (mut stream, first) = match mcp::SseStream::open(&endpoint.kv, &endpoint.mcp, &session.grant.to_string(), platform::now_ms()) {
         Ok(opened) => opened,
         Err(e) => {
             let response = platform::unavailable_response(&e.to_string());
@@ -117,7 +117,7 @@ async fn legacy_stream(endpoint: &mut Endpoint, request: &http::Request<Vec<u8>>
         return 200;
     }
     loop {
-        match stream.next(&endpoint.kv, now_ms()) {
+        match stream.next(&endpoint.kv, platform::now_ms()) {
             StreamStep::Send(bytes) => {
                 if body.send(bytes).await.is_err() {
                     // The client went away; its session closes with it.
@@ -135,10 +135,6 @@ async fn legacy_stream(endpoint: &mut Endpoint, request: &http::Request<Vec<u8>>
             }
         }
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn log(request: &http::Request<Vec<u8>>, summary: Option<&mcp::Summary>, status: u16, started: Instant, user_agent: Option<&str>) {

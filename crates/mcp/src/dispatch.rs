@@ -204,13 +204,25 @@ impl Exchange {
         missing
     }
 
-    /// True once the glue has refreshed the token for this exchange.
-    pub fn refreshed(&self) -> bool {
-        self.refreshed
+    /// Answer the messages; see the module docs for `NeedsRefresh`.
+    pub fn run(mut self, config: &EndpointConfig, tools: &dyn ToolProvider) -> Progress {
+        if self.answer_remaining(config, tools) {
+            Progress::Done(self.finish())
+        } else {
+            Progress::NeedsRefresh(self)
+        }
     }
 
-    /// Answer the remaining messages; see the module docs for `NeedsRefresh`.
-    pub fn run(mut self, config: &EndpointConfig, tools: &dyn ToolProvider) -> Progress {
+    /// Answer the rest after the glue refreshed the token: the one retry. A call kintone still
+    /// refuses becomes an `isError` result, so this always finishes.
+    pub fn resume(mut self, config: &EndpointConfig, tools: &dyn ToolProvider) -> Finished {
+        // After a refresh `answer_remaining` never stops early (see `Dispatcher::call_tool`).
+        self.answer_remaining(config, tools);
+        self.finish()
+    }
+
+    /// Answer messages in order; false when one needs a refreshed token first.
+    fn answer_remaining(&mut self, config: &EndpointConfig, tools: &dyn ToolProvider) -> bool {
         while self.next < self.items.len() {
             let dispatcher = Dispatcher {
                 config,
@@ -227,17 +239,21 @@ impl Exchange {
                 Step::NeedsRefresh => {
                     // The resumed run is the retry: it never asks again.
                     self.refreshed = true;
-                    return Progress::NeedsRefresh(self);
+                    return false;
                 }
             }
         }
+        true
+    }
+
+    fn finish(self) -> Finished {
         let modern = self.context.header_is_modern();
-        Progress::Done(Finished {
+        Finished {
             replies: self.replies,
             summary: self.summary,
             in_batch: self.in_batch,
             modern,
-        })
+        }
     }
 }
 
@@ -571,7 +587,6 @@ fn bad_meta(message: impl Into<String>) -> MethodError {
     )
 }
 
-/// A mirrored header missing or disagreeing with the body: HTTP 400 with -32020.
 /// -32601 for a method this revision does not have. 2026-07-28 answers it with 404, so
 /// clients can tell it from a missing endpoint; legacy revisions answer in-band.
 fn method_not_found(method: &str, era: Era) -> MethodError {
@@ -585,6 +600,7 @@ fn method_not_found(method: &str, era: Era) -> MethodError {
     )
 }
 
+/// A mirrored header missing or disagreeing with the body: HTTP 400 with -32020.
 fn header_mismatch(message: impl Into<String>) -> MethodError {
     MethodError::new(
         ErrorData::header_mismatch(format!("Header mismatch: {}", message.into()), None),

@@ -278,18 +278,7 @@ impl PendingMessage {
         tools: &dyn ToolProvider,
         now_unix: u64,
     ) -> Handled {
-        match self.exchange.run(config, tools) {
-            Progress::Done(finished) => deliver(kv, &self.session, finished, now_unix),
-            Progress::NeedsRefresh(_) => Handled {
-                response: error_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    None,
-                    ErrorData::internal_error("token refresh loop", None),
-                    false,
-                ),
-                summary: Summary::default(),
-            },
-        }
+        deliver(kv, &self.session, self.exchange.resume(config, tools), now_unix)
     }
 }
 

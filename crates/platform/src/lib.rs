@@ -20,6 +20,14 @@ pub fn now_unix() -> u64 {
         .unwrap_or(0)
 }
 
+/// Milliseconds since the Unix epoch, for timings finer than records need (SSE polling).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 /// 503 for a platform failure (the key-value store unreachable): the request changed nothing and
 /// may be retried. The detail goes to the log, not to the client.
 pub fn unavailable_response(detail: &str) -> http::Response<Vec<u8>> {

@@ -46,13 +46,7 @@ impl PendingPost {
     /// Finish the exchange after the refresh. This is the one retry: a second `Unauthorized`
     /// becomes an `isError` tool result.
     pub fn resume(self, config: &EndpointConfig, tools: &dyn ToolProvider) -> Handled {
-        match self.exchange.run(config, tools) {
-            Progress::Done(finished) => respond(finished, self.sse),
-            Progress::NeedsRefresh(exchange) => {
-                // Unreachable: a resumed exchange never asks twice. Answer rather than loop.
-                respond_internal(exchange)
-            }
-        }
+        respond(self.exchange.resume(config, tools), self.sse)
     }
 }
 
@@ -128,17 +122,4 @@ fn sse_response(body: &Value) -> Response<Vec<u8>> {
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
-}
-
-fn respond_internal(exchange: Exchange) -> Handled {
-    let _ = exchange;
-    Handled {
-        response: super::error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            None,
-            rmcp::model::ErrorData::internal_error("token refresh loop", None),
-            false,
-        ),
-        summary: Summary::default(),
-    }
 }

@@ -55,6 +55,7 @@ pub async fn callback(
     };
     let our_code = match create_grant(kv, config, &signin.request, &tokens, now) {
         Ok(c) => c,
+        Err(grants::BackendError::Full(_)) => return ErrorPage::ServerFull.render(lang),
         Err(_) => return ErrorPage::ServerError.render(lang),
     };
     let mut pairs = vec![("code", our_code.expose_secret())];

@@ -87,6 +87,8 @@ pub enum ErrorPage {
     CybozuRejected,
     CybozuUnavailable,
     ServerError,
+    /// Every sign-in slot holds someone's active grant: nothing was evicted, the sign-in refused.
+    ServerFull,
 }
 
 impl ErrorPage {
@@ -96,7 +98,7 @@ impl ErrorPage {
             ErrorPage::CybozuRejected | ErrorPage::CybozuError(_) => StatusCode::BAD_GATEWAY,
             ErrorPage::CybozuUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             // Raised when the store fails: nothing was changed and a retry may succeed.
-            ErrorPage::ServerError => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorPage::ServerError | ErrorPage::ServerFull => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -168,6 +170,11 @@ impl ErrorPage {
                 l("一時的に利用できません", "Temporarily unavailable"),
                 l("このサーバーで一時的な問題が発生しました。何も変更されていません。しばらくしてからやり直してください。",
                   "This server had a temporary problem; nothing was changed. Try again in a moment."),
+            ),
+            ErrorPage::ServerFull => (
+                l("サインインの上限に達しています", "This server is full"),
+                l("このサーバーが保持できるサインインの数（max_grants）に達しているため、他の人をサインアウトさせずにはサインインできません。何も変更されていません。管理者に max_grants を増やすよう依頼するか、使っていない接続を解除してからやり直してください。",
+                  "This server holds as many sign-ins as it may (max_grants), and signing you in would sign someone else out. Nothing was changed. Ask the administrator to raise max_grants, or disconnect an unused connection, then try again."),
             ),
         }
     }
@@ -377,6 +384,15 @@ mod tests {
         assert!(ja.contains("「<strong class=\"client\">Claude</strong>」と名乗るアプリケーション"), "{ja}");
         assert!(ja.contains("確認していません"));
         assert!(consent(None, Lang::En).contains("An application that gives no name"));
+    }
+
+    #[test]
+    fn a_full_server_says_so_and_names_the_setting_to_raise() {
+        for lang in [Lang::En, Lang::Ja] {
+            let r = ErrorPage::ServerFull.render(lang);
+            assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert!(String::from_utf8_lossy(r.body()).contains("max_grants"));
+        }
     }
 
     #[test]

@@ -1,19 +1,30 @@
-//! The three ways the benchmark makes one kintone read: MCP over Streamable HTTP, MCP over the
-//! legacy HTTP+SSE transport, and the same kintone REST request sent straight to the fake.
+//! The clients the benchmark measures with: MCP over Streamable HTTP, MCP over the legacy
+//! HTTP+SSE transport, and the same kintone REST request sent straight to the fake, each over
+//! one kept-alive connection ([`Conn`]).
 
+use crate::conn::Conn;
 use anyhow::{bail, ensure, Context, Result};
 use futures_util::StreamExt;
+use http::Method;
 use reqwest::Client;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
+/// The MCP protocol revision the benchmark speaks (the `MCP-Protocol-Version` header).
+pub const PROTOCOL_VERSION: &str = "2025-11-25";
+
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A JSON-RPC request with a fresh id.
+pub fn request(method: &str, params: Value) -> (u64, Value) {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    (id, json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+}
 
 /// A `tools/call` request with a fresh JSON-RPC id.
 pub fn tools_call(name: &str, arguments: Value) -> (u64, Value) {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    (id, json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": arguments}}))
+    request("tools/call", json!({"name": name, "arguments": arguments}))
 }
 
 /// Check a JSON-RPC reply to a `tools/call`: a result that is not a tool error.
@@ -26,39 +37,41 @@ pub fn check_tool_result(reply: &Value) -> Result<()> {
     Ok(())
 }
 
-/// Streamable HTTP: one POST /mcp per call (stateless; no initialize needed).
+/// Streamable HTTP: one POST /mcp per call (stateless; no initialize needed), on one connection.
 #[derive(Clone)]
 pub struct Streamable {
-    pub http: Client,
-    pub url: String,
+    pub conn: Conn,
+    pub path: String,
     pub bearer: String,
 }
 
 impl Streamable {
+    /// `tools/call` that must succeed (a result that is not a tool error).
     pub async fn call(&self, name: &str, arguments: Value) -> Result<Value> {
-        let (_, body) = tools_call(name, arguments);
-        let response = self
-            .http
-            .post(&self.url)
-            .header("authorization", &self.bearer)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-06-18")
-            .body(body.to_string())
-            .send()
-            .await?;
-        let status = response.status();
-        let is_sse = response.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-        let text = response.text().await?;
-        ensure!(status.is_success(), "POST /mcp answered {status}: {}", excerpt(&text));
+        let (reply, _) = self.rpc(tools_call(name, arguments).1).await?;
+        check_tool_result(&reply)?;
+        Ok(reply)
+    }
+
+    /// POST one JSON-RPC request; the reply (whatever it says) and the response body's size.
+    pub async fn rpc(&self, body: Value) -> Result<(Value, usize)> {
+        let headers = [
+            ("authorization", self.bearer.as_str()),
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+            ("mcp-protocol-version", PROTOCOL_VERSION),
+        ];
+        let response = self.conn.send(Method::POST, &self.path, &headers, body.to_string()).await?;
+        let is_sse = response.headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        let text = response.text();
+        ensure!(response.status.is_success(), "POST {} answered {}: {}", self.path, response.status, excerpt(&text));
         let reply: Value = if is_sse {
             let data = sse_events(&text).into_iter().find(|(event, _)| event == "message").map(|(_, d)| d).context("SSE reply without a message")?;
             serde_json::from_str(&data)?
         } else {
             serde_json::from_str(&text)?
         };
-        check_tool_result(&reply)?;
-        Ok(reply)
+        Ok((reply, response.body.len()))
     }
 }
 
@@ -82,19 +95,29 @@ pub fn sse_events(text: &str) -> Vec<(String, String)> {
     events
 }
 
-/// Legacy HTTP+SSE: one open `GET /sse` stream, calls POSTed to its message endpoint, replies
-/// read from the stream. A stream ends on its own before hosted platforms' 30 s limit; the
-/// session then reopens, as real clients do.
+/// Legacy HTTP+SSE: one open `GET /sse` stream (reqwest, one connection), calls POSTed to its
+/// message endpoint over one kept-alive connection, replies read from the stream. A stream ends
+/// on its own before hosted platforms' 30 s limit; the session then reopens, as real clients do.
 pub struct Legacy {
     http: Client,
     base_url: String,
     bearer: String,
-    message_url: String,
+    posts: Conn,
+    message_path: String,
     replies: mpsc::UnboundedReceiver<Value>,
+    /// Streams opened so far (each on its own connection).
+    pub streams: u64,
 }
 
 impl Legacy {
-    pub async fn open(http: &Client, base_url: &str, bearer: &str) -> Result<Legacy> {
+    pub async fn open(base_url: &str, bearer: &str, posts: Conn) -> Result<Legacy> {
+        let http = Client::builder().build()?;
+        let (message_path, replies) = Legacy::stream(&http, base_url, bearer).await?;
+        Ok(Legacy { http, base_url: base_url.to_owned(), bearer: bearer.to_owned(), posts, message_path, replies, streams: 1 })
+    }
+
+    /// Open `GET /sse`: the message endpoint's path and the replies read from the stream.
+    async fn stream(http: &Client, base_url: &str, bearer: &str) -> Result<(String, mpsc::UnboundedReceiver<Value>)> {
         let response = http
             .get(format!("{base_url}/sse"))
             .header("authorization", bearer)
@@ -125,8 +148,16 @@ impl Legacy {
             }
         });
         let endpoint = endpoint_rx.recv().await.context("the SSE stream ended before its endpoint event")?;
-        let message_url = if endpoint.starts_with("http") { endpoint } else { format!("{base_url}{endpoint}") };
-        Ok(Legacy { http: http.clone(), base_url: base_url.to_owned(), bearer: bearer.to_owned(), message_url, replies })
+        let message_path = if endpoint.starts_with("http") {
+            let url = url::Url::parse(&endpoint).with_context(|| format!("bad endpoint event {endpoint}"))?;
+            match url.query() {
+                Some(q) => format!("{}?{q}", url.path()),
+                None => url.path().to_owned(),
+            }
+        } else {
+            endpoint
+        };
+        Ok((message_path, replies))
     }
 
     pub async fn call(&mut self, name: &str, arguments: Value) -> Result<Value> {
@@ -134,7 +165,9 @@ impl Legacy {
             Ok(v) => Ok(v),
             Err(_) => {
                 // The stream ended (its lifetime) or the session closed: reopen once and retry.
-                *self = Legacy::open(&self.http, &self.base_url, &self.bearer).await?;
+                let (message_path, replies) = Legacy::stream(&self.http, &self.base_url, &self.bearer).await?;
+                (self.message_path, self.replies) = (message_path, replies);
+                self.streams += 1;
                 self.try_call(name, arguments).await
             }
         }
@@ -142,16 +175,9 @@ impl Legacy {
 
     async fn try_call(&mut self, name: &str, arguments: Value) -> Result<Value> {
         let (id, body) = tools_call(name, arguments);
-        let response = self
-            .http
-            .post(&self.message_url)
-            .header("authorization", &self.bearer)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await?;
-        let status = response.status();
-        ensure!(status.as_u16() == 202, "POST /sse/message answered {status}: {}", excerpt(&response.text().await.unwrap_or_default()));
+        let headers = [("authorization", self.bearer.as_str()), ("content-type", "application/json")];
+        let response = self.posts.send(Method::POST, &self.message_path, &headers, body.to_string()).await?;
+        ensure!(response.status.as_u16() == 202, "POST /sse/message answered {}: {}", response.status, excerpt(&response.text()));
         loop {
             let reply = self.replies.recv().await.context("the SSE stream ended before the reply")?;
             if reply.get("id") == Some(&json!(id)) {
@@ -165,23 +191,16 @@ impl Legacy {
 /// The kintone request behind `getRecord`, sent straight to the fake with a Cybozu token.
 #[derive(Clone)]
 pub struct Direct {
-    pub http: Client,
-    pub fake_base_url: String,
+    pub conn: Conn,
     pub kintone_bearer: String,
 }
 
 impl Direct {
     pub async fn get_record(&self, app: u64, id: u64) -> Result<Value> {
-        let response = self
-            .http
-            .get(format!("{}/k/v1/record.json", self.fake_base_url))
-            .query(&[("app", app), ("id", id)])
-            .header("authorization", &self.kintone_bearer)
-            .send()
-            .await?;
-        let status = response.status();
-        let value: Value = response.json().await?;
-        ensure!(status.is_success(), "GET record.json answered {status}: {value}");
+        let path = format!("/k/v1/record.json?app={app}&id={id}");
+        let response = self.conn.send(Method::GET, &path, &[("authorization", self.kintone_bearer.as_str())], "").await?;
+        let value: Value = serde_json::from_slice(&response.body).with_context(|| format!("GET record.json answered {}", excerpt(&response.text())))?;
+        ensure!(response.status.is_success(), "GET record.json answered {}: {value}", response.status);
         Ok(value)
     }
 }
@@ -218,6 +237,6 @@ pub async fn cybozu_token(fake_base_url: &str, redirect_uri: &str, user: &str) -
     Ok(format!("Bearer {token}"))
 }
 
-fn excerpt(text: &str) -> String {
+pub fn excerpt(text: &str) -> String {
     text.chars().take(300).collect()
 }

@@ -7,14 +7,17 @@
 //! `BENCH_SECONDS` (seconds per throughput level, default 5).
 
 mod clients;
+mod conn;
 mod host_process;
 mod machine;
 mod report;
 mod stats;
 mod store_fill;
 
-use anyhow::{Context, Result};
+use anyhow::{ensure, Context, Result};
 use clients::{Direct, Legacy, Streamable};
+use conn::Conn;
+use http::Method;
 use e2e::{App, Options};
 use serde_json::{json, Value};
 use stats::Latency;
@@ -30,7 +33,7 @@ const RECORD: u64 = 1;
 const WARM_UP: usize = 20;
 /// Store sizes (rows) for the store-growth rows.
 const STORE_LEVELS: [u64; 2] = [10_000, 100_000];
-const CONCURRENCY: [usize; 3] = [1, 8, 64];
+const CONCURRENCY: [usize; 4] = [1, 8, 32, 64];
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -62,6 +65,7 @@ async fn main() -> Result<()> {
     let samples = env_number("BENCH_SAMPLES", 300) as usize;
     let seconds = env_number("BENCH_SECONDS", 5);
     let host = e2e::HostKind::from_env()?;
+    let load_at_start = machine::describe().load_average;
     let started = Instant::now();
 
     let options = Options { variables: vec![("max_grants".into(), "4096".into())], ..Options::default() };
@@ -83,16 +87,82 @@ async fn main() -> Result<()> {
     let mcp_tokens = mcp_tokens.context("no sign-in")?;
     let sse_tokens = e2e::signin::sign_in(&app, "alice", "/sse").await.context("sign-in for /sse")?;
     let signin = Latency::of(&signin_timings);
-
-    let http = reqwest::Client::builder().pool_max_idle_per_host(128).build()?;
-    let streamable = Streamable { http: http.clone(), url: app.url("/mcp"), bearer: mcp_tokens.bearer() };
+    // A refresh token the app minted whose grant is revoked: /token parses it, checks its tag,
+    // finds no record and refuses it (invalid_grant), with no side effect.
+    let revoked = e2e::signin::sign_in(&app, "alice", "/mcp").await.context("sign-in for the refused refresh")?;
+    let revoke_status = e2e::signin::revoke(&app, &revoked, &revoked.refresh_token).await.context("revoking the refused refresh's grant")?;
+    ensure!(revoke_status == 200, "/revoke answered {revoke_status}");
     let kintone_bearer = clients::cybozu_token(&app.fake_base_url, &app.url("/callback"), "alice").await?;
-    let direct = Direct { http: http.clone(), fake_base_url: app.fake_base_url.clone(), kintone_bearer };
 
-    // Latency of the same read three ways.
-    let floor = Latency::of(&time_each(samples, || async { direct.get_record(APP, RECORD).await.map(drop) }).await?);
-    let mcp = Latency::of(&time_each(samples, || async { streamable.call(TOOL, arguments()).await.map(drop) }).await?);
-    let mut legacy = Legacy::open(&http, &app.base_url, &sse_tokens.bearer()).await?;
+    // Latency rows: each on its own kept-alive connection (see `conn`).
+    let mut rows = Vec::new();
+    let bearer = mcp_tokens.bearer();
+    let app_conn = || Conn::to(&app.base_url);
+    let streamable = |conn: &Conn| Streamable { conn: conn.clone(), path: "/mcp".into(), bearer: bearer.clone() };
+
+    let c = Conn::to(&app.fake_base_url)?;
+    let direct = Direct { conn: c.clone(), kintone_bearer };
+    let floor = time_each(samples, || async { direct.get_record(APP, RECORD).await.map(drop) }).await?;
+    rows.push(Row::new("direct_floor", "direct GET record.json at the fake (floor)", &floor, c.connections()));
+
+    let c = Conn::to(&app.fake_base_url)?;
+    let health = time_each(samples, || async { expect_status(c.send(Method::GET, "/_fake/health", &[], "").await?, 200).map(drop) }).await?;
+    rows.push(Row::new("http_floor", "HTTP floor: the fake's health check", &health, c.connections()));
+
+    let c = app_conn()?;
+    let ping_body = clients::request("ping", json!({})).1.to_string();
+    let no_token_headers = [
+        ("content-type", "application/json"),
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-protocol-version", clients::PROTOCOL_VERSION),
+    ];
+    let no_token = time_each(samples, || async { expect_status(c.send(Method::POST, "/mcp", &no_token_headers, ping_body.clone()).await?, 401).map(drop) }).await?;
+    rows.push(Row::new("mcp_no_token_401", "POST /mcp without a token (401)", &no_token, c.connections()));
+
+    let c = app_conn()?;
+    let s = streamable(&c);
+    let ping = time_each(samples, || async {
+        let (reply, _) = s.rpc(clients::request("ping", json!({})).1).await?;
+        ensure!(reply.get("result").is_some(), "ping answered {reply}");
+        Ok(())
+    })
+    .await?;
+    rows.push(Row::new("mcp_ping", "POST /mcp ping (token: one key-value read)", &ping, c.connections()));
+
+    let c = app_conn()?;
+    let s = streamable(&c);
+    let invalid = time_each(samples, || async { expect_refusal(s.rpc(clients::tools_call(TOOL, json!({"appId": "x"})).1).await?.0) }).await?;
+    rows.push(Row::new("tools_call_invalid_arguments", "tools/call getRecord {\"appId\":\"x\"} (no kintone)", &invalid, c.connections()));
+
+    let c = app_conn()?;
+    let s = streamable(&c);
+    let unknown = time_each(samples, || async { expect_refusal(s.rpc(clients::tools_call("noSuchTool", json!({})).1).await?.0) }).await?;
+    rows.push(Row::new("tools_call_unknown_tool", "tools/call of an unknown tool", &unknown, c.connections()));
+
+    let c = app_conn()?;
+    let s = streamable(&c);
+    let catalogue = AtomicU64::new(0);
+    let catalogue_bytes = AtomicU64::new(0);
+    let list = time_each(samples, || async {
+        let (reply, bytes) = s.rpc(clients::request("tools/list", json!({})).1).await?;
+        let tools = reply.pointer("/result/tools").and_then(Value::as_array).with_context(|| format!("tools/list answered {}", clients::excerpt(&reply.to_string())))?;
+        ensure!(!tools.is_empty() && reply.pointer("/result/nextCursor").is_none(), "tools/list: {} tools and a next page", tools.len());
+        catalogue.store(tools.len() as u64, Ordering::Relaxed);
+        catalogue_bytes.store(bytes as u64, Ordering::Relaxed);
+        Ok(())
+    })
+    .await?;
+    let (tools, list_kib) = (catalogue.load(Ordering::Relaxed), catalogue_bytes.load(Ordering::Relaxed) as f64 / 1024.0);
+    rows.push(Row::new("tools_list", &format!("tools/list (whole catalogue: {tools} tools, {list_kib:.0} KiB)"), &list, c.connections()));
+
+    let c = app_conn()?;
+    let s = streamable(&c);
+    let mcp = time_each(samples, || async { s.call(TOOL, arguments()).await.map(drop) }).await?;
+    rows.push(Row::new("mcp_streamable", "tools/call getRecord  POST /mcp", &mcp, c.connections()));
+
+    // Legacy SSE: the stream holds one connection, the POSTs reuse a second one.
+    let c = app_conn()?;
+    let mut legacy = Legacy::open(&app.base_url, &sse_tokens.bearer(), c.clone()).await?;
     let legacy_timings = {
         let legacy = &mut legacy;
         let mut timings = Vec::with_capacity(samples);
@@ -105,54 +175,82 @@ async fn main() -> Result<()> {
         }
         timings
     };
-    let sse = Latency::of(&legacy_timings);
+    let streams = legacy.streams;
     drop(legacy);
+    rows.push(Row::new("mcp_legacy_sse", "tools/call getRecord  legacy SSE (stream + POSTs)", &legacy_timings, c.connections() + streams));
 
-    // A trivial request (the metadata document, no store or kintone access): the per-request
-    // cost of instantiating a component and answering; the fake's health check is the HTTP floor.
-    let metadata_url = app.url("/.well-known/oauth-authorization-server");
-    let trivial = Latency::of(&time_each(samples, || async { ok_status(http.get(&metadata_url).send().await?) }).await?);
-    let health_url = format!("{}/_fake/health", app.fake_base_url);
-    let http_floor = Latency::of(&time_each(samples, || async { ok_status(http.get(&health_url).send().await?) }).await?);
+    // The metadata document: no store, no outbound call (instantiation plus a minimal handler).
+    let c = app_conn()?;
+    let metadata = time_each(samples, || async { expect_status(c.send(Method::GET, "/.well-known/oauth-authorization-server", &[], "").await?, 200).map(drop) }).await?;
+    rows.push(Row::new("metadata", "GET /.well-known/oauth-authorization-server", &metadata, c.connections()));
 
-    // Throughput over /mcp.
+    let c = app_conn()?;
+    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", revoked.refresh_token.as_str()), ("resource", revoked.resource.as_str())];
+    if revoked.client_secret.is_none() {
+        form.push(("client_id", revoked.client_id.as_str()));
+    }
+    let token_body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&form).finish();
+    let basic = revoked
+        .client_secret
+        .as_ref()
+        .map(|secret| format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{}:{secret}", revoked.client_id))));
+    let mut token_headers = vec![("content-type", "application/x-www-form-urlencoded")];
+    if let Some(basic) = &basic {
+        token_headers.push(("authorization", basic.as_str()));
+    }
+    let refused = time_each(samples, || async {
+        let body = expect_status(c.send(Method::POST, "/token", &token_headers, token_body.clone()).await?, 400)?;
+        ensure!(body.contains("invalid_grant"), "/token refused the refresh with {}", clients::excerpt(&body));
+        Ok(())
+    })
+    .await?;
+    rows.push(Row::new("token_refused_refresh", "POST /token refused refresh (invalid_grant)", &refused, c.connections()));
+
+    // Throughput over /mcp: N clients, each a loop of calls on its own kept-alive connection.
     let mut throughput = Vec::new();
     for clients in CONCURRENCY {
-        throughput.push(run_throughput(&streamable, clients, Duration::from_secs(seconds)).await);
+        let conns = (0..clients).map(|_| app_conn()).collect::<Result<Vec<_>>>()?;
+        let callers: Vec<Streamable> = conns.iter().map(&streamable).collect();
+        eprintln!("throughput: {clients} clients for {seconds} s ...");
+        let mut level = run_throughput(callers, Duration::from_secs(seconds)).await;
+        level.connections = conns.iter().map(Conn::connections).sum();
+        throughput.push(level);
     }
 
     // Store growth.
+    eprintln!("store growth ...");
+    let c = app_conn()?;
+    let s = streamable(&c);
+    let mcp_latency = Latency::of(&mcp);
     let mut growth = Vec::new();
     let mut filler = store_fill::Filler::open(&app.state_dir)?;
-    growth.push(report::Growth { grants: filler.grants()?, rows: filler.rows()?, latency: mcp });
+    growth.push(report::Growth { grants: filler.grants()?, rows: filler.rows()?, latency: mcp_latency });
     for level in STORE_LEVELS {
         filler.fill_to_rows(level)?;
-        let latency = Latency::of(&time_each(samples / 2, || async { streamable.call(TOOL, arguments()).await.map(drop) }).await?);
+        let latency = Latency::of(&time_each(samples / 2, || async { s.call(TOOL, arguments()).await.map(drop) }).await?);
         growth.push(report::Growth { grants: filler.grants()?, rows: filler.rows()?, latency });
     }
 
     let memory = pid.map(|pid| (host_process::status_kib(pid, "VmHWM").ok(), host_process::status_kib(pid, "VmRSS").ok()));
-    let components = report::component_sizes(&e2e::target_dir(&e2e::workspace_root()));
+    let components = report::component_sizes(&e2e::target_dir(&e2e::app_dir()));
 
     let results = report::Results {
         host: match host {
             e2e::HostKind::TestHost => "test-host",
             e2e::HostKind::Spin => "spin",
         },
+        app_dir: e2e::app_dir(),
         samples,
         seconds,
         startup,
         signin,
-        floor,
-        mcp,
-        sse,
-        trivial,
-        http_floor,
+        rows,
         throughput,
         growth,
         peak_kib: memory.and_then(|m| m.0),
         rss_kib: memory.and_then(|m| m.1),
         components,
+        load_at_start,
         machine: machine::describe(),
         total: started.elapsed(),
     };
@@ -165,20 +263,46 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-fn ok_status(response: reqwest::Response) -> Result<()> {
-    anyhow::ensure!(response.status().is_success(), "answered {}", response.status());
+/// One latency row: its JSON key, its label, the timings and the connections its client opened.
+pub struct Row {
+    pub key: &'static str,
+    pub label: String,
+    pub latency: Latency,
+    pub connections: u64,
+}
+
+impl Row {
+    fn new(key: &'static str, label: &str, timings: &[Duration], connections: u64) -> Row {
+        let latency = Latency::of(timings);
+        eprintln!("measured {label}: p50 {:.2} ms, p99 {:.2} ms", latency.p50, latency.p99);
+        Row { key, label: label.to_owned(), latency, connections }
+    }
+}
+
+/// Check the status; the body as text.
+fn expect_status(response: conn::Reply, expected: u16) -> Result<String> {
+    let body = response.text();
+    ensure!(response.status.as_u16() == expected, "answered {} (expected {expected}): {}", response.status, clients::excerpt(&body));
+    Ok(body)
+}
+
+/// A refused `tools/call`: a JSON-RPC error or a tool error (`isError: true`).
+fn expect_refusal(reply: Value) -> Result<()> {
+    let refused = reply.get("error").is_some() || reply.pointer("/result/isError") == Some(&Value::Bool(true));
+    ensure!(refused, "expected a refusal, got {}", clients::excerpt(&reply.to_string()));
     Ok(())
 }
 
-async fn run_throughput(client: &Streamable, clients: usize, duration: Duration) -> report::Throughput {
+async fn run_throughput(callers: Vec<Streamable>, duration: Duration) -> report::Throughput {
+    let clients = callers.len();
     let ok = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
     let deadline = Instant::now() + duration;
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (client, ok, errors, first_error) = (client.clone(), ok.clone(), errors.clone(), first_error.clone());
+    for client in callers {
+        let (ok, errors, first_error) = (ok.clone(), errors.clone(), first_error.clone());
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
                 match client.call(TOOL, arguments()).await {
@@ -198,5 +322,5 @@ async fn run_throughput(client: &Streamable, clients: usize, duration: Duration)
     }
     let elapsed = start.elapsed();
     let first_error = first_error.lock().ok().and_then(|f| f.clone());
-    report::Throughput { clients, ok: ok.load(Ordering::Relaxed), errors: errors.load(Ordering::Relaxed), elapsed, first_error }
+    report::Throughput { clients, ok: ok.load(Ordering::Relaxed), errors: errors.load(Ordering::Relaxed), elapsed, first_error, connections: 0 }
 }

@@ -11,6 +11,7 @@ pub struct Latency {
     pub p90: f64,
     pub p99: f64,
     pub mean: f64,
+    pub max: f64,
 }
 
 impl Latency {
@@ -26,11 +27,12 @@ impl Latency {
             ms[rank - 1]
         };
         let mean = if ms.is_empty() { f64::NAN } else { ms.iter().sum::<f64>() / ms.len() as f64 };
-        Latency { samples: ms.len(), p50: at(0.50), p90: at(0.90), p99: at(0.99), mean }
+        let max = ms.last().copied().unwrap_or(f64::NAN);
+        Latency { samples: ms.len(), p50: at(0.50), p90: at(0.90), p99: at(0.99), mean, max }
     }
 
     pub fn json(&self) -> Value {
-        json!({"samples": self.samples, "p50_ms": round(self.p50), "p90_ms": round(self.p90), "p99_ms": round(self.p99), "mean_ms": round(self.mean)})
+        json!({"samples": self.samples, "p50_ms": round(self.p50), "p90_ms": round(self.p90), "p99_ms": round(self.p99), "mean_ms": round(self.mean), "max_ms": round(self.max)})
     }
 }
 
@@ -48,6 +50,7 @@ mod tests {
         let l = Latency::of(&timings);
         assert_eq!((l.p50, l.p90, l.p99), (50.0, 90.0, 99.0));
         assert_eq!(l.samples, 100);
+        assert_eq!(l.max, 100.0);
         assert!((l.mean - 50.5).abs() < 1e-9);
     }
 }

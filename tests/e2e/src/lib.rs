@@ -82,7 +82,8 @@ impl App {
 
     pub async fn start_with(options: Options) -> Result<App> {
         let root = workspace_root();
-        ensure_wasm_built(&root)?;
+        let app_root = app_dir();
+        ensure_wasm_built(&app_root)?;
         let port = match options.port {
             Some(p) => p,
             None => free_port()?,
@@ -120,7 +121,7 @@ impl App {
         };
         command
             .arg("-f")
-            .arg(root.join("spin.toml"))
+            .arg(app_root.join("spin.toml"))
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--state-dir")
@@ -202,6 +203,13 @@ impl Drop for App {
 /// The workspace root (where spin.toml is).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("."))
+}
+
+/// The directory whose `spin.toml` the host serves (its components at the paths it names,
+/// relative to it): the workspace root, or `KINTONE_MCP_APP_DIR` when set — e.g. a worktree of an
+/// older commit, so the benchmark can measure those components with this checkout's host.
+pub fn app_dir() -> PathBuf {
+    std::env::var_os("KINTONE_MCP_APP_DIR").filter(|d| !d.is_empty()).map(PathBuf::from).unwrap_or_else(workspace_root)
 }
 
 pub fn target_dir(root: &Path) -> PathBuf {

@@ -15,10 +15,11 @@
 
 use rmcp::model::{
     CacheScope, CallToolRequestParams, DiscoverResult, ErrorCode, ErrorData, Implementation,
-    InitializeResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion, RequestId,
+    InitializeResult, PaginatedRequestParams, ProtocolVersion, RequestId,
     RequestMetaObject, ResultType, ServerCapabilities, ToolsCapability,
 };
 use serde::Deserialize as _;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::config::EndpointConfig;
@@ -312,7 +313,12 @@ impl Dispatcher<'_> {
             "ping" => Ok(Value::Object(Map::new())),
             "logging/setLevel" if !era.modern => set_log_level(params),
             "server/discover" => self.discover(),
-            "tools/list" => self.list_tools(params, era),
+            "tools/list" => {
+                return Step::Answered(Some(match self.list_tools(params, era) {
+                    Ok(list) => Reply::raw_result(id, list),
+                    Err(error) => error.into_reply(id),
+                }))
+            }
             "tools/call" => match self.call_tool(params, era, summary) {
                 CallOutcome::Result(r) => r,
                 CallOutcome::NeedsRefresh => return Step::NeedsRefresh,
@@ -437,10 +443,12 @@ impl Dispatcher<'_> {
         to_value(&result)
     }
 
-    fn list_tools(&self, params: Option<&Value>, era: Era) -> Result<Value, MethodError> {
+    /// The `tools/list` result, written as JSON text straight from the catalogue's text (see
+    /// [`tools::write_wire_tool`]).
+    fn list_tools(&self, params: Option<&Value>, era: Era) -> Result<Box<RawValue>, MethodError> {
         let params: PaginatedRequestParams = match params {
             None => PaginatedRequestParams::default(),
-            Some(p) => serde_json::from_value(p.clone())
+            Some(p) => PaginatedRequestParams::deserialize(p)
                 .map_err(|e| invalid_params(format!("invalid tools/list params: {e}")))?,
         };
         let catalogue = self.tools.list_tools();
@@ -451,24 +459,33 @@ impl Dispatcher<'_> {
         };
         let page_size = self.config.page_size.max(1);
         let end = offset.saturating_add(page_size).min(catalogue.len());
-        let mut page = Vec::with_capacity(end - offset);
-        for tool in &catalogue[offset..end] {
-            let mut wire = tools::wire_tool(tool).map_err(|e| {
-                MethodError::new(ErrorData::internal_error(e.to_string(), None), 200)
-            })?;
-            if !era.modern && !schema_root_is_object(wire.output_schema.as_deref()) {
-                // Legacy revisions require object output schemas (SEP-2106 relaxed it later).
-                wire.output_schema = None;
+        let page = &catalogue[offset..end];
+        let internal = |reason: String| MethodError::new(ErrorData::internal_error(reason, None), 200);
+        let size: usize = page
+            .iter()
+            .map(|t| t.input_schema.len() + t.output_schema.as_ref().map_or(0, String::len) + t.description.len() + 256)
+            .sum();
+        let mut text = String::with_capacity(size + 128);
+        text.push_str("{\"tools\":[");
+        for (i, tool) in page.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
             }
-            page.push(wire);
+            tools::write_wire_tool(&mut text, tool, !era.modern).map_err(|e| internal(e.to_string()))?;
         }
-        let mut result = ListToolsResult::with_all_items(page);
-        result.next_cursor = (end < catalogue.len()).then(|| cursor::encode(end));
+        text.push(']');
+        if end < catalogue.len() {
+            text.push_str(",\"nextCursor\":");
+            text.push_str(&Value::from(cursor::encode(end)).to_string());
+        }
         if era.modern {
-            result.ttl_ms = Some(LIST_TTL_MS);
-            result.cache_scope = Some(CacheScope::Private);
+            text.push_str(&format!(
+                ",\"ttlMs\":{LIST_TTL_MS},\"cacheScope\":\"private\",\"resultType\":\"{}\"",
+                ResultType::COMPLETE.as_str()
+            ));
         }
-        to_value(&result)
+        text.push('}');
+        RawValue::from_string(text).map_err(|e| internal(format!("could not encode the tool list: {e}")))
     }
 
     fn call_tool(&self, params: Option<&Value>, era: Era, summary: &mut Summary) -> CallOutcome {
@@ -630,10 +647,6 @@ fn shape_result(mut result: Value, era: Era) -> Value {
         }
     }
     result
-}
-
-fn schema_root_is_object(schema: Option<&Map<String, Value>>) -> bool {
-    schema.is_none_or(|s| s.get("type").and_then(Value::as_str) == Some("object"))
 }
 
 /// The MCP tool-name rule: 1–128 of `[A-Za-z0-9_.-]`.

@@ -5,9 +5,8 @@
 //! parse error (-32700), JSON that is not a JSON-RPC message is an invalid request (-32600),
 //! and a well-formed request with bad parameters is left to the method (-32602).
 
-use rmcp::model::{
-    ErrorCode, ErrorData, JsonRpcError, JsonRpcResponse, JsonRpcVersion2_0, RequestId,
-};
+use rmcp::model::{ErrorCode, ErrorData, JsonRpcError, RequestId};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// One JSON-RPC message from the client.
@@ -114,11 +113,12 @@ fn invalid(id: Option<RequestId>, reason: &str) -> Incoming {
     }
 }
 
-/// Our answer to one request, before framing.
-#[derive(Debug, Clone, PartialEq)]
+/// Our answer to one request, before framing. A result is kept as JSON text: the large one
+/// (`tools/list`) is written as text from the catalogue and never becomes a `Value` tree.
+#[derive(Debug, Clone)]
 pub struct Reply {
     pub id: Option<RequestId>,
-    pub outcome: Result<Value, ErrorData>,
+    pub outcome: Result<Box<RawValue>, ErrorData>,
     /// The HTTP status this reply calls for when it is the only one in the response:
     /// 200 for results and in-band errors; 400/404 where the transport spec says so.
     pub status: u16,
@@ -126,6 +126,14 @@ pub struct Reply {
 
 impl Reply {
     pub fn result(id: RequestId, result: Value) -> Self {
+        match serde_json::value::to_raw_value(&result) {
+            Ok(raw) => Self::raw_result(id, raw),
+            Err(e) => Self::error(Some(id), ErrorData::internal_error(format!("could not encode the result: {e}"), None), 200),
+        }
+    }
+
+    /// A result already written as JSON text.
+    pub fn raw_result(id: RequestId, result: Box<RawValue>) -> Self {
         Reply {
             id: Some(id),
             outcome: Ok(result),
@@ -146,38 +154,52 @@ impl Reply {
         self.outcome.as_ref().err().map(|e| e.code)
     }
 
-    /// The framed JSON-RPC response. An error without an id carries `"id": null` for legacy
-    /// clients (JSON-RPC 2.0) and no `id` member for modern ones (2026-07-28 schema).
+    /// The framed JSON-RPC response as a value (tests and small error bodies).
     pub fn to_json(&self, modern: bool) -> Value {
-        self.clone().into_json(modern)
+        serde_json::from_str(&self.clone().into_text(modern)).unwrap_or_else(|_| fallback_internal_error())
     }
 
-    /// [`Reply::to_json`], moving the result instead of copying it (a `tools/list` result is
-    /// tens of kilobytes).
-    pub fn into_json(self, modern: bool) -> Value {
-        let no_id = self.id.is_none();
-        let framed = match (self.outcome, self.id) {
-            (Ok(result), Some(id)) => serde_json::to_value(JsonRpcResponse {
-                jsonrpc: JsonRpcVersion2_0,
-                id,
-                result,
-            }),
-            (Ok(_), None) => {
-                // Never built: results always answer a request with an id.
-                serde_json::to_value(JsonRpcError::new(
-                    None,
-                    ErrorData::internal_error("result without a request id", None),
-                ))
+    /// The framed JSON-RPC response as text: a result is spliced in as it is. An error without
+    /// an id carries `"id": null` for legacy clients (JSON-RPC 2.0) and no `id` member for
+    /// modern ones (2026-07-28 schema).
+    pub fn into_text(self, modern: bool) -> String {
+        match (self.outcome, self.id) {
+            (Ok(result), Some(id)) => {
+                let id = serde_json::to_string(&id).unwrap_or_else(|_| "null".to_owned());
+                let result = result.get();
+                let mut text = String::with_capacity(result.len() + id.len() + 40);
+                text.push_str(r#"{"jsonrpc":"2.0","id":"#);
+                text.push_str(&id);
+                text.push_str(r#","result":"#);
+                text.push_str(result);
+                text.push('}');
+                text
             }
-            (Err(error), id) => serde_json::to_value(JsonRpcError::new(id, error)),
-        };
-        let mut framed = framed.unwrap_or_else(|_| fallback_internal_error());
-        if no_id && !modern {
-            if let Value::Object(map) = &mut framed {
-                map.insert("id".to_owned(), Value::Null);
-            }
+            // Never built: results always answer a request with an id.
+            (Ok(_), None) => error_text(None, ErrorData::internal_error("result without a request id", None), modern),
+            (Err(error), id) => error_text(id, error, modern),
         }
-        framed
+    }
+}
+
+fn error_text(id: Option<RequestId>, error: ErrorData, modern: bool) -> String {
+    let no_id = id.is_none();
+    let mut framed = serde_json::to_value(JsonRpcError::new(id, error)).unwrap_or_else(|_| fallback_internal_error());
+    if no_id && !modern {
+        if let Value::Object(map) = &mut framed {
+            map.insert("id".to_owned(), Value::Null);
+        }
+    }
+    framed.to_string()
+}
+
+/// Replies framed as one JSON text: the reply itself, or a batch array.
+pub fn frame(replies: Vec<Reply>, in_batch: bool, modern: bool) -> String {
+    let texts: Vec<String> = replies.into_iter().map(|r| r.into_text(modern)).collect();
+    if in_batch {
+        format!("[{}]", texts.join(","))
+    } else {
+        texts.into_iter().next().unwrap_or_default()
     }
 }
 

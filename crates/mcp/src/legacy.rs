@@ -23,7 +23,6 @@ use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use http::{Request, Response, StatusCode};
 use platform::{KeyValue, KvError};
 use rmcp::model::{ErrorCode, ErrorData};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::config::{EndpointConfig, StreamConfig};
@@ -335,7 +334,7 @@ pub fn handle_message_post(
 /// Put the replies in the mailbox; 202 when they are safely there.
 fn deliver(kv: &dyn KeyValue, session: &str, finished: Finished, now_unix: u64) -> Handled {
     let Finished {
-        mut replies,
+        replies,
         summary,
         in_batch,
         modern,
@@ -346,12 +345,8 @@ fn deliver(kv: &dyn KeyValue, session: &str, finished: Finished, now_unix: u64) 
             summary,
         };
     }
-    let body = if in_batch {
-        Value::Array(replies.into_iter().map(|r| r.into_json(modern)).collect())
-    } else {
-        replies.swap_remove(0).into_json(modern)
-    };
-    let response = match mailbox::post(kv, session, body.to_string().as_bytes(), now_unix) {
+    let body = crate::jsonrpc::frame(replies, in_batch, modern);
+    let response = match mailbox::post(kv, session, body.as_bytes(), now_unix) {
         Ok(()) => empty(StatusCode::ACCEPTED),
         Err(PostError::Gone) => error_response(
             StatusCode::NOT_FOUND,

@@ -7,10 +7,8 @@
 //! call answers [`ToolCallError::Unauthorized`] the dispatcher stops and hands the glue a
 //! resumable exchange (see [`crate::dispatch`]).
 
-use std::sync::Arc;
-
 use base64::Engine as _;
-use rmcp::model::{self as wire, ContentBlock, JsonObject, ResourceContents};
+use rmcp::model::{self as wire, ContentBlock, ResourceContents};
 use serde_json::Value;
 
 /// MCP tool annotations, as the WIT `annotations` record carries them. Hints only, but true.
@@ -114,46 +112,74 @@ pub struct CatalogueError {
     pub reason: String,
 }
 
-/// The MCP `Tool` for one catalogue entry.
-pub fn wire_tool(tool: &Tool) -> Result<wire::Tool, CatalogueError> {
-    let input = schema_object(&tool.name, "input schema", &tool.input_schema)?;
-    let mut out = wire::Tool::new_with_raw(
-        tool.name.clone(),
-        Some(tool.description.clone().into()),
-        Arc::new(input),
-    )
-    .with_title(tool.title.clone())
-    .with_annotations(wire::ToolAnnotations::from_raw(
-        Some(tool.title.clone()),
-        Some(tool.annotations.read_only),
-        Some(tool.annotations.destructive),
-        Some(tool.annotations.idempotent),
-        Some(tool.annotations.open_world),
-    ));
-    if let Some(schema) = &tool.output_schema {
-        out = out.with_raw_output_schema(Arc::new(schema_object(
-            &tool.name,
-            "output schema",
-            schema,
-        )?));
+/// Append the MCP `Tool` JSON for one catalogue entry to `out`, with its schemas spliced in
+/// as the tools component wrote them: `tools/list` copies text rather than parsing 80 KB of
+/// schemas into trees and serialising them again. Each schema is still checked to be one JSON
+/// object (a scan that builds nothing), so a broken catalogue is an error, not a broken
+/// response. `object_output_only` drops an output schema whose root `type` is not `object`, as
+/// the pre-2026 revisions require (SEP-2106 relaxed it later).
+pub fn write_wire_tool(out: &mut String, tool: &Tool, object_output_only: bool) -> Result<(), CatalogueError> {
+    schema_root(&tool.name, "input schema", &tool.input_schema)?;
+    let output = match &tool.output_schema {
+        Some(text) => Some((schema_root(&tool.name, "output schema", text)?, text)),
+        None => None,
+    };
+    let json = |text: &str| serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned());
+    let flag = |b: bool| if b { "true" } else { "false" };
+    let a = tool.annotations;
+    out.push_str("{\"name\":");
+    out.push_str(&json(&tool.name));
+    out.push_str(",\"title\":");
+    out.push_str(&json(&tool.title));
+    out.push_str(",\"description\":");
+    out.push_str(&json(&tool.description));
+    out.push_str(",\"inputSchema\":");
+    out.push_str(tool.input_schema.trim());
+    if let Some((root, text)) = output {
+        if !object_output_only || root.is_object_type() {
+            out.push_str(",\"outputSchema\":");
+            out.push_str(text.trim());
+        }
     }
-    Ok(out)
+    out.push_str(",\"annotations\":{\"title\":");
+    out.push_str(&json(&tool.title));
+    for (name, value) in [
+        ("readOnlyHint", a.read_only),
+        ("destructiveHint", a.destructive),
+        ("idempotentHint", a.idempotent),
+        ("openWorldHint", a.open_world),
+    ] {
+        out.push_str(",\"");
+        out.push_str(name);
+        out.push_str("\":");
+        out.push_str(flag(value));
+    }
+    out.push_str("}}");
+    Ok(())
 }
 
-fn schema_object(tool: &str, what: &'static str, text: &str) -> Result<JsonObject, CatalogueError> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(CatalogueError {
-            tool: tool.to_owned(),
-            what,
-            reason: "not a JSON object".to_owned(),
-        }),
-        Err(e) => Err(CatalogueError {
-            tool: tool.to_owned(),
-            what,
-            reason: e.to_string(),
-        }),
+/// What `tools/list` needs to know of a schema's root: its `type`.
+#[derive(serde::Deserialize)]
+struct SchemaRoot<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl SchemaRoot<'_> {
+    fn is_object_type(&self) -> bool {
+        self.kind.as_deref() == Some("object")
     }
+}
+
+/// Check that `text` is one JSON object (the whole text, every value well-formed) and read
+/// its root `type`, without building a tree.
+fn schema_root<'a>(tool: &str, what: &'static str, text: &'a str) -> Result<SchemaRoot<'a>, CatalogueError> {
+    let error = |reason: String| CatalogueError { tool: tool.to_owned(), what, reason };
+    // A struct also deserialises from a JSON array: insist on an object.
+    if !text.trim_start().starts_with('{') {
+        return Err(error("not a JSON object".to_owned()));
+    }
+    serde_json::from_str(text).map_err(|e| error(e.to_string()))
 }
 
 /// The MCP `CallToolResult` for a tool's answer.
@@ -243,9 +269,18 @@ mod tests {
         }
     }
 
+    /// The tool as `tools/list` writes it, parsed back.
+    fn wire_tool(tool: &Tool, object_output_only: bool) -> Result<Value, CatalogueError> {
+        let mut text = String::new();
+        write_wire_tool(&mut text, tool, object_output_only)?;
+        Ok(serde_json::from_str(&text).expect("valid JSON"))
+    }
+
     #[test]
     fn tool_translates_every_field() {
-        let wire = serde_json::to_value(wire_tool(&tool()).unwrap()).unwrap();
+        let wire = wire_tool(&tool(), true).unwrap();
+        // rmcp's own model reads it back (the wire shape clients parse).
+        let _: wire::Tool = serde_json::from_value(wire.clone()).unwrap();
         assert_eq!(
             wire,
             json!({
@@ -269,12 +304,26 @@ mod tests {
     fn invalid_schema_names_the_tool() {
         let mut t = tool();
         t.input_schema = "[1]".into();
-        let err = wire_tool(&t).unwrap_err();
+        let err = wire_tool(&t, false).unwrap_err();
         assert_eq!(err.tool, "getRecords");
         assert_eq!(err.what, "input schema");
+        t.input_schema = r#"{"type":"object"} trailing"#.into();
+        assert_eq!(wire_tool(&t, false).unwrap_err().what, "input schema");
         t.input_schema = "{}".into();
         t.output_schema = Some("not json".into());
-        assert_eq!(wire_tool(&t).unwrap_err().what, "output schema");
+        assert_eq!(wire_tool(&t, false).unwrap_err().what, "output schema");
+    }
+
+    #[test]
+    fn names_and_descriptions_are_escaped_and_non_object_output_schemas_dropped_for_old_revisions() {
+        let mut t = tool();
+        t.description = "quote \" backslash \\ newline \n 日本語".into();
+        t.output_schema = Some(r#"{"type":"array"}"#.into());
+        let old = wire_tool(&t, true).unwrap();
+        assert_eq!(old["description"], t.description.as_str());
+        assert!(old.get("outputSchema").is_none());
+        let new = wire_tool(&t, false).unwrap();
+        assert_eq!(new["outputSchema"], json!({"type": "array"}));
     }
 
     #[test]

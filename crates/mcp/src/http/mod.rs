@@ -154,9 +154,13 @@ pub fn empty(status: StatusCode) -> Response<Vec<u8>> {
 
 /// A JSON response with CORS headers, never cached.
 pub fn json_response(status: StatusCode, body: &Value) -> Response<Vec<u8>> {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    json_text_response(status, body.to_string())
+}
+
+/// [`json_response`] for a body already written as JSON text.
+pub fn json_text_response(status: StatusCode, body: String) -> Response<Vec<u8>> {
     let mut response = empty(status);
-    *response.body_mut() = bytes;
+    *response.body_mut() = body.into_bytes();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(media::JSON));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -170,10 +174,7 @@ pub fn error_response(
     error: ErrorData,
     modern: bool,
 ) -> Response<Vec<u8>> {
-    json_response(
-        status,
-        &Reply::error(id, error, status.as_u16()).to_json(modern),
-    )
+    json_text_response(status, Reply::error(id, error, status.as_u16()).into_text(modern))
 }
 
 /// Add CORS headers to a response built elsewhere (the glue's 401/403 bearer challenges).

@@ -6,11 +6,11 @@
 
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use http::{Request, Response, StatusCode};
-use serde_json::Value;
 
-use super::{empty, json_response, media, prepare, Prepared};
+use super::{empty, json_text_response, media, prepare, Prepared};
 use crate::config::EndpointConfig;
 use crate::dispatch::{Exchange, Finished, Progress, Summary};
+use crate::jsonrpc;
 use crate::sse;
 use crate::tools::ToolProvider;
 
@@ -84,7 +84,7 @@ pub fn handle_post(
 
 fn respond(finished: Finished, sse: bool) -> Handled {
     let Finished {
-        mut replies,
+        replies,
         summary,
         in_batch,
         modern,
@@ -95,28 +95,24 @@ fn respond(finished: Finished, sse: bool) -> Handled {
             summary,
         };
     }
-    let (status, body) = if in_batch {
-        let all: Vec<Value> = replies.into_iter().map(|r| r.into_json(modern)).collect();
-        (StatusCode::OK, Value::Array(all))
-    } else {
-        let reply = replies.swap_remove(0);
-        (
-            StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),
-            reply.into_json(modern),
-        )
+    // A batch answers 200; a single reply carries its own status.
+    let status = match (in_batch, replies.first()) {
+        (false, Some(reply)) => StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),
+        _ => StatusCode::OK,
     };
+    let body = jsonrpc::frame(replies, in_batch, modern);
     let response = if sse && status == StatusCode::OK {
         sse_response(&body)
     } else {
-        json_response(status, &body)
+        json_text_response(status, body)
     };
     Handled { response, summary }
 }
 
 /// The reply as a one-event SSE body, for clients that accept nothing else.
-fn sse_response(body: &Value) -> Response<Vec<u8>> {
+fn sse_response(body: &str) -> Response<Vec<u8>> {
     let mut response = empty(StatusCode::OK);
-    *response.body_mut() = sse::message_event(&body.to_string());
+    *response.body_mut() = sse::message_event(body);
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(media::EVENT_STREAM));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

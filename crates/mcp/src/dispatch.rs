@@ -15,8 +15,8 @@
 
 use rmcp::model::{
     CacheScope, CallToolRequestParams, DiscoverResult, ErrorCode, ErrorData, Implementation,
-    InitializeResult, PaginatedRequestParams, ProtocolVersion, RequestId,
-    RequestMetaObject, ResultType, ServerCapabilities, ToolsCapability,
+    InitializeResult, PaginatedRequestParams, ProtocolVersion, RequestId, RequestMetaObject,
+    ResultType, ServerCapabilities, ToolsCapability,
 };
 use serde::Deserialize as _;
 use serde_json::value::RawValue;
@@ -188,11 +188,15 @@ impl Exchange {
     pub fn missing_scopes(&self, tools: &dyn ToolProvider, granted: &[&str]) -> Vec<String> {
         let mut missing: Vec<String> = Vec::new();
         for item in &self.items {
-            let Incoming::Request { method, params, .. } = item else { continue };
+            let Incoming::Request { method, params, .. } = item else {
+                continue;
+            };
             if method != "tools/call" {
                 continue;
             }
-            let Ok(call) = call_params(params.as_ref()) else { continue };
+            let Ok(call) = call_params(params.as_ref()) else {
+                continue;
+            };
             if !is_tool_name(&call.name) {
                 continue;
             }
@@ -460,10 +464,16 @@ impl Dispatcher<'_> {
         let page_size = self.config.page_size.max(1);
         let end = offset.saturating_add(page_size).min(catalogue.len());
         let page = &catalogue[offset..end];
-        let internal = |reason: String| MethodError::new(ErrorData::internal_error(reason, None), 200);
+        let internal =
+            |reason: String| MethodError::new(ErrorData::internal_error(reason, None), 200);
         let size: usize = page
             .iter()
-            .map(|t| t.input_schema.len() + t.output_schema.as_ref().map_or(0, String::len) + t.description.len() + 256)
+            .map(|t| {
+                t.input_schema.len()
+                    + t.output_schema.as_ref().map_or(0, String::len)
+                    + t.description.len()
+                    + 256
+            })
             .sum();
         let mut text = String::with_capacity(size + 128);
         text.push_str("{\"tools\":[");
@@ -471,7 +481,8 @@ impl Dispatcher<'_> {
             if i > 0 {
                 text.push(',');
             }
-            tools::write_wire_tool(&mut text, tool, !era.modern).map_err(|e| internal(e.to_string()))?;
+            tools::write_wire_tool(&mut text, tool, !era.modern)
+                .map_err(|e| internal(e.to_string()))?;
         }
         text.push(']');
         if end < catalogue.len() {
@@ -485,7 +496,8 @@ impl Dispatcher<'_> {
             ));
         }
         text.push('}');
-        RawValue::from_string(text).map_err(|e| internal(format!("could not encode the tool list: {e}")))
+        RawValue::from_string(text)
+            .map_err(|e| internal(format!("could not encode the tool list: {e}")))
     }
 
     fn call_tool(&self, params: Option<&Value>, era: Era, summary: &mut Summary) -> CallOutcome {

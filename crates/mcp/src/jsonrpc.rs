@@ -128,7 +128,11 @@ impl Reply {
     pub fn result(id: RequestId, result: Value) -> Self {
         match serde_json::value::to_raw_value(&result) {
             Ok(raw) => Self::raw_result(id, raw),
-            Err(e) => Self::error(Some(id), ErrorData::internal_error(format!("could not encode the result: {e}"), None), 200),
+            Err(e) => Self::error(
+                Some(id),
+                ErrorData::internal_error(format!("could not encode the result: {e}"), None),
+                200,
+            ),
         }
     }
 
@@ -156,7 +160,8 @@ impl Reply {
 
     /// The framed JSON-RPC response as a value (tests and small error bodies).
     pub fn to_json(&self, modern: bool) -> Value {
-        serde_json::from_str(&self.clone().into_text(modern)).unwrap_or_else(|_| fallback_internal_error())
+        serde_json::from_str(&self.clone().into_text(modern))
+            .unwrap_or_else(|_| fallback_internal_error())
     }
 
     /// The framed JSON-RPC response as text: a result is spliced in as it is. An error without
@@ -176,7 +181,11 @@ impl Reply {
                 text
             }
             // Never built: results always answer a request with an id.
-            (Ok(_), None) => error_text(None, ErrorData::internal_error("result without a request id", None), modern),
+            (Ok(_), None) => error_text(
+                None,
+                ErrorData::internal_error("result without a request id", None),
+                modern,
+            ),
             (Err(error), id) => error_text(id, error, modern),
         }
     }
@@ -184,7 +193,8 @@ impl Reply {
 
 fn error_text(id: Option<RequestId>, error: ErrorData, modern: bool) -> String {
     let no_id = id.is_none();
-    let mut framed = serde_json::to_value(JsonRpcError::new(id, error)).unwrap_or_else(|_| fallback_internal_error());
+    let mut framed = serde_json::to_value(JsonRpcError::new(id, error))
+        .unwrap_or_else(|_| fallback_internal_error());
     if no_id && !modern {
         if let Value::Object(map) = &mut framed {
             map.insert("id".to_owned(), Value::Null);

@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 use crate::config::{EndpointConfig, StreamConfig};
 use crate::dispatch::{Exchange, Finished, Progress, Summary};
 use crate::http::streamable::Handled;
-use crate::http::{cors, empty, error_response, media, prepare, Prepared};
+use crate::http::{cors, empty, error_response, media, prepare, Framing, Prepared};
 use crate::mailbox::{self, hex, random_hex, read_record, PostError, Reader};
 use crate::owner_sessions;
 use crate::sse;
@@ -101,7 +101,13 @@ impl SseStream {
             millis(stream.suspect_timeout),
             now_unix,
         )?;
-        if let Err(e) = owner_sessions::add(kv, &owner_hash, &session, stream.stale_after.as_secs(), now_unix) {
+        if let Err(e) = owner_sessions::add(
+            kv,
+            &owner_hash,
+            &session,
+            stream.stale_after.as_secs(),
+            now_unix,
+        ) {
             let _ = reader.close(kv);
             return Err(e.into());
         }
@@ -159,7 +165,8 @@ impl SseStream {
             }
         }
         if self.phase == Phase::Open
-            && (unlisted || now_ms.saturating_sub(self.started_ms) >= millis(self.config.max_duration))
+            && (unlisted
+                || now_ms.saturating_sub(self.started_ms) >= millis(self.config.max_duration))
         {
             if reader.begin_closing(kv).is_err() {
                 return self.finish(kv);
@@ -173,7 +180,8 @@ impl SseStream {
                 return self.finish(kv);
             }
         }
-        let due = now_ms.saturating_sub(self.last_full_poll_ms) >= millis(self.config.full_scan_interval);
+        let due =
+            now_ms.saturating_sub(self.last_full_poll_ms) >= millis(self.config.full_scan_interval);
         let messages = match (due, reader.needs_poll(kv)) {
             (_, Err(_)) => return self.finish(kv),
             (false, Ok(false)) => Vec::new(),
@@ -196,7 +204,11 @@ impl SseStream {
             return StreamStep::Send(sse::comment("keep-alive"));
         }
         let busy = now_ms.saturating_sub(self.last_activity_ms) < millis(self.config.fast_window);
-        StreamStep::Wait(if busy { self.config.fast_poll_interval } else { self.config.poll_interval })
+        StreamStep::Wait(if busy {
+            self.config.fast_poll_interval
+        } else {
+            self.config.poll_interval
+        })
     }
 
     /// The client went away (a write failed): close the session; undelivered replies are
@@ -277,7 +289,12 @@ impl PendingMessage {
         tools: &dyn ToolProvider,
         now_unix: u64,
     ) -> Handled {
-        deliver(kv, &self.session, self.exchange.resume(config, tools), now_unix)
+        deliver(
+            kv,
+            &self.session,
+            self.exchange.resume(config, tools),
+            now_unix,
+        )
     }
 }
 
@@ -302,9 +319,8 @@ pub fn handle_message_post(
     let Some(session) = session_param(req.uri().query()) else {
         return respond(error_response(
             StatusCode::BAD_REQUEST,
-            None,
             ErrorData::invalid_request("Missing sessionId query parameter", None),
-            false,
+            Framing::Legacy,
         ));
     };
     match session_open_for(kv, &session, owner, config.stream.stale_after, now_unix) {
@@ -348,22 +364,12 @@ fn deliver(kv: &dyn KeyValue, session: &str, finished: Finished, now_unix: u64) 
     let body = crate::jsonrpc::frame(replies, in_batch, modern);
     let response = match mailbox::post(kv, session, body.as_bytes(), now_unix) {
         Ok(()) => empty(StatusCode::ACCEPTED),
-        Err(PostError::Gone) => error_response(
-            StatusCode::NOT_FOUND,
-            None,
-            ErrorData::new(
+        Err(PostError::Gone) => error_response(StatusCode::NOT_FOUND, ErrorData::new(
                 SESSION_NOT_FOUND,
                 "Session closed before the reply could be queued; reconnect with GET /sse and retry",
                 None,
-            ),
-            false,
-        ),
-        Err(PostError::Busy) => error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            None,
-            ErrorData::internal_error("Session mailbox busy; retry", None),
-            false,
-        ),
+            ), Framing::Legacy),
+        Err(PostError::Busy) => error_response(StatusCode::SERVICE_UNAVAILABLE, ErrorData::internal_error("Session mailbox busy; retry", None), Framing::Legacy),
         Err(PostError::Store(_) | PostError::Random(_)) => store_failure(),
     };
     Handled { response, summary }
@@ -411,13 +417,12 @@ fn session_open_for(
 fn session_not_found() -> Response<Vec<u8>> {
     error_response(
         StatusCode::NOT_FOUND,
-        None,
         ErrorData::new(
             SESSION_NOT_FOUND,
             "Session not found or closed; open a new stream with GET /sse",
             None,
         ),
-        false,
+        Framing::Legacy,
     )
 }
 
@@ -425,9 +430,8 @@ fn session_not_found() -> Response<Vec<u8>> {
 fn store_failure() -> Response<Vec<u8>> {
     let mut response = error_response(
         StatusCode::SERVICE_UNAVAILABLE,
-        None,
         ErrorData::internal_error("Session store temporarily unavailable; retry", None),
-        false,
+        Framing::Legacy,
     );
     response
         .headers_mut()

@@ -57,7 +57,9 @@ pub fn add(
 ) -> Result<(), KvError> {
     let mut live = Vec::new();
     for id in listed(kv, owner_hash)? {
-        let Some(record) = read_record(kv, &id)? else { continue };
+        let Some(record) = read_record(kv, &id)? else {
+            continue;
+        };
         if record.owner != owner_hash {
             continue;
         }
@@ -118,7 +120,11 @@ mod tests {
         let _fresh = open(&kv, "fresh", 120);
         assert_eq!(listed(&kv, OWNER).unwrap(), ["fresh"]);
         let left: Vec<String> = kv.snapshot().into_keys().collect();
-        assert!(left.iter().all(|k| !k.contains(":dead") && !k.contains(":ended")), "{left:?}");
+        assert!(
+            left.iter()
+                .all(|k| !k.contains(":dead") && !k.contains(":ended")),
+            "{left:?}"
+        );
     }
 
     #[test]
@@ -130,6 +136,9 @@ mod tests {
         assert_eq!(listed(&kv, OWNER).unwrap(), ["b"]);
         remove(&kv, OWNER, "a").unwrap();
         remove(&kv, OWNER, "b").unwrap();
-        assert!(kv.snapshot().keys().all(|k| !k.starts_with("mcp:sse-owner:")));
+        assert!(kv
+            .snapshot()
+            .keys()
+            .all(|k| !k.starts_with("mcp:sse-owner:")));
     }
 }

@@ -118,7 +118,11 @@ pub struct CatalogueError {
 /// object (a scan that builds nothing), so a broken catalogue is an error, not a broken
 /// response. `object_output_only` drops an output schema whose root `type` is not `object`, as
 /// the pre-2026 revisions require (SEP-2106 relaxed it later).
-pub fn write_wire_tool(out: &mut String, tool: &Tool, object_output_only: bool) -> Result<(), CatalogueError> {
+pub fn write_wire_tool(
+    out: &mut String,
+    tool: &Tool,
+    object_output_only: bool,
+) -> Result<(), CatalogueError> {
     schema_root(&tool.name, "input schema", &tool.input_schema)?;
     let output = match &tool.output_schema {
         Some(text) => Some((schema_root(&tool.name, "output schema", text)?, text)),
@@ -173,8 +177,16 @@ impl SchemaRoot<'_> {
 
 /// Check that `text` is one JSON object (the whole text, every value well-formed) and read
 /// its root `type`, without building a tree.
-fn schema_root<'a>(tool: &str, what: &'static str, text: &'a str) -> Result<SchemaRoot<'a>, CatalogueError> {
-    let error = |reason: String| CatalogueError { tool: tool.to_owned(), what, reason };
+fn schema_root<'a>(
+    tool: &str,
+    what: &'static str,
+    text: &'a str,
+) -> Result<SchemaRoot<'a>, CatalogueError> {
+    let error = |reason: String| CatalogueError {
+        tool: tool.to_owned(),
+        what,
+        reason,
+    };
     // A struct also deserialises from a JSON array: insist on an object.
     if !text.trim_start().starts_with('{') {
         return Err(error("not a JSON object".to_owned()));
@@ -315,7 +327,8 @@ mod tests {
     }
 
     #[test]
-    fn names_and_descriptions_are_escaped_and_non_object_output_schemas_dropped_for_old_revisions() {
+    fn names_and_descriptions_are_escaped_and_non_object_output_schemas_dropped_for_old_revisions()
+    {
         let mut t = tool();
         t.description = "quote \" backslash \\ newline \n 日本語".into();
         t.output_schema = Some(r#"{"type":"array"}"#.into());

@@ -4,8 +4,8 @@
 
 use http::{Method, Request, StatusCode};
 use mcp::{
-    handle_message_post, handle_post, route, Content, EndpointConfig, MessageOutcome, PostOutcome, SseStream, Tool,
-    ToolAnnotations, ToolCallError, ToolProvider, ToolResult,
+    handle_message_post, handle_post, route, Content, EndpointConfig, MessageOutcome, PostOutcome,
+    SseStream, Tool, ToolAnnotations, ToolCallError, ToolProvider, ToolResult,
 };
 use platform::MemoryStore;
 use proptest::prelude::*;
@@ -23,7 +23,10 @@ impl ToolProvider for Echo {
             description: "Echo the arguments".into(),
             input_schema: r#"{"type":"object"}"#.into(),
             output_schema: None,
-            annotations: ToolAnnotations { read_only: true, ..ToolAnnotations::default() },
+            annotations: ToolAnnotations {
+                read_only: true,
+                ..ToolAnnotations::default()
+            },
             scopes: vec!["k:app_record:read".into()],
         }]
     }
@@ -34,8 +37,14 @@ impl ToolProvider for Echo {
 
     fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, ToolCallError> {
         match name {
-            "echo" if arguments_json.contains("\"fail\":\"unavailable\"") => Err(ToolCallError::Unavailable("down".into())),
-            "echo" => Ok(ToolResult { content: vec![Content::Text(arguments_json.into())], structured: None, is_error: false }),
+            "echo" if arguments_json.contains("\"fail\":\"unavailable\"") => {
+                Err(ToolCallError::Unavailable("down".into()))
+            }
+            "echo" => Ok(ToolResult {
+                content: vec![Content::Text(arguments_json.into())],
+                structured: None,
+                is_error: false,
+            }),
             other => Err(ToolCallError::UnknownTool(other.into())),
         }
     }
@@ -62,21 +71,32 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)),
         ".{0,12}".prop_map(Value::String),
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(".{0,8}", inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(".{0,8}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
 
 /// JSON-RPC-shaped values: real and unknown methods, odd ids, any params; sometimes batches.
 fn jsonrpc_like() -> impl Strategy<Value = Value> {
-    let id = prop_oneof![Just(None), any::<i64>().prop_map(|i| Some(Value::from(i))), ".{0,6}".prop_map(|s| Some(Value::String(s))), any_json().prop_map(Some)];
-    let method = prop_oneof![prop::sample::select(METHODS.to_vec()).prop_map(String::from), ".{0,16}"];
+    let id = prop_oneof![
+        Just(None),
+        any::<i64>().prop_map(|i| Some(Value::from(i))),
+        ".{0,6}".prop_map(|s| Some(Value::String(s))),
+        any_json().prop_map(Some)
+    ];
+    let method = prop_oneof![
+        prop::sample::select(METHODS.to_vec()).prop_map(String::from),
+        ".{0,16}"
+    ];
     let version = prop_oneof![4 => Just(Value::from("2.0")), 1 => any_json()];
     let params = prop_oneof![
         Just(None),
@@ -112,9 +132,23 @@ fn header_value() -> impl Strategy<Value = Option<String>> {
     ]
 }
 
-fn request(method: Method, uri: &str, body: Vec<u8>, content_type: Option<String>, accept: Option<String>, version: Option<String>) -> Option<Request<Vec<u8>>> {
-    let mut builder = Request::builder().method(method).uri(uri).header("host", "localhost");
-    for (name, value) in [("content-type", content_type), ("accept", accept), ("mcp-protocol-version", version)] {
+fn request(
+    method: Method,
+    uri: &str,
+    body: Vec<u8>,
+    content_type: Option<String>,
+    accept: Option<String>,
+    version: Option<String>,
+) -> Option<Request<Vec<u8>>> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "localhost");
+    for (name, value) in [
+        ("content-type", content_type),
+        ("accept", accept),
+        ("mcp-protocol-version", version),
+    ] {
         if let Some(value) = value {
             builder = builder.header(name, value);
         }
@@ -125,8 +159,15 @@ fn request(method: Method, uri: &str, body: Vec<u8>, content_type: Option<String
 
 /// The response is sane: not a 5xx, and its body, when JSON, parses.
 fn assert_well_formed(response: &http::Response<Vec<u8>>) {
-    assert!(!response.status().is_server_error(), "{} for a client's input", response.status());
-    let is_json = response.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    assert!(
+        !response.status().is_server_error(),
+        "{} for a client's input",
+        response.status()
+    );
+    let is_json = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     if is_json && !response.body().is_empty() {
         serde_json::from_slice::<Value>(response.body()).expect("a JSON response body parses");
     }

@@ -37,7 +37,10 @@ impl ToolProvider for FakeTools {
     }
 
     fn tool_scopes(&self, name: &str) -> Option<Vec<String>> {
-        self.tools.iter().find(|t| t.name == name).map(|t| t.scopes.clone())
+        self.tools
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.scopes.clone())
     }
 
     fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, ToolCallError> {
@@ -155,7 +158,10 @@ fn initialize_echoes_each_legacy_revision() {
         assert_eq!(reply.status, 200);
         let r = result(&reply);
         assert_eq!(r["protocolVersion"], v);
-        assert_eq!(r["capabilities"], json!({"logging": {}, "tools": {"listChanged": false}}));
+        assert_eq!(
+            r["capabilities"],
+            json!({"logging": {}, "tools": {"listChanged": false}})
+        );
         assert_eq!(
             r["serverInfo"],
             json!({"name":"kintone-mcp","title":"kintone","version":"9.9.9"})
@@ -814,7 +820,9 @@ fn tool_name_rule() {
 
 #[test]
 fn logging_set_level_accepts_rfc5424_levels_and_refuses_others() {
-    let ok = super::set_log_level(Some(&serde_json::json!({"level": "warning"}))).ok().unwrap();
+    let ok = super::set_log_level(Some(&serde_json::json!({"level": "warning"})))
+        .ok()
+        .unwrap();
     assert_eq!(ok, serde_json::json!({}));
     assert!(super::set_log_level(Some(&serde_json::json!({"level": "loud"}))).is_err());
     assert!(super::set_log_level(None).is_err());

@@ -58,9 +58,8 @@ pub fn route(req: &Request<Vec<u8>>, config: &EndpointConfig) -> Route {
         _ => {
             return Route::Respond(error_response(
                 StatusCode::NOT_FOUND,
-                None,
                 ErrorData::invalid_request("Not Found", None),
-                false,
+                Framing::Legacy,
             ))
         }
     };
@@ -78,12 +77,11 @@ pub fn route(req: &Request<Vec<u8>>, config: &EndpointConfig) -> Route {
         _ => {
             let mut response = error_response(
                 StatusCode::METHOD_NOT_ALLOWED,
-                None,
                 ErrorData::invalid_request(
                     format!("Method Not Allowed: {path} accepts {allowed}"),
                     None,
                 ),
-                is_modern_request(req.headers()),
+                Framing::modern(is_modern_request(req.headers())),
             );
             if let Ok(value) = HeaderValue::from_str(allowed) {
                 response.headers_mut().insert(http::header::ALLOW, value);
@@ -109,12 +107,11 @@ fn check_host_and_origin(
         if !policy.host_allowed(authority) {
             return Some(error_response(
                 StatusCode::FORBIDDEN,
-                None,
                 ErrorData::invalid_request(
                     "Forbidden: the Host header does not name this server (set public_url)",
                     None,
                 ),
-                modern,
+                Framing::modern(modern),
             ));
         }
     }
@@ -129,9 +126,8 @@ fn check_host_and_origin(
     (!allowed).then(|| {
         error_response(
             StatusCode::FORBIDDEN,
-            None,
             ErrorData::invalid_request("Forbidden: Origin not allowed", None),
-            modern,
+            Framing::modern(modern),
         )
     })
 }
@@ -167,14 +163,38 @@ pub fn json_text_response(status: StatusCode, body: String) -> Response<Vec<u8>>
     response
 }
 
-/// A JSON-RPC error as an HTTP response.
-pub fn error_response(
+/// How an error reply without a request id is framed: JSON-RPC 2.0 (the legacy revisions)
+/// says `"id": null`, the 2026-07-28 schema leaves `id` out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    Legacy,
+    Modern,
+}
+
+impl Framing {
+    pub fn modern(modern: bool) -> Self {
+        if modern {
+            Framing::Modern
+        } else {
+            Framing::Legacy
+        }
+    }
+}
+
+/// A JSON-RPC error, for no request in particular, as an HTTP response.
+pub fn error_response(status: StatusCode, error: ErrorData, framing: Framing) -> Response<Vec<u8>> {
+    error_response_to(status, None, error, framing)
+}
+
+/// A JSON-RPC error answering request `id` as an HTTP response.
+pub fn error_response_to(
     status: StatusCode,
     id: Option<rmcp::model::RequestId>,
     error: ErrorData,
-    modern: bool,
+    framing: Framing,
 ) -> Response<Vec<u8>> {
-    json_text_response(status, Reply::error(id, error, status.as_u16()).into_text(modern))
+    let reply = Reply::error(id, error, status.as_u16());
+    json_text_response(status, reply.into_text(framing == Framing::Modern))
 }
 
 /// Add CORS headers to a response built elsewhere (the glue's 401/403 bearer challenges).
@@ -200,7 +220,7 @@ pub(crate) fn prepare(
     let headers = req.headers();
     let modern = is_modern_request(headers);
     let refuse = |status: StatusCode, error: ErrorData| {
-        Box::new(error_response(status, None, error, modern))
+        Box::new(error_response(status, error, Framing::modern(modern)))
     };
     let body = req.body();
     if body.len() > config.max_body_bytes {
@@ -291,11 +311,11 @@ fn protocol_version_header(
             "requested": requested_text,
         })),
     );
-    Err(Box::new(error_response(
+    Err(Box::new(error_response_to(
         StatusCode::BAD_REQUEST,
         id,
         error,
-        true,
+        Framing::Modern,
     )))
 }
 

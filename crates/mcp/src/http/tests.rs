@@ -437,7 +437,8 @@ fn refresh_then_resume_yields_the_tool_result() {
     let body = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"tool0"}});
     let stale = FakeTools::scripted(1, vec![Err(ToolCallError::Unauthorized("CB_OA01".into()))]);
     let req = post().body(serde_json::to_vec(&body).unwrap()).unwrap();
-    let PostOutcome::NeedsRefresh(pending) = handle_post(&req, &config(), &stale, ALL_SCOPES) else {
+    let PostOutcome::NeedsRefresh(pending) = handle_post(&req, &config(), &stale, ALL_SCOPES)
+    else {
         panic!("expected a refresh request")
     };
     let fresh = FakeTools::scripted(
@@ -497,7 +498,9 @@ fn a_call_beyond_the_granted_scopes_is_refused_however_json_spells_it() {
     ] {
         let (outcome, tools) = post_with_scopes(body, read);
         match outcome {
-            PostOutcome::InsufficientScope(missing) => assert_eq!(missing, ["k:app_record:write"], "{body}"),
+            PostOutcome::InsufficientScope(missing) => {
+                assert_eq!(missing, ["k:app_record:write"], "{body}")
+            }
             other => panic!("{body}: {other:?}"),
         }
         assert!(tools.calls.borrow().is_empty(), "{body}: nothing may run");
@@ -516,6 +519,9 @@ fn calls_within_the_granted_scopes_and_calls_that_cannot_run_need_no_scope() {
         r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
     ] {
         let (outcome, _) = post_with_scopes(body, read);
-        assert!(matches!(outcome, PostOutcome::Respond(_)), "{body}: {outcome:?}");
+        assert!(
+            matches!(outcome, PostOutcome::Respond(_)),
+            "{body}: {outcome:?}"
+        );
     }
 }

@@ -57,7 +57,15 @@ fn post_as(
     body: &Value,
     tools: &dyn ToolProvider,
 ) -> Handled {
-    match handle_message_post(&message(uri, body), kv, &config(), owner, tools, ALL_SCOPES, 1_000) {
+    match handle_message_post(
+        &message(uri, body),
+        kv,
+        &config(),
+        owner,
+        tools,
+        ALL_SCOPES,
+        1_000,
+    ) {
         MessageOutcome::Respond(handled) => handled,
         other => panic!("unexpected {other:?}"),
     }
@@ -200,9 +208,15 @@ fn bad_bodies_are_refused_on_the_post_and_nothing_is_queued() {
         .header("content-type", "application/json")
         .body(b"{broken".to_vec())
         .unwrap();
-    let MessageOutcome::Respond(handled) =
-        handle_message_post(&req, &kv, &config(), OWNER, &FakeTools::new(1), ALL_SCOPES, 1_000)
-    else {
+    let MessageOutcome::Respond(handled) = handle_message_post(
+        &req,
+        &kv,
+        &config(),
+        OWNER,
+        &FakeTools::new(1),
+        ALL_SCOPES,
+        1_000,
+    ) else {
         panic!()
     };
     assert_eq!(handled.response.status(), StatusCode::BAD_REQUEST);
@@ -324,9 +338,15 @@ fn a_refresh_is_requested_and_the_resumed_reply_reaches_the_stream() {
     let (mut stream, uri) = open(&kv);
     let stale = FakeTools::scripted(1, vec![Err(ToolCallError::Unauthorized("CB_OA01".into()))]);
     let call = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"tool0"}});
-    let MessageOutcome::NeedsRefresh(pending) =
-        handle_message_post(&message(&uri, &call), &kv, &config(), OWNER, &stale, ALL_SCOPES, 1_000)
-    else {
+    let MessageOutcome::NeedsRefresh(pending) = handle_message_post(
+        &message(&uri, &call),
+        &kv,
+        &config(),
+        OWNER,
+        &stale,
+        ALL_SCOPES,
+        1_000,
+    ) else {
         panic!("expected a refresh request")
     };
     assert_eq!(
@@ -348,7 +368,10 @@ impl ToolProvider for EchoTools {
         self.0.clone()
     }
     fn tool_scopes(&self, name: &str) -> Option<Vec<String>> {
-        self.0.iter().find(|t| t.name == name).map(|t| t.scopes.clone())
+        self.0
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.scopes.clone())
     }
     fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, ToolCallError> {
         Ok(ToolResult {
@@ -415,7 +438,8 @@ struct CountingStore {
 
 impl KeyValue for CountingStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inner.get(key)
     }
     fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
@@ -425,7 +449,8 @@ impl KeyValue for CountingStore {
         self.inner.delete(key)
     }
     fn exists(&self, key: &str) -> Result<bool, KvError> {
-        self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inner.exists(key)
     }
 }
@@ -446,7 +471,10 @@ fn run_for(stream: &mut SseStream, kv: &dyn KeyValue, clock: &mut u64, ms: u64) 
 
 #[test]
 fn an_idle_stream_reads_one_key_per_poll_and_scans_the_slots_once_a_second() {
-    let kv = CountingStore { inner: MemoryStore::new(), reads: Default::default() };
+    let kv = CountingStore {
+        inner: MemoryStore::new(),
+        reads: Default::default(),
+    };
     let (mut stream, _first) = SseStream::open(&kv, &config(), OWNER, 1_000_000).unwrap();
     let mut clock = 1_000_000;
     // Past the fast window after opening, then one idle second.
@@ -456,7 +484,10 @@ fn an_idle_stream_reads_one_key_per_poll_and_scans_the_slots_once_a_second() {
     let reads = kv.reads.load(std::sync::atomic::Ordering::Relaxed);
     // 20 doorbell polls (every 50 ms) plus one full pass over the window of 8 slots (its own
     // doorbell read included): 29. The slot-by-slot polling this replaced read 160.
-    assert!(reads <= 30, "an idle stream read {reads} keys in one second");
+    assert!(
+        reads <= 30,
+        "an idle stream read {reads} keys in one second"
+    );
 }
 
 #[test]
@@ -465,7 +496,10 @@ fn a_reply_posted_right_after_a_delivery_is_picked_up_within_the_fast_poll() {
     let (mut stream, uri) = open(&kv);
     let mut clock = 1_000_000;
     let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0","arguments":{}}});
-    assert_eq!(post(&kv, &uri, &call).response.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        post(&kv, &uri, &call).response.status(),
+        StatusCode::ACCEPTED
+    );
     // Delivered by the very next poll: the doorbell rang.
     let first = match stream.next(&kv, clock) {
         StreamStep::Send(bytes) => bytes,
@@ -473,10 +507,16 @@ fn a_reply_posted_right_after_a_delivery_is_picked_up_within_the_fast_poll() {
     };
     assert_eq!(messages_in(&first)[0]["id"], 1);
     // Right after a delivery the stream polls fast.
-    assert_eq!(stream.next(&kv, clock), StreamStep::Wait(config().stream.fast_poll_interval));
+    assert_eq!(
+        stream.next(&kv, clock),
+        StreamStep::Wait(config().stream.fast_poll_interval)
+    );
     // Quiet for longer than the fast window: back to the idle pace.
     run_for(&mut stream, &kv, &mut clock, 2_500);
-    assert_eq!(stream.next(&kv, clock), StreamStep::Wait(config().stream.poll_interval));
+    assert_eq!(
+        stream.next(&kv, clock),
+        StreamStep::Wait(config().stream.poll_interval)
+    );
 }
 
 #[test]
@@ -495,18 +535,27 @@ fn a_session_whose_stream_stopped_beating_is_gone_and_collected() {
     assert_eq!(gone.response.status(), StatusCode::NOT_FOUND);
     assert_eq!(json_of(&gone)["error"]["code"], SESSION_NOT_FOUND.0);
     let left: Vec<String> = kv.snapshot().into_keys().collect();
-    assert!(left.iter().all(|k| k.starts_with("mcp:sse-owner:")), "left behind: {left:?}");
+    assert!(
+        left.iter().all(|k| k.starts_with("mcp:sse-owner:")),
+        "left behind: {left:?}"
+    );
     // The owner's list still names it until the owner's next stream drops it.
     let (_next, _) = SseStream::open(&kv, &config(), OWNER, 1_021_000).unwrap();
     let listed = crate::owner_sessions::listed(&kv, &owner_hash(OWNER)).unwrap();
-    assert_eq!(listed.len(), 1, "only the new session is listed: {listed:?}");
+    assert_eq!(
+        listed.len(),
+        1,
+        "only the new session is listed: {listed:?}"
+    );
 }
 
 #[test]
 fn a_fifth_stream_for_one_owner_ends_the_oldest_at_its_next_heartbeat() {
     let kv = MemoryStore::new();
     let (mut oldest, _) = open(&kv);
-    let others: Vec<_> = (0..4).map(|_| SseStream::open(&kv, &config(), OWNER, 1_000_500).unwrap()).collect();
+    let others: Vec<_> = (0..4)
+        .map(|_| SseStream::open(&kv, &config(), OWNER, 1_000_500).unwrap())
+        .collect();
     let mut clock = 1_000_500;
     // Its next heartbeat finds it unlisted: it drains, then ends cleanly.
     let sent = loop {
@@ -519,12 +568,25 @@ fn a_fifth_stream_for_one_owner_ends_the_oldest_at_its_next_heartbeat() {
     };
     assert!(String::from_utf8_lossy(&sent).contains("reconnect"));
     assert!(clock <= 1_000_000 + 2_000 + 2_000 + 50, "ended at {clock}");
-    assert_eq!(crate::owner_sessions::listed(&kv, &owner_hash(OWNER)).unwrap().len(), 4);
+    assert_eq!(
+        crate::owner_sessions::listed(&kv, &owner_hash(OWNER))
+            .unwrap()
+            .len(),
+        4
+    );
     drop(others);
 }
 
 fn post_as_at(kv: &MemoryStore, uri: &str, body: &Value, now_unix: u64) -> Handled {
-    match handle_message_post(&message(uri, body), kv, &config(), OWNER, &FakeTools::new(1), ALL_SCOPES, now_unix) {
+    match handle_message_post(
+        &message(uri, body),
+        kv,
+        &config(),
+        OWNER,
+        &FakeTools::new(1),
+        ALL_SCOPES,
+        now_unix,
+    ) {
         MessageOutcome::Respond(handled) => handled,
         other => panic!("unexpected {other:?}"),
     }

@@ -35,7 +35,11 @@ fn a_message_travels_from_writer_to_reader() {
     let record = read_record(&kv, SESSION).unwrap().unwrap();
     assert_eq!((record.low, record.frontier), (2, 2));
     let left: Vec<String> = kv.snapshot().into_keys().collect();
-    assert_eq!(left, [record_key(SESSION), bell_key(SESSION)], "only the record and the doorbell are left");
+    assert_eq!(
+        left,
+        [record_key(SESSION), bell_key(SESSION)],
+        "only the record and the doorbell are left"
+    );
     assert!(r.close(&kv).unwrap().is_empty());
     assert!(kv.snapshot().is_empty());
 }
@@ -333,7 +337,8 @@ fn interleave(seed: u64, writers: usize, suspect_ms: u64, close_after_polls: Opt
         schedule: schedule.clone(),
     });
     // The session exists before anyone can learn its id.
-    let mut r = Reader::create(&store.inner, SESSION, "o".into(), FAR_FUTURE, suspect_ms, 0).unwrap();
+    let mut r =
+        Reader::create(&store.inner, SESSION, "o".into(), FAR_FUTURE, suspect_ms, 0).unwrap();
     let done = Arc::new(AtomicUsize::new(0));
 
     let mut handles = Vec::new();

@@ -5,7 +5,7 @@
 use arbitrary::Arbitrary;
 use http::{Request, StatusCode};
 use libfuzzer_sys::fuzz_target;
-use mcp::{handle_message_post, handle_post, route, Content, EndpointConfig, MessageOutcome, PostOutcome, SseStream, Tool, ToolAnnotations, ToolCallError, ToolProvider, ToolResult};
+use mcp::{handle_message_post, handle_post, route, Content, EndpointConfig, MessageOutcome, PostOutcome, SseStream, Tool, Annotations, CallError, ToolProvider, ToolResult};
 use platform::MemoryStore;
 
 struct Echo;
@@ -18,18 +18,18 @@ impl ToolProvider for Echo {
             description: "Echo".into(),
             input_schema: r#"{"type":"object"}"#.into(),
             output_schema: Some(r#"{"type":"object"}"#.into()),
-            annotations: ToolAnnotations::default(),
+            annotations: Annotations::default(),
             scopes: vec!["k:app_record:read".into()],
         }]
     }
     fn tool_scopes(&self, name: &str) -> Option<Vec<String>> {
         (name == "echo").then(|| vec!["k:app_record:read".into()])
     }
-    fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, ToolCallError> {
+    fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, CallError> {
         match name {
             "echo" => Ok(ToolResult { content: vec![Content::Text(arguments_json.into())], structured: Some(arguments_json.into()), is_error: false }),
-            "down" => Err(ToolCallError::Unavailable("down".into())),
-            other => Err(ToolCallError::UnknownTool(other.into())),
+            "down" => Err(CallError::Unavailable("down".into())),
+            other => Err(CallError::UnknownTool(other.into())),
         }
     }
 }

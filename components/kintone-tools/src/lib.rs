@@ -85,6 +85,6 @@ fn content(c: kintone::Content) -> Content {
     match c {
         kintone::Content::Text(t) => Content::Text(t),
         kintone::Content::Image(b) => Content::Image(blob(b)),
-        kintone::Content::Resource(b) => Content::EmbeddedResource(blob(b)),
+        kintone::Content::EmbeddedResource(b) => Content::EmbeddedResource(blob(b)),
     }
 }

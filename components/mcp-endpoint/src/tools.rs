@@ -23,7 +23,7 @@ impl mcp::ToolProvider for KintoneTools {
                 description: t.description,
                 input_schema: t.input_schema,
                 output_schema: t.output_schema,
-                annotations: mcp::ToolAnnotations {
+                annotations: mcp::Annotations {
                     read_only: t.annotations.read_only,
                     destructive: t.annotations.destructive,
                     idempotent: t.annotations.idempotent,
@@ -38,16 +38,16 @@ impl mcp::ToolProvider for KintoneTools {
         wit::tool_scopes(name)
     }
 
-    fn call_tool(&self, name: &str, arguments_json: &str) -> Result<mcp::ToolResult, mcp::ToolCallError> {
+    fn call_tool(&self, name: &str, arguments_json: &str) -> Result<mcp::ToolResult, mcp::CallError> {
         match wit::call_tool(&self.connection, name, arguments_json) {
             Ok(result) => Ok(mcp::ToolResult {
                 content: result.content.into_iter().map(content).collect(),
                 structured: result.structured,
                 is_error: result.is_error,
             }),
-            Err(wit::CallError::UnknownTool(m)) => Err(mcp::ToolCallError::UnknownTool(m)),
-            Err(wit::CallError::Unauthorized(m)) => Err(mcp::ToolCallError::Unauthorized(m)),
-            Err(wit::CallError::Unavailable(m)) => Err(mcp::ToolCallError::Unavailable(m)),
+            Err(wit::CallError::UnknownTool(m)) => Err(mcp::CallError::UnknownTool(m)),
+            Err(wit::CallError::Unauthorized(m)) => Err(mcp::CallError::Unauthorized(m)),
+            Err(wit::CallError::Unavailable(m)) => Err(mcp::CallError::Unavailable(m)),
         }
     }
 }

@@ -118,7 +118,7 @@ pub enum Content {
     Text(String),
     Image(Blob),
     /// Any other binary, as an embedded resource.
-    Resource(Blob),
+    EmbeddedResource(Blob),
 }
 
 /// What a tool call produced.

@@ -5,7 +5,7 @@
 //! A tool call needs the user's kintone token, which may have expired. Refreshing it is async
 //! outbound HTTP owned by the glue (and the `grants` crate), while dispatch is synchronous. So
 //! dispatch is a resumable [`Exchange`]: [`Exchange::run`] answers messages in order until a
-//! tool call returns [`ToolCallError::Unauthorized`]; it then stops *before* answering that call
+//! tool call returns [`CallError::Unauthorized`]; it then stops *before* answering that call
 //! and returns [`Progress::NeedsRefresh`] with the exchange, replies so far included. The glue
 //! refreshes the token and runs the same exchange again with a provider holding the new token;
 //! the exchange resumes at the call that failed. On the resumed run an `Unauthorized` no longer
@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use crate::config::EndpointConfig;
 use crate::cursor;
 use crate::jsonrpc::{Body, Incoming, Reply};
-use crate::tools::{self, ToolCallError, ToolProvider};
+use crate::tools::{self, CallError, ToolProvider};
 use crate::version;
 
 /// How long clients may cache `server/discover` and `tools/list` (2026-07-28 `ttlMs`). The
@@ -515,17 +515,13 @@ impl Dispatcher<'_> {
         let arguments = Value::Object(params.arguments.unwrap_or_default()).to_string();
         let result = match self.tools.call_tool(name, &arguments) {
             Ok(result) => tools::wire_result(result),
-            Err(ToolCallError::UnknownTool(_)) => {
-                return CallOutcome::Result(Err(unknown_tool(name)))
-            }
-            Err(ToolCallError::Unauthorized(_)) if !self.refreshed => {
-                return CallOutcome::NeedsRefresh
-            }
-            Err(ToolCallError::Unauthorized(_)) => tools::error_result(
+            Err(CallError::UnknownTool(_)) => return CallOutcome::Result(Err(unknown_tool(name))),
+            Err(CallError::Unauthorized(_)) if !self.refreshed => return CallOutcome::NeedsRefresh,
+            Err(CallError::Unauthorized(_)) => tools::error_result(
                 "kintone refused the user's authorization even after it was refreshed. \
                  Sign in to kintone again (reconnect this MCP server) and retry.",
             ),
-            Err(ToolCallError::Unavailable(reason)) => {
+            Err(CallError::Unavailable(reason)) => {
                 tools::error_result(format!("kintone is unavailable: {reason}"))
             }
         };

@@ -57,4 +57,4 @@ pub use http::streamable::{handle_post, Handled, PendingPost, PostOutcome};
 pub use http::{route, with_cors, Route};
 pub use legacy::{handle_message_post, MessageOutcome, PendingMessage, SseStream, StreamStep};
 pub use log::{format_line, RequestLog};
-pub use tools::{Blob, Content, Tool, ToolAnnotations, ToolCallError, ToolProvider, ToolResult};
+pub use tools::{Annotations, Blob, CallError, Content, Tool, ToolProvider, ToolResult};

@@ -4,7 +4,7 @@
 //! The endpoint component implements [`ToolProvider`] over the WIT import, holding the user's
 //! kintone connection. The trait is synchronous because a WIT import call is: the dispatcher
 //! never awaits anything. Token refresh, which needs outbound HTTP, stays in the glue: when a
-//! call answers [`ToolCallError::Unauthorized`] the dispatcher stops and hands the glue a
+//! call answers [`CallError::Unauthorized`] the dispatcher stops and hands the glue a
 //! resumable exchange (see [`crate::dispatch`]).
 
 use base64::Engine as _;
@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// MCP tool annotations, as the WIT `annotations` record carries them. Hints only, but true.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ToolAnnotations {
+pub struct Annotations {
     pub read_only: bool,
     pub destructive: bool,
     pub idempotent: bool,
@@ -31,7 +31,7 @@ pub struct Tool {
     pub input_schema: String,
     /// JSON Schema of `structured`, as JSON text.
     pub output_schema: Option<String>,
-    pub annotations: ToolAnnotations,
+    pub annotations: Annotations,
     /// The kintone OAuth scopes a call needs (WIT `tool.scopes`).
     pub scopes: Vec<String>,
 }
@@ -66,7 +66,7 @@ pub struct ToolResult {
 
 /// Why a tool call produced no result (WIT `call-error`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ToolCallError {
+pub enum CallError {
     /// No tool of that name is offered.
     #[error("unknown tool: {0}")]
     UnknownTool(String),
@@ -87,7 +87,7 @@ pub trait ToolProvider {
     fn list_tools(&self) -> Vec<Tool>;
     /// The scopes the named tool needs (WIT `tool-scopes`); `None` if no such tool is offered.
     fn tool_scopes(&self, name: &str) -> Option<Vec<String>>;
-    fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, ToolCallError>;
+    fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, CallError>;
 }
 
 impl<T: ToolProvider + ?Sized> ToolProvider for &T {
@@ -97,7 +97,7 @@ impl<T: ToolProvider + ?Sized> ToolProvider for &T {
     fn tool_scopes(&self, name: &str) -> Option<Vec<String>> {
         (**self).tool_scopes(name)
     }
-    fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, ToolCallError> {
+    fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, CallError> {
         (**self).call_tool(name, arguments_json)
     }
 }
@@ -271,7 +271,7 @@ mod tests {
             description: "Get records from an app".into(),
             input_schema: r#"{"type":"object","properties":{"appId":{"type":"integer"}}}"#.into(),
             output_schema: Some(r#"{"type":"object"}"#.into()),
-            annotations: ToolAnnotations {
+            annotations: Annotations {
                 read_only: true,
                 destructive: false,
                 idempotent: true,

@@ -4,8 +4,8 @@
 
 use http::{Method, Request, StatusCode};
 use mcp::{
-    handle_message_post, handle_post, route, Content, EndpointConfig, MessageOutcome, PostOutcome,
-    SseStream, Tool, ToolAnnotations, ToolCallError, ToolProvider, ToolResult,
+    handle_message_post, handle_post, route, Annotations, CallError, Content, EndpointConfig,
+    MessageOutcome, PostOutcome, SseStream, Tool, ToolProvider, ToolResult,
 };
 use platform::MemoryStore;
 use proptest::prelude::*;
@@ -23,9 +23,9 @@ impl ToolProvider for Echo {
             description: "Echo the arguments".into(),
             input_schema: r#"{"type":"object"}"#.into(),
             output_schema: None,
-            annotations: ToolAnnotations {
+            annotations: Annotations {
                 read_only: true,
-                ..ToolAnnotations::default()
+                ..Annotations::default()
             },
             scopes: vec!["k:app_record:read".into()],
         }]
@@ -35,17 +35,17 @@ impl ToolProvider for Echo {
         (name == "echo").then(|| vec!["k:app_record:read".into()])
     }
 
-    fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, ToolCallError> {
+    fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, CallError> {
         match name {
             "echo" if arguments_json.contains("\"fail\":\"unavailable\"") => {
-                Err(ToolCallError::Unavailable("down".into()))
+                Err(CallError::Unavailable("down".into()))
             }
             "echo" => Ok(ToolResult {
                 content: vec![Content::Text(arguments_json.into())],
                 structured: None,
                 is_error: false,
             }),
-            other => Err(ToolCallError::UnknownTool(other.into())),
+            other => Err(CallError::UnknownTool(other.into())),
         }
     }
 }

@@ -125,12 +125,12 @@ pub(crate) fn file_result(file: FileDownload) -> ToolResult {
         match text {
             Some(text) => ("text", Content::Text(text)),
             // Text in another charset (e.g. a Shift_JIS CSV) is passed on untouched.
-            None => ("resource", Content::Resource(blob(&file))),
+            None => ("resource", Content::EmbeddedResource(blob(&file))),
         }
     } else if matches!(essence.as_str(), "image/png" | "image/jpeg" | "image/gif" | "image/webp") {
         ("image", Content::Image(blob(&file)))
     } else {
-        ("resource", Content::Resource(blob(&file)))
+        ("resource", Content::EmbeddedResource(blob(&file)))
     };
     let info = json!({"name": file.name, "mimeType": file.mime_type, "size": size, "returnedAs": returned_as});
     let mut result = structured_with_note(info, None);
@@ -167,10 +167,10 @@ mod tests {
         assert!(matches!(&image.content[1], Content::Image(b) if b.data == b"\x89PNG" && b.mime_type == "image/png"));
 
         let pdf = file_result(file("application/pdf", b"%PDF"));
-        assert!(matches!(&pdf.content[1], Content::Resource(b) if b.name.as_deref() == Some("x")));
+        assert!(matches!(&pdf.content[1], Content::EmbeddedResource(b) if b.name.as_deref() == Some("x")));
 
         let sjis = file_result(file("text/csv", b"\x82\xa0"));
-        assert!(matches!(&sjis.content[1], Content::Resource(_)));
+        assert!(matches!(&sjis.content[1], Content::EmbeddedResource(_)));
         assert_eq!(sjis.structured.unwrap()["size"], 2);
     }
 

@@ -54,7 +54,7 @@ async fn images_and_other_binaries_keep_their_bytes() {
     let key = upload_and_attach(&env, "見積 書.pdf", "application/pdf", &pdf, 2).await;
     let result = env.ok("downloadFile", json!({"fileKey": key})).await;
     match &result.content[1] {
-        Content::Resource(blob) => assert_eq!((blob.data.len(), blob.name.as_deref()), (5000, Some("見積 書.pdf"))),
+        Content::EmbeddedResource(blob) => assert_eq!((blob.data.len(), blob.name.as_deref()), (5000, Some("見積 書.pdf"))),
         other => panic!("expected a resource, got {other:?}"),
     }
     assert_eq!(result.structured.as_ref().unwrap()["returnedAs"], "resource");

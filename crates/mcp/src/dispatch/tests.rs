@@ -5,13 +5,13 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::jsonrpc::classify;
-use crate::tools::{Content, Tool, ToolAnnotations, ToolResult};
+use crate::tools::{Annotations, Content, Tool, ToolResult};
 
 /// A tool provider that records calls and answers from a script.
 pub(crate) struct FakeTools {
     pub tools: Vec<Tool>,
     /// Answers per call, consumed in order; when empty, calls succeed with an echo.
-    pub script: RefCell<Vec<Result<ToolResult, ToolCallError>>>,
+    pub script: RefCell<Vec<Result<ToolResult, CallError>>>,
     pub calls: RefCell<Vec<(String, String)>>,
 }
 
@@ -24,7 +24,7 @@ impl FakeTools {
         }
     }
 
-    pub(crate) fn scripted(count: usize, script: Vec<Result<ToolResult, ToolCallError>>) -> Self {
+    pub(crate) fn scripted(count: usize, script: Vec<Result<ToolResult, CallError>>) -> Self {
         let tools = Self::new(count);
         *tools.script.borrow_mut() = script;
         tools
@@ -43,12 +43,12 @@ impl ToolProvider for FakeTools {
             .map(|t| t.scopes.clone())
     }
 
-    fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, ToolCallError> {
+    fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, CallError> {
         self.calls
             .borrow_mut()
             .push((name.to_owned(), arguments_json.to_owned()));
         if !self.tools.iter().any(|t| t.name == name) {
-            return Err(ToolCallError::UnknownTool(name.to_owned()));
+            return Err(CallError::UnknownTool(name.to_owned()));
         }
         let mut script = self.script.borrow_mut();
         if script.is_empty() {
@@ -70,7 +70,7 @@ pub(crate) fn tool(name: &str) -> Tool {
         description: format!("Does {name}"),
         input_schema: r#"{"type":"object","additionalProperties":false}"#.to_owned(),
         output_schema: None,
-        annotations: ToolAnnotations {
+        annotations: Annotations {
             read_only: true,
             destructive: false,
             idempotent: true,
@@ -462,7 +462,7 @@ fn tool_errors_and_outages_are_is_error_results() {
                 structured: None,
                 is_error: true,
             }),
-            Err(ToolCallError::Unavailable("HTTP 503".into())),
+            Err(CallError::Unavailable("HTTP 503".into())),
         ],
     );
     let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0"}});
@@ -482,7 +482,7 @@ fn tool_errors_and_outages_are_is_error_results() {
 
 #[test]
 fn unauthorized_suspends_and_the_resumed_call_succeeds() {
-    let stale = FakeTools::scripted(1, vec![Err(ToolCallError::Unauthorized("CB_OA01".into()))]);
+    let stale = FakeTools::scripted(1, vec![Err(CallError::Unauthorized("CB_OA01".into()))]);
     let exchange = Exchange::single(
         legacy(),
         classify(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0"}})),
@@ -502,8 +502,8 @@ fn a_second_unauthorized_becomes_an_is_error_result_not_a_loop() {
     let tools = FakeTools::scripted(
         1,
         vec![
-            Err(ToolCallError::Unauthorized("CB_OA01".into())),
-            Err(ToolCallError::Unauthorized("CB_OA01".into())),
+            Err(CallError::Unauthorized("CB_OA01".into())),
+            Err(CallError::Unauthorized("CB_OA01".into())),
         ],
     );
     let exchange = Exchange::single(
@@ -532,7 +532,7 @@ fn a_resumed_batch_keeps_earlier_replies_and_does_not_rerun_them() {
                 structured: None,
                 is_error: false,
             }),
-            Err(ToolCallError::Unauthorized("expired".into())),
+            Err(CallError::Unauthorized("expired".into())),
         ],
     );
     let exchange = Exchange::batch(

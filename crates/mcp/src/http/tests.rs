@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use super::streamable::{handle_post, Handled, PostOutcome};
 use super::*;
 use crate::dispatch::tests::{FakeTools, ALL_SCOPES};
-use crate::tools::{ToolCallError, ToolResult};
+use crate::tools::{CallError, ToolResult};
 
 fn config() -> EndpointConfig {
     EndpointConfig {
@@ -435,7 +435,7 @@ fn modern_batches_are_refused() {
 #[test]
 fn refresh_then_resume_yields_the_tool_result() {
     let body = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"tool0"}});
-    let stale = FakeTools::scripted(1, vec![Err(ToolCallError::Unauthorized("CB_OA01".into()))]);
+    let stale = FakeTools::scripted(1, vec![Err(CallError::Unauthorized("CB_OA01".into()))]);
     let req = post().body(serde_json::to_vec(&body).unwrap()).unwrap();
     let PostOutcome::NeedsRefresh(pending) = handle_post(&req, &config(), &stale, ALL_SCOPES)
     else {

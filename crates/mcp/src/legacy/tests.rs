@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::dispatch::tests::{tool, FakeTools, ALL_SCOPES};
-use crate::tools::{Content, Tool, ToolCallError, ToolResult};
+use crate::tools::{CallError, Content, Tool, ToolResult};
 
 const OWNER: &str = "grant-42";
 
@@ -336,7 +336,7 @@ fn an_abandoned_stream_closes_its_session() {
 fn a_refresh_is_requested_and_the_resumed_reply_reaches_the_stream() {
     let kv = MemoryStore::new();
     let (mut stream, uri) = open(&kv);
-    let stale = FakeTools::scripted(1, vec![Err(ToolCallError::Unauthorized("CB_OA01".into()))]);
+    let stale = FakeTools::scripted(1, vec![Err(CallError::Unauthorized("CB_OA01".into()))]);
     let call = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"tool0"}});
     let MessageOutcome::NeedsRefresh(pending) = handle_message_post(
         &message(&uri, &call),
@@ -373,7 +373,7 @@ impl ToolProvider for EchoTools {
             .find(|t| t.name == name)
             .map(|t| t.scopes.clone())
     }
-    fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, ToolCallError> {
+    fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, CallError> {
         Ok(ToolResult {
             content: vec![Content::Text(format!("{name}:{arguments_json}"))],
             structured: None,

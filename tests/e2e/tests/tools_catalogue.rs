@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use tools_common::{effective, id_of, names, Session};
 
 /// The original tools with their parameters and which of them were required
-/// (shared/reference/seed-tools.md §3–7).
+/// (the TypeScript Cloudflare Worker this project replaces).
 const ORIGINAL: &[(&str, &[&str], &[&str])] = &[
     ("getRecords", &["appId", "query", "fields"], &["appId"]),
     ("getRecord", &["appId", "id"], &["appId", "id"]),

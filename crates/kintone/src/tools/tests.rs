@@ -12,7 +12,7 @@ fn conn() -> Connection {
     Connection { base_url: "https://example.cybozu.com".into(), access_token: TOKEN.into() }
 }
 
-/// The original project's tools and the parameters each had (seed-tools.md §3–7).
+/// The original TypeScript Worker's 28 tools and the parameters each had.
 const ORIGINAL: &[(&str, &[&str])] = &[
     ("getRecords", &["appId", "query", "fields"]),
     ("getRecord", &["appId", "id"]),

@@ -9,7 +9,7 @@ pub mod proxy;
 pub mod raw;
 pub mod sse;
 
-/// The original project's 28 tool names (shared/reference/seed-tools.md §3–7); the endpoint
+/// The original project's 28 tool names (the TypeScript Cloudflare Worker this project replaces); the endpoint
 /// must list every one of them.
 pub const ORIGINAL_TOOLS: [&str; 28] = [
     "getRecords",

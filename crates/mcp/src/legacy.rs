@@ -428,15 +428,11 @@ fn session_not_found() -> Response<Vec<u8>> {
 
 /// The key-value store failed: nothing changed and the client may retry.
 fn store_failure() -> Response<Vec<u8>> {
-    let mut response = error_response(
+    platform::retry_later(error_response(
         StatusCode::SERVICE_UNAVAILABLE,
         ErrorData::internal_error("Session store temporarily unavailable; retry", None),
         Framing::Legacy,
-    );
-    response
-        .headers_mut()
-        .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
+    ))
 }
 
 #[cfg(test)]

@@ -35,6 +35,14 @@ pub fn unavailable_response(detail: &str) -> http::Response<Vec<u8>> {
     let mut response = http::Response::new(b"Service temporarily unavailable; please retry.\n".to_vec());
     *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
     response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    retry_later(response)
+}
+
+/// Makes a response the 503 of a passing failure that changed nothing: status 503 and
+/// `Retry-After: 1`. Every protocol keeps its own body (plain text, OAuth JSON, JSON-RPC);
+/// this is the one place that says what such a 503 is.
+pub fn retry_later<B>(mut response: http::Response<B>) -> http::Response<B> {
+    *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
     response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
     response
 }

@@ -205,6 +205,18 @@ impl Direct {
     }
 }
 
+impl Direct {
+    /// The kintone request behind `addRecord`: a POST with a JSON body.
+    pub async fn add_record(&self, app: u64, record: &Value) -> Result<Value> {
+        let body = json!({"app": app, "record": record}).to_string();
+        let headers = [("authorization", self.kintone_bearer.as_str()), ("content-type", "application/json")];
+        let response = self.conn.send(Method::POST, "/k/v1/record.json", &headers, body).await?;
+        let value: Value = serde_json::from_slice(&response.body).with_context(|| format!("POST record.json answered {}", excerpt(&response.text())))?;
+        ensure!(response.status.is_success(), "POST record.json answered {}: {value}", response.status);
+        Ok(value)
+    }
+}
+
 /// A Cybozu access token for `user` from the fake, through its sign-in form and token endpoint
 /// (the same authorization-code flow `/callback` performs).
 pub async fn cybozu_token(fake_base_url: &str, redirect_uri: &str, user: &str) -> Result<String> {
@@ -214,7 +226,7 @@ pub async fn cybozu_token(fake_base_url: &str, redirect_uri: &str, user: &str) -
         ("client_id", e2e::CLIENT_ID),
         ("redirect_uri", redirect_uri),
         ("response_type", "code"),
-        ("scope", "k:app_record:read"),
+        ("scope", "k:app_record:read k:app_record:write"),
         ("state", "bench"),
         ("login", user),
         ("password", password.as_str()),

@@ -160,6 +160,20 @@ async fn main() -> Result<()> {
     let mcp = time_each(samples, || async { s.call(TOOL, arguments()).await.map(drop) }).await?;
     rows.push(Row::new("mcp_streamable", "tools/call getRecord  POST /mcp", &mcp, c.connections()));
 
+    // A kintone write: the outbound request carries a body (addRecord; the seeded customer app
+    // requires its company-name field, unique per record).
+    let c = Conn::to(&app.fake_base_url)?;
+    let direct = Direct { conn: c.clone(), kintone_bearer: direct.kintone_bearer.clone() };
+    let written = AtomicU64::new(0);
+    let record = || json!({"会社名": {"value": format!("bench {}", written.fetch_add(1, Ordering::Relaxed))}});
+    let add_floor = time_each(samples, || async { direct.add_record(APP, &record()).await.map(drop) }).await?;
+    rows.push(Row::new("direct_add_floor", "direct POST record.json at the fake (write floor)", &add_floor, c.connections()));
+
+    let c = app_conn()?;
+    let s = streamable(&c);
+    let add = time_each(samples, || async { s.call("addRecord", json!({"appId": APP.to_string(), "record": record()})).await.map(drop) }).await?;
+    rows.push(Row::new("mcp_add_record", "tools/call addRecord  POST /mcp (outbound POST)", &add, c.connections()));
+
     // Legacy SSE: the stream holds one connection, the POSTs reuse a second one.
     let c = app_conn()?;
     let mut legacy = Legacy::open(&app.base_url, &sse_tokens.bearer(), c.clone()).await?;

@@ -95,6 +95,7 @@ impl Results {
             ms(self.p50_over("mcp_streamable", "direct_floor")),
             ms(self.p50_over("mcp_legacy_sse", "direct_floor"))
         );
+        let _ = writeln!(t, "addRecord over the direct write (p50): {}", ms(self.p50_over("mcp_add_record", "direct_add_floor")));
         let _ = writeln!(t, "tools/call with invalid arguments over ping (p50): {}", ms(self.p50_over("tools_call_invalid_arguments", "mcp_ping")));
         let _ = writeln!(t, "instantiation + handling (metadata document over the HTTP floor, p50): {}", ms(self.p50_over("metadata", "http_floor")));
         let _ = writeln!(t);
@@ -144,6 +145,7 @@ impl Results {
         latency.insert("ratio_p50_sse".into(), json!(ratio("mcp_legacy_sse", "direct_floor")));
         latency.insert("overhead_p50_mcp_ms".into(), json!(over("mcp_streamable", "direct_floor")));
         latency.insert("overhead_p50_sse_ms".into(), json!(over("mcp_legacy_sse", "direct_floor")));
+        latency.insert("overhead_p50_add_record_ms".into(), json!(over("mcp_add_record", "direct_add_floor")));
         latency.insert("invalid_arguments_over_ping_p50_ms".into(), json!(over("tools_call_invalid_arguments", "mcp_ping")));
         latency.insert("instantiation_p50_ms".into(), json!(over("metadata", "http_floor")));
         json!({

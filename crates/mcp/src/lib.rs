@@ -39,6 +39,7 @@
 //! ```
 
 pub mod config;
+pub mod context;
 pub mod cursor;
 pub mod dispatch;
 pub mod http;
@@ -52,7 +53,8 @@ pub mod tools;
 pub mod version;
 
 pub use config::{EndpointConfig, StreamConfig};
-pub use dispatch::{Exchange, Finished, Progress, RequestContext, Summary};
+pub use context::RequestContext;
+pub use dispatch::{Exchange, Finished, Progress, Summary};
 pub use http::streamable::{handle_post, Handled, PendingPost, PostOutcome};
 pub use http::{route, with_cors, Route};
 pub use legacy::{handle_message_post, MessageOutcome, PendingMessage, SseStream, StreamStep};

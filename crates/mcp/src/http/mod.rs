@@ -16,7 +16,7 @@ use rmcp::model::{ErrorCode, ErrorData, ProtocolVersion};
 use serde_json::Value;
 
 use crate::config::EndpointConfig;
-use crate::dispatch::{MirroredHeader, RequestContext};
+use crate::context::{MirroredHeader, RequestContext};
 use crate::jsonrpc::{self, Body, Reply};
 use crate::version;
 use origin::{Origin, OriginPolicy};

@@ -45,3 +45,15 @@ pub fn status_kib(pid: u32, field: &str) -> Result<u64> {
     }
     bail!("{field} missing from /proc/{pid}/status")
 }
+
+/// CPU time (user + system) the process has used so far, in seconds, from `/proc/<pid>/stat`
+/// (fields 14 and 15, in USER_HZ = 100 ticks per second on Linux).
+pub fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("cannot read /proc/{pid}/stat"))?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after its `)`.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).context("bad /proc/<pid>/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state), so utime (14) and stime (15) are at 11 and 12.
+    let ticks = |i: usize| -> Result<f64> { fields.get(i).context("short /proc/<pid>/stat")?.parse::<f64>().context("bad tick count") };
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}

@@ -226,8 +226,11 @@ async fn main() -> Result<()> {
         let conns = (0..clients).map(|_| app_conn()).collect::<Result<Vec<_>>>()?;
         let callers: Vec<Streamable> = conns.iter().map(&streamable).collect();
         eprintln!("throughput: {clients} clients for {seconds} s ...");
+        let cpu_before = pid.and_then(|pid| host_process::cpu_seconds(pid).ok());
         let mut level = run_throughput(callers, Duration::from_secs(seconds)).await;
+        let cpu_after = pid.and_then(|pid| host_process::cpu_seconds(pid).ok());
         level.connections = conns.iter().map(Conn::connections).sum();
+        level.host_cpu_seconds = cpu_before.zip(cpu_after).map(|(b, a)| a - b);
         throughput.push(level);
     }
 
@@ -336,5 +339,5 @@ async fn run_throughput(callers: Vec<Streamable>, duration: Duration) -> report:
     }
     let elapsed = start.elapsed();
     let first_error = first_error.lock().ok().and_then(|f| f.clone());
-    report::Throughput { clients, ok: ok.load(Ordering::Relaxed), errors: errors.load(Ordering::Relaxed), elapsed, first_error, connections: 0 }
+    report::Throughput { clients, ok: ok.load(Ordering::Relaxed), errors: errors.load(Ordering::Relaxed), elapsed, first_error, connections: 0, host_cpu_seconds: None }
 }

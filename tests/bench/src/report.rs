@@ -14,13 +14,20 @@ pub struct Throughput {
     pub errors: u64,
     pub elapsed: Duration,
     pub first_error: Option<String>,
-    /// TCP connections the level's client pool opened.
+    /// TCP connections the level's clients opened.
     pub connections: u64,
+    /// Host process CPU time (user + system) during the level, in seconds.
+    pub host_cpu_seconds: Option<f64>,
 }
 
 impl Throughput {
     fn per_second(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Host CPU milliseconds per successful call.
+    fn cpu_ms_per_call(&self) -> Option<f64> {
+        self.host_cpu_seconds.filter(|_| self.ok > 0).map(|s| s * 1000.0 / self.ok as f64)
     }
 }
 
@@ -99,9 +106,10 @@ impl Results {
         let _ = writeln!(t, "tools/call with invalid arguments over ping (p50): {}", ms(self.p50_over("tools_call_invalid_arguments", "mcp_ping")));
         let _ = writeln!(t, "instantiation + handling (metadata document over the HTTP floor, p50): {}", ms(self.p50_over("metadata", "http_floor")));
         let _ = writeln!(t);
-        let _ = writeln!(t, "throughput, /mcp getRecord   clients   calls/s      ok  errors  conns");
+        let _ = writeln!(t, "throughput, /mcp getRecord   clients   calls/s      ok  errors  conns  host CPU ms/call");
         for tp in &self.throughput {
-            let _ = writeln!(t, "{:<28} {:>7} {:>9.1} {:>7} {:>7} {:>6}", "", tp.clients, tp.per_second(), tp.ok, tp.errors, tp.connections);
+            let cpu = tp.cpu_ms_per_call().map(|c| format!("{c:.2}")).unwrap_or_else(|| "?".into());
+            let _ = writeln!(t, "{:<28} {:>7} {:>9.1} {:>7} {:>7} {:>6} {:>17}", "", tp.clients, tp.per_second(), tp.ok, tp.errors, tp.connections, cpu);
             if let Some(e) = &tp.first_error {
                 let _ = writeln!(t, "{:<28} first error: {}", "", e.chars().take(160).collect::<String>());
             }
@@ -159,6 +167,7 @@ impl Results {
             "throughput": self.throughput.iter().map(|tp| json!({
                 "clients": tp.clients, "calls_per_second": round(tp.per_second()), "ok": tp.ok, "errors": tp.errors,
                 "connections": tp.connections, "first_error": tp.first_error,
+                "host_cpu_ms_per_call": tp.cpu_ms_per_call().map(round),
             })).collect::<Vec<_>>(),
             "signin_ms": self.signin.json(),
             "startup_s": round(self.startup.as_secs_f64()),

@@ -19,13 +19,23 @@ export!(Component);
 
 /// The tool settings. A bad setting is reported to the model and the operator rather than
 /// silently widening what is offered: every tool is then hidden.
-fn config() -> Result<kintone::ToolConfig, String> {
-    kintone::ToolConfig::from_variables(
-        variable("read_only").as_deref(),
-        variable("tools_allow").as_deref(),
-        variable("tools_deny").as_deref(),
-    )
-    .map_err(|e| e.to_string())
+///
+/// Read once per instance: a `tools/call` asks this component twice (`tool-scopes`, then
+/// `call-tool`), and a new request gets a new instance, so a changed variable still applies to
+/// the next request.
+fn config() -> Result<&'static kintone::ToolConfig, &'static str> {
+    static CONFIG: std::sync::OnceLock<Result<kintone::ToolConfig, String>> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            kintone::ToolConfig::from_variables(
+                variable("read_only").as_deref(),
+                variable("tools_allow").as_deref(),
+                variable("tools_deny").as_deref(),
+            )
+            .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(String::as_str)
 }
 
 impl Guest for Component {
@@ -37,19 +47,19 @@ impl Guest for Component {
                 return Vec::new();
             }
         };
-        kintone::list_tools(&config).map(tool).collect()
+        kintone::list_tools(config).map(tool).collect()
     }
 
     fn tool_scopes(name: String) -> Option<Vec<String>> {
         let config = config().ok()?;
-        kintone::find_tool(&config, &name).map(|t| t.scopes.iter().map(|s| s.to_string()).collect())
+        kintone::find_tool(config, &name).map(|t| t.scopes.iter().map(|s| s.to_string()).collect())
     }
 
     fn call_tool(conn: Connection, name: String, arguments: String) -> Result<ToolResult, CallError> {
         let config = config().map_err(|e| CallError::UnknownTool(format!("{name}: tool configuration is invalid: {e}")))?;
         let conn = kintone::Connection { base_url: conn.base_url, access_token: conn.access_token };
         // WIT exports are synchronous; the kintone calls are async on Spin's executor.
-        let outcome = spin_sdk::http::run(kintone::call_tool(&SpinHttp, &conn, &config, &name, &arguments));
+        let outcome = spin_sdk::http::run(kintone::call_tool(&SpinHttp, &conn, config, &name, &arguments));
         match outcome {
             Ok(result) => Ok(ToolResult {
                 content: result.content.into_iter().map(content).collect(),

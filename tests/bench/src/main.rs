@@ -100,15 +100,18 @@ async fn main() -> Result<()> {
     let app_conn = || Conn::to(&app.base_url);
     let streamable = |conn: &Conn| Streamable { conn: conn.clone(), path: "/mcp".into(), bearer: bearer.clone() };
 
+    let cpu = CpuMeter::start(pid);
     let c = Conn::to(&app.fake_base_url)?;
     let direct = Direct { conn: c.clone(), kintone_bearer };
     let floor = time_each(samples, || async { direct.get_record(APP, RECORD).await.map(drop) }).await?;
-    rows.push(Row::new("direct_floor", "direct GET record.json at the fake (floor)", &floor, c.connections()));
+    rows.push(Row::new("direct_floor", "direct GET record.json at the fake (floor)", &floor, c.connections(), cpu.per_call(WARM_UP + samples)));
 
+    let cpu = CpuMeter::start(pid);
     let c = Conn::to(&app.fake_base_url)?;
     let health = time_each(samples, || async { expect_status(c.send(Method::GET, "/_fake/health", &[], "").await?, 200).map(drop) }).await?;
-    rows.push(Row::new("http_floor", "HTTP floor: the fake's health check", &health, c.connections()));
+    rows.push(Row::new("http_floor", "HTTP floor: the fake's health check", &health, c.connections(), cpu.per_call(WARM_UP + samples)));
 
+    let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
     let ping_body = clients::request("ping", json!({})).1.to_string();
     let no_token_headers = [
@@ -117,8 +120,9 @@ async fn main() -> Result<()> {
         ("mcp-protocol-version", clients::PROTOCOL_VERSION),
     ];
     let no_token = time_each(samples, || async { expect_status(c.send(Method::POST, "/mcp", &no_token_headers, ping_body.clone()).await?, 401).map(drop) }).await?;
-    rows.push(Row::new("mcp_no_token_401", "POST /mcp without a token (401)", &no_token, c.connections()));
+    rows.push(Row::new("mcp_no_token_401", "POST /mcp without a token (401)", &no_token, c.connections(), cpu.per_call(WARM_UP + samples)));
 
+    let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
     let s = streamable(&c);
     let ping = time_each(samples, || async {
@@ -127,18 +131,21 @@ async fn main() -> Result<()> {
         Ok(())
     })
     .await?;
-    rows.push(Row::new("mcp_ping", "POST /mcp ping (token: one key-value read)", &ping, c.connections()));
+    rows.push(Row::new("mcp_ping", "POST /mcp ping (token: one key-value read)", &ping, c.connections(), cpu.per_call(WARM_UP + samples)));
 
+    let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
     let s = streamable(&c);
     let invalid = time_each(samples, || async { expect_refusal(s.rpc(clients::tools_call(TOOL, json!({"appId": "x"})).1).await?.0) }).await?;
-    rows.push(Row::new("tools_call_invalid_arguments", "tools/call getRecord {\"appId\":\"x\"} (no kintone)", &invalid, c.connections()));
+    rows.push(Row::new("tools_call_invalid_arguments", "tools/call getRecord {\"appId\":\"x\"} (no kintone)", &invalid, c.connections(), cpu.per_call(WARM_UP + samples)));
 
+    let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
     let s = streamable(&c);
     let unknown = time_each(samples, || async { expect_refusal(s.rpc(clients::tools_call("noSuchTool", json!({})).1).await?.0) }).await?;
-    rows.push(Row::new("tools_call_unknown_tool", "tools/call of an unknown tool", &unknown, c.connections()));
+    rows.push(Row::new("tools_call_unknown_tool", "tools/call of an unknown tool", &unknown, c.connections(), cpu.per_call(WARM_UP + samples)));
 
+    let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
     let s = streamable(&c);
     let catalogue = AtomicU64::new(0);
@@ -153,28 +160,32 @@ async fn main() -> Result<()> {
     })
     .await?;
     let (tools, list_kib) = (catalogue.load(Ordering::Relaxed), catalogue_bytes.load(Ordering::Relaxed) as f64 / 1024.0);
-    rows.push(Row::new("tools_list", &format!("tools/list (whole catalogue: {tools} tools, {list_kib:.0} KiB)"), &list, c.connections()));
+    rows.push(Row::new("tools_list", &format!("tools/list (whole catalogue: {tools} tools, {list_kib:.0} KiB)"), &list, c.connections(), cpu.per_call(WARM_UP + samples)));
 
+    let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
     let s = streamable(&c);
     let mcp = time_each(samples, || async { s.call(TOOL, arguments()).await.map(drop) }).await?;
-    rows.push(Row::new("mcp_streamable", "tools/call getRecord  POST /mcp", &mcp, c.connections()));
+    rows.push(Row::new("mcp_streamable", "tools/call getRecord  POST /mcp", &mcp, c.connections(), cpu.per_call(WARM_UP + samples)));
 
     // A kintone write: the outbound request carries a body (addRecord; the seeded customer app
     // requires its company-name field, unique per record).
+    let cpu = CpuMeter::start(pid);
     let c = Conn::to(&app.fake_base_url)?;
     let direct = Direct { conn: c.clone(), kintone_bearer: direct.kintone_bearer.clone() };
     let written = AtomicU64::new(0);
     let record = || json!({"会社名": {"value": format!("bench {}", written.fetch_add(1, Ordering::Relaxed))}});
     let add_floor = time_each(samples, || async { direct.add_record(APP, &record()).await.map(drop) }).await?;
-    rows.push(Row::new("direct_add_floor", "direct POST record.json at the fake (write floor)", &add_floor, c.connections()));
+    rows.push(Row::new("direct_add_floor", "direct POST record.json at the fake (write floor)", &add_floor, c.connections(), cpu.per_call(WARM_UP + samples)));
 
+    let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
     let s = streamable(&c);
     let add = time_each(samples, || async { s.call("addRecord", json!({"appId": APP.to_string(), "record": record()})).await.map(drop) }).await?;
-    rows.push(Row::new("mcp_add_record", "tools/call addRecord  POST /mcp (outbound POST)", &add, c.connections()));
+    rows.push(Row::new("mcp_add_record", "tools/call addRecord  POST /mcp (outbound POST)", &add, c.connections(), cpu.per_call(WARM_UP + samples)));
 
     // Legacy SSE: the stream holds one connection, the POSTs reuse a second one.
+    let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
     let mut legacy = Legacy::open(&app.base_url, &sse_tokens.bearer(), c.clone()).await?;
     let legacy_timings = {
@@ -191,13 +202,15 @@ async fn main() -> Result<()> {
     };
     let streams = legacy.streams;
     drop(legacy);
-    rows.push(Row::new("mcp_legacy_sse", "tools/call getRecord  legacy SSE (stream + POSTs)", &legacy_timings, c.connections() + streams));
+    rows.push(Row::new("mcp_legacy_sse", "tools/call getRecord  legacy SSE (stream + POSTs)", &legacy_timings, c.connections() + streams, cpu.per_call(WARM_UP + samples)));
 
     // The metadata document: no store, no outbound call (instantiation plus a minimal handler).
+    let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
     let metadata = time_each(samples, || async { expect_status(c.send(Method::GET, "/.well-known/oauth-authorization-server", &[], "").await?, 200).map(drop) }).await?;
-    rows.push(Row::new("metadata", "GET /.well-known/oauth-authorization-server", &metadata, c.connections()));
+    rows.push(Row::new("metadata", "GET /.well-known/oauth-authorization-server", &metadata, c.connections(), cpu.per_call(WARM_UP + samples)));
 
+    let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
     let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", revoked.refresh_token.as_str()), ("resource", revoked.resource.as_str())];
     if revoked.client_secret.is_none() {
@@ -218,7 +231,7 @@ async fn main() -> Result<()> {
         Ok(())
     })
     .await?;
-    rows.push(Row::new("token_refused_refresh", "POST /token refused refresh (invalid_grant)", &refused, c.connections()));
+    rows.push(Row::new("token_refused_refresh", "POST /token refused refresh (invalid_grant)", &refused, c.connections(), cpu.per_call(WARM_UP + samples)));
 
     // Throughput over /mcp: N clients, each a loop of calls on its own kept-alive connection.
     let mut throughput = Vec::new();
@@ -280,19 +293,41 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-/// One latency row: its JSON key, its label, the timings and the connections its client opened.
+/// One latency row: its JSON key, its label, the timings, the connections its client opened
+/// and the host's CPU time per request.
 pub struct Row {
     pub key: &'static str,
     pub label: String,
     pub latency: Latency,
     pub connections: u64,
+    pub host_cpu_ms: Option<f64>,
 }
 
 impl Row {
-    fn new(key: &'static str, label: &str, timings: &[Duration], connections: u64) -> Row {
+    fn new(key: &'static str, label: &str, timings: &[Duration], connections: u64, host_cpu_ms: Option<f64>) -> Row {
         let latency = Latency::of(timings);
         eprintln!("measured {label}: p50 {:.2} ms, p99 {:.2} ms", latency.p50, latency.p99);
-        Row { key, label: label.to_owned(), latency, connections }
+        Row { key, label: label.to_owned(), latency, connections, host_cpu_ms }
+    }
+}
+
+/// The host process's CPU time across one row (the fake's requests, e.g. the direct floor, run
+/// in the benchmark's own process and cost the host nothing).
+struct CpuMeter {
+    pid: Option<u32>,
+    start: Option<f64>,
+}
+
+impl CpuMeter {
+    fn start(pid: Option<u32>) -> CpuMeter {
+        CpuMeter { pid, start: pid.and_then(|p| host_process::cpu_seconds(p).ok()) }
+    }
+
+    /// Host CPU milliseconds per request over `requests` requests since [`CpuMeter::start`]
+    /// (10 ms tick resolution over the whole row).
+    fn per_call(&self, requests: usize) -> Option<f64> {
+        let end = self.pid.and_then(|p| host_process::cpu_seconds(p).ok())?;
+        Some((end - self.start?) * 1000.0 / requests.max(1) as f64)
     }
 }
 

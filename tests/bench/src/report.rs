@@ -90,10 +90,11 @@ impl Results {
         let _ = writeln!(t, "app: {}", self.app_dir.join("spin.toml").display());
         let _ = writeln!(t, "machine: {}; load average at start {}", self.machine.line(), self.load_at_start);
         let _ = writeln!(t);
-        let _ = writeln!(t, "{:<54} {:>8} {:>8} {:>8} {:>8}  conns", "latency (ms), one keep-alive connection per row", "p50", "p90", "p99", "max");
+        let _ = writeln!(t, "{:<54} {:>8} {:>8} {:>8} {:>8}  conns  host CPU", "latency (ms), one keep-alive connection per row", "p50", "p90", "p99", "max");
         for r in &self.rows {
             let l = &r.latency;
-            let _ = writeln!(t, "{:<54} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {:>5}", r.label, l.p50, l.p90, l.p99, l.max, r.connections);
+            let cpu = r.host_cpu_ms.map(|c| format!("{c:.2}")).unwrap_or_else(|| "?".into());
+            let _ = writeln!(t, "{:<54} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {:>5} {:>9}", r.label, l.p50, l.p90, l.p99, l.max, r.connections, cpu);
         }
         let ms = |x: Option<f64>| x.map(|x| format!("{x:+.2} ms")).unwrap_or_else(|| "?".into());
         let _ = writeln!(
@@ -143,6 +144,7 @@ impl Results {
                 if let Some(o) = v.as_object_mut() {
                     o.insert("label".into(), json!(r.label));
                     o.insert("connections".into(), json!(r.connections));
+                    o.insert("host_cpu_ms_per_request".into(), json!(r.host_cpu_ms.map(round)));
                 }
                 (r.key.to_owned(), v)
             })

@@ -2,9 +2,15 @@
 //! real `spin up` with `KINTONE_MCP_HOST=spin`), signs in, measures, prints a table and writes the
 //! same figures as JSON. It measures and prints; it never fails on a timing.
 //!
+//! Every latency row runs on its own kept-alive HTTP/1.1 connection ([`conn::Conn`]), as an MCP
+//! client sends its requests, and counts the connections it opened; each throughput client has
+//! its own connection too.
+//!
 //! Environment: `BENCH_OUT` (JSON path, default `<target>/bench-results.json`),
 //! `BENCH_SAMPLES` (sequential calls per latency row, default 300),
-//! `BENCH_SECONDS` (seconds per throughput level, default 5).
+//! `BENCH_SECONDS` (seconds per throughput level, default 5),
+//! `KINTONE_MCP_APP_DIR` (serve another checkout's spin.toml and components, e.g. an older
+//! commit's worktree, with this checkout's host: see docs/benchmarks.md).
 
 mod clients;
 mod conn;

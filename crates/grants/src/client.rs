@@ -114,6 +114,9 @@ pub struct RegisteredClient {
     pub issued_at: u64,
     /// Whether the client registered the `refresh_token` grant type (enforced at `/token`).
     pub refresh_token_grant: bool,
+    /// For a client identified by its metadata document URL (see `cimd`): the host of that
+    /// URL, which is what we verified (we fetched the document from it over https).
+    pub document_host: Option<String>,
 }
 
 /// What registration hands back: the client and, for a confidential one, its secret.
@@ -140,19 +143,7 @@ pub fn register_client(config: &Config, request: &ClientRegistration, now: u64) 
         validate_redirect_uri(uri).map_err(|why| RegistrationError::InvalidRedirectUri(format!("redirect_uris[{i}] {why}")))?;
     }
 
-    let name = match request.client_name.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(n) if n.chars().count() > MAX_CLIENT_NAME_CHARS => {
-            return Err(meta(&format!("client_name must be at most {MAX_CLIENT_NAME_CHARS} characters")))
-        }
-        Some(n) if n.chars().any(char::is_control) => return Err(meta("client_name must not contain control characters")),
-        Some(n) if n.chars().any(is_deceptive_name_char) => {
-            return Err(meta(
-                "client_name must not contain invisible or text-direction characters (bidi controls such as U+202E, zero-width characters such as U+200B)",
-            ))
-        }
-        Some(n) => Some(n.to_owned()),
-    };
+    let name = validate_client_name(request.client_name.as_deref()).map_err(meta)?;
 
     // RFC 7591 defaults to client_secret_basic, but clients that omit the method are public
     // clients expecting `none` (mcp-remote, python-sdk): treat omission as public.
@@ -190,18 +181,13 @@ pub fn register_client(config: &Config, request: &ClientRegistration, now: u64) 
         Some(t @ ("web" | "native")) => Some(t.to_owned()),
         Some(_) => return Err(meta("application_type must be web or native")),
     };
-    for (field, value) in [
+    validate_client_urls(&[
         ("client_uri", &request.client_uri),
         ("logo_uri", &request.logo_uri),
         ("policy_uri", &request.policy_uri),
         ("tos_uri", &request.tos_uri),
-    ] {
-        if let Some(v) = value {
-            if !is_safe_web_url(v) {
-                return Err(meta(&format!("{field} must be an http or https URL")));
-            }
-        }
-    }
+    ])
+    .map_err(|why| meta(&why))?;
 
     let claims = ClientClaims {
         name,
@@ -222,9 +208,38 @@ pub fn register_client(config: &Config, request: &ClientRegistration, now: u64) 
         auth_method,
         issued_at: now,
         refresh_token_grant: !claims.no_refresh,
+        document_host: None,
     };
     let client_secret = auth_method.is_confidential().then(|| derive_secret(config, &client.client_id));
     Ok(Registered { client, client_secret, grant_types, application_type })
+}
+
+/// A client's own name as it may be shown (trimmed; empty is none), or why it may not: too
+/// long, control characters, or characters that hide or reorder text. Shared by registration
+/// and client metadata documents.
+pub(crate) fn validate_client_name(name: Option<&str>) -> Result<Option<String>, &'static str> {
+    match name.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(n) if n.chars().count() > MAX_CLIENT_NAME_CHARS => Err("client_name must be at most 128 characters"),
+        Some(n) if n.chars().any(char::is_control) => Err("client_name must not contain control characters"),
+        Some(n) if n.chars().any(is_deceptive_name_char) => Err(
+            "client_name must not contain invisible or text-direction characters (bidi controls such as U+202E, zero-width characters such as U+200B)",
+        ),
+        Some(n) => Ok(Some(n.to_owned())),
+    }
+}
+
+/// The informational URLs of client metadata (`client_uri`, `logo_uri`, …): http or https
+/// URLs of bounded length without control characters, when present.
+pub(crate) fn validate_client_urls(fields: &[(&str, &Option<String>)]) -> Result<(), String> {
+    for (field, value) in fields {
+        if let Some(v) = value {
+            if !is_safe_web_url(v) {
+                return Err(format!("{field} must be an http or https URL"));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn sign_client_id(config: &Config, claims: &ClientClaims) -> Result<String, RegistrationError> {
@@ -252,6 +267,7 @@ pub fn verify_client_id(config: &Config, client_id: &str) -> Option<RegisteredCl
         auth_method: claims.auth_method,
         issued_at: claims.issued_at,
         refresh_token_grant: !claims.no_refresh,
+        document_host: None,
     })
 }
 

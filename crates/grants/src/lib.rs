@@ -15,11 +15,13 @@
 //! No TTL, no compare-and-swap, no key listing: every record carries its own expiry and is
 //! refused and removed when found expired. Records that strangers or abandoned flows can create
 //! live in fixed-size slot tables (see `slots`), so the store can never hold more than
-//! `2 × max_grants` keys (default 2 × 256 = 512).
+//! `2 × max_grants + 16` keys (default 2 × 256 + 16 = 528; the 16 are the client metadata
+//! document cache).
 //!
 //! | key | contents | expiry | written by |
 //! |---|---|---|---|
 //! | `g:<slot>` | grant: nonce, client id, scopes, resource, kintone access + refresh token (XChaCha20-Poly1305, AAD = grant id + field), kintone expiry; while pending also the keyed hash of our code, PKCE challenge, redirect URI; once active the spent code's keyed hash (replay detection) | code 10 min; grant 90 days from sign-in | `/callback`, `/token` (once), endpoint kintone refresh |
+//! | `cimd:<slot>` | a validated client metadata document (URL, name, redirect URIs, refresh allowed, fetched at, fresh until); at most 16 keys, slot = hash of the URL (see `cimd`) | `Cache-Control` clamped to 5 min – 24 h, then up to 24 h more while its origin is unreachable | `/authorize`, `/token`, `/revoke` |
 //! | `rt:<slot>` | refresh state: nonce, generation, keyed hash of the current refresh token and of the one it replaced (which returns the same successor for 60 s; any other token we minted for the grant is reuse and revokes it) | 30 days idle, at most the grant's end | `/token` |
 //!
 //! Not stored at all: clients (the `client_id` is the HMAC-signed registration, the secret an
@@ -46,6 +48,7 @@
 //! stored-token hashes, record MACs, refresh-token derivation. Randomness comes from
 //! getrandom 0.3 (`wasi:random` on wasm32-wasip2).
 
+pub mod cimd;
 mod client;
 mod config;
 mod crypto;
@@ -59,6 +62,7 @@ mod slots;
 mod store;
 mod token;
 
+pub use cimd::{cached_document_client, is_url_client_id, resolve_document_client, CimdError, CimdPolicy};
 pub use client::{
     is_deceptive_name_char, register_client, validate_redirect_uri, verify_client_id, ClientAuthMethod,
     ClientRegistration, Registered, RegisteredClient, RegistrationError,

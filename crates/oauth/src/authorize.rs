@@ -4,6 +4,7 @@
 //! only mints more states for the replayer's own browser.
 
 use crate::browser::{self, ConsentFormError, CSRF_COOKIE, SIGNIN_COOKIE};
+use crate::clients::{ClientError, Clients};
 use crate::pages::{consent_page, Consent, ErrorPage, Lang};
 use crate::web::{
     clear_cookie, client_label, cookie, form_params, host_cookie, param, query_params, redirect, security_event, with_query,
@@ -11,7 +12,7 @@ use crate::web::{
 };
 use grants::{
     begin_signin, ct_eq, is_browser_binding, is_our_resource, new_browser_binding, normalize_resource, random_token,
-    verify_client_id, AuthorizationRequest, Config, RegisteredClient, Scopes, SIGNIN_LIFETIME_SECS,
+    AuthorizationRequest, Config, RegisteredClient, Scopes, SIGNIN_LIFETIME_SECS,
 };
 use http::{header, StatusCode};
 
@@ -27,6 +28,7 @@ enum Refusal {
 
 pub struct Ctx<'a> {
     pub config: &'a Config,
+    pub clients: &'a Clients<'a>,
     pub issuer: &'a str,
     pub lang: Lang,
     pub now: u64,
@@ -36,7 +38,7 @@ pub fn authorize_get(ctx: &Ctx<'_>, request: &Request) -> Response {
     let Ok(params) = query_params(request) else {
         return ErrorPage::InvalidRequest.render(ctx.lang);
     };
-    let (client, validated) = match validate(ctx.config, ctx.issuer, &params) {
+    let (client, validated) = match validate(ctx.clients, ctx.issuer, &params) {
         Ok(ok) => ok,
         Err(Refusal::Page(page)) => return page.render(ctx.lang),
         Err(Refusal::Redirect(response)) => return *response,
@@ -67,8 +69,9 @@ pub fn authorize_post(ctx: &Ctx<'_>, request: &Request) -> Response {
         Err(ConsentFormError::Expired) => return ErrorPage::ConsentExpired.render(ctx.lang),
     };
     // Re-check what the sealed request names, as if it were new.
-    let Some(client) = verify_client_id(ctx.config, &validated.client_id) else {
-        return ErrorPage::UnknownClient.render(ctx.lang);
+    let client = match ctx.clients.lookup(&validated.client_id) {
+        Ok(c) => c,
+        Err(e) => return client_error_page(e).render(ctx.lang),
     };
     if client.resolve_redirect_uri(Some(&validated.redirect_uri)).is_none() {
         return ErrorPage::RedirectUriMismatch.render(ctx.lang);
@@ -97,9 +100,9 @@ pub fn authorize_post(ctx: &Ctx<'_>, request: &Request) -> Response {
 }
 
 /// RFC 6749 §4.1.1 + RFC 7636 + RFC 8707 checks, client and redirect URI first.
-fn validate(config: &Config, issuer: &str, params: &Params) -> Result<(RegisteredClient, AuthorizationRequest), Refusal> {
+fn validate(clients: &Clients<'_>, issuer: &str, params: &Params) -> Result<(RegisteredClient, AuthorizationRequest), Refusal> {
     let client_id = param(params, "client_id").ok_or(Refusal::Page(ErrorPage::InvalidRequest))?;
-    let client = verify_client_id(config, client_id).ok_or(Refusal::Page(ErrorPage::UnknownClient))?;
+    let client = clients.lookup(client_id).map_err(|e| Refusal::Page(client_error_page(e)))?;
     let requested_redirect = param(params, "redirect_uri");
     let redirect_uri = client
         .resolve_redirect_uri(requested_redirect)
@@ -156,6 +159,15 @@ fn validate(config: &Config, issuer: &str, params: &Params) -> Result<(Registere
     Ok((client, request))
 }
 
+/// The page for a client id that names no usable client (shown before any redirect: its
+/// redirect URIs are not trusted).
+fn client_error_page(error: ClientError) -> ErrorPage {
+    match error {
+        ClientError::Unknown => ErrorPage::UnknownClient,
+        ClientError::Document(e) => ErrorPage::ClientMetadata(e.to_string()),
+    }
+}
+
 fn show_consent(ctx: &Ctx<'_>, client: &RegisteredClient, request: &AuthorizationRequest) -> Response {
     let (Ok(csrf), redirect) = (random_token::<32>(), url::Url::parse(&request.redirect_uri)) else {
         return ErrorPage::ServerError.render(ctx.lang);
@@ -175,6 +187,7 @@ fn show_consent(ctx: &Ctx<'_>, client: &RegisteredClient, request: &Authorizatio
         ctx.lang,
         &Consent {
             client_name: client.name.as_deref(),
+            verified_host: client.document_host.as_deref(),
             redirect_uri: redirect.as_str(),
             redirect_is_loopback,
             kintone_host: &kintone_host,

@@ -4,12 +4,18 @@
 use crate::web::{oauth_error, param, Params, Reply, Response};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use grants::{verify_client_id, ClientAuthMethod, Config, RegisteredClient};
+use crate::clients::{ClientError, Clients};
+use grants::{ClientAuthMethod, Config, RegisteredClient};
 use http::{header, StatusCode};
 
 /// Authenticate the caller, or the complete error response. An unknown client gets
 /// `401 invalid_client`, which makes Claude register again.
-pub fn authenticate_client(config: &Config, headers: &http::HeaderMap, form: &Params) -> Result<RegisteredClient, Box<Response>> {
+pub fn authenticate_client(
+    config: &Config,
+    clients: &Clients<'_>,
+    headers: &http::HeaderMap,
+    form: &Params,
+) -> Result<RegisteredClient, Box<Response>> {
     let basic = match headers.get(header::AUTHORIZATION) {
         None => None,
         Some(value) => Some(parse_basic(value).ok_or_else(|| invalid_client(true, "malformed HTTP Basic credentials"))?),
@@ -31,7 +37,11 @@ pub fn authenticate_client(config: &Config, headers: &http::HeaderMap, form: &Pa
             None => return Err(invalid_client(false, "client authentication is required (client_id)")),
         },
     };
-    let client = verify_client_id(config, &client_id).ok_or_else(|| invalid_client(used_basic, "unknown client; register again"))?;
+    let client = match clients.lookup(&client_id) {
+        Ok(c) => c,
+        Err(ClientError::Unknown) => return Err(invalid_client(used_basic, "unknown client; register again")),
+        Err(ClientError::Document(e)) => return Err(invalid_client(used_basic, &e.to_string())),
+    };
     // The registered `token_endpoint_auth_method` is the only one accepted (RFC 7591 §2): a
     // secret sent another way than registered is refused even when it is right.
     match (client.auth_method, secret) {
@@ -128,23 +138,25 @@ mod tests {
     #[test]
     fn only_the_registered_authentication_method_is_accepted() {
         let config = config();
+        let kv = platform::MemoryStore::new();
+        let clients = Clients::new(&config, &kv, 1000, None);
         let none = http::HeaderMap::new();
         let (basic_id, basic_secret) = registered(&config, "client_secret_basic");
         let basic_secret = basic_secret.unwrap();
-        assert_eq!(status(authenticate_client(&config, &basic(&basic_id, &basic_secret), &form(&[]))), 200);
+        assert_eq!(status(authenticate_client(&config, &clients, &basic(&basic_id, &basic_secret), &form(&[]))), 200);
         let in_body = form(&[("client_id", &basic_id), ("client_secret", &basic_secret)]);
-        assert_eq!(status(authenticate_client(&config, &none, &in_body)), 401, "basic client, secret in the body");
+        assert_eq!(status(authenticate_client(&config, &clients, &none, &in_body)), 401, "basic client, secret in the body");
 
         let (post_id, post_secret) = registered(&config, "client_secret_post");
         let post_secret = post_secret.unwrap();
         let in_body = form(&[("client_id", &post_id), ("client_secret", &post_secret)]);
-        assert_eq!(status(authenticate_client(&config, &none, &in_body)), 200);
-        assert_eq!(status(authenticate_client(&config, &basic(&post_id, &post_secret), &form(&[]))), 401, "post client, Basic");
+        assert_eq!(status(authenticate_client(&config, &clients, &none, &in_body)), 200);
+        assert_eq!(status(authenticate_client(&config, &clients, &basic(&post_id, &post_secret), &form(&[]))), 401, "post client, Basic");
 
         let (public_id, _) = registered(&config, "none");
-        assert_eq!(status(authenticate_client(&config, &none, &form(&[("client_id", &public_id)]))), 200);
+        assert_eq!(status(authenticate_client(&config, &clients, &none, &form(&[("client_id", &public_id)]))), 200);
         let with_secret = form(&[("client_id", &public_id), ("client_secret", "anything")]);
-        assert_eq!(status(authenticate_client(&config, &none, &with_secret)), 401, "public client sending a secret");
-        assert_eq!(status(authenticate_client(&config, &basic(&public_id, "anything"), &form(&[]))), 401);
+        assert_eq!(status(authenticate_client(&config, &clients, &none, &with_secret)), 401, "public client sending a secret");
+        assert_eq!(status(authenticate_client(&config, &clients, &basic(&public_id, "anything"), &form(&[]))), 401);
     }
 }

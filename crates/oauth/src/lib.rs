@@ -8,6 +8,9 @@
 //! | `/.well-known/oauth-protected-resource` (+ `/mcp`, `/sse`) | GET | RFC 9728 metadata, `resource` = the URL connected to |
 //! | `/register` | POST | RFC 7591 registration (self-contained signed client ids: nothing stored) |
 //! | `/authorize` | GET, POST | validate, consent page (JA/EN) or remembered approval, then Cybozu |
+//!
+//! (At `/authorize`, `/token` and `/revoke` a `client_id` is either one `/register` issued or
+//! an `https` URL naming the client's metadata document, fetched and cached by `grants::cimd`.)
 //! | `/callback` | GET | Cybozu's redirect: sealed state + browser check, code exchange, grant, our code |
 //! | `/token` | POST | `authorization_code` (PKCE S256) and `refresh_token` (rotation) |
 //! | `/revoke` | POST | RFC 7009 |
@@ -24,6 +27,7 @@ mod browser;
 mod callback;
 mod challenge;
 mod client_auth;
+mod clients;
 mod metadata;
 mod pages;
 mod register;
@@ -38,7 +42,8 @@ pub use pages::Lang;
 pub use web::{Request, Response};
 
 use authorize::Ctx;
-use grants::{issuer_for, Config, ConfigError};
+use clients::Clients;
+use grants::{issuer_for, CimdPolicy, Config, ConfigError};
 use http::{header, Method, StatusCode};
 use platform::{HttpClient, KeyValue};
 use web::{method_not_allowed, not_found, oauth_error, preflight, Reply};
@@ -47,13 +52,60 @@ const WELL_KNOWN_AS: &str = "/.well-known/oauth-authorization-server";
 const WELL_KNOWN_OIDC: &str = "/.well-known/openid-configuration";
 const WELL_KNOWN_PRM: &str = "/.well-known/oauth-protected-resource";
 
-/// Every route of the `oauth-provider` component.
-pub fn handle_provider(config: &Config, kv: &impl KeyValue, request: &Request) -> Response {
-    handle_provider_at(config, kv, request, platform::now_unix())
+/// Every route of the `oauth-provider` component. A `client_id` that is an `https` URL (a
+/// Client ID Metadata Document) at `/authorize`, `/token` or `/revoke` is resolved first,
+/// through `http`, from the origins `cimd` allows.
+pub async fn handle_provider(
+    config: &Config,
+    cimd: &CimdPolicy,
+    kv: &impl KeyValue,
+    http: &impl HttpClient,
+    request: &Request,
+) -> Response {
+    handle_provider_with(config, cimd, kv, http, request, platform::now_unix()).await
 }
 
 /// [`handle_provider`] at a given time (tests).
+pub async fn handle_provider_with(
+    config: &Config,
+    cimd: &CimdPolicy,
+    kv: &impl KeyValue,
+    http: &impl HttpClient,
+    request: &Request,
+    now: u64,
+) -> Response {
+    let resolved = match document_client_id(request) {
+        Some(id) => {
+            let outcome = grants::resolve_document_client(config, cimd, kv, http, &id, now).await;
+            if let Err(e) = &outcome {
+                web::security_event(format_args!("client metadata document for client {} refused: {e}", web::client_label(&id)));
+            }
+            Some((id, outcome))
+        }
+        None => None,
+    };
+    route(config, kv, request, now, Clients::new(config, kv, now, resolved))
+}
+
+/// The routes without outbound HTTP: a URL client id resolves only from the document cache
+/// (tests and fuzzing of everything else).
 pub fn handle_provider_at(config: &Config, kv: &impl KeyValue, request: &Request, now: u64) -> Response {
+    route(config, kv, request, now, Clients::new(config, kv, now, None))
+}
+
+/// The URL `client_id` a request carries where it must be resolved before handling: the query of
+/// `GET /authorize`, the form of `POST /token` and `/revoke`. Parsed as the handlers will parse
+/// it; a request they will refuse anyway resolves nothing.
+fn document_client_id(request: &Request) -> Option<String> {
+    let params = match (request.uri().path(), request.method()) {
+        ("/authorize", &Method::GET) => web::query_params(request).ok()?,
+        ("/token" | "/revoke", &Method::POST) => web::form_params(request).ok()?,
+        _ => return None,
+    };
+    web::param(&params, "client_id").filter(|id| grants::is_url_client_id(id)).map(str::to_owned)
+}
+
+fn route(config: &Config, kv: &impl KeyValue, request: &Request, now: u64, clients: Clients<'_>) -> Response {
     let path = request.uri().path();
     let method = request.method();
     let allow = match path {
@@ -75,10 +127,10 @@ pub fn handle_provider_at(config: &Config, kv: &impl KeyValue, request: &Request
     match path {
         WELL_KNOWN_AS | WELL_KNOWN_OIDC => metadata::document(&authorization_server_metadata(&issuer)),
         "/register" => register::register(config, request, now),
-        "/token" => token::token(config, kv, request, now),
-        "/revoke" => revoke::revoke(config, kv, request),
+        "/token" => token::token(config, &clients, kv, request, now),
+        "/revoke" => revoke::revoke(config, &clients, kv, request),
         "/authorize" => {
-            let ctx = Ctx { config, issuer: &issuer, lang: lang_of(request), now };
+            let ctx = Ctx { config, clients: &clients, issuer: &issuer, lang: lang_of(request), now };
             if method == Method::GET {
                 authorize::authorize_get(&ctx, request)
             } else {

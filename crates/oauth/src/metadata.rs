@@ -29,7 +29,7 @@ pub fn authorization_server_metadata(issuer: &str) -> serde_json::Value {
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "scopes_supported": scope_names(),
         "authorization_response_iss_parameter_supported": true,
-        "client_id_metadata_document_supported": false,
+        "client_id_metadata_document_supported": true,
         "ui_locales_supported": ["ja", "en"],
     })
 }

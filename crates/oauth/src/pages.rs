@@ -84,6 +84,8 @@ pub enum ErrorPage {
     SigninOtherBrowser,
     CybozuDenied,
     CybozuError(String),
+    /// A client identified by a metadata document URL that could not be used (the reason).
+    ClientMetadata(String),
     CybozuRejected,
     CybozuUnavailable,
     ServerError,
@@ -115,6 +117,11 @@ impl ErrorPage {
                 l("不明なアプリケーション", "Unknown application"),
                 l("このアプリケーションはこのサーバーに登録されていないか、登録が無効になっています。アプリケーションから接続し直してください。",
                   "This application is not registered with this server, or its registration is no longer valid. Reconnect it from the application."),
+            ),
+            ErrorPage::ClientMetadata(_) => (
+                l("アプリケーションを確認できません", "Cannot verify the application"),
+                l("このアプリケーションは自身の説明（クライアントメタデータ文書）の URL で名乗っていますが、その文書を取得できないか、内容が正しくありません。何も変更されていません。アプリケーションの提供元か、このサーバーの管理者（許可する取得元 cimd_origin_1〜4）に確認してください。",
+                  "This application identifies itself by the web address of its description (a client metadata document), and that document could not be fetched or is not valid. Nothing was changed. Check with the application's provider, or ask this server's administrator (the allowed origins cimd_origin_1 to 4)."),
             ),
             ErrorPage::RedirectUriMismatch => (
                 l("戻り先が一致しません", "Return address mismatch"),
@@ -185,6 +192,9 @@ impl ErrorPage {
             ErrorPage::CybozuError(code) => {
                 format!("<p class=\"detail\">{}: <code>{}</code></p>", lang.pick("エラーコード", "Error code"), text(code))
             }
+            ErrorPage::ClientMetadata(reason) => {
+                format!("<p class=\"detail\">{}: <code>{}</code></p>", lang.pick("理由", "Reason"), text(reason))
+            }
             _ => String::new(),
         };
         let body = format!("<h1>{}</h1>\n<p>{}</p>\n{detail}", text(title), text(message));
@@ -201,6 +211,9 @@ impl ErrorPage {
 pub struct Consent<'a> {
     /// What the client calls itself (its own, unverified claim).
     pub client_name: Option<&'a str>,
+    /// For a client identified by its metadata document URL: that URL's host, which this server
+    /// did verify (it fetched the document from there over https). Shown first.
+    pub verified_host: Option<&'a str>,
     /// The full redirect URI the code goes to, not only its host: two clients on one host
     /// (`https://host/a/cb`, `https://host/b/cb`) must look different.
     pub redirect_uri: &'a str,
@@ -214,9 +227,12 @@ pub struct Consent<'a> {
 
 pub fn consent_page(lang: Lang, c: &Consent<'_>) -> Response {
     let l = |ja, en| lang.pick(ja, en);
-    let title = l("kintone へのアクセスを許可しますか？", "Allow access to kintone?");
     // The name is whatever the client registered: say so, and show it as its claim.
     let name = c.client_name.map(displayable_name);
+    if let Some(host) = c.verified_host {
+        return consent_page_for_document_client(lang, c, host, name.as_deref());
+    }
+    let title = l("kintone へのアクセスを許可しますか？", "Allow access to kintone?");
     let intro = match (lang, &name) {
         (Lang::Ja, Some(name)) => format!(
             "「<strong class=\"client\">{}</strong>」と名乗るアプリケーションが、あなたの代わりに kintone（<strong>{}</strong>）を利用しようとしています。",
@@ -241,6 +257,62 @@ pub fn consent_page(lang: Lang, c: &Consent<'_>) -> Response {
         "名前はアプリケーション自身が登録したもので、このサーバーは確認していません。下の戻り先で見分けてください。",
         "The application chose this name itself; this server has not verified it. Tell applications apart by the return address below.",
     ));
+    consent_body(lang, c, title, &text(title), &intro, &claim)
+}
+
+/// The consent page of a client identified by its metadata document URL: the verified host
+/// first ("claude.ai wants …"), the name it gives itself second, as its claim.
+fn consent_page_for_document_client(lang: Lang, c: &Consent<'_>, host: &str, name: Option<&str>) -> Response {
+    let (title, heading) = match lang {
+        Lang::Ja => (
+            format!("{host} が kintone へのアクセスを求めています"),
+            format!("<span class=\"verified-host\">{}</span> が kintone へのアクセスを求めています", text(host)),
+        ),
+        Lang::En => (
+            format!("{host} wants access to kintone"),
+            format!("<span class=\"verified-host\">{}</span> wants access to kintone", text(host)),
+        ),
+    };
+    let intro = match (lang, name) {
+        (Lang::Ja, Some(name)) => format!(
+            "<strong class=\"verified-host\">{}</strong> のアプリケーション（自称「<strong class=\"client\">{}</strong>」）が、あなたの代わりに kintone（<strong>{}</strong>）を利用しようとしています。",
+            text(host),
+            text(name),
+            text(c.kintone_host)
+        ),
+        (Lang::Ja, None) => format!(
+            "<strong class=\"verified-host\">{}</strong> のアプリケーションが、あなたの代わりに kintone（<strong>{}</strong>）を利用しようとしています。",
+            text(host),
+            text(c.kintone_host)
+        ),
+        (Lang::En, Some(name)) => format!(
+            "An application from <strong class=\"verified-host\">{}</strong>, which says its name is “<strong class=\"client\">{}</strong>”, wants to use kintone (<strong>{}</strong>) on your behalf.",
+            text(host),
+            text(name),
+            text(c.kintone_host)
+        ),
+        (Lang::En, None) => format!(
+            "An application from <strong class=\"verified-host\">{}</strong> wants to use kintone (<strong>{}</strong>) on your behalf.",
+            text(host),
+            text(c.kintone_host)
+        ),
+    };
+    let claim = match lang {
+        Lang::Ja => format!(
+            "このサーバーはアプリケーションの説明を {} から https で取得して確認しました。名前はアプリケーション自身の申告です。",
+            text(host)
+        ),
+        Lang::En => format!(
+            "This server fetched the application's description from {} over https. The name is the application's own claim.",
+            text(host)
+        ),
+    };
+    consent_body(lang, c, &title, &heading, &intro, &claim)
+}
+
+/// The consent page around its introduction: where the user returns, permissions, the form.
+fn consent_body(lang: Lang, c: &Consent<'_>, title: &str, heading_html: &str, intro: &str, claim: &str) -> Response {
+    let l = |ja, en| lang.pick(ja, en);
     let next = match lang {
         Lang::Ja => format!(
             "許可すると Cybozu にサインインし、その後次のアドレスに戻ります: <code class=\"redirect\">{}</code>",
@@ -265,7 +337,7 @@ pub fn consent_page(lang: Lang, c: &Consent<'_>) -> Response {
     let permissions: String =
         c.scopes.iter().map(|s| format!("<li>{} <code>{}</code></li>", text(scope_label(s, lang)), text(s.name()))).collect();
     let body = format!(
-        r#"<h1>{title}</h1>
+        r#"<h1>{heading_html}</h1>
 <p>{intro}</p>
 <p class="claim">{claim}</p>
 <p>{next}</p>
@@ -278,7 +350,6 @@ pub fn consent_page(lang: Lang, c: &Consent<'_>) -> Response {
 <button type="submit" name="decision" value="approve" class="approve">{approve}</button>
 <button type="submit" name="decision" value="deny">{deny}</button>
 </form>"#,
-        title = text(title),
         perm_title = text(l("許可する権限", "Permissions requested")),
         request = attr(c.sealed_request),
         csrf = attr(c.csrf_token),
@@ -343,6 +414,7 @@ mod tests {
             lang,
             &Consent {
                 client_name: name,
+                verified_host: None,
                 redirect_uri: "https://claude.ai/api/mcp/auth_callback",
                 redirect_is_loopback: false,
                 kintone_host: "example.cybozu.com",

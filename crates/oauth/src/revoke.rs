@@ -2,17 +2,18 @@
 //! tokens get the same 200, so the endpoint tells a caller nothing about other clients' tokens.
 
 use crate::client_auth::authenticate_client;
+use crate::clients::Clients;
 use crate::web::{form_params, oauth_error, param, Reply, Request, Response};
 use grants::{revoke_token, Config};
 use http::StatusCode;
 use platform::KeyValue;
 
-pub fn revoke(config: &Config, kv: &impl KeyValue, request: &Request) -> Response {
+pub fn revoke(config: &Config, clients: &Clients<'_>, kv: &impl KeyValue, request: &Request) -> Response {
     let form = match form_params(request) {
         Ok(f) => f,
         Err(e) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &e.describe()),
     };
-    let client = match authenticate_client(config, request.headers(), &form) {
+    let client = match authenticate_client(config, clients, request.headers(), &form) {
         Ok(c) => c,
         Err(response) => return *response,
     };

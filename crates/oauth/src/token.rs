@@ -1,17 +1,18 @@
 //! `POST /token`: the `authorization_code` and `refresh_token` grants.
 
 use crate::client_auth::authenticate_client;
+use crate::clients::Clients;
 use crate::web::{form_params, oauth_error, param, retry_later, Reply, Request, Response};
 use grants::{redeem_code, refresh_tokens, CodeRedemption, Config, ExposeSecret, IssuedTokens, RefreshRedemption, TokenError};
 use http::StatusCode;
 use platform::KeyValue;
 
-pub fn token(config: &Config, kv: &impl KeyValue, request: &Request, now: u64) -> Response {
+pub fn token(config: &Config, clients: &Clients<'_>, kv: &impl KeyValue, request: &Request, now: u64) -> Response {
     let form = match form_params(request) {
         Ok(f) => f,
         Err(e) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &e.describe()),
     };
-    let client = match authenticate_client(config, request.headers(), &form) {
+    let client = match authenticate_client(config, clients, request.headers(), &form) {
         Ok(c) => c,
         Err(response) => return *response,
     };

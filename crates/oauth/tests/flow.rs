@@ -62,11 +62,11 @@ async fn issuer_comes_from_the_request_when_public_url_is_unset() {
     .unwrap();
     let mut request = get("/.well-known/oauth-authorization-server");
     request.headers_mut().insert("spin-full-url", "http://localhost:3001/.well-known/oauth-authorization-server".parse().unwrap());
-    let m = json_of(&oauth::handle_provider(&config, &h.kv, &request));
+    let m = json_of(&oauth::handle_provider_at(&config, &h.kv, &request, T0));
     assert_eq!(m["issuer"], "http://localhost:3001");
     assert_eq!(m["token_endpoint"], "http://localhost:3001/token");
     // Without any origin information the server says what to configure.
-    let response = oauth::handle_provider(&config, &h.kv, &get("/.well-known/oauth-authorization-server"));
+    let response = oauth::handle_provider_at(&config, &h.kv, &get("/.well-known/oauth-authorization-server"), T0);
     assert_eq!(response.status(), 400);
     assert!(body_text(&response).contains("public_url"));
 }

@@ -33,6 +33,21 @@ pub trait HttpClient {
         }
         Ok(response)
     }
+
+    /// [`HttpClient::send_capped`] that gives up after `timeout`: connecting, waiting for the
+    /// first byte and reading the body each stop there ([`OutboundError::Unreachable`]). For
+    /// documents fetched from third parties on a user's behalf (client metadata documents),
+    /// where a slow origin must not hold a request. This default, for test clients, has no
+    /// deadline of its own.
+    async fn send_capped_within(
+        &self,
+        request: http::Request<Vec<u8>>,
+        max_body: usize,
+        timeout: std::time::Duration,
+    ) -> Result<http::Response<Vec<u8>>, OutboundError> {
+        let _ = timeout;
+        self.send_capped(request, max_body).await
+    }
 }
 
 /// Gives a request with a body (or a method that carries one) its `content-length`, so it

@@ -70,6 +70,101 @@ impl HttpClient for SpinHttp {
         }
         builder.body(body).map_err(|e| OutboundError::Unreachable { host, reason: format!("unusable response: {e}") })
     }
+
+    async fn send_capped_within(
+        &self,
+        request: http::Request<Vec<u8>>,
+        max_body: usize,
+        timeout: std::time::Duration,
+    ) -> Result<http::Response<Vec<u8>>, OutboundError> {
+        SpinHttp::get_within(&request, max_body, timeout)
+    }
+}
+
+impl SpinHttp {
+    /// A bodiless GET through `wasi:http/outgoing-handler` with `request-options` timeouts
+    /// (spin-sdk's `send` passes none), its body read up to `max_body` bytes and `timeout` in
+    /// all. Blocking is fine here: one component instance serves one request.
+    fn get_within(
+        request: &http::Request<Vec<u8>>,
+        max_body: usize,
+        timeout: std::time::Duration,
+    ) -> Result<http::Response<Vec<u8>>, OutboundError> {
+        use wasi::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
+        let started = std::time::Instant::now();
+        let uri = request.uri();
+        let host = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+        let invalid = |what: &str| OutboundError::Invalid(what.to_owned());
+        let unreachable = |reason: String| OutboundError::Unreachable { host: host.clone(), reason };
+        if request.method() != http::Method::GET || !request.body().is_empty() {
+            return Err(invalid("only a bodiless GET can be sent with a deadline"));
+        }
+        let headers = header_list(request.headers());
+        let fields = Fields::from_list(&headers).map_err(|e| invalid(&format!("header: {e:?}")))?;
+        let outgoing = OutgoingRequest::new(fields);
+        let scheme = match uri.scheme_str() {
+            Some("http") => Scheme::Http,
+            Some("https") => Scheme::Https,
+            _ => return Err(invalid("the URL must use http or https")),
+        };
+        let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        outgoing
+            .set_method(&Method::Get)
+            .and_then(|()| outgoing.set_scheme(Some(&scheme)))
+            .and_then(|()| outgoing.set_authority(Some(&host)))
+            .and_then(|()| outgoing.set_path_with_query(Some(path)))
+            .map_err(|()| invalid("the URL cannot be sent"))?;
+        let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+        let options = RequestOptions::new();
+        // A host that does not support a timeout refuses to set it; the overall check below
+        // still bounds reading the body.
+        let _ = options.set_connect_timeout(Some(nanos));
+        let _ = options.set_first_byte_timeout(Some(nanos));
+        let _ = options.set_between_bytes_timeout(Some(nanos));
+        let body = outgoing.body().map_err(|()| invalid("request body unavailable"))?;
+        OutgoingBody::finish(body, None).map_err(|e| invalid(&format!("request body: {e:?}")))?;
+        let future = wasi::http::outgoing_handler::handle(outgoing, Some(options)).map_err(|e| match e {
+            ErrorCode::HttpRequestDenied => OutboundError::NotAllowed(host.clone()),
+            other => unreachable(format!("{other:?}")),
+        })?;
+        future.subscribe().block();
+        let incoming = match future.get() {
+            Some(Ok(Ok(response))) => response,
+            Some(Ok(Err(ErrorCode::HttpRequestDenied))) => return Err(OutboundError::NotAllowed(host.clone())),
+            Some(Ok(Err(e))) => return Err(unreachable(format!("{e:?}"))),
+            Some(Err(())) | None => return Err(unreachable("no response".into())),
+        };
+        let mut builder = http::Response::builder().status(incoming.status());
+        let mut declared = None;
+        for (name, value) in incoming.headers().entries() {
+            if name.eq_ignore_ascii_case("content-length") {
+                declared = std::str::from_utf8(&value).ok().and_then(|v| v.trim().parse::<usize>().ok());
+            }
+            builder = builder.header(name, value);
+        }
+        if declared.is_some_and(|n| n > max_body) {
+            return Err(OutboundError::TooLarge { limit: max_body, size: declared });
+        }
+        let incoming_body = incoming.consume().map_err(|()| unreachable("response body unavailable".into()))?;
+        let stream = incoming_body.stream().map_err(|()| unreachable("response body unavailable".into()))?;
+        let mut body = Vec::new();
+        loop {
+            if started.elapsed() > timeout {
+                return Err(unreachable(format!("no complete answer within {} ms", timeout.as_millis())));
+            }
+            match stream.blocking_read(4096) {
+                Ok(chunk) => {
+                    if body.len() + chunk.len() > max_body {
+                        return Err(OutboundError::TooLarge { limit: max_body, size: None });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Err(wasi::io::streams::StreamError::Closed) => break,
+                Err(e) => return Err(unreachable(format!("reading the body: {e:?}"))),
+            }
+        }
+        builder.body(body).map_err(|e| unreachable(format!("unusable response: {e}")))
+    }
 }
 
 fn send_error(host: &str, error: spin_sdk::http::SendError) -> OutboundError {

@@ -30,10 +30,16 @@ pub struct AllowList {
 
 impl AllowList {
     /// Parses resolved entries; returns the list and a message per entry that allows nothing.
+    /// An entry that a template resolved to nothing (`""`, `http://`, `https://`) is skipped
+    /// without a word, as Spin does (`PartialAllowedHostConfig::parse_or_skip` in
+    /// spin-outbound-networking-config), so an empty variable makes an optional slot.
     pub fn parse(entries: &[String]) -> (AllowList, Vec<String>) {
         let mut list = AllowList::default();
         let mut problems = Vec::new();
         for entry in entries {
+            if matches!(entry.as_str(), "" | "http://" | "https://") {
+                continue;
+            }
             match AllowedHost::parse(entry) {
                 Ok(h) => list.entries.push(h),
                 Err(why) => problems.push(format!("allowed_outbound_hosts entry `{entry}` allows nothing: {why}")),
@@ -159,6 +165,15 @@ mod tests {
         assert!(!l.allows("https", "cybozu.com", None));
         assert!(!l.allows("https", "a.cybozu.com.evil", None));
         assert!(l.allows("http", "api.test", Some(1234)));
+    }
+
+    #[test]
+    fn entries_resolved_empty_are_skipped_silently() {
+        let entries: Vec<String> = ["", "https://", "http://", "https://claude.ai"].iter().map(|s| s.to_string()).collect();
+        let (l, problems) = AllowList::parse(&entries);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(l.allows("https", "claude.ai", None));
+        assert!(!l.allows("https", "chatgpt.com", None));
     }
 
     #[test]

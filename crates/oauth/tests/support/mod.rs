@@ -230,7 +230,7 @@ impl Browser {
         }
     }
 
-    fn prepare(&self, mut request: Request) -> Request {
+    pub fn prepare(&self, mut request: Request) -> Request {
         if !self.cookies.is_empty() {
             let header = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
             request.headers_mut().insert("cookie", header.parse().unwrap());

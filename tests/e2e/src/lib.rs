@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 pub use fake_cybozu::{FakeConfig, FakeCybozu};
 
 pub mod browser;
+pub mod cimd_origin;
 pub mod clients;
 pub mod kv_store;
 pub mod mcp_client;
@@ -64,6 +65,8 @@ pub struct Options {
     pub port: Option<u16>,
     /// Configuration for the in-process fake (its redirect URIs get the app's `/callback` added).
     pub fake_config: Option<FakeConfig>,
+    /// A runtime configuration file (`--runtime-config-file`, e.g. a test CA for an https origin).
+    pub runtime_config_file: Option<PathBuf>,
 }
 
 pub struct App {
@@ -133,6 +136,9 @@ impl App {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(if std::env::var_os("E2E_HOST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() });
+        if let Some(file) = &options.runtime_config_file {
+            command.arg("--runtime-config-file").arg(file);
+        }
         for (name, value) in &options.variables {
             command.env(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value);
         }

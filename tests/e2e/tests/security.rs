@@ -26,6 +26,14 @@
 //! | H1: tool calls spelt with JSON escapes (`tools\/call`, `\u` in method or name), escaped batches, legacy `/sse/message` beyond the token's scopes | `security/tool_scopes.rs` `escaped_tool_calls_need_their_scope_on_mcp_and_post_sse`, `a_batch_with_one_call_beyond_the_token_is_refused_whole`, `an_escaped_call_on_a_legacy_sse_session_is_refused_and_never_queued` |
 //! | `Bearer` scheme in any case (RFC 9110) | `security/tool_scopes.rs` `the_bearer_scheme_is_case_insensitive` |
 //! | L1: unbounded legacy SSE sessions per grant; a killed host's sessions left forever | `security/sse_sessions.rs` `sse_sessions_are_capped_per_grant_and_a_killed_hosts_sessions_are_collected` |
+//! | client metadata document that is not JSON | `security/cimd.rs` `a_document_that_is_not_json_is_refused` |
+//! | client metadata document naming another `client_id` | `security/cimd.rs` `a_document_naming_another_client_id_is_refused` |
+//! | redirect URI the client metadata document does not list | `security/cimd.rs` `a_redirect_uri_the_document_does_not_list_is_refused` |
+//! | oversized client metadata document | `security/cimd.rs` `an_oversized_document_is_refused_unread` |
+//! | slow client metadata origin | `security/cimd.rs` `a_slow_origin_is_given_up_on_within_seconds` |
+//! | redirect from a client metadata document URL | `security/cimd.rs` `a_redirect_from_the_document_url_is_not_followed` |
+//! | non-https (or fragment, dot-segment, path-less) `client_id` URL | `security/cimd.rs` `a_non_https_client_id_is_refused_without_a_request` |
+//! | `client_id` URL on an origin the operator did not allow (SSRF) | `security/cimd.rs` `a_disallowed_origin_is_never_contacted` |
 //!
 //! Fuzzing (see fuzz/README.md) found nothing so far; a finding gets its input added here.
 
@@ -41,6 +49,8 @@ mod browser_flow;
 mod token_store;
 #[path = "security/sse_sessions.rs"]
 mod sse_sessions;
+#[path = "security/cimd.rs"]
+mod cimd;
 
 type Snapshot = BTreeMap<(String, String), Vec<u8>>;
 

@@ -49,6 +49,8 @@ pub struct ComponentConfig {
     pub variables: BTreeMap<String, String>,
     pub key_value_stores: Vec<String>,
     pub allowed_hosts: AllowList,
+    /// `[[client_tls]]` of the runtime config for this component: host → TLS client config.
+    pub client_tls: std::collections::HashMap<String, Arc<rustls::ClientConfig>>,
     pub environment: Vec<(String, String)>,
     pub kv: SqliteKv,
 }
@@ -216,6 +218,15 @@ impl WasiHttpHooks for OutboundHooks {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         let _ = fut;
+        if scheme.eq_ignore_ascii_case("https") {
+            if let Some(tls) = self.config.client_tls.get(&host.to_ascii_lowercase()).cloned() {
+                return Box::new(async move {
+                    use http_body_util::BodyExt;
+                    let (response, io) = crate::tls_send::send_with_tls(request, options, tls).await?;
+                    Ok((response.map(BodyExt::boxed_unsync), io))
+                });
+            }
+        }
         Box::new(async move {
             use http_body_util::BodyExt;
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;

@@ -7,7 +7,9 @@ mod kv;
 mod manifest;
 mod outbound;
 mod routing;
+mod runtime_config;
 mod server;
+mod tls_send;
 mod variables;
 
 use anyhow::{bail, Context, Result};
@@ -35,6 +37,9 @@ struct Args {
     /// Application variable, `name=value` (repeatable); `SPIN_VARIABLE_<NAME>` takes precedence.
     #[arg(long = "variable")]
     variables: Vec<String>,
+    /// Runtime configuration (TOML) as `spin up` takes it; this host supports `[[client_tls]]`.
+    #[arg(long = "runtime-config-file")]
+    runtime_config_file: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -60,6 +65,10 @@ async fn run(args: Args) -> Result<()> {
         None => args.from.parent().unwrap_or(std::path::Path::new(".")).join(".spin"),
     };
     let kv = kv::SqliteKv::open(&state_dir)?;
+    let client_tls = match &args.runtime_config_file {
+        Some(path) => runtime_config::load(path, &app.components.keys().cloned().collect::<Vec<_>>())?,
+        None => runtime_config::ClientTls::default(),
+    };
 
     // Compiled code is cached on disk (as Spin does), so a restart skips Cranelift.
     let mut engine_config = wasmtime::Config::new();
@@ -99,6 +108,7 @@ async fn run(args: Args) -> Result<()> {
             variables: vars,
             key_value_stores: c.key_value_stores.clone(),
             allowed_hosts,
+            client_tls: client_tls.for_component(id),
             environment: c.environment.clone().into_iter().collect(),
             kv: kv.clone(),
         };

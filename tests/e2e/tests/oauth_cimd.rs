@@ -1,7 +1,8 @@
 //! Client ID Metadata Documents through the wasm app: a client whose `client_id` is an https URL
 //! (served from a loopback origin with a test CA, trusted through the runtime config's
 //! `[[client_tls]]`) signs in, calls a tool, refreshes and reconnects without a second consent;
-//! and the exact metadata and first `/authorize` exchange Claude's documented client sees.
+//! the exact metadata and first `/authorize` exchange Claude's documented client sees; and a real
+//! CIMD client from the npm registry (the TypeScript MCP SDK, `clientMetadataUrl`) signing in.
 //!
 //! Claude's real document lives at `https://claude.ai/oauth/mcp-oauth-client-metadata`; no test
 //! can serve claude.ai, and neither Spin nor the test host can resolve that name to loopback, so
@@ -95,4 +96,60 @@ async fn claudes_documented_client_sees_this_metadata_and_this_first_authorize_e
     // Approving sends the browser to Cybozu (Claude's callback would get the code afterwards).
     let to_cybozu = flow.approve(&consent).await.unwrap();
     assert!(to_cybozu.as_str().starts_with(&format!("{}/oauth2/authorization?", app.fake_base_url)), "{to_cybozu}");
+}
+
+/// A real CIMD-capable client from the npm registry: the TypeScript MCP SDK (pinned in
+/// tests/e2e/node) with `clientMetadataUrl`. It sees `client_id_metadata_document_supported`,
+/// presents its URL as `client_id` instead of registering, and the test plays the user's
+/// browser (consent, the fake Cybozu sign-in) before the SDK finishes, lists and calls a tool.
+#[tokio::test]
+async fn the_typescript_sdk_signs_in_with_its_client_metadata_url() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let tools = e2e::clients::node::NodeTools::locate().unwrap();
+    let origin = CimdOrigin::start().await.unwrap();
+    let app = cimd_origin::start_app(&origin).await.unwrap();
+    let client_id = origin.url("/sdk/client.json");
+    origin.serve("/sdk/client.json", Answer::json(&cimd_origin::document(&client_id, "MCP TypeScript SDK (CIMD)", &[CLIENT_REDIRECT_URI])));
+
+    let mut child = tokio::process::Command::new(tools.node())
+        .arg(tools.dir.join("cimd-client.mjs"))
+        .args([app.url("/mcp"), client_id.clone(), CLIENT_REDIRECT_URI.to_owned()])
+        .current_dir(&tools.dir)
+        .env("PATH", tools.path_env())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let next = |line: Option<String>| -> Value { serde_json::from_str(&line.expect("the SDK client stopped")).unwrap() };
+    let first = next(tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap());
+    let authorize = first["authorize"].as_str().unwrap_or_else(|| panic!("{first}")).to_owned();
+    let query = e2e::browser::query_of(&url::Url::parse(&authorize).unwrap());
+    assert_eq!(query["client_id"], client_id, "the SDK presents its metadata URL, it did not register");
+    assert_eq!(query["code_challenge_method"], "S256");
+
+    // The user's browser: consent (the verified host first), Cybozu, back to the redirect URI.
+    let discovery = signin::discover(&app, "/mcp").await.unwrap();
+    let mut flow = Flow::with_client(&app, discovery, cimd_origin::client(&client_id, CLIENT_REDIRECT_URI)).unwrap();
+    let consent = Consent::parse(&flow.browser.get(&authorize).await.unwrap()).unwrap();
+    assert!(consent.html.contains("<span class=\"verified-host\">localhost</span> wants access to kintone"));
+    let to_cybozu = flow.approve(&consent).await.unwrap();
+    let callback = flow.cybozu_sign_in(&to_cybozu, "alice").await.unwrap();
+    let back = flow.browser.get(callback.as_str()).await.unwrap();
+    assert_eq!(back.status, 302, "{}", back.body);
+    let at_client = back.redirect().unwrap();
+    assert!(at_client.as_str().starts_with(CLIENT_REDIRECT_URI), "{at_client}");
+    let code = e2e::browser::query_of(&at_client)["code"].clone();
+    stdin.write_all(format!("{}\n", serde_json::json!({ "code": code })).as_bytes()).await.unwrap();
+    stdin.flush().await.unwrap();
+
+    let result = next(tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap());
+    assert_eq!(result["client_id"], client_id.as_str(), "{result}");
+    assert!(result["tools"].as_u64().unwrap_or(0) > 10, "{result}");
+    assert_eq!(result["call_is_error"], false, "{result}");
+    assert!(child.wait().await.unwrap().success());
+    assert_eq!(origin.requests(), ["/sdk/client.json"], "one fetch, then the cache");
 }

@@ -274,7 +274,11 @@ impl CachedDocument {
             auth_method: ClientAuthMethod::None,
             issued_at: self.fetched_at,
             refresh_token_grant: !self.no_refresh,
-            document_host: url.host_str().map(str::to_owned),
+            // The authority we fetched from: the host, and the port when it is not 443.
+            document_host: url.host_str().map(|host| match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            }),
         }
     }
 }

@@ -115,7 +115,8 @@ pub struct RegisteredClient {
     /// Whether the client registered the `refresh_token` grant type (enforced at `/token`).
     pub refresh_token_grant: bool,
     /// For a client identified by its metadata document URL (see `cimd`): the host of that
-    /// URL, which is what we verified (we fetched the document from it over https).
+    /// URL (with its port unless 443), which is what we verified (we fetched the document from
+    /// it over https).
     pub document_host: Option<String>,
 }
 

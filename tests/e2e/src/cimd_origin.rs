@@ -124,6 +124,11 @@ impl CimdOrigin {
         Ok(CimdOrigin { origin: format!("https://localhost:{port}"), runtime_config_file, dir, state, server })
     }
 
+    /// `localhost:<port>`: what the consent page names as the verified host.
+    pub fn authority(&self) -> &str {
+        self.origin.trim_start_matches("https://")
+    }
+
     /// The URL of `path` on this origin (a client id).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin)

@@ -26,7 +26,8 @@ async fn a_metadata_document_client_signs_in_calls_a_tool_refreshes_and_is_remem
     let discovery = signin::discover(&app, "/mcp").await.unwrap();
     let mut flow = Flow::with_client(&app, discovery, cimd_origin::client(&client_id, CLIENT_REDIRECT_URI)).unwrap();
     let consent = Consent::parse(&flow.open_authorize(&[]).await.unwrap()).unwrap();
-    assert!(consent.html.contains("<span class=\"verified-host\">localhost</span> wants access to kintone"), "{}", consent.html);
+    let heading = format!("<span class=\"verified-host\">{}</span> wants access to kintone", origin.authority());
+    assert!(consent.html.contains(&heading), "{}", consent.html);
     assert!(consent.html.contains("“<strong class=\"client\">e2e CIMD client</strong>”"));
     let to_cybozu = flow.approve(&consent).await.unwrap();
     let callback = flow.cybozu_sign_in(&to_cybozu, "alice").await.unwrap();
@@ -85,7 +86,7 @@ async fn claudes_documented_client_sees_this_metadata_and_this_first_authorize_e
     let consent = Consent::parse(&page).unwrap();
     let h1 = consent.html.find("<h1>").unwrap();
     assert!(
-        consent.html[h1..].starts_with("<h1><span class=\"verified-host\">localhost</span> wants access to kintone</h1>"),
+        consent.html[h1..].starts_with(&format!("<h1><span class=\"verified-host\">{}</span> wants access to kintone</h1>", origin.authority())),
         "the verified host is what the user reads first: {}",
         consent.html
     );
@@ -135,7 +136,7 @@ async fn the_typescript_sdk_signs_in_with_its_client_metadata_url() {
     let discovery = signin::discover(&app, "/mcp").await.unwrap();
     let mut flow = Flow::with_client(&app, discovery, cimd_origin::client(&client_id, CLIENT_REDIRECT_URI)).unwrap();
     let consent = Consent::parse(&flow.browser.get(&authorize).await.unwrap()).unwrap();
-    assert!(consent.html.contains("<span class=\"verified-host\">localhost</span> wants access to kintone"));
+    assert!(consent.html.contains(&format!("<span class=\"verified-host\">{}</span> wants access to kintone", origin.authority())));
     let to_cybozu = flow.approve(&consent).await.unwrap();
     let callback = flow.cybozu_sign_in(&to_cybozu, "alice").await.unwrap();
     let back = flow.browser.get(callback.as_str()).await.unwrap();

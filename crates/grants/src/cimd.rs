@@ -426,7 +426,7 @@ pub fn validate_document(url: &str, body: &[u8]) -> Result<ValidDocument, CimdEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::test_config;
+    use crate::test_support::test_config;
     use platform::MemoryStore;
     use std::cell::{Cell, RefCell};
 

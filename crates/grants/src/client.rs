@@ -374,7 +374,7 @@ fn is_safe_web_url(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::test_config;
+    use crate::test_support::{config_with, test_config};
 
     fn registration(uris: &[&str]) -> ClientRegistration {
         ClientRegistration {
@@ -412,7 +412,7 @@ mod tests {
         let evil = serde_json::json!({"r": ["https://evil.example/cb"], "m": "none", "t": 1, "x": "aaaa"});
         let forged = format!("kc1.{}.{tag}", crypto::b64(evil.to_string().as_bytes()));
         assert!(verify_client_id(&config, &forged).is_none());
-        let other_config = crate::config::tests::config_with(&[("secret_key", "a-different-secret-key-for-another-deploy")]);
+        let other_config = config_with(&[("secret_key", "a-different-secret-key-for-another-deploy")]);
         assert!(verify_client_id(&other_config, id).is_none());
     }
 

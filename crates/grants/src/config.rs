@@ -192,43 +192,9 @@ fn parse_capacity(variable: &'static str, raw: Option<String>, default: u16) -> 
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    pub const TEST_SECRET_KEY: &str = "test-secret-key-0123456789-abcdefghij";
-
-    pub fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        move |name| map.get(name).cloned()
-    }
-
-    pub fn base() -> Vec<(&'static str, &'static str)> {
-        vec![
-            (VAR_KINTONE_BASE_URL, "https://example.cybozu.com"),
-            (VAR_CYBOZU_CLIENT_ID, "l.1.client"),
-            (VAR_CYBOZU_CLIENT_SECRET, "cybozu-secret-value"),
-            (VAR_SECRET_KEY, TEST_SECRET_KEY),
-        ]
-    }
-
-    pub fn test_config() -> Config {
-        Config::from_lookup(vars(&base())).unwrap()
-    }
-
-    /// The test configuration with some variables replaced.
-    pub fn config_with(extra: &[(&'static str, &'static str)]) -> Config {
-        with(extra).unwrap()
-    }
-
-    fn with(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
-        let mut pairs = base();
-        for (k, v) in extra {
-            pairs.retain(|(name, _)| name != k);
-            pairs.push((k, v));
-        }
-        Config::from_lookup(vars(&pairs))
-    }
+    use crate::test_support::{base, test_config, try_config_with as with, vars, TEST_SECRET_KEY};
 
     #[test]
     fn parses_a_complete_configuration() {

@@ -172,91 +172,10 @@ fn sanitize_code(code: &str) -> String {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    //! A scripted double of Cybozu's token endpoint: it checks what a real one checks (method,
-    //! path, content type, Basic credentials, grant parameters) and answers like one.
+mod tests {
     use super::*;
-    use crate::config::tests::test_config;
+    use crate::test_support::{config_with, test_config, FakeTokenEndpoint};
     use platform::OutboundError;
-    use std::cell::RefCell;
-    use std::collections::HashMap;
-
-    pub struct FakeTokenEndpoint {
-        pub codes: RefCell<HashMap<String, (String, String)>>, // code -> (access, refresh)
-        pub refresh_tokens: RefCell<HashMap<String, u32>>,     // refresh -> counter of accesses issued
-        pub expires_in: serde_json::Value,
-        pub down: RefCell<bool>,
-        pub requests: RefCell<Vec<String>>,
-    }
-
-    impl FakeTokenEndpoint {
-        pub fn new() -> Self {
-            FakeTokenEndpoint {
-                codes: RefCell::new(HashMap::new()),
-                refresh_tokens: RefCell::new(HashMap::new()),
-                expires_in: serde_json::json!(3600),
-                down: RefCell::new(false),
-                requests: RefCell::new(vec![]),
-            }
-        }
-
-        pub fn add_code(&self, code: &str, access: &str, refresh: &str) {
-            self.codes.borrow_mut().insert(code.into(), (access.into(), refresh.into()));
-            self.refresh_tokens.borrow_mut().insert(refresh.into(), 0);
-        }
-
-        pub fn revoke_refresh(&self, refresh: &str) {
-            self.refresh_tokens.borrow_mut().remove(refresh);
-        }
-
-        fn answer(status: u16, body: serde_json::Value) -> http::Response<Vec<u8>> {
-            http::Response::builder()
-                .status(status)
-                .header("content-type", "application/json")
-                .body(body.to_string().into_bytes())
-                .unwrap()
-        }
-    }
-
-    impl HttpClient for FakeTokenEndpoint {
-        async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, OutboundError> {
-            if *self.down.borrow() {
-                return Err(OutboundError::Unreachable { host: "example.cybozu.com".into(), reason: "connection refused".into() });
-            }
-            let body = String::from_utf8(request.body().clone()).unwrap();
-            self.requests.borrow_mut().push(body.clone());
-            assert_eq!(request.method(), http::Method::POST);
-            assert_eq!(request.uri().to_string(), "https://example.cybozu.com/oauth2/token");
-            assert_eq!(request.headers()["content-type"], "application/x-www-form-urlencoded");
-            let expected = format!("Basic {}", STANDARD.encode("l.1.client:cybozu-secret-value"));
-            if request.headers().get("authorization").map(|v| v.to_str().unwrap()) != Some(expected.as_str()) {
-                return Ok(Self::answer(401, serde_json::json!({"error": "invalid_client"})));
-            }
-            let form: HashMap<String, String> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
-            match form.get("grant_type").map(String::as_str) {
-                Some("authorization_code") => match self.codes.borrow_mut().remove(form["code"].as_str()) {
-                    Some((access, refresh)) => Ok(Self::answer(200, serde_json::json!({
-                        "access_token": access, "refresh_token": refresh, "token_type": "Bearer",
-                        "expires_in": self.expires_in, "scope": "k:app_record:read"
-                    }))),
-                    None => Ok(Self::answer(400, serde_json::json!({"error": "invalid_grant", "error_description": "bad code"}))),
-                },
-                Some("refresh_token") => {
-                    let mut tokens = self.refresh_tokens.borrow_mut();
-                    match tokens.get_mut(form["refresh_token"].as_str()) {
-                        Some(n) => {
-                            *n += 1;
-                            Ok(Self::answer(200, serde_json::json!({
-                                "access_token": format!("refreshed-{n}"), "token_type": "bearer", "expires_in": "3600"
-                            })))
-                        }
-                        None => Ok(Self::answer(400, serde_json::json!({"error": "invalid_grant"}))),
-                    }
-                }
-                _ => Ok(Self::answer(400, serde_json::json!({"error": "unsupported_grant_type"}))),
-            }
-        }
-    }
 
     #[tokio::test]
     async fn exchanges_a_code_with_basic_auth() {
@@ -295,7 +214,7 @@ pub(crate) mod tests {
         let err = exchange_code(&fake, &test_config(), "c", "x", 0).await.unwrap_err();
         assert!(matches!(err, CybozuError::Unavailable(_)));
 
-        let wrong_secret = crate::config::tests::config_with(&[("cybozu_client_secret", "not-the-secret")]);
+        let wrong_secret = config_with(&[("cybozu_client_secret", "not-the-secret")]);
         *fake.down.borrow_mut() = false;
         let err = exchange_code(&fake, &wrong_secret, "c", "x", 0).await.unwrap_err();
         assert!(matches!(&err, CybozuError::Rejected { status: 401, error } if error == "invalid_client"));

@@ -34,7 +34,7 @@
 //! Both records carry a MAC (HMAC-SHA256 over the record and its key, member `m`); one that fails
 //! it (planted, altered, moved, or written by a version before issue 11) is refused, removed and
 //! treated as absent. At most 5 live grants per client; a new sign-in evicts only an unredeemed
-//! code, never another client's active grant (see `grant::create_grant`).
+//! code, never another client's active grant (see `grant_table::create_grant`).
 //!
 //! Codes and refresh tokens are `<prefix><slot>.<nonce>.<secret>`, so each names its grant; only
 //! their keyed hash (HMAC-SHA256) is stored. Refresh tokens are derived (from the code, then from
@@ -48,19 +48,24 @@
 //! stored-token hashes, record MACs, refresh-token derivation. Randomness comes from
 //! getrandom 0.3 (`wasi:random` on wasm32-wasip2).
 
+mod access_token;
 pub mod cimd;
 mod client;
 mod config;
 mod crypto;
 pub mod cybozu;
 mod grant;
+mod grant_id;
+mod grant_table;
 mod resource;
 mod scope;
 mod session;
 mod signin;
 mod slots;
 mod store;
-mod token;
+#[cfg(test)]
+pub(crate) mod test_support;
+mod token_endpoint;
 
 pub use cimd::{cached_document_client, is_url_client_id, resolve_document_client, CimdError, CimdPolicy};
 pub use client::{
@@ -73,10 +78,12 @@ pub use config::{
 };
 pub use crypto::{ct_eq, random_token, sha256_b64, CryptoError};
 pub use cybozu::{exchange_code, refresh_kintone_token, CybozuError, KintoneTokens};
-pub use grant::{
-    create_grant, pkce_s256_matches, redeem_code, refresh_tokens, revoke_grant, revoke_token, CodeRedemption,
-    GrantId, IssuedTokens, RefreshRedemption, TokenError, CODE_LIFETIME_SECS, GRANT_LIFETIME_SECS,
-    MAX_GRANTS_PER_CLIENT, REFRESH_GRACE_SECS, REFRESH_IDLE_SECS,
+pub use grant::{revoke_grant, CODE_LIFETIME_SECS, GRANT_LIFETIME_SECS};
+pub use grant_id::GrantId;
+pub use grant_table::{create_grant, MAX_GRANTS_PER_CLIENT};
+pub use token_endpoint::{
+    pkce_s256_matches, redeem_code, refresh_tokens, revoke_token, CodeRedemption, IssuedTokens, RefreshRedemption,
+    TokenError, REFRESH_GRACE_SECS, REFRESH_IDLE_SECS,
 };
 pub use resource::{
     audience_covers, is_our_resource, issuer_for, normalize_resource, origin_of, MCP_RESOURCE_PATHS,
@@ -92,7 +99,7 @@ pub use signin::{
     SigninError, SIGNIN_LIFETIME_SECS,
 };
 pub use store::BackendError;
-pub use token::ACCESS_TOKEN_LIFETIME_SECS;
+pub use access_token::ACCESS_TOKEN_LIFETIME_SECS;
 
 /// Re-exported so callers can read tokens without depending on `secrecy` themselves.
 pub use secrecy::{ExposeSecret, SecretString};

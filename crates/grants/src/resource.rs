@@ -89,7 +89,7 @@ pub fn audience_covers(bound: &str, requested: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::{base, vars};
+    use crate::test_support::{base, test_config, vars};
     use crate::config::VAR_PUBLIC_URL;
 
     fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
@@ -105,7 +105,7 @@ mod tests {
         let mut pairs = base();
         pairs.push((VAR_PUBLIC_URL, "https://mcp.example.com"));
         let with_public = Config::from_lookup(vars(&pairs)).unwrap();
-        let plain = crate::config::tests::test_config();
+        let plain = test_config();
         let h = headers(&[("spin-full-url", "http://127.0.0.1:3000/authorize?x=1"), ("host", "evil.example")]);
         assert_eq!(issuer_for(&with_public, &h).as_deref(), Some("https://mcp.example.com"));
         assert_eq!(issuer_for(&plain, &h).as_deref(), Some("http://127.0.0.1:3000"));

@@ -1,12 +1,13 @@
 //! The MCP endpoint's side: resolve a bearer token to a session (one key-value read) and
 //! refresh the user's kintone token when it expires or kintone says 401.
 
+use crate::access_token;
 use crate::cybozu::{self, CybozuError};
-use crate::grant::{self, GrantId};
+use crate::grant;
+use crate::grant_id::GrantId;
 use crate::resource::audience_covers;
 use crate::scope::{Scope, Scopes};
 use crate::store::BackendError;
-use crate::token;
 use crate::Config;
 use platform::{HttpClient, KeyValue, KvError};
 use secrecy::{ExposeSecret, SecretString};
@@ -100,7 +101,7 @@ pub fn resolve_bearer(kv: &impl KeyValue, config: &Config, token: &str, resource
 
 /// [`resolve_bearer`] at a given time.
 pub fn resolve_bearer_at(kv: &impl KeyValue, config: &Config, token: &str, resource: &str, now: u64) -> Result<Session, AuthError> {
-    let claims = token::open_access_token(config, token).ok_or(AuthError::InvalidToken)?;
+    let claims = access_token::open_access_token(config, token).ok_or(AuthError::InvalidToken)?;
     if claims.expires_at <= now {
         return Err(AuthError::Expired);
     }
@@ -224,10 +225,8 @@ pub async fn refresh_session_at(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cybozu::tests::FakeTokenEndpoint;
-    use crate::grant::tests::{active_grant, refresh_with};
-    use crate::grant::{refresh_tokens, revoke_token};
-    use crate::config::tests::test_config;
+    use crate::test_support::{active_grant, config_with, refresh_with, test_config, FakeTokenEndpoint};
+    use crate::token_endpoint::{refresh_tokens, revoke_token, RefreshRedemption};
     use platform::MemoryStore;
     use std::cell::Cell;
 
@@ -304,7 +303,7 @@ mod tests {
         let narrowed = refresh_tokens(
             &kv,
             &config,
-            crate::grant::RefreshRedemption { scope: Some("k:app_record:read"), ..refresh_with(t.refresh_token.expose_secret()) },
+            RefreshRedemption { scope: Some("k:app_record:read"), ..refresh_with(t.refresh_token.expose_secret()) },
             150,
         )
         .unwrap();
@@ -416,7 +415,7 @@ mod tests {
     #[tokio::test]
     async fn a_kintone_refresh_does_not_overwrite_a_slot_reused_meanwhile() {
         let kv = MemoryStore::new();
-        let config = crate::config::tests::config_with(&[("max_grants", "1")]);
+        let config = config_with(&[("max_grants", "1")]);
         let fake = FakeTokenEndpoint::new();
         fake.add_code("unused", "kintone-access-1", "kintone-refresh-1");
         let old = active_grant(&kv, &config, 100);

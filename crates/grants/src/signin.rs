@@ -161,23 +161,10 @@ pub fn finish_signin(config: &Config, state: &str, browser_binding: Option<&str>
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::config::tests::{config_with, test_config};
     use crate::config::VAR_SECRET_KEY;
-
-    pub fn sample_request() -> AuthorizationRequest {
-        AuthorizationRequest {
-            client_id: "kc1.client".into(),
-            redirect_uri: "http://localhost:4567/cb".into(),
-            redirect_uri_explicit: true,
-            code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
-            resource: "https://mcp.example.com/mcp".into(),
-            scopes: Scopes::ALL,
-            state: Some("client-state".into()),
-            issuer: "https://mcp.example.com".into(),
-        }
-    }
+    use crate::test_support::{config_with, sample_request, test_config};
 
     const BROWSER: &str = "browser-binding-value-0123456789abcdefghijk";
 

@@ -3,7 +3,7 @@
 //! Without `get_keys` and without TTL, a record nobody reads again (an abandoned sign-in, a grant
 //! whose client vanished) would stay forever. So such records live in fixed-size tables: key
 //! `<prefix><slot>` with `slot < capacity`, and ids carry their slot so lookups stay one read. A
-//! new record probes the whole table from a random start (see `grant::create_grant` for the grant
+//! new record probes the whole table from a random start (see `grant_table::create_grant` for the grant
 //! table's policy: free or dead slots first, per-client cap, pending codes evict only pending
 //! codes). Probing every slot rather than a few random ones matters: with a fixed number of random
 //! probes a table 90 % full would miss its free slots on almost half of all new sign-ins. Sign-ins

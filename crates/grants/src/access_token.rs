@@ -6,7 +6,7 @@
 //! grant record, and a revoked grant is gone.
 
 use crate::crypto::{self, CryptoError};
-use crate::grant::GrantId;
+use crate::grant_id::GrantId;
 use crate::scope::Scopes;
 use crate::Config;
 use secrecy::SecretString;
@@ -77,7 +77,7 @@ pub(crate) fn open_access_token(config: &Config, token: &str) -> Option<AccessCl
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::test_config;
+    use crate::test_support::{config_with, test_config};
 
     #[test]
     fn access_tokens_round_trip_and_hide_their_claims() {
@@ -107,7 +107,7 @@ mod tests {
         assert!(open_access_token(&config, &text.replace("kat_", "xat_")).is_none());
         assert!(open_access_token(&config, "kat_").is_none());
         assert!(open_access_token(&config, &format!("kat_{}", "A".repeat(5000))).is_none());
-        let other = crate::config::tests::config_with(&[("secret_key", "another-deployment-secret-key-value-1234")]);
+        let other = config_with(&[("secret_key", "another-deployment-secret-key-value-1234")]);
         assert!(open_access_token(&other, &text).is_none());
     }
 }

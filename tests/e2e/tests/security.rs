@@ -130,7 +130,9 @@ async fn hostile_oauth_inputs_over_http_are_refused_and_change_nothing() {
     let long = "A".repeat(64 * 1024);
     // URIs are limited to 64 KiB by the http crate on the client side already.
     let long_query = "A".repeat(8 * 1024);
-    let cases: Vec<(&str, &str, String, Option<&str>, Option<String>, Vec<u8>)> = vec![
+    /// (method, path, query, content type, extra header "name: value", body)
+    type Case = (&'static str, &'static str, String, Option<&'static str>, Option<String>, Vec<u8>);
+    let cases: Vec<Case> = vec![
         // (method, path, query, content type, extra header "name: value", body)
         ("GET", "/authorize", "?response_type=code&response_type=code&client_id=x".into(), None, None, vec![]),
         ("GET", "/authorize", "?client_id=%ff%fe&redirect_uri=%00".into(), None, None, vec![]),

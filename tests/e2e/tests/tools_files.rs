@@ -131,7 +131,7 @@ async fn file_errors_from_kintone_and_bad_arguments() {
 
     // An upload key is not a download key.
     let uploaded = s.ok("uploadFile", json!({"file": {"name": "a.txt", "content": B64.encode("hello")}})).await;
-    assert_eq!(uploaded.one().body.contains("Content-Type: application/octet-stream"), true, "default type");
+    assert!(uploaded.one().body.contains("Content-Type: application/octet-stream"), "default type");
     let upload_key = uploaded.data()["fileKey"].as_str().unwrap().to_owned();
     s.kintone_error("downloadFile", json!({"fileKey": upload_key}), "GAIA_BL01").await;
 

@@ -123,7 +123,7 @@ impl key_value::Host for InstanceState {}
 
 impl key_value::HostStore for InstanceState {
     async fn open(&mut self, label: String) -> Result<Resource<KvStoreHandle>, key_value::Error> {
-        if !self.config.key_value_stores.iter().any(|s| *s == label) {
+        if !self.config.key_value_stores.contains(&label) {
             // Spin answers access-denied for a label the component does not list.
             return Err(key_value::Error::AccessDenied);
         }

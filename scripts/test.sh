@@ -23,6 +23,9 @@ for p in "${wasm_packages[@]}"; do
   fi
 done
 
+echo "==> lints: clippy on every crate and target, warnings denied"
+cargo clippy --workspace --all-targets -- -D warnings
+
 echo "==> building the test host"
 cargo build -p spin-test-host
 

@@ -56,8 +56,12 @@ impl Guest for Component {
     }
 
     fn call_tool(conn: Connection, name: String, arguments: String) -> Result<ToolResult, CallError> {
-        let config = config().map_err(|e| CallError::UnknownTool(format!("{name}: tool configuration is invalid: {e}")))?;
-        let conn = kintone::Connection { base_url: conn.base_url, access_token: conn.access_token };
+        let config =
+            config().map_err(|e| CallError::UnknownTool(format!("{name}: tool configuration is invalid: {e}")))?;
+        let conn = kintone::Connection {
+            base_url: conn.base_url,
+            access_token: conn.access_token,
+        };
         // WIT exports are synchronous; the kintone calls are async on Spin's executor.
         let outcome = spin_sdk::http::run(kintone::call_tool(&SpinHttp, &conn, config, &name, &arguments));
         match outcome {
@@ -91,7 +95,11 @@ fn tool(t: &kintone::Tool) -> Tool {
 }
 
 fn content(c: kintone::Content) -> Content {
-    let blob = |b: kintone::Blob| Blob { mime_type: b.mime_type, name: b.name, data: b.data };
+    let blob = |b: kintone::Blob| Blob {
+        mime_type: b.mime_type,
+        name: b.name,
+        data: b.data,
+    };
     match c {
         kintone::Content::Text(t) => Content::Text(t),
         kintone::Content::Image(b) => Content::Image(blob(b)),

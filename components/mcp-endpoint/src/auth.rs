@@ -26,7 +26,10 @@ pub struct Authenticated {
 impl Endpoint {
     pub fn from_variables() -> Result<Endpoint, Response> {
         let config = grants::Config::from_lookup(var).map_err(|e| oauth::config_error_response(&e))?;
-        let mut mcp = mcp::EndpointConfig { public_origin: config.public_url().map(str::to_owned), ..Default::default() };
+        let mut mcp = mcp::EndpointConfig {
+            public_origin: config.public_url().map(str::to_owned),
+            ..Default::default()
+        };
         if let Some(seconds) = var("sse_max_seconds") {
             let Ok(seconds) = seconds.trim().parse::<u64>() else {
                 return Err(misconfigured("sse_max_seconds must be a whole number of seconds"));
@@ -47,8 +50,11 @@ impl Endpoint {
     }
 
     fn issuer(&self, request: &http::Request<Vec<u8>>) -> Result<String, Response> {
-        grants::issuer_for(&self.config, request.headers())
-            .ok_or_else(|| mcp::with_cors(bad_request("Cannot tell this server's origin: set the public_url variable")))
+        grants::issuer_for(&self.config, request.headers()).ok_or_else(|| {
+            mcp::with_cors(bad_request(
+                "Cannot tell this server's origin: set the public_url variable",
+            ))
+        })
     }
 
     /// Resolves the bearer token, refreshing the user's kintone token first when it has
@@ -56,7 +62,11 @@ impl Endpoint {
     pub async fn authenticate(&mut self, request: &http::Request<Vec<u8>>) -> Result<Authenticated, Response> {
         let issuer = self.issuer(request)?;
         let path = Self::endpoint_path(request);
-        let token = request.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer_token);
+        let token = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer_token);
         let Some(token) = token else {
             return Err(challenge(&issuer, path, &Challenge::MissingToken));
         };
@@ -66,13 +76,22 @@ impl Endpoint {
             Err(AuthError::Backend(e)) => return Err(mcp::with_cors(platform::unavailable_response(&e.to_string()))),
             Err(e) => {
                 let description = e.to_string();
-                return Err(challenge(&issuer, path, &Challenge::InvalidToken { description: &description }));
+                return Err(challenge(
+                    &issuer,
+                    path,
+                    &Challenge::InvalidToken {
+                        description: &description,
+                    },
+                ));
             }
         };
         if session.kintone_token_expired(platform::now_unix()) {
             self.refresh_in_place(request, &mut session).await?;
         }
-        let tools = KintoneTools::new(self.config.kintone_base_url(), session.kintone_access_token.expose_secret());
+        let tools = KintoneTools::new(
+            self.config.kintone_base_url(),
+            session.kintone_access_token.expose_secret(),
+        );
         Ok(Authenticated { session, tools })
     }
 
@@ -88,17 +107,31 @@ impl Endpoint {
         challenge(
             &issuer,
             Self::endpoint_path(request),
-            &Challenge::InsufficientScope { required, description: &description },
+            &Challenge::InsufficientScope {
+                required,
+                description: &description,
+            },
         )
     }
 
     /// kintone said 401: refresh the user's kintone token and give tools bound to the new one.
-    pub async fn refresh(&mut self, request: &http::Request<Vec<u8>>, session: &mut Session) -> Result<KintoneTools, Response> {
+    pub async fn refresh(
+        &mut self,
+        request: &http::Request<Vec<u8>>,
+        session: &mut Session,
+    ) -> Result<KintoneTools, Response> {
         self.refresh_in_place(request, session).await?;
-        Ok(KintoneTools::new(self.config.kintone_base_url(), session.kintone_access_token.expose_secret()))
+        Ok(KintoneTools::new(
+            self.config.kintone_base_url(),
+            session.kintone_access_token.expose_secret(),
+        ))
     }
 
-    async fn refresh_in_place(&mut self, request: &http::Request<Vec<u8>>, session: &mut Session) -> Result<(), Response> {
+    async fn refresh_in_place(
+        &mut self,
+        request: &http::Request<Vec<u8>>,
+        session: &mut Session,
+    ) -> Result<(), Response> {
         match grants::refresh_session(&self.kv, &self.config, &SpinHttp, session).await {
             Ok(fresh) => {
                 *session = fresh;
@@ -107,7 +140,11 @@ impl Endpoint {
             Err(RefreshError::GrantRevoked) => {
                 let issuer = self.issuer(request)?;
                 let description = "kintone no longer accepts this sign-in; sign in again";
-                Err(challenge(&issuer, Self::endpoint_path(request), &Challenge::InvalidToken { description }))
+                Err(challenge(
+                    &issuer,
+                    Self::endpoint_path(request),
+                    &Challenge::InvalidToken { description },
+                ))
             }
             Err(e) => Err(mcp::with_cors(platform::unavailable_response(&e.to_string()))),
         }
@@ -131,7 +168,10 @@ fn challenge(issuer: &str, path: &str, challenge: &Challenge<'_>) -> Response {
     let mut response = http::Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     if let Ok(value) = http::HeaderValue::from_str(&oauth::www_authenticate(issuer, path, challenge)) {
         headers.insert(http::header::WWW_AUTHENTICATE, value);
     }

@@ -33,7 +33,11 @@ async fn handle(incoming: IncomingRequest, out: ResponseOutparam) {
         // 413 or 400 before routing: still readable by browser clients.
         Err(refusal) => return send_response(out, mcp::with_cors(refusal)).await,
     };
-    let user_agent = request.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let user_agent = request
+        .headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let (response, summary) = match mcp::route(&request, &endpoint.mcp) {
         Route::Respond(response) => (response, None),
         Route::StreamablePost => streamable_post(&mut endpoint, &request).await,
@@ -44,12 +48,21 @@ async fn handle(incoming: IncomingRequest, out: ResponseOutparam) {
             return;
         }
     };
-    log(&request, summary.as_ref(), response.status().as_u16(), started, user_agent.as_deref());
+    log(
+        &request,
+        summary.as_ref(),
+        response.status().as_u16(),
+        started,
+        user_agent.as_deref(),
+    );
     send_response(out, response).await;
 }
 
 /// `POST /mcp` and `POST /sse`: Streamable HTTP.
-async fn streamable_post(endpoint: &mut Endpoint, request: &http::Request<Vec<u8>>) -> (Response, Option<mcp::Summary>) {
+async fn streamable_post(
+    endpoint: &mut Endpoint,
+    request: &http::Request<Vec<u8>>,
+) -> (Response, Option<mcp::Summary>) {
     let Authenticated { mut session, tools } = match endpoint.authenticate(request).await {
         Ok(a) => a,
         Err(refusal) => return (refusal, None),
@@ -74,7 +87,15 @@ async fn legacy_message(endpoint: &mut Endpoint, request: &http::Request<Vec<u8>
     };
     let owner = session.grant.to_string();
     let granted = auth::scope_names(&session);
-    let handled = match mcp::handle_message_post(request, &endpoint.kv, &endpoint.mcp, &owner, &tools, &granted, platform::now_unix()) {
+    let handled = match mcp::handle_message_post(
+        request,
+        &endpoint.kv,
+        &endpoint.mcp,
+        &owner,
+        &tools,
+        &granted,
+        platform::now_unix(),
+    ) {
         MessageOutcome::Respond(handled) => handled,
         MessageOutcome::InsufficientScope(missing) => return (endpoint.insufficient_scope(request, &missing), None),
         MessageOutcome::NeedsRefresh(pending) => match endpoint.refresh(request, &mut session).await {
@@ -95,7 +116,12 @@ async fn legacy_stream(endpoint: &mut Endpoint, request: &http::Request<Vec<u8>>
             return status;
         }
     };
-    let (mut stream, first) = match mcp::SseStream::open(&endpoint.kv, &endpoint.mcp, &session.grant.to_string(), platform::now_ms()) {
+    let (mut stream, first) = match mcp::SseStream::open(
+        &endpoint.kv,
+        &endpoint.mcp,
+        &session.grant.to_string(),
+        platform::now_ms(),
+    ) {
         Ok(opened) => opened,
         Err(e) => {
             let response = platform::unavailable_response(&e.to_string());
@@ -106,7 +132,11 @@ async fn legacy_stream(endpoint: &mut Endpoint, request: &http::Request<Vec<u8>>
     let head = mcp::SseStream::response_head();
     let Ok(fields) = Fields::from_list(&platform::spin::header_list(head.headers())) else {
         stream.abandon(&endpoint.kv);
-        send_response(out, platform::unavailable_response("the stream's headers could not be built")).await;
+        send_response(
+            out,
+            platform::unavailable_response("the stream's headers could not be built"),
+        )
+        .await;
         return 503;
     };
     let response = OutgoingResponse::new(fields);
@@ -137,7 +167,13 @@ async fn legacy_stream(endpoint: &mut Endpoint, request: &http::Request<Vec<u8>>
     }
 }
 
-fn log(request: &http::Request<Vec<u8>>, summary: Option<&mcp::Summary>, status: u16, started: Instant, user_agent: Option<&str>) {
+fn log(
+    request: &http::Request<Vec<u8>>,
+    summary: Option<&mcp::Summary>,
+    status: u16,
+    started: Instant,
+    user_agent: Option<&str>,
+) {
     let line = mcp::format_line(&mcp::RequestLog {
         method: request.method().as_str(),
         path: request.uri().path(),

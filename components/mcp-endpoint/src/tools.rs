@@ -9,7 +9,12 @@ pub struct KintoneTools {
 
 impl KintoneTools {
     pub fn new(base_url: &str, access_token: &str) -> Self {
-        KintoneTools { connection: wit::Connection { base_url: base_url.to_owned(), access_token: access_token.to_owned() } }
+        KintoneTools {
+            connection: wit::Connection {
+                base_url: base_url.to_owned(),
+                access_token: access_token.to_owned(),
+            },
+        }
     }
 }
 
@@ -53,7 +58,11 @@ impl mcp::ToolProvider for KintoneTools {
 }
 
 fn content(c: wit::Content) -> mcp::Content {
-    let blob = |b: wit::Blob| mcp::Blob { mime_type: b.mime_type, name: b.name, data: b.data };
+    let blob = |b: wit::Blob| mcp::Blob {
+        mime_type: b.mime_type,
+        name: b.name,
+        data: b.data,
+    };
     match c {
         wit::Content::Text(t) => mcp::Content::Text(t),
         wit::Content::Image(b) => mcp::Content::Image(blob(b)),

@@ -76,13 +76,24 @@ impl CimdPolicy {
             let Some(raw) = lookup(variable).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else {
                 continue;
             };
-            let invalid = |reason: &str| ConfigError::Invalid { variable, reason: reason.to_owned() };
-            let url = Url::parse(&raw).map_err(|_| invalid("must be an https origin such as https://client.example"))?;
+            let invalid = |reason: &str| ConfigError::Invalid {
+                variable,
+                reason: reason.to_owned(),
+            };
+            let url =
+                Url::parse(&raw).map_err(|_| invalid("must be an https origin such as https://client.example"))?;
             if url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) {
                 return Err(invalid("must be an https origin such as https://client.example"));
             }
-            if !url.username().is_empty() || url.password().is_some() || url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-                return Err(invalid("must be an origin only (https://host[:port]), without a path, query or user information"));
+            if !url.username().is_empty()
+                || url.password().is_some()
+                || url.path() != "/"
+                || url.query().is_some()
+                || url.fragment().is_some()
+            {
+                return Err(invalid(
+                    "must be an origin only (https://host[:port]), without a path, query or user information",
+                ));
             }
             origins.push(url.origin().ascii_serialization());
         }
@@ -91,7 +102,9 @@ impl CimdPolicy {
 
     /// A policy allowing exactly these origins (tests).
     pub fn allowing(origins: &[&str]) -> Self {
-        CimdPolicy { origins: origins.iter().map(|o| o.trim_end_matches('/').to_owned()).collect() }
+        CimdPolicy {
+            origins: origins.iter().map(|o| o.trim_end_matches('/').to_owned()).collect(),
+        }
     }
 
     pub fn origins(&self) -> &[String] {
@@ -174,7 +187,9 @@ pub fn parse_client_id_url(client_id: &str) -> Result<Url, CimdError> {
         return Err(bad("must have a path"));
     }
     if url.as_str() != client_id {
-        return Err(bad("must be written in canonical form (lower-case host, no default port)"));
+        return Err(bad(
+            "must be written in canonical form (lower-case host, no default port)",
+        ));
     }
     Ok(url)
 }
@@ -213,14 +228,18 @@ pub async fn resolve_document_client(
         }
         Err(e) if e.is_transient() => match cached {
             Some(entry) if now < entry.fresh_until.saturating_add(STALE_IF_ERROR_SECS) => {
-                security_event(format_args!("client metadata document unreachable; using the cached copy in {key}"));
+                security_event(format_args!(
+                    "client metadata document unreachable; using the cached copy in {key}"
+                ));
                 Ok(entry.client(&url))
             }
             _ => Err(e),
         },
         Err(e) => {
             if cached.is_some() {
-                security_event(format_args!("client metadata document now refused; removed the cached copy in {key}"));
+                security_event(format_args!(
+                    "client metadata document now refused; removed the cached copy in {key}"
+                ));
                 let _ = kv.delete(&key);
             }
             Err(e)
@@ -230,7 +249,12 @@ pub async fn resolve_document_client(
 
 /// The client from the cache only, fresh or within the stale allowance (the consent POST,
 /// which follows a GET that just resolved it; no fetch there).
-pub fn cached_document_client(config: &Config, kv: &impl KeyValue, client_id: &str, now: u64) -> Option<RegisteredClient> {
+pub fn cached_document_client(
+    config: &Config,
+    kv: &impl KeyValue,
+    client_id: &str,
+    now: u64,
+) -> Option<RegisteredClient> {
     let url = parse_client_id_url(client_id).ok()?;
     let entry = read_cached(config, kv, &cache_key(client_id), client_id).ok()??;
     (now < entry.fresh_until.saturating_add(STALE_IF_ERROR_SECS)).then(|| entry.client(&url))
@@ -243,7 +267,12 @@ fn cache_key(client_id: &str) -> String {
     format!("cimd:{slot:x}")
 }
 
-fn read_cached(config: &Config, kv: &impl KeyValue, key: &str, client_id: &str) -> Result<Option<CachedDocument>, platform::KvError> {
+fn read_cached(
+    config: &Config,
+    kv: &impl KeyValue,
+    key: &str,
+    client_id: &str,
+) -> Result<Option<CachedDocument>, platform::KvError> {
     // Another URL's document in the same slot is not ours to use (nor to delete).
     Ok(store::read_authentic::<CachedDocument>(kv, &config.keys, key)?.filter(|e| e.url == client_id))
 }
@@ -290,7 +319,10 @@ async fn fetch(http: &impl HttpClient, url: &Url, now: u64) -> Result<CachedDocu
         .header(http::header::ACCEPT, "application/json")
         .body(Vec::new())
         .map_err(|_| CimdError::BadUrl("cannot be requested"))?;
-    let response = match http.send_capped_within(request, MAX_DOCUMENT_BYTES, FETCH_TIMEOUT).await {
+    let response = match http
+        .send_capped_within(request, MAX_DOCUMENT_BYTES, FETCH_TIMEOUT)
+        .await
+    {
         Ok(r) => r,
         Err(OutboundError::TooLarge { .. }) => return Err(CimdError::TooLarge),
         // The platform's allow-list refused it: the variables and allowed_outbound_hosts differ.
@@ -305,7 +337,12 @@ async fn fetch(http: &impl HttpClient, url: &Url, now: u64) -> Result<CachedDocu
         return Err(CimdError::TooLarge);
     }
     let document = validate_document(url.as_str(), response.body())?;
-    let lifetime = cache_lifetime(response.headers().get(http::header::CACHE_CONTROL).and_then(|v| v.to_str().ok()));
+    let lifetime = cache_lifetime(
+        response
+            .headers()
+            .get(http::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok()),
+    );
     Ok(CachedDocument {
         url: url.as_str().to_owned(),
         name: document.name,
@@ -332,13 +369,18 @@ pub fn cache_lifetime(cache_control: Option<&str>) -> u64 {
         if directive == "no-store" || directive == "no-cache" {
             return MIN_CACHE_SECS;
         }
-        if let Some(v) = directive.strip_prefix("max-age=").or_else(|| directive.strip_prefix("s-maxage=")) {
+        if let Some(v) = directive
+            .strip_prefix("max-age=")
+            .or_else(|| directive.strip_prefix("s-maxage="))
+        {
             if let Ok(n) = v.trim_matches('"').parse::<u64>() {
                 max_age = Some(max_age.map_or(n, |m: u64| m.min(n)));
             }
         }
     }
-    max_age.unwrap_or(DEFAULT_CACHE_SECS).clamp(MIN_CACHE_SECS, MAX_CACHE_SECS)
+    max_age
+        .unwrap_or(DEFAULT_CACHE_SECS)
+        .clamp(MIN_CACHE_SECS, MAX_CACHE_SECS)
 }
 
 /// What a valid document contributes.
@@ -392,7 +434,11 @@ pub fn validate_document(url: &str, body: &[u8]) -> Result<ValidDocument, CimdEr
     }
     match raw.token_endpoint_auth_method.as_deref() {
         None | Some("none") => {}
-        Some(_) => return Err(invalid("token_endpoint_auth_method must be none (no shared secrets or keys)")),
+        Some(_) => {
+            return Err(invalid(
+                "token_endpoint_auth_method must be none (no shared secrets or keys)",
+            ))
+        }
     }
     let refresh_token_grant = match &raw.grant_types {
         None => true,
@@ -400,9 +446,14 @@ pub fn validate_document(url: &str, body: &[u8]) -> Result<ValidDocument, CimdEr
             if !types.iter().any(|t| t == "authorization_code") {
                 return Err(invalid("grant_types must include authorization_code"));
             }
-            if let Some(other) = types.iter().find(|t| !matches!(t.as_str(), "authorization_code" | "refresh_token")) {
+            if let Some(other) = types
+                .iter()
+                .find(|t| !matches!(t.as_str(), "authorization_code" | "refresh_token"))
+            {
                 let other: String = other.chars().filter(|c| c.is_ascii_graphic()).take(40).collect();
-                return Err(invalid(&format!("grant_types may hold only authorization_code and refresh_token, not {other}")));
+                return Err(invalid(&format!(
+                    "grant_types may hold only authorization_code and refresh_token, not {other}"
+                )));
             }
             types.iter().any(|t| t == "refresh_token")
         }
@@ -420,7 +471,11 @@ pub fn validate_document(url: &str, body: &[u8]) -> Result<ValidDocument, CimdEr
         ("tos_uri", &raw.tos_uri),
     ])
     .map_err(|why| invalid(&why))?;
-    Ok(ValidDocument { name, redirect_uris: raw.redirect_uris, refresh_token_grant })
+    Ok(ValidDocument {
+        name,
+        redirect_uris: raw.redirect_uris,
+        refresh_token_grant,
+    })
 }
 
 #[cfg(test)]
@@ -458,21 +513,32 @@ mod tests {
 
     impl FakeOrigin {
         fn new(answers: Vec<Answer>) -> Self {
-            FakeOrigin { answers: RefCell::new(answers), requests: RefCell::new(vec![]), calls: Cell::new(0) }
+            FakeOrigin {
+                answers: RefCell::new(answers),
+                requests: RefCell::new(vec![]),
+                calls: Cell::new(0),
+            }
         }
         fn ok(document: &serde_json::Value, cache_control: Option<&str>) -> Answer {
-            let headers = cache_control.map(|c| vec![("cache-control", c.to_owned())]).unwrap_or_default();
+            let headers = cache_control
+                .map(|c| vec![("cache-control", c.to_owned())])
+                .unwrap_or_default();
             Ok((200, headers, document.to_string().into_bytes()))
         }
         fn down() -> Answer {
-            Err(OutboundError::Unreachable { host: "claude.ai".into(), reason: "timed out".into() })
+            Err(OutboundError::Unreachable {
+                host: "claude.ai".into(),
+                reason: "timed out".into(),
+            })
         }
     }
 
     impl HttpClient for FakeOrigin {
         async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, OutboundError> {
             self.calls.set(self.calls.get() + 1);
-            self.requests.borrow_mut().push(format!("{} {}", request.method(), request.uri()));
+            self.requests
+                .borrow_mut()
+                .push(format!("{} {}", request.method(), request.uri()));
             let answer = self.answers.borrow_mut().remove(0)?;
             let mut builder = http::Response::builder().status(answer.0);
             for (k, v) in answer.1 {
@@ -492,7 +558,10 @@ mod tests {
 
     /// A tiny executor: the fake origin never pends.
     fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(future)
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
     }
 
     #[test]
@@ -506,7 +575,10 @@ mod tests {
         assert_eq!(client.auth_method, ClientAuthMethod::None);
         assert!(client.refresh_token_grant);
         assert_eq!(client.resolve_redirect_uri(Some(CALLBACK)).as_deref(), Some(CALLBACK));
-        assert_eq!(client.resolve_redirect_uri(Some("https://claude.ai/api/mcp/other")), None);
+        assert_eq!(
+            client.resolve_redirect_uri(Some("https://claude.ai/api/mcp/other")),
+            None
+        );
         assert_eq!(http.requests.borrow().as_slice(), [format!("GET {CLAUDE}")]);
         let keys: Vec<String> = kv.snapshot().into_keys().collect();
         assert_eq!(keys.len(), 1);
@@ -527,14 +599,26 @@ mod tests {
             FakeOrigin::down(),
         ]);
         resolve(&kv, &http, CLAUDE, T0).unwrap();
-        assert!(resolve(&kv, &http, CLAUDE, T0 + 601).is_ok(), "unreachable: the stale copy stands in");
-        assert!(resolve(&kv, &http, CLAUDE, T0 + 700).is_ok(), "503: the stale copy stands in");
+        assert!(
+            resolve(&kv, &http, CLAUDE, T0 + 601).is_ok(),
+            "unreachable: the stale copy stands in"
+        );
+        assert!(
+            resolve(&kv, &http, CLAUDE, T0 + 700).is_ok(),
+            "503: the stale copy stands in"
+        );
         let too_old = T0 + 600 + STALE_IF_ERROR_SECS;
-        assert!(matches!(resolve(&kv, &http, CLAUDE, too_old), Err(CimdError::Unreachable(_))));
+        assert!(matches!(
+            resolve(&kv, &http, CLAUDE, too_old),
+            Err(CimdError::Unreachable(_))
+        ));
         // Without any copy, unreachable is an error.
         let empty = MemoryStore::new();
         let http = FakeOrigin::new(vec![FakeOrigin::down()]);
-        assert!(matches!(resolve(&empty, &http, CLAUDE, T0), Err(CimdError::Unreachable(_))));
+        assert!(matches!(
+            resolve(&empty, &http, CLAUDE, T0),
+            Err(CimdError::Unreachable(_))
+        ));
         assert!(empty.snapshot().is_empty());
     }
 
@@ -543,9 +627,15 @@ mod tests {
         let kv = MemoryStore::new();
         let mut changed = claude_document();
         changed["client_id"] = "https://claude.ai/other".into();
-        let http = FakeOrigin::new(vec![FakeOrigin::ok(&claude_document(), Some("max-age=300")), FakeOrigin::ok(&changed, None)]);
+        let http = FakeOrigin::new(vec![
+            FakeOrigin::ok(&claude_document(), Some("max-age=300")),
+            FakeOrigin::ok(&changed, None),
+        ]);
         resolve(&kv, &http, CLAUDE, T0).unwrap();
-        assert!(matches!(resolve(&kv, &http, CLAUDE, T0 + 301), Err(CimdError::InvalidDocument(_))));
+        assert!(matches!(
+            resolve(&kv, &http, CLAUDE, T0 + 301),
+            Err(CimdError::InvalidDocument(_))
+        ));
         assert!(kv.snapshot().is_empty());
     }
 
@@ -575,9 +665,20 @@ mod tests {
                 d["token_endpoint_auth_method"] = "client_secret_basic".into();
                 FakeOrigin::ok(&d, None)
             }),
-            ("oversized", CLAUDE, Err(OutboundError::TooLarge { limit: MAX_DOCUMENT_BYTES, size: None })),
+            (
+                "oversized",
+                CLAUDE,
+                Err(OutboundError::TooLarge {
+                    limit: MAX_DOCUMENT_BYTES,
+                    size: None,
+                }),
+            ),
             ("oversized body", CLAUDE, FakeOrigin::ok(&oversized, None)),
-            ("redirect", CLAUDE, Ok((302, vec![("location", "https://evil.example/doc".into())], vec![]))),
+            (
+                "redirect",
+                CLAUDE,
+                Ok((302, vec![("location", "https://evil.example/doc".into())], vec![])),
+            ),
             ("not found", CLAUDE, Ok((404, vec![], vec![]))),
             ("slow", CLAUDE, FakeOrigin::down()),
         ];
@@ -588,9 +689,21 @@ mod tests {
             assert!(kv.snapshot().is_empty(), "{what}: the store changed");
         }
         for (what, id, expected) in [
-            ("disallowed origin", "https://evil.example/client", CimdError::OriginNotAllowed),
-            ("allowed host, other port", "https://claude.ai:8443/client", CimdError::OriginNotAllowed),
-            ("plain http", "http://claude.ai/oauth/mcp-oauth-client-metadata", CimdError::BadUrl("must use https")),
+            (
+                "disallowed origin",
+                "https://evil.example/client",
+                CimdError::OriginNotAllowed,
+            ),
+            (
+                "allowed host, other port",
+                "https://claude.ai:8443/client",
+                CimdError::OriginNotAllowed,
+            ),
+            (
+                "plain http",
+                "http://claude.ai/oauth/mcp-oauth-client-metadata",
+                CimdError::BadUrl("must use https"),
+            ),
         ] {
             let kv = MemoryStore::new();
             let http = FakeOrigin::new(vec![]);
@@ -602,7 +715,11 @@ mod tests {
 
     #[test]
     fn client_id_urls_are_strict() {
-        for good in [CLAUDE, "https://chatgpt.com/oauth/client.json", "https://localhost:8443/client?v=1"] {
+        for good in [
+            CLAUDE,
+            "https://chatgpt.com/oauth/client.json",
+            "https://localhost:8443/client?v=1",
+        ] {
             assert!(parse_client_id_url(good).is_ok(), "{good}");
         }
         for bad in [
@@ -632,27 +749,74 @@ mod tests {
         type Mutation = Box<dyn Fn(&mut serde_json::Value)>;
         let cases: Vec<(&str, Mutation)> = vec![
             ("array", Box::new(|d| *d = serde_json::json!([1]))),
-            ("client_id missing", Box::new(|d| { d.as_object_mut().unwrap().remove("client_id"); })),
-            ("client_id differs in case", Box::new(|d| d["client_id"] = CLAUDE.replace("claude", "Claude").into())),
-            ("redirect_uris empty", Box::new(|d| d["redirect_uris"] = serde_json::json!([]))),
-            ("redirect_uris string", Box::new(|d| d["redirect_uris"] = CALLBACK.into())),
-            ("redirect javascript", Box::new(|d| d["redirect_uris"] = serde_json::json!(["javascript:alert(1)"]))),
-            ("redirect plain http", Box::new(|d| d["redirect_uris"] = serde_json::json!(["http://example.com/cb"]))),
-            ("private_key_jwt", Box::new(|d| d["token_endpoint_auth_method"] = "private_key_jwt".into())),
-            ("client_secret_post", Box::new(|d| d["token_endpoint_auth_method"] = "client_secret_post".into())),
+            (
+                "client_id missing",
+                Box::new(|d| {
+                    d.as_object_mut().unwrap().remove("client_id");
+                }),
+            ),
+            (
+                "client_id differs in case",
+                Box::new(|d| d["client_id"] = CLAUDE.replace("claude", "Claude").into()),
+            ),
+            (
+                "redirect_uris empty",
+                Box::new(|d| d["redirect_uris"] = serde_json::json!([])),
+            ),
+            (
+                "redirect_uris string",
+                Box::new(|d| d["redirect_uris"] = CALLBACK.into()),
+            ),
+            (
+                "redirect javascript",
+                Box::new(|d| d["redirect_uris"] = serde_json::json!(["javascript:alert(1)"])),
+            ),
+            (
+                "redirect plain http",
+                Box::new(|d| d["redirect_uris"] = serde_json::json!(["http://example.com/cb"])),
+            ),
+            (
+                "private_key_jwt",
+                Box::new(|d| d["token_endpoint_auth_method"] = "private_key_jwt".into()),
+            ),
+            (
+                "client_secret_post",
+                Box::new(|d| d["token_endpoint_auth_method"] = "client_secret_post".into()),
+            ),
             ("client_secret present", Box::new(|d| d["client_secret"] = "s".into())),
-            ("implicit", Box::new(|d| d["grant_types"] = serde_json::json!(["authorization_code", "implicit"]))),
-            ("no authorization_code", Box::new(|d| d["grant_types"] = serde_json::json!(["refresh_token"]))),
-            ("token response", Box::new(|d| d["response_types"] = serde_json::json!(["code", "token"]))),
+            (
+                "implicit",
+                Box::new(|d| d["grant_types"] = serde_json::json!(["authorization_code", "implicit"])),
+            ),
+            (
+                "no authorization_code",
+                Box::new(|d| d["grant_types"] = serde_json::json!(["refresh_token"])),
+            ),
+            (
+                "token response",
+                Box::new(|d| d["response_types"] = serde_json::json!(["code", "token"])),
+            ),
             ("bidi name", Box::new(|d| d["client_name"] = "Claude\u{202E}".into())),
             ("long name", Box::new(|d| d["client_name"] = "x".repeat(129).into())),
-            ("logo data:", Box::new(|d| d["logo_uri"] = "data:image/png;base64,AAAA".into())),
-            ("client_uri javascript", Box::new(|d| d["client_uri"] = "javascript:alert(1)".into())),
+            (
+                "logo data:",
+                Box::new(|d| d["logo_uri"] = "data:image/png;base64,AAAA".into()),
+            ),
+            (
+                "client_uri javascript",
+                Box::new(|d| d["client_uri"] = "javascript:alert(1)".into()),
+            ),
         ];
         for (what, mutate) in cases {
             let mut d = claude_document();
             mutate(&mut d);
-            assert!(matches!(validate_document(CLAUDE, d.to_string().as_bytes()), Err(CimdError::InvalidDocument(_))), "{what}");
+            assert!(
+                matches!(
+                    validate_document(CLAUDE, d.to_string().as_bytes()),
+                    Err(CimdError::InvalidDocument(_))
+                ),
+                "{what}"
+            );
         }
         // Minimal: client_id and redirect_uris; no refresh when grant_types says so.
         let minimal = serde_json::json!({"client_id": CLAUDE, "redirect_uris": ["http://127.0.0.1/cb"], "grant_types": ["authorization_code"]});
@@ -680,10 +844,15 @@ mod tests {
         let mut record: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         record["r"] = serde_json::json!(["https://evil.example/cb"]);
         kv.set(&key, record.to_string().as_bytes()).unwrap();
-        assert!(cached_document_client(&test_config(), &kv, CLAUDE, T0).is_none(), "a planted record is refused");
+        assert!(
+            cached_document_client(&test_config(), &kv, CLAUDE, T0).is_none(),
+            "a planted record is refused"
+        );
         assert!(kv.snapshot().is_empty(), "and removed");
         // Whatever URLs are asked for, at most CACHE_SLOTS keys.
-        let slots: std::collections::BTreeSet<String> = (0..500).map(|i| cache_key(&format!("https://claude.ai/c{i}"))).collect();
+        let slots: std::collections::BTreeSet<String> = (0..500)
+            .map(|i| cache_key(&format!("https://claude.ai/c{i}")))
+            .collect();
         assert!(slots.len() <= CACHE_SLOTS as usize);
     }
 
@@ -697,9 +866,23 @@ mod tests {
         };
         let policy = CimdPolicy::from_lookup(lookup).unwrap();
         assert_eq!(policy.origins(), ["https://claude.ai", "https://chatgpt.com"]);
-        for bad in ["http://claude.ai", "https://claude.ai/oauth", "claude.ai", "https://u@claude.ai"] {
+        for bad in [
+            "http://claude.ai",
+            "https://claude.ai/oauth",
+            "claude.ai",
+            "https://u@claude.ai",
+        ] {
             let err = CimdPolicy::from_lookup(|n| (n == "cimd_origin_4").then(|| bad.to_owned())).unwrap_err();
-            assert!(matches!(err, ConfigError::Invalid { variable: "cimd_origin_4", .. }), "{bad}");
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        variable: "cimd_origin_4",
+                        ..
+                    }
+                ),
+                "{bad}"
+            );
             assert!(!err.to_string().contains(bad));
         }
     }

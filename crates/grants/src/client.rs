@@ -131,17 +131,26 @@ pub struct Registered {
 }
 
 /// Validate a registration and mint its self-contained client id (RFC 7591 §3.2.1).
-pub fn register_client(config: &Config, request: &ClientRegistration, now: u64) -> Result<Registered, RegistrationError> {
+pub fn register_client(
+    config: &Config,
+    request: &ClientRegistration,
+    now: u64,
+) -> Result<Registered, RegistrationError> {
     let meta = |m: &str| RegistrationError::InvalidClientMetadata(m.to_owned());
 
     if request.redirect_uris.is_empty() {
-        return Err(RegistrationError::InvalidRedirectUri("redirect_uris must list at least one URI".into()));
+        return Err(RegistrationError::InvalidRedirectUri(
+            "redirect_uris must list at least one URI".into(),
+        ));
     }
     if request.redirect_uris.len() > MAX_REDIRECT_URIS {
-        return Err(RegistrationError::InvalidRedirectUri(format!("at most {MAX_REDIRECT_URIS} redirect_uris are accepted")));
+        return Err(RegistrationError::InvalidRedirectUri(format!(
+            "at most {MAX_REDIRECT_URIS} redirect_uris are accepted"
+        )));
     }
     for (i, uri) in request.redirect_uris.iter().enumerate() {
-        validate_redirect_uri(uri).map_err(|why| RegistrationError::InvalidRedirectUri(format!("redirect_uris[{i}] {why}")))?;
+        validate_redirect_uri(uri)
+            .map_err(|why| RegistrationError::InvalidRedirectUri(format!("redirect_uris[{i}] {why}")))?;
     }
 
     let name = validate_client_name(request.client_name.as_deref()).map_err(meta)?;
@@ -153,7 +162,9 @@ pub fn register_client(config: &Config, request: &ClientRegistration, now: u64) 
         Some("client_secret_basic") => ClientAuthMethod::ClientSecretBasic,
         Some("client_secret_post") => ClientAuthMethod::ClientSecretPost,
         Some(_) => {
-            return Err(meta("token_endpoint_auth_method must be none, client_secret_basic or client_secret_post"))
+            return Err(meta(
+                "token_endpoint_auth_method must be none, client_secret_basic or client_secret_post",
+            ))
         }
     };
 
@@ -211,8 +222,15 @@ pub fn register_client(config: &Config, request: &ClientRegistration, now: u64) 
         refresh_token_grant: !claims.no_refresh,
         document_host: None,
     };
-    let client_secret = auth_method.is_confidential().then(|| derive_secret(config, &client.client_id));
-    Ok(Registered { client, client_secret, grant_types, application_type })
+    let client_secret = auth_method
+        .is_confidential()
+        .then(|| derive_secret(config, &client.client_id));
+    Ok(Registered {
+        client,
+        client_secret,
+        grant_types,
+        application_type,
+    })
 }
 
 /// A client's own name as it may be shown (trimmed; empty is none), or why it may not: too
@@ -246,7 +264,11 @@ pub(crate) fn validate_client_urls(fields: &[(&str, &Option<String>)]) -> Result
 fn sign_client_id(config: &Config, claims: &ClientClaims) -> Result<String, RegistrationError> {
     let payload = serde_json::to_vec(claims).map_err(|e| RegistrationError::Crypto(e.to_string()))?;
     let tag = crypto::mac(&config.keys.client_ids, &[&payload]);
-    Ok(format!("{CLIENT_ID_PREFIX}{}.{}", crypto::b64(&payload), crypto::b64(&tag)))
+    Ok(format!(
+        "{CLIENT_ID_PREFIX}{}.{}",
+        crypto::b64(&payload),
+        crypto::b64(&tag)
+    ))
 }
 
 /// The client behind `client_id`, if the id is one we issued (signature checked in constant time).
@@ -281,7 +303,10 @@ impl RegisteredClient {
     /// Whether `presented` is this client's secret (constant time). Public clients have none.
     pub fn verify_secret(&self, config: &Config, presented: &str) -> bool {
         self.auth_method.is_confidential()
-            && crypto::ct_eq(derive_secret(config, &self.client_id).expose_secret().as_bytes(), presented.as_bytes())
+            && crypto::ct_eq(
+                derive_secret(config, &self.client_id).expose_secret().as_bytes(),
+                presented.as_bytes(),
+            )
     }
 
     /// The redirect URI to use for a request: exact string match against a registered URI, or
@@ -312,7 +337,6 @@ impl RegisteredClient {
             })
             .then(|| requested.to_owned())
     }
-
 }
 
 /// Redirect URIs we accept: `https` anywhere, `http` only on a loopback host; no fragment, no user
@@ -460,7 +484,10 @@ mod tests {
         ] {
             assert!(register_client(&config, &registration(&[good]), 1).is_ok(), "{good}");
         }
-        assert_eq!(register_client(&config, &registration(&[]), 1).err().unwrap().code(), "invalid_redirect_uri");
+        assert_eq!(
+            register_client(&config, &registration(&[]), 1).err().unwrap().code(),
+            "invalid_redirect_uri"
+        );
     }
 
     #[test]
@@ -493,7 +520,11 @@ mod tests {
         let mut claude = registration(&[uri]);
         claude.client_name = Some("claudeai".into());
         claude.scope = Some("claudeai".into());
-        claude.grant_types = Some(vec!["authorization_code".into(), "refresh_token".into(), "urn:x".into()]);
+        claude.grant_types = Some(vec![
+            "authorization_code".into(),
+            "refresh_token".into(),
+            "urn:x".into(),
+        ]);
         let reg = register_client(&config, &claude, 1).unwrap();
         assert_eq!(reg.grant_types, vec!["authorization_code", "refresh_token"]);
     }
@@ -503,13 +534,24 @@ mod tests {
         let config = test_config();
         let reg = register_client(
             &config,
-            &registration(&["http://localhost:4567/oauth/callback", "https://claude.ai/api/mcp/auth_callback"]),
+            &registration(&[
+                "http://localhost:4567/oauth/callback",
+                "https://claude.ai/api/mcp/auth_callback",
+            ]),
             1,
         )
         .unwrap();
         let c = reg.client;
-        assert_eq!(c.resolve_redirect_uri(Some("https://claude.ai/api/mcp/auth_callback")).as_deref(), Some("https://claude.ai/api/mcp/auth_callback"));
-        assert_eq!(c.resolve_redirect_uri(Some("http://localhost:9999/oauth/callback")).as_deref(), Some("http://localhost:9999/oauth/callback"));
+        assert_eq!(
+            c.resolve_redirect_uri(Some("https://claude.ai/api/mcp/auth_callback"))
+                .as_deref(),
+            Some("https://claude.ai/api/mcp/auth_callback")
+        );
+        assert_eq!(
+            c.resolve_redirect_uri(Some("http://localhost:9999/oauth/callback"))
+                .as_deref(),
+            Some("http://localhost:9999/oauth/callback")
+        );
         for bad in [
             "https://claude.ai/api/mcp/auth_callback/",
             "https://claude.ai/api/mcp/auth_callback?x=1",
@@ -523,7 +565,12 @@ mod tests {
         }
         // Omitted redirect_uri only works with a single registered URI.
         assert_eq!(c.resolve_redirect_uri(None), None);
-        let single = register_client(&config, &registration(&["https://oauth.pstmn.io/v1/callback"]), 1).unwrap().client;
-        assert_eq!(single.resolve_redirect_uri(None).as_deref(), Some("https://oauth.pstmn.io/v1/callback"));
+        let single = register_client(&config, &registration(&["https://oauth.pstmn.io/v1/callback"]), 1)
+            .unwrap()
+            .client;
+        assert_eq!(
+            single.resolve_redirect_uri(None).as_deref(),
+            Some("https://oauth.pstmn.io/v1/callback")
+        );
     }
 }

@@ -47,7 +47,9 @@ pub struct StoreLimits {
 
 impl Default for StoreLimits {
     fn default() -> Self {
-        StoreLimits { max_grants: DEFAULT_MAX_GRANTS }
+        StoreLimits {
+            max_grants: DEFAULT_MAX_GRANTS,
+        }
     }
 }
 
@@ -85,20 +87,35 @@ impl Config {
         let kintone_base_url = parse_origin(VAR_KINTONE_BASE_URL, &require(VAR_KINTONE_BASE_URL)?)?;
         let cybozu_client_id = require(VAR_CYBOZU_CLIENT_ID)?;
         if cybozu_client_id.chars().any(|c| c.is_control() || c == ':') {
-            return Err(invalid(VAR_CYBOZU_CLIENT_ID, "must not contain control characters or ':'"));
+            return Err(invalid(
+                VAR_CYBOZU_CLIENT_ID,
+                "must not contain control characters or ':'",
+            ));
         }
         let cybozu_client_secret = SecretString::from(require(VAR_CYBOZU_CLIENT_SECRET)?);
         let secret_key = SecretString::from(require(VAR_SECRET_KEY)?);
         if secret_key.expose_secret().chars().count() < MIN_SECRET_KEY_CHARS {
-            return Err(invalid(VAR_SECRET_KEY, &format!("must be at least {MIN_SECRET_KEY_CHARS} characters long")));
+            return Err(invalid(
+                VAR_SECRET_KEY,
+                &format!("must be at least {MIN_SECRET_KEY_CHARS} characters long"),
+            ));
         }
-        let public_url = get(VAR_PUBLIC_URL).map(|v| parse_origin(VAR_PUBLIC_URL, &v)).transpose()?;
+        let public_url = get(VAR_PUBLIC_URL)
+            .map(|v| parse_origin(VAR_PUBLIC_URL, &v))
+            .transpose()?;
         let limits = StoreLimits {
             max_grants: parse_capacity(VAR_MAX_GRANTS, get(VAR_MAX_GRANTS), DEFAULT_MAX_GRANTS)?,
         };
         let keys = Keys::derive(secret_key.expose_secret().as_bytes())
             .map_err(|e: CryptoError| invalid(VAR_SECRET_KEY, &e.to_string()))?;
-        Ok(Config { kintone_base_url, cybozu_client_id, cybozu_client_secret, public_url, limits, keys })
+        Ok(Config {
+            kintone_base_url,
+            cybozu_client_id,
+            cybozu_client_secret,
+            public_url,
+            limits,
+            keys,
+        })
     }
 
     /// The kintone origin, e.g. `https://example.cybozu.com` (no trailing slash).
@@ -160,12 +177,16 @@ impl Config {
 }
 
 fn invalid(variable: &'static str, reason: &str) -> ConfigError {
-    ConfigError::Invalid { variable, reason: reason.to_owned() }
+    ConfigError::Invalid {
+        variable,
+        reason: reason.to_owned(),
+    }
 }
 
 /// An `http(s)://host[:port]` origin with nothing after it but an optional `/`.
 fn parse_origin(variable: &'static str, raw: &str) -> Result<String, ConfigError> {
-    let url = Url::parse(raw).map_err(|_| invalid(variable, "must be an absolute URL such as https://example.cybozu.com"))?;
+    let url =
+        Url::parse(raw).map_err(|_| invalid(variable, "must be an absolute URL such as https://example.cybozu.com"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid(variable, "must use the http or https scheme"));
     }
@@ -176,7 +197,10 @@ fn parse_origin(variable: &'static str, raw: &str) -> Result<String, ConfigError
         return Err(invalid(variable, "must not contain user information"));
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(variable, "must be an origin only, without a path, query or fragment"));
+        return Err(invalid(
+            variable,
+            "must be an origin only, without a path, query or fragment",
+        ));
     }
     Ok(url.origin().ascii_serialization())
 }
@@ -200,8 +224,14 @@ mod tests {
     fn parses_a_complete_configuration() {
         let config = with(&[(VAR_PUBLIC_URL, "https://mcp.example.com/"), (VAR_MAX_GRANTS, "100")]).unwrap();
         assert_eq!(config.kintone_base_url(), "https://example.cybozu.com");
-        assert_eq!(config.cybozu_token_endpoint(), "https://example.cybozu.com/oauth2/token");
-        assert_eq!(config.cybozu_authorization_endpoint(), "https://example.cybozu.com/oauth2/authorization");
+        assert_eq!(
+            config.cybozu_token_endpoint(),
+            "https://example.cybozu.com/oauth2/token"
+        );
+        assert_eq!(
+            config.cybozu_authorization_endpoint(),
+            "https://example.cybozu.com/oauth2/authorization"
+        );
         assert_eq!(config.public_url(), Some("https://mcp.example.com"));
         assert_eq!(config.limits().max_grants, 100);
     }
@@ -214,14 +244,24 @@ mod tests {
 
     #[test]
     fn missing_variables_are_named() {
-        for name in [VAR_KINTONE_BASE_URL, VAR_CYBOZU_CLIENT_ID, VAR_CYBOZU_CLIENT_SECRET, VAR_SECRET_KEY] {
+        for name in [
+            VAR_KINTONE_BASE_URL,
+            VAR_CYBOZU_CLIENT_ID,
+            VAR_CYBOZU_CLIENT_SECRET,
+            VAR_SECRET_KEY,
+        ] {
             let pairs: Vec<_> = base().into_iter().filter(|(k, _)| *k != name).collect();
-            assert_eq!(Config::from_lookup(vars(&pairs)).unwrap_err(), ConfigError::Missing { variable: name });
+            assert_eq!(
+                Config::from_lookup(vars(&pairs)).unwrap_err(),
+                ConfigError::Missing { variable: name }
+            );
         }
         // Blank counts as unset.
         assert_eq!(
             with(&[(VAR_SECRET_KEY, "   ")]).unwrap_err(),
-            ConfigError::Missing { variable: VAR_SECRET_KEY }
+            ConfigError::Missing {
+                variable: VAR_SECRET_KEY
+            }
         );
     }
 
@@ -237,18 +277,36 @@ mod tests {
         ] {
             let err = with(&[(VAR_KINTONE_BASE_URL, bad)]).unwrap_err();
             assert!(
-                matches!(err, ConfigError::Invalid { variable: VAR_KINTONE_BASE_URL, .. }),
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        variable: VAR_KINTONE_BASE_URL,
+                        ..
+                    }
+                ),
                 "{bad}: {err}"
             );
         }
         let err = with(&[(VAR_PUBLIC_URL, "https://mcp.example.com/mcp")]).unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { variable: VAR_PUBLIC_URL, .. }));
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                variable: VAR_PUBLIC_URL,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn short_secret_key_is_refused_without_echoing_it() {
         let err = with(&[(VAR_SECRET_KEY, "short-secret-value")]).unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { variable: VAR_SECRET_KEY, .. }));
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                variable: VAR_SECRET_KEY,
+                ..
+            }
+        ));
         assert!(!err.to_string().contains("short-secret-value"));
     }
 

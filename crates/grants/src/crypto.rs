@@ -139,7 +139,8 @@ pub(crate) fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>>
 
 fn hmac_over(key: &[u8; 32], parts: &[&[u8]]) -> Hmac<Sha256> {
     // new_from_slice only fails for key lengths HMAC cannot take; 32 bytes always works.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC accepts 32-byte keys"));
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC accepts 32-byte keys"));
     for part in parts {
         // Length-prefix each part so ("ab","c") and ("a","bc") never collide.
         mac.update(&(part.len() as u64).to_be_bytes());

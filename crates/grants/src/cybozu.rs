@@ -113,16 +113,26 @@ async fn post_token_request(
     now: u64,
 ) -> Result<KintoneTokens, CybozuError> {
     // Cybozu client ids and secrets are URL-safe; real clients send them unencoded.
-    let credentials = format!("{}:{}", config.cybozu_client_id(), config.cybozu_client_secret().expose_secret());
+    let credentials = format!(
+        "{}:{}",
+        config.cybozu_client_id(),
+        config.cybozu_client_secret().expose_secret()
+    );
     let request = http::Request::builder()
         .method(http::Method::POST)
         .uri(config.cybozu_token_endpoint())
         .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(http::header::ACCEPT, "application/json")
-        .header(http::header::AUTHORIZATION, format!("Basic {}", STANDARD.encode(credentials)))
+        .header(
+            http::header::AUTHORIZATION,
+            format!("Basic {}", STANDARD.encode(credentials)),
+        )
         .body(body.into_bytes())
         .map_err(|_| CybozuError::Unavailable("could not build the token request".into()))?;
-    let response = http.send(request).await.map_err(|e| CybozuError::Unavailable(e.to_string()))?;
+    let response = http
+        .send(request)
+        .await
+        .map_err(|e| CybozuError::Unavailable(e.to_string()))?;
     let status = response.status();
     let body = response.body();
     if body.len() > MAX_RESPONSE_BYTES {
@@ -140,9 +150,13 @@ async fn post_token_request(
         if error == "invalid_grant" {
             return Err(CybozuError::InvalidGrant);
         }
-        return Err(CybozuError::Rejected { status: status.as_u16(), error });
+        return Err(CybozuError::Rejected {
+            status: status.as_u16(),
+            error,
+        });
     }
-    let parsed: TokenResponse = serde_json::from_slice(body).map_err(|_| CybozuError::Malformed("not a JSON token response"))?;
+    let parsed: TokenResponse =
+        serde_json::from_slice(body).map_err(|_| CybozuError::Malformed("not a JSON token response"))?;
     let access_token = parsed
         .access_token
         .filter(|t| !t.is_empty())
@@ -154,8 +168,13 @@ async fn post_token_request(
     }
     let expires_in = match parsed.expires_in {
         None | Some(serde_json::Value::Null) => DEFAULT_EXPIRES_IN,
-        Some(serde_json::Value::Number(n)) => n.as_u64().ok_or(CybozuError::Malformed("expires_in is not a whole number"))?,
-        Some(serde_json::Value::String(s)) => s.trim().parse().map_err(|_| CybozuError::Malformed("expires_in is not a whole number"))?,
+        Some(serde_json::Value::Number(n)) => n
+            .as_u64()
+            .ok_or(CybozuError::Malformed("expires_in is not a whole number"))?,
+        Some(serde_json::Value::String(s)) => s
+            .trim()
+            .parse()
+            .map_err(|_| CybozuError::Malformed("expires_in is not a whole number"))?,
         Some(_) => return Err(CybozuError::Malformed("expires_in is not a number")),
     };
     Ok(KintoneTokens {
@@ -168,7 +187,10 @@ async fn post_token_request(
 
 /// Keep an upstream error code printable and short: it ends up in logs and on error pages.
 fn sanitize_code(code: &str) -> String {
-    code.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect()
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect()
 }
 
 #[cfg(test)]
@@ -181,13 +203,23 @@ mod tests {
     async fn exchanges_a_code_with_basic_auth() {
         let fake = FakeTokenEndpoint::new();
         fake.add_code("code-1", "access-1", "refresh-1");
-        let tokens = exchange_code(&fake, &test_config(), "code-1", "https://mcp.example.com/callback", 1000).await.unwrap();
+        let tokens = exchange_code(
+            &fake,
+            &test_config(),
+            "code-1",
+            "https://mcp.example.com/callback",
+            1000,
+        )
+        .await
+        .unwrap();
         assert_eq!(tokens.access_token.expose_secret(), "access-1");
         assert_eq!(tokens.refresh_token.as_ref().unwrap().expose_secret(), "refresh-1");
         assert_eq!(tokens.expires_at, 4600);
         assert!(fake.requests.borrow()[0].contains("redirect_uri=https%3A%2F%2Fmcp.example.com%2Fcallback"));
         // A second use of the same code is refused (and we never retry with another method).
-        let err = exchange_code(&fake, &test_config(), "code-1", "x", 1000).await.unwrap_err();
+        let err = exchange_code(&fake, &test_config(), "code-1", "x", 1000)
+            .await
+            .unwrap_err();
         assert!(matches!(err, CybozuError::InvalidGrant));
         assert_eq!(fake.requests.borrow().len(), 2);
     }
@@ -196,7 +228,9 @@ mod tests {
     async fn refresh_keeps_no_new_refresh_token_and_parses_string_expiry() {
         let fake = FakeTokenEndpoint::new();
         fake.add_code("c", "a", "r");
-        let tokens = refresh_kintone_token(&fake, &test_config(), &SecretString::from("r"), 10).await.unwrap();
+        let tokens = refresh_kintone_token(&fake, &test_config(), &SecretString::from("r"), 10)
+            .await
+            .unwrap();
         assert_eq!(tokens.access_token.expose_secret(), "refreshed-1");
         assert!(tokens.refresh_token.is_none());
         assert_eq!(tokens.expires_at, 3610);
@@ -224,7 +258,10 @@ mod tests {
     struct Canned(u16, &'static str);
     impl HttpClient for Canned {
         async fn send(&self, _: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, OutboundError> {
-            Ok(http::Response::builder().status(self.0).body(self.1.as_bytes().to_vec()).unwrap())
+            Ok(http::Response::builder()
+                .status(self.0)
+                .body(self.1.as_bytes().to_vec())
+                .unwrap())
         }
     }
 
@@ -234,23 +271,40 @@ mod tests {
         let r = SecretString::from("r");
         type Check = fn(&CybozuError) -> bool;
         let cases: [(Canned, Check); 7] = [
-            (Canned(503, "<html>maintenance</html>"), |e| matches!(e, CybozuError::Unavailable(_))),
-            (Canned(400, "not json"), |e| matches!(e, CybozuError::Rejected { status: 400, .. })),
-            (Canned(400, r#"{"error":"<script>"}"#), |e| matches!(e, CybozuError::Rejected { error, .. } if error == "script")),
+            (Canned(503, "<html>maintenance</html>"), |e| {
+                matches!(e, CybozuError::Unavailable(_))
+            }),
+            (Canned(400, "not json"), |e| {
+                matches!(e, CybozuError::Rejected { status: 400, .. })
+            }),
+            (
+                Canned(400, r#"{"error":"<script>"}"#),
+                |e| matches!(e, CybozuError::Rejected { error, .. } if error == "script"),
+            ),
             (Canned(200, "{}"), |e| matches!(e, CybozuError::Malformed(_))),
-            (Canned(200, r#"{"access_token":"a","token_type":"mac"}"#), |e| matches!(e, CybozuError::Malformed(_))),
-            (Canned(200, r#"{"access_token":"a","expires_in":"soon"}"#), |e| matches!(e, CybozuError::Malformed(_))),
-            (Canned(200, r#"{"access_token":"a","expires_in":-5}"#), |e| matches!(e, CybozuError::Malformed(_))),
+            (Canned(200, r#"{"access_token":"a","token_type":"mac"}"#), |e| {
+                matches!(e, CybozuError::Malformed(_))
+            }),
+            (Canned(200, r#"{"access_token":"a","expires_in":"soon"}"#), |e| {
+                matches!(e, CybozuError::Malformed(_))
+            }),
+            (Canned(200, r#"{"access_token":"a","expires_in":-5}"#), |e| {
+                matches!(e, CybozuError::Malformed(_))
+            }),
         ];
         for (i, (canned, check)) in cases.iter().enumerate() {
             let err = refresh_kintone_token(canned, &config, &r, 0).await.unwrap_err();
             assert!(check(&err), "case {i}: {err}");
         }
         // A code exchange without a refresh token is useless to us.
-        let err = exchange_code(&Canned(200, r#"{"access_token":"a"}"#), &config, "c", "x", 0).await.unwrap_err();
+        let err = exchange_code(&Canned(200, r#"{"access_token":"a"}"#), &config, "c", "x", 0)
+            .await
+            .unwrap_err();
         assert!(matches!(err, CybozuError::Malformed(_)));
         // Missing expires_in falls back to one hour.
-        let ok = refresh_kintone_token(&Canned(200, r#"{"access_token":"a"}"#), &config, &r, 5).await.unwrap();
+        let ok = refresh_kintone_token(&Canned(200, r#"{"access_token":"a"}"#), &config, &r, 5)
+            .await
+            .unwrap();
         assert_eq!(ok.expires_at, 3605);
     }
 }

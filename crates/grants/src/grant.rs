@@ -170,7 +170,12 @@ impl GrantRecord {
 }
 
 fn encrypt(config: &Config, id: &GrantId, field: &str, token: &SecretString) -> Result<String, CryptoError> {
-    crypto::seal(&config.keys.kintone_tokens, &id.aad(field), token.expose_secret().as_bytes()).map(|s| crypto::b64(&s))
+    crypto::seal(
+        &config.keys.kintone_tokens,
+        &id.aad(field),
+        token.expose_secret().as_bytes(),
+    )
+    .map(|s| crypto::b64(&s))
 }
 
 fn decrypt(config: &Config, id: &GrantId, field: &str, sealed: &str) -> Option<SecretString> {
@@ -328,10 +333,15 @@ mod tests {
         // The attacker knows the token format and plants a refresh state for a token of their
         // choosing, as the old unkeyed SHA-256 scheme allowed.
         let planted = derive_refresh_token(&config, &id, 0, "kac_chosen");
-        let forged = serde_json::json!({"n": id.nonce, "g": 0, "cur": crypto::sha256_b64(planted.as_bytes()), "e": 10_000_000});
-        kv.set(&id.refresh_key(), &serde_json::to_vec(&forged).unwrap()).unwrap();
+        let forged =
+            serde_json::json!({"n": id.nonce, "g": 0, "cur": crypto::sha256_b64(planted.as_bytes()), "e": 10_000_000});
+        kv.set(&id.refresh_key(), &serde_json::to_vec(&forged).unwrap())
+            .unwrap();
         assert!(refresh_tokens(&kv, &config, refresh_with(&planted), 101).is_err());
-        assert!(kv.get(&id.refresh_key()).unwrap().is_none(), "the planted record is removed");
+        assert!(
+            kv.get(&id.refresh_key()).unwrap().is_none(),
+            "the planted record is removed"
+        );
 
         // Altering one member of an authentic grant record (widening its scopes) breaks it.
         let t = active_grant(&kv, &config, 200);

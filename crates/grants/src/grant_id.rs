@@ -30,7 +30,10 @@ impl GrantId {
     /// Parse the `<slot>.<nonce>` text form.
     pub fn parse(text: &str) -> Option<GrantId> {
         let (slot, nonce) = text.split_once('.')?;
-        Some(GrantId { slot: slots::parse_slot(slot)?, nonce: valid_b64(nonce, 16)?.to_owned() })
+        Some(GrantId {
+            slot: slots::parse_slot(slot)?,
+            nonce: valid_b64(nonce, 16)?.to_owned(),
+        })
     }
 }
 
@@ -47,7 +50,11 @@ impl fmt::Debug for GrantId {
 }
 
 fn valid_b64(text: &str, len: usize) -> Option<&str> {
-    (text.len() == len && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')).then_some(text)
+    (text.len() == len
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    .then_some(text)
 }
 
 /// `<prefix><slot>.<nonce>.<secret>`: codes and refresh tokens name their grant.
@@ -69,7 +76,12 @@ pub(crate) fn derive_refresh_token(config: &Config, id: &GrantId, generation: u6
     let id_text = id.to_string();
     let derived = crypto::mac(
         &config.keys.token_derivation,
-        &[b"refresh-token", id_text.as_bytes(), &generation.to_be_bytes(), predecessor.as_bytes()],
+        &[
+            b"refresh-token",
+            id_text.as_bytes(),
+            &generation.to_be_bytes(),
+            predecessor.as_bytes(),
+        ],
     );
     let body = &derived[..REFRESH_BODY_LEN];
     let tag = refresh_tag(config, &id_text, body);
@@ -80,7 +92,10 @@ pub(crate) fn derive_refresh_token(config: &Config, id: &GrantId, generation: u6
 }
 
 fn refresh_tag(config: &Config, id_text: &str, body: &[u8]) -> [u8; 32] {
-    crypto::mac(&config.keys.token_derivation, &[b"refresh-token-tag", id_text.as_bytes(), body])
+    crypto::mac(
+        &config.keys.token_derivation,
+        &[b"refresh-token-tag", id_text.as_bytes(), body],
+    )
 }
 
 /// A refresh token we minted for `id` (whatever its generation), as opposed to a guess or a
@@ -98,7 +113,10 @@ pub(crate) fn minted_refresh_token(config: &Config, id: &GrantId, secret: &str) 
 
 /// The keyed hash under which a code or refresh token is stored.
 pub(crate) fn token_hash(config: &Config, token: &str) -> String {
-    crypto::b64(&crypto::mac(&config.keys.token_hashes, &[b"grant-token", token.as_bytes()]))
+    crypto::b64(&crypto::mac(
+        &config.keys.token_hashes,
+        &[b"grant-token", token.as_bytes()],
+    ))
 }
 
 pub(crate) fn same_hash(a: &str, b: &str) -> bool {
@@ -122,7 +140,10 @@ mod tests {
         assert_eq!(parsed, id);
         assert!(minted_refresh_token(&config, &id, secret));
         let other_id = GrantId::parse("b.AAAAAAAAAAAAAAAA").unwrap();
-        assert!(!minted_refresh_token(&config, &other_id, secret), "the tag binds the token to its grant");
+        assert!(
+            !minted_refresh_token(&config, &other_id, secret),
+            "the tag binds the token to its grant"
+        );
         // Stored hashes are keyed: not the plain SHA-256 a store writer could compute.
         assert_ne!(token_hash(&config, &r0), crypto::sha256_b64(r0.as_bytes()));
     }

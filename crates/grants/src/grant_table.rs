@@ -42,7 +42,10 @@ pub fn create_grant(
         .ok_or(BackendError::Corrupt("a new grant needs a kintone refresh token"))?;
     for _ in 0..SLOT_CLAIM_ATTEMPTS {
         let slot = choose_grant_slot(kv, config, &request.client_id, now)?;
-        let id = GrantId { slot, nonce: crypto::random_token::<12>()? };
+        let id = GrantId {
+            slot,
+            nonce: crypto::random_token::<12>()?,
+        };
         let (code, record) = pending_grant(config, &id, request, kintone, refresh, now)?;
         // A stale refresh record of the slot's previous occupant must not survive into this grant.
         kv.delete(&id.refresh_key())?;
@@ -63,7 +66,9 @@ pub fn create_grant(
 /// What the first pass found in a grant slot (from `g:` alone).
 enum SlotState {
     Free,
-    Pending { expires_at: u64 },
+    Pending {
+        expires_at: u64,
+    },
     /// Active and within the grant's lifetime; whether its refresh state is still alive (idle
     /// expiry, in `rt:`) is only checked when the table has no free slot.
     Active,
@@ -123,13 +128,17 @@ fn choose_grant_slot(kv: &impl KeyValue, config: &Config, client_id: &str, now: 
     }
     if let Some((_, slot)) = soonest_pending {
         clear_slot(kv, slot)?;
-        security_event(format_args!("grant slot {slot:x} evicted: an unredeemed code, the grant table being full"));
+        security_event(format_args!(
+            "grant slot {slot:x} evicted: an unredeemed code, the grant table being full"
+        ));
         return Ok(slot);
     }
     if !own.is_empty() {
         return replace_own("its client signed in again and the grant table is full");
     }
-    security_event(format_args!("sign-in refused: every grant slot holds another client's active grant (raise max_grants)"));
+    security_event(format_args!(
+        "sign-in refused: every grant slot holds another client's active grant (raise max_grants)"
+    ));
     Err(BackendError::Full("grant"))
 }
 
@@ -147,7 +156,9 @@ fn inspect_grant_slot(
     };
     let state = match &grant.phase {
         _ if grant.expires_at <= now => None,
-        Phase::Pending { code_expires_at, .. } if *code_expires_at > now => Some(SlotState::Pending { expires_at: *code_expires_at }),
+        Phase::Pending { code_expires_at, .. } if *code_expires_at > now => Some(SlotState::Pending {
+            expires_at: *code_expires_at,
+        }),
         Phase::Pending { .. } => None,
         Phase::Active { .. } => Some(SlotState::Active),
     };
@@ -180,7 +191,14 @@ mod tests {
         let config = config_with(&[("max_grants", "3")]);
         // Abandoned codes (never redeemed) are reclaimed once expired.
         for i in 0..10 {
-            create_grant(&kv, &config, &sample_request(), &kintone_tokens("a", "r"), 100 + i * CODE_LIFETIME_SECS).unwrap();
+            create_grant(
+                &kv,
+                &config,
+                &sample_request(),
+                &kintone_tokens("a", "r"),
+                100 + i * CODE_LIFETIME_SECS,
+            )
+            .unwrap();
         }
         assert!(kv.snapshot().len() <= 3);
         // A full table of live grants evicts one rather than growing.
@@ -190,7 +208,13 @@ mod tests {
         }
         assert!(kv.snapshot().len() <= 6, "{:?}", kv.snapshot().keys());
         // The newest grant always works.
-        assert!(refresh_tokens(&kv, &config, refresh_with(live.last().unwrap().refresh_token.expose_secret()), 100_001).is_ok());
+        assert!(refresh_tokens(
+            &kv,
+            &config,
+            refresh_with(live.last().unwrap().refresh_token.expose_secret()),
+            100_001
+        )
+        .is_ok());
     }
 
     #[test]
@@ -231,9 +255,20 @@ mod tests {
                     if let Some(slot) = key.strip_prefix("g:").and_then(slots::parse_slot) {
                         self.written.set(Some(slot));
                         // Sign-in B chose the same slot before A wrote, and writes after A.
-                        let id = GrantId { slot, nonce: crypto::random_token::<12>().unwrap() };
+                        let id = GrantId {
+                            slot,
+                            nonce: crypto::random_token::<12>().unwrap(),
+                        };
                         let refresh = SecretString::from("r-b".to_owned());
-                        let (code, record) = pending_grant(self.config, &id, self.request_b, &kintone_tokens("a-b", "r-b"), &refresh, 100).unwrap();
+                        let (code, record) = pending_grant(
+                            self.config,
+                            &id,
+                            self.request_b,
+                            &kintone_tokens("a-b", "r-b"),
+                            &refresh,
+                            100,
+                        )
+                        .unwrap();
                         write_grant(self.inner, self.config, &id, &record).unwrap();
                         *self.b_code.borrow_mut() = Some(code);
                     }
@@ -244,24 +279,42 @@ mod tests {
                 self.inner.delete(key)
             }
         }
-        let racing = AfterWrite { inner: &kv, config: &config, request_b: &request_b, written: &written, b_code: Default::default() };
+        let racing = AfterWrite {
+            inner: &kv,
+            config: &config,
+            request_b: &request_b,
+            written: &written,
+            b_code: Default::default(),
+        };
         let a_code = create_grant(&racing, &config, &sample_request(), &kintone_tokens("a-a", "r-a"), 100).unwrap();
         let b_code = racing.b_code.borrow_mut().take().unwrap();
         let (a_id, _) = parse_grant_secret(a_code.expose_secret(), CODE_PREFIX).unwrap();
         assert_ne!(Some(a_id.slot), written.get(), "A moved to the other slot");
         assert!(redeem_code(&kv, &config, redemption(a_code.expose_secret()), 101).is_ok());
-        let b = CodeRedemption { client_id: "kc1.other", ..redemption(&b_code) };
+        let b = CodeRedemption {
+            client_id: "kc1.other",
+            ..redemption(&b_code)
+        };
         assert!(redeem_code(&kv, &config, b, 101).is_ok());
     }
 
-    fn sign_in_as(kv: &MemoryStore, config: &Config, client_id: &str, now: u64, redeem: bool) -> Result<Option<IssuedTokens>, BackendError> {
+    fn sign_in_as(
+        kv: &MemoryStore,
+        config: &Config,
+        client_id: &str,
+        now: u64,
+        redeem: bool,
+    ) -> Result<Option<IssuedTokens>, BackendError> {
         let mut request = sample_request();
         request.client_id = client_id.to_owned();
         let code = create_grant(kv, config, &request, &kintone_tokens("a", "r"), now)?;
         if !redeem {
             return Ok(None);
         }
-        let r = CodeRedemption { client_id, ..redemption(code.expose_secret()) };
+        let r = CodeRedemption {
+            client_id,
+            ..redemption(code.expose_secret())
+        };
         Ok(Some(redeem_code(kv, config, r, now).unwrap()))
     }
 
@@ -273,12 +326,20 @@ mod tests {
         let bystander = sign_in_as(&kv, &config, "kc1.bystander", 100, true).unwrap().unwrap();
         let mut mine = vec![];
         for i in 0..MAX_GRANTS_PER_CLIENT as u64 + 3 {
-            mine.push(sign_in_as(&kv, &config, "kc1.automated", 200 + i, true).unwrap().unwrap());
+            mine.push(
+                sign_in_as(&kv, &config, "kc1.automated", 200 + i, true)
+                    .unwrap()
+                    .unwrap(),
+            );
         }
         let live = |t: &IssuedTokens| resolve(&kv, &config, t);
         assert!(live(&bystander));
         let alive: Vec<bool> = mine.iter().map(live).collect();
-        assert_eq!(alive, [false, false, false, true, true, true, true, true], "the oldest three were replaced");
+        assert_eq!(
+            alive,
+            [false, false, false, true, true, true, true, true],
+            "the oldest three were replaced"
+        );
         assert_eq!(kv.snapshot().len(), 2 * (1 + MAX_GRANTS_PER_CLIENT));
     }
 
@@ -288,7 +349,13 @@ mod tests {
     fn a_full_table_evicts_only_pending_codes_and_never_other_clients_grants() {
         let kv = MemoryStore::new();
         let config = config_with(&[("max_grants", "4")]);
-        let users: Vec<IssuedTokens> = (0..3).map(|i| sign_in_as(&kv, &config, &format!("kc1.user{i}"), 100, true).unwrap().unwrap()).collect();
+        let users: Vec<IssuedTokens> = (0..3)
+            .map(|i| {
+                sign_in_as(&kv, &config, &format!("kc1.user{i}"), 100, true)
+                    .unwrap()
+                    .unwrap()
+            })
+            .collect();
         // The fourth slot: an unredeemed code. The next sign-in may evict it.
         sign_in_as(&kv, &config, "kc1.slow", 100, false).unwrap();
         let newcomer = sign_in_as(&kv, &config, "kc1.newcomer", 101, true).unwrap().unwrap();
@@ -316,11 +383,41 @@ mod tests {
         let idle = sign_in_as(&kv, &config, "kc1.idle", 100, true).unwrap().unwrap();
         let busy = sign_in_as(&kv, &config, "kc1.busy", 100, true).unwrap().unwrap();
         let later = 100 + REFRESH_IDLE_SECS - 10;
-        let busy = refresh_tokens(&kv, &config, RefreshRedemption { client_id: "kc1.busy", ..refresh_with(busy.refresh_token.expose_secret()) }, later).unwrap();
+        let busy = refresh_tokens(
+            &kv,
+            &config,
+            RefreshRedemption {
+                client_id: "kc1.busy",
+                ..refresh_with(busy.refresh_token.expose_secret())
+            },
+            later,
+        )
+        .unwrap();
         let newcomer = sign_in_as(&kv, &config, "kc1.new", later + 20, true).unwrap().unwrap();
-        let at = |t: &IssuedTokens| crate::session::resolve_bearer_at(&kv, &config, t.access_token.expose_secret(), "https://mcp.example.com/mcp", later + 21).is_ok();
-        assert!(at(&busy) && at(&newcomer), "the newcomer got the idle grant's slot, not a refusal");
-        assert!(refresh_tokens(&kv, &config, RefreshRedemption { client_id: "kc1.idle", ..refresh_with(idle.refresh_token.expose_secret()) }, later + 22).is_err());
+        let at = |t: &IssuedTokens| {
+            crate::session::resolve_bearer_at(
+                &kv,
+                &config,
+                t.access_token.expose_secret(),
+                "https://mcp.example.com/mcp",
+                later + 21,
+            )
+            .is_ok()
+        };
+        assert!(
+            at(&busy) && at(&newcomer),
+            "the newcomer got the idle grant's slot, not a refusal"
+        );
+        assert!(refresh_tokens(
+            &kv,
+            &config,
+            RefreshRedemption {
+                client_id: "kc1.idle",
+                ..refresh_with(idle.refresh_token.expose_secret())
+            },
+            later + 22
+        )
+        .is_err());
         assert_eq!(kv.snapshot().len(), 4);
     }
 }

@@ -67,6 +67,7 @@ mod store;
 pub(crate) mod test_support;
 mod token_endpoint;
 
+pub use access_token::ACCESS_TOKEN_LIFETIME_SECS;
 pub use cimd::{cached_document_client, is_url_client_id, resolve_document_client, CimdError, CimdPolicy};
 pub use client::{
     is_deceptive_name_char, register_client, validate_redirect_uri, verify_client_id, ClientAuthMethod,
@@ -81,10 +82,6 @@ pub use cybozu::{exchange_code, refresh_kintone_token, CybozuError, KintoneToken
 pub use grant::{revoke_grant, CODE_LIFETIME_SECS, GRANT_LIFETIME_SECS};
 pub use grant_id::GrantId;
 pub use grant_table::{create_grant, MAX_GRANTS_PER_CLIENT};
-pub use token_endpoint::{
-    pkce_s256_matches, redeem_code, refresh_tokens, revoke_token, CodeRedemption, IssuedTokens, RefreshRedemption,
-    TokenError, REFRESH_GRACE_SECS, REFRESH_IDLE_SECS,
-};
 pub use resource::{
     audience_covers, is_our_resource, issuer_for, normalize_resource, origin_of, MCP_RESOURCE_PATHS,
     SPIN_FULL_URL_HEADER,
@@ -99,7 +96,10 @@ pub use signin::{
     SigninError, SIGNIN_LIFETIME_SECS,
 };
 pub use store::BackendError;
-pub use access_token::ACCESS_TOKEN_LIFETIME_SECS;
+pub use token_endpoint::{
+    pkce_s256_matches, redeem_code, refresh_tokens, revoke_token, CodeRedemption, IssuedTokens, RefreshRedemption,
+    TokenError, REFRESH_GRACE_SECS, REFRESH_IDLE_SECS,
+};
 
 /// Re-exported so callers can read tokens without depending on `secrecy` themselves.
 pub use secrecy::{ExposeSecret, SecretString};

@@ -72,8 +72,12 @@ pub fn normalize_resource(raw: &str) -> Option<String> {
 
 /// The resources this server answers for under `issuer`: the origin, `/mcp` and `/sse`.
 pub fn is_our_resource(issuer: &str, resource: &str) -> bool {
-    let Some(resource) = normalize_resource(resource) else { return false };
-    let Some(issuer) = normalize_resource(issuer) else { return false };
+    let Some(resource) = normalize_resource(resource) else {
+        return false;
+    };
+    let Some(issuer) = normalize_resource(issuer) else {
+        return false;
+    };
     resource == issuer || MCP_RESOURCE_PATHS.iter().any(|p| resource == format!("{issuer}{p}"))
 }
 
@@ -89,8 +93,8 @@ pub fn audience_covers(bound: &str, requested: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{base, test_config, vars};
     use crate::config::VAR_PUBLIC_URL;
+    use crate::test_support::{base, test_config, vars};
 
     fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
         let mut map = http::HeaderMap::new();
@@ -106,21 +110,45 @@ mod tests {
         pairs.push((VAR_PUBLIC_URL, "https://mcp.example.com"));
         let with_public = Config::from_lookup(vars(&pairs)).unwrap();
         let plain = test_config();
-        let h = headers(&[("spin-full-url", "http://127.0.0.1:3000/authorize?x=1"), ("host", "evil.example")]);
+        let h = headers(&[
+            ("spin-full-url", "http://127.0.0.1:3000/authorize?x=1"),
+            ("host", "evil.example"),
+        ]);
         assert_eq!(issuer_for(&with_public, &h).as_deref(), Some("https://mcp.example.com"));
         assert_eq!(issuer_for(&plain, &h).as_deref(), Some("http://127.0.0.1:3000"));
-        assert_eq!(issuer_for(&plain, &headers(&[("host", "localhost:3000")])).as_deref(), Some("http://localhost:3000"));
-        assert_eq!(issuer_for(&plain, &headers(&[("host", "mcp.example.com")])).as_deref(), Some("https://mcp.example.com"));
+        assert_eq!(
+            issuer_for(&plain, &headers(&[("host", "localhost:3000")])).as_deref(),
+            Some("http://localhost:3000")
+        );
+        assert_eq!(
+            issuer_for(&plain, &headers(&[("host", "mcp.example.com")])).as_deref(),
+            Some("https://mcp.example.com")
+        );
         assert_eq!(issuer_for(&plain, &headers(&[("host", "a.example/evil")])), None);
         assert_eq!(issuer_for(&plain, &headers(&[])), None);
     }
 
     #[test]
     fn resources_normalise_case_slash_and_default_port() {
-        assert_eq!(normalize_resource("HTTPS://MCP.Example.com:443/mcp/").as_deref(), Some("https://mcp.example.com/mcp"));
-        assert_eq!(normalize_resource("https://mcp.example.com/").as_deref(), Some("https://mcp.example.com"));
-        assert_eq!(normalize_resource("http://127.0.0.1:3000").as_deref(), Some("http://127.0.0.1:3000"));
-        for bad in ["mcp.example.com", "https://h/#f", "https://h/?q=1", "javascript:alert(1)", "https://u@h/"] {
+        assert_eq!(
+            normalize_resource("HTTPS://MCP.Example.com:443/mcp/").as_deref(),
+            Some("https://mcp.example.com/mcp")
+        );
+        assert_eq!(
+            normalize_resource("https://mcp.example.com/").as_deref(),
+            Some("https://mcp.example.com")
+        );
+        assert_eq!(
+            normalize_resource("http://127.0.0.1:3000").as_deref(),
+            Some("http://127.0.0.1:3000")
+        );
+        for bad in [
+            "mcp.example.com",
+            "https://h/#f",
+            "https://h/?q=1",
+            "javascript:alert(1)",
+            "https://u@h/",
+        ] {
             assert_eq!(normalize_resource(bad), None, "{bad}");
         }
     }
@@ -128,10 +156,19 @@ mod tests {
     #[test]
     fn our_resources_are_the_origin_mcp_and_sse() {
         let issuer = "https://mcp.example.com";
-        for ok in ["https://mcp.example.com", "https://mcp.example.com/", "https://MCP.example.com/mcp", "https://mcp.example.com/sse/"] {
+        for ok in [
+            "https://mcp.example.com",
+            "https://mcp.example.com/",
+            "https://MCP.example.com/mcp",
+            "https://mcp.example.com/sse/",
+        ] {
             assert!(is_our_resource(issuer, ok), "{ok}");
         }
-        for bad in ["https://other.example.com/mcp", "https://mcp.example.com/other", "http://mcp.example.com/mcp"] {
+        for bad in [
+            "https://other.example.com/mcp",
+            "https://mcp.example.com/other",
+            "http://mcp.example.com/mcp",
+        ] {
             assert!(!is_our_resource(issuer, bad), "{bad}");
         }
     }

@@ -57,7 +57,10 @@ impl Session {
         if self.scopes.contains_all(required) {
             Ok(())
         } else {
-            Err(Scope::ALL.into_iter().filter(|s| required.contains(*s) && !self.scopes.contains(*s)).collect())
+            Err(Scope::ALL
+                .into_iter()
+                .filter(|s| required.contains(*s) && !self.scopes.contains(*s))
+                .collect())
         }
     }
 }
@@ -100,7 +103,13 @@ pub fn resolve_bearer(kv: &impl KeyValue, config: &Config, token: &str, resource
 }
 
 /// [`resolve_bearer`] at a given time.
-pub fn resolve_bearer_at(kv: &impl KeyValue, config: &Config, token: &str, resource: &str, now: u64) -> Result<Session, AuthError> {
+pub fn resolve_bearer_at(
+    kv: &impl KeyValue,
+    config: &Config,
+    token: &str,
+    resource: &str,
+    now: u64,
+) -> Result<Session, AuthError> {
     let claims = access_token::open_access_token(config, token).ok_or(AuthError::InvalidToken)?;
     if claims.expires_at <= now {
         return Err(AuthError::Expired);
@@ -116,9 +125,12 @@ pub fn resolve_bearer_at(kv: &impl KeyValue, config: &Config, token: &str, resou
         grant::revoke_grant(kv, &claims.grant)?;
         return Err(AuthError::Revoked);
     }
-    let kintone_access_token = record
-        .decrypt_access(config, &claims.grant)
-        .ok_or(AuthError::Backend(BackendError::Corrupt("a stored kintone token does not decrypt")))?;
+    let kintone_access_token =
+        record
+            .decrypt_access(config, &claims.grant)
+            .ok_or(AuthError::Backend(BackendError::Corrupt(
+                "a stored kintone token does not decrypt",
+            )))?;
     Ok(Session {
         grant: claims.grant,
         client_id: record.client_id,
@@ -198,8 +210,9 @@ pub async fn refresh_session_at(
         }
     }
 
-    let refresh_token = grant::kintone_refresh_token(config, id, &record)
-        .ok_or(RefreshError::Backend(BackendError::Corrupt("the stored kintone refresh token does not decrypt")))?;
+    let refresh_token = grant::kintone_refresh_token(config, id, &record).ok_or(RefreshError::Backend(
+        BackendError::Corrupt("the stored kintone refresh token does not decrypt"),
+    ))?;
     let tokens = match cybozu::refresh_kintone_token(http, config, &refresh_token, now).await {
         Ok(tokens) => tokens,
         Err(CybozuError::InvalidGrant) => {
@@ -257,7 +270,11 @@ mod tests {
     #[test]
     fn resolving_a_token_costs_exactly_one_read_and_no_write() {
         let config = test_config();
-        let store = CountingStore { inner: MemoryStore::new(), reads: Cell::new(0), writes: Cell::new(0) };
+        let store = CountingStore {
+            inner: MemoryStore::new(),
+            reads: Cell::new(0),
+            writes: Cell::new(0),
+        };
         let tokens = active_grant(&store.inner, &config, 100);
         let session = resolve_bearer_at(&store, &config, tokens.access_token.expose_secret(), MCP, 200).unwrap();
         assert_eq!((store.reads.get(), store.writes.get()), (1, 0));
@@ -267,7 +284,10 @@ mod tests {
         assert_eq!(session.client_id, "kc1.client");
         assert!(!format!("{session:?}").contains("kintone-access-1"));
         // A bad token costs no read at all.
-        assert!(matches!(resolve_bearer_at(&store, &config, "kat_garbage", MCP, 200), Err(AuthError::InvalidToken)));
+        assert!(matches!(
+            resolve_bearer_at(&store, &config, "kat_garbage", MCP, 200),
+            Err(AuthError::InvalidToken)
+        ));
         assert_eq!(store.reads.get(), 1);
     }
 
@@ -276,14 +296,29 @@ mod tests {
         let (kv, config) = (MemoryStore::new(), test_config());
         let t = active_grant(&kv, &config, 100);
         let at = t.access_token.expose_secret();
-        assert!(matches!(resolve_bearer_at(&kv, &config, at, MCP, 100 + 3600), Err(AuthError::Expired)));
-        assert!(matches!(resolve_bearer_at(&kv, &config, at, "https://mcp.example.com/sse", 200), Err(AuthError::WrongAudience)));
-        assert!(matches!(resolve_bearer_at(&kv, &config, at, "https://other.example.com/mcp", 200), Err(AuthError::WrongAudience)));
+        assert!(matches!(
+            resolve_bearer_at(&kv, &config, at, MCP, 100 + 3600),
+            Err(AuthError::Expired)
+        ));
+        assert!(matches!(
+            resolve_bearer_at(&kv, &config, at, "https://mcp.example.com/sse", 200),
+            Err(AuthError::WrongAudience)
+        ));
+        assert!(matches!(
+            resolve_bearer_at(&kv, &config, at, "https://other.example.com/mcp", 200),
+            Err(AuthError::WrongAudience)
+        ));
         assert!(resolve_bearer_at(&kv, &config, at, "https://MCP.example.com/mcp/", 200).is_ok());
         // A refresh token is not an access token.
-        assert!(matches!(resolve_bearer_at(&kv, &config, t.refresh_token.expose_secret(), MCP, 200), Err(AuthError::InvalidToken)));
+        assert!(matches!(
+            resolve_bearer_at(&kv, &config, t.refresh_token.expose_secret(), MCP, 200),
+            Err(AuthError::InvalidToken)
+        ));
         assert!(revoke_token(&kv, &config, t.refresh_token.expose_secret(), "kc1.client").unwrap());
-        assert!(matches!(resolve_bearer_at(&kv, &config, at, MCP, 200), Err(AuthError::Revoked)));
+        assert!(matches!(
+            resolve_bearer_at(&kv, &config, at, MCP, 200),
+            Err(AuthError::Revoked)
+        ));
         assert_eq!(AuthError::Revoked.bearer_error(), Some("invalid_token"));
     }
 
@@ -303,13 +338,18 @@ mod tests {
         let narrowed = refresh_tokens(
             &kv,
             &config,
-            RefreshRedemption { scope: Some("k:app_record:read"), ..refresh_with(t.refresh_token.expose_secret()) },
+            RefreshRedemption {
+                scope: Some("k:app_record:read"),
+                ..refresh_with(t.refresh_token.expose_secret())
+            },
             150,
         )
         .unwrap();
         let session = resolve_bearer_at(&kv, &config, narrowed.access_token.expose_secret(), MCP, 200).unwrap();
         assert!(session.require(Scope::AppRecordRead.into()).is_ok());
-        let missing = session.require(Scopes::parse_lenient("k:app_record:read k:app_record:write")).unwrap_err();
+        let missing = session
+            .require(Scopes::parse_lenient("k:app_record:read k:app_record:write"))
+            .unwrap_err();
         assert_eq!(missing.to_string(), "k:app_record:write");
     }
 
@@ -351,7 +391,11 @@ mod tests {
         let fresh_b = refresh_session_at(&kv, &config, &fake, &b, 202).await.unwrap();
         assert_eq!(fresh_a.kintone_access_token.expose_secret(), "refreshed-1");
         assert_eq!(fresh_b.kintone_access_token.expose_secret(), "refreshed-1");
-        assert_eq!(fake.requests.borrow().len(), 1, "the second request must not call Cybozu again");
+        assert_eq!(
+            fake.requests.borrow().len(),
+            1,
+            "the second request must not call Cybozu again"
+        );
     }
 
     #[tokio::test]
@@ -360,9 +404,15 @@ mod tests {
         let fake = FakeTokenEndpoint::new(); // knows no refresh token: answers invalid_grant
         let t = active_grant(&kv, &config, 100);
         let session = resolve_bearer_at(&kv, &config, t.access_token.expose_secret(), MCP, 200).unwrap();
-        assert!(matches!(refresh_session_at(&kv, &config, &fake, &session, 201).await, Err(RefreshError::GrantRevoked)));
+        assert!(matches!(
+            refresh_session_at(&kv, &config, &fake, &session, 201).await,
+            Err(RefreshError::GrantRevoked)
+        ));
         assert!(kv.snapshot().is_empty());
-        assert!(matches!(resolve_bearer_at(&kv, &config, t.access_token.expose_secret(), MCP, 202), Err(AuthError::Revoked)));
+        assert!(matches!(
+            resolve_bearer_at(&kv, &config, t.access_token.expose_secret(), MCP, 202),
+            Err(AuthError::Revoked)
+        ));
     }
 
     #[tokio::test]
@@ -374,7 +424,10 @@ mod tests {
         let t = active_grant(&kv, &config, 100);
         let before = kv.snapshot();
         let session = resolve_bearer_at(&kv, &config, t.access_token.expose_secret(), MCP, 200).unwrap();
-        assert!(matches!(refresh_session_at(&kv, &config, &fake, &session, 201).await, Err(RefreshError::Upstream(CybozuError::Unavailable(_)))));
+        assert!(matches!(
+            refresh_session_at(&kv, &config, &fake, &session, 201).await,
+            Err(RefreshError::Upstream(CybozuError::Unavailable(_)))
+        ));
         assert_eq!(kv.snapshot(), before);
     }
 
@@ -389,7 +442,10 @@ mod tests {
         // simulate by deleting only rt: (what a revocation does first).
         let rt_key = session.grant.refresh_key();
         kv.delete(&rt_key).unwrap();
-        assert!(matches!(refresh_session_at(&kv, &config, &fake, &session, 201).await, Err(RefreshError::GrantRevoked)));
+        assert!(matches!(
+            refresh_session_at(&kv, &config, &fake, &session, 201).await,
+            Err(RefreshError::GrantRevoked)
+        ));
         assert!(kv.snapshot().is_empty());
     }
 
@@ -401,7 +457,10 @@ mod tests {
     }
 
     impl<H: HttpClient> HttpClient for WhileCybozuAnswers<'_, H> {
-        async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, platform::OutboundError> {
+        async fn send(
+            &self,
+            request: http::Request<Vec<u8>>,
+        ) -> Result<http::Response<Vec<u8>>, platform::OutboundError> {
             let before = self.before.borrow_mut().take();
             if let Some(before) = before {
                 before();
@@ -428,10 +487,17 @@ mod tests {
                 *newcomer.borrow_mut() = Some(active_grant(&kv, &config, 201));
             }))),
         };
-        assert!(matches!(refresh_session_at(&kv, &config, &http, &session, 202).await, Err(RefreshError::GrantRevoked)));
+        assert!(matches!(
+            refresh_session_at(&kv, &config, &http, &session, 202).await,
+            Err(RefreshError::GrantRevoked)
+        ));
         let newcomer = newcomer.borrow_mut().take().unwrap();
         let fresh = resolve_bearer_at(&kv, &config, newcomer.access_token.expose_secret(), MCP, 203).unwrap();
-        assert_eq!(fresh.kintone_access_token.expose_secret(), "kintone-access-1", "the newcomer's record is intact");
+        assert_eq!(
+            fresh.kintone_access_token.expose_secret(),
+            "kintone-access-1",
+            "the newcomer's record is intact"
+        );
         assert!(refresh_tokens(&kv, &config, refresh_with(newcomer.refresh_token.expose_secret()), 204).is_ok());
     }
 }

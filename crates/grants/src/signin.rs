@@ -120,7 +120,10 @@ pub fn new_browser_binding() -> Result<String, CryptoError> {
 
 /// Whether a cookie value looks like one [`new_browser_binding`] made (43 base64url chars).
 pub fn is_browser_binding(value: &str) -> bool {
-    value.len() == 43 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn browser_hash(binding: &str) -> String {
@@ -129,7 +132,12 @@ fn browser_hash(binding: &str) -> String {
 
 /// Seal a pending sign-in for `browser_binding`; returns the `state` to send to Cybozu. Writes
 /// nothing anywhere.
-pub fn begin_signin(config: &Config, request: &AuthorizationRequest, browser_binding: &str, now: u64) -> Result<String, CryptoError> {
+pub fn begin_signin(
+    config: &Config,
+    request: &AuthorizationRequest,
+    browser_binding: &str,
+    now: u64,
+) -> Result<String, CryptoError> {
     let sealed = SealedSignin {
         request: request.clone(),
         browser_hash: browser_hash(browser_binding),
@@ -142,11 +150,19 @@ pub fn begin_signin(config: &Config, request: &AuthorizationRequest, browser_bin
 
 /// Open a state made by [`begin_signin`]: ours, not expired, and presented by the browser it was
 /// sealed for. Checks only; the caller decides what completing it means.
-pub fn finish_signin(config: &Config, state: &str, browser_binding: Option<&str>, now: u64) -> Result<CompletedSignin, SigninError> {
+pub fn finish_signin(
+    config: &Config,
+    state: &str,
+    browser_binding: Option<&str>,
+    now: u64,
+) -> Result<CompletedSignin, SigninError> {
     if state.len() > MAX_SEALED_STATE_LEN {
         return Err(SigninError::UnknownState);
     }
-    let ciphertext = state.strip_prefix(STATE_PREFIX).and_then(crypto::unb64).ok_or(SigninError::UnknownState)?;
+    let ciphertext = state
+        .strip_prefix(STATE_PREFIX)
+        .and_then(crypto::unb64)
+        .ok_or(SigninError::UnknownState)?;
     let json = crypto::open(&config.keys.signin_states, STATE_AAD, &ciphertext).ok_or(SigninError::UnknownState)?;
     let sealed: SealedSignin = serde_json::from_slice(&json).map_err(|_| SigninError::UnknownState)?;
     if sealed.expires_at <= now {
@@ -157,7 +173,11 @@ pub fn finish_signin(config: &Config, state: &str, browser_binding: Option<&str>
         return Err(SigninError::WrongBrowser);
     }
     let callback_uri = sealed.request.callback_uri();
-    Ok(CompletedSignin { request: sealed.request, callback_uri, expires_at: sealed.expires_at })
+    Ok(CompletedSignin {
+        request: sealed.request,
+        callback_uri,
+        expires_at: sealed.expires_at,
+    })
 }
 
 #[cfg(test)]
@@ -188,8 +208,14 @@ mod tests {
     fn another_browser_cannot_use_a_state() {
         let config = test_config();
         let state = begin_signin(&config, &sample_request(), BROWSER, 100).unwrap();
-        assert!(matches!(finish_signin(&config, &state, None, 101), Err(SigninError::MissingBrowserCookie)));
-        assert!(matches!(finish_signin(&config, &state, Some(&"A".repeat(43)), 101), Err(SigninError::WrongBrowser)));
+        assert!(matches!(
+            finish_signin(&config, &state, None, 101),
+            Err(SigninError::MissingBrowserCookie)
+        ));
+        assert!(matches!(
+            finish_signin(&config, &state, Some(&"A".repeat(43)), 101),
+            Err(SigninError::WrongBrowser)
+        ));
         // A failed attempt elsewhere does not spoil it for its own browser.
         assert!(finish_signin(&config, &state, Some(BROWSER), 101).is_ok());
     }
@@ -199,7 +225,10 @@ mod tests {
         let config = test_config();
         let state = begin_signin(&config, &sample_request(), BROWSER, 100).unwrap();
         assert!(finish_signin(&config, &state, Some(BROWSER), 100 + SIGNIN_LIFETIME_SECS - 1).is_ok());
-        assert!(matches!(finish_signin(&config, &state, Some(BROWSER), 100 + SIGNIN_LIFETIME_SECS), Err(SigninError::Expired)));
+        assert!(matches!(
+            finish_signin(&config, &state, Some(BROWSER), 100 + SIGNIN_LIFETIME_SECS),
+            Err(SigninError::Expired)
+        ));
     }
 
     #[test]
@@ -222,12 +251,21 @@ mod tests {
             format!("{STATE_PREFIX}{}", "A".repeat(MAX_SEALED_STATE_LEN)),
             String::new(),
         ] {
-            assert!(matches!(finish_signin(&config, &forged, Some(BROWSER), 101), Err(SigninError::UnknownState)), "{forged:.40}");
+            assert!(
+                matches!(
+                    finish_signin(&config, &forged, Some(BROWSER), 101),
+                    Err(SigninError::UnknownState)
+                ),
+                "{forged:.40}"
+            );
         }
         // The key is derived for this purpose alone: a browser blob sealed by the config's
         // generic helper does not open as a state.
         let blob = config.seal_for_browser("consent-form/v1", b"{}").unwrap();
-        assert!(matches!(finish_signin(&config, &format!("{STATE_PREFIX}{blob}"), Some(BROWSER), 101), Err(SigninError::UnknownState)));
+        assert!(matches!(
+            finish_signin(&config, &format!("{STATE_PREFIX}{blob}"), Some(BROWSER), 101),
+            Err(SigninError::UnknownState)
+        ));
     }
 
     #[test]
@@ -239,7 +277,9 @@ mod tests {
             client_name: Some("Claude".into()),
             ..Default::default()
         };
-        let client = crate::register_client(&config, &registration, 1_764_750_000).unwrap().client;
+        let client = crate::register_client(&config, &registration, 1_764_750_000)
+            .unwrap()
+            .client;
         let request = AuthorizationRequest {
             client_id: client.client_id,
             redirect_uri: "https://claude.ai/api/mcp/auth_callback".into(),

@@ -40,7 +40,11 @@ mod tests {
             seen.sort_unstable();
             assert_eq!(seen, (0..capacity).collect::<Vec<_>>());
         }
-        assert_eq!(probe_order(0).unwrap().collect::<Vec<_>>(), vec![0], "a capacity of 0 counts as 1");
+        assert_eq!(
+            probe_order(0).unwrap().collect::<Vec<_>>(),
+            vec![0],
+            "a capacity of 0 counts as 1"
+        );
     }
 
     #[test]

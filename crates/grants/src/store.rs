@@ -73,7 +73,12 @@ fn verify_record<T: Serialize + DeserializeOwned>(keys: &Keys, key: &str, bytes:
 /// Write a record with a MAC over its canonical encoding and its key, under a key derived from
 /// `secret_key` for this purpose alone. The record stays plain JSON (operators and tests can read
 /// it); only the application can produce one that [`read_authentic`] accepts.
-pub(crate) fn write_authentic<T: Serialize>(kv: &impl KeyValue, keys: &Keys, key: &str, record: &T) -> Result<(), BackendError> {
+pub(crate) fn write_authentic<T: Serialize>(
+    kv: &impl KeyValue,
+    keys: &Keys,
+    key: &str,
+    record: &T,
+) -> Result<(), BackendError> {
     kv.set(key, &seal_record(keys, key, record)?)?;
     Ok(())
 }
@@ -83,7 +88,9 @@ pub(crate) fn seal_record<T: Serialize>(keys: &Keys, key: &str, record: &T) -> R
     let canonical = serde_json::to_vec(record).map_err(encode)?;
     let tag = crypto::mac(&keys.record_macs, &[RECORD_MAC_LABEL, key.as_bytes(), &canonical]);
     let mut value = serde_json::to_value(record).map_err(encode)?;
-    let object = value.as_object_mut().ok_or(BackendError::Encode("a record must be a JSON object".into()))?;
+    let object = value
+        .as_object_mut()
+        .ok_or(BackendError::Encode("a record must be a JSON object".into()))?;
     object.insert(MAC_MEMBER.to_owned(), serde_json::Value::String(crypto::b64(&tag)));
     serde_json::to_vec(&value).map_err(encode)
 }
@@ -133,10 +140,16 @@ mod tests {
         altered["n"] = 8.into();
         let other_key = Keys::derive(b"another secret that is long enough!!").unwrap();
         let cases: Vec<(&str, Vec<u8>)> = vec![
-            ("no MAC (an older version's record)", serde_json::to_vec(&sample).unwrap()),
+            (
+                "no MAC (an older version's record)",
+                serde_json::to_vec(&sample).unwrap(),
+            ),
             ("altered", serde_json::to_vec(&altered).unwrap()),
             ("moved from g:2", seal_record(&keys, "g:2", &sample).unwrap()),
-            ("sealed under another secret_key", seal_record(&other_key, "g:1", &sample).unwrap()),
+            (
+                "sealed under another secret_key",
+                seal_record(&other_key, "g:1", &sample).unwrap(),
+            ),
             ("not JSON", b"\xff\x00".to_vec()),
             ("MAC not a string", br#"{"a":"x","n":7,"m":1}"#.to_vec()),
         ];

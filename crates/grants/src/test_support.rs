@@ -92,12 +92,24 @@ pub fn redemption(code: &str) -> CodeRedemption<'_> {
 }
 
 pub fn refresh_with(token: &str) -> RefreshRedemption<'_> {
-    RefreshRedemption { refresh_token: token, client_id: "kc1.client", scope: None, resource: None }
+    RefreshRedemption {
+        refresh_token: token,
+        client_id: "kc1.client",
+        scope: None,
+        resource: None,
+    }
 }
 
 /// A store holding one freshly activated grant; returns its tokens.
 pub fn active_grant(kv: &MemoryStore, config: &Config, now: u64) -> IssuedTokens {
-    let code = create_grant(kv, config, &sample_request(), &kintone_tokens("kintone-access-1", "kintone-refresh-1"), now).unwrap();
+    let code = create_grant(
+        kv,
+        config,
+        &sample_request(),
+        &kintone_tokens("kintone-access-1", "kintone-refresh-1"),
+        now,
+    )
+    .unwrap();
     redeem_code(kv, config, redemption(code.expose_secret()), now).unwrap()
 }
 
@@ -114,8 +126,20 @@ pub struct RacingStore<'a> {
 }
 
 impl<'a> RacingStore<'a> {
-    pub fn new(inner: &'a MemoryStore, op: &'static str, key: &str, nth: usize, hook: impl FnOnce(&MemoryStore) + 'a) -> Self {
-        RacingStore { inner, op, key: key.to_owned(), nth: std::cell::Cell::new(nth), hook: std::cell::RefCell::new(Some(Box::new(hook))) }
+    pub fn new(
+        inner: &'a MemoryStore,
+        op: &'static str,
+        key: &str,
+        nth: usize,
+        hook: impl FnOnce(&MemoryStore) + 'a,
+    ) -> Self {
+        RacingStore {
+            inner,
+            op,
+            key: key.to_owned(),
+            nth: std::cell::Cell::new(nth),
+            hook: std::cell::RefCell::new(Some(Box::new(hook))),
+        }
     }
 
     pub fn fired(&self) -> bool {
@@ -152,7 +176,14 @@ impl KeyValue for RacingStore<'_> {
 
 /// Whether `t`'s access token is accepted by the endpoint (at t = 1000).
 pub fn resolve(kv: &MemoryStore, config: &Config, t: &IssuedTokens) -> bool {
-    crate::session::resolve_bearer_at(kv, config, t.access_token.expose_secret(), "https://mcp.example.com/mcp", 1_000).is_ok()
+    crate::session::resolve_bearer_at(
+        kv,
+        config,
+        t.access_token.expose_secret(),
+        "https://mcp.example.com/mcp",
+        1_000,
+    )
+    .is_ok()
 }
 
 // Cybozu's token endpoint.
@@ -179,7 +210,9 @@ impl FakeTokenEndpoint {
     }
 
     pub fn add_code(&self, code: &str, access: &str, refresh: &str) {
-        self.codes.borrow_mut().insert(code.into(), (access.into(), refresh.into()));
+        self.codes
+            .borrow_mut()
+            .insert(code.into(), (access.into(), refresh.into()));
         self.refresh_tokens.borrow_mut().insert(refresh.into(), 0);
     }
 
@@ -199,7 +232,10 @@ impl FakeTokenEndpoint {
 impl HttpClient for FakeTokenEndpoint {
     async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, OutboundError> {
         if *self.down.borrow() {
-            return Err(OutboundError::Unreachable { host: "example.cybozu.com".into(), reason: "connection refused".into() });
+            return Err(OutboundError::Unreachable {
+                host: "example.cybozu.com".into(),
+                reason: "connection refused".into(),
+            });
         }
         let body = String::from_utf8(request.body().clone()).unwrap();
         self.requests.borrow_mut().push(body.clone());
@@ -213,25 +249,37 @@ impl HttpClient for FakeTokenEndpoint {
         let form: HashMap<String, String> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
         match form.get("grant_type").map(String::as_str) {
             Some("authorization_code") => match self.codes.borrow_mut().remove(form["code"].as_str()) {
-                Some((access, refresh)) => Ok(Self::answer(200, serde_json::json!({
-                    "access_token": access, "refresh_token": refresh, "token_type": "Bearer",
-                    "expires_in": self.expires_in, "scope": "k:app_record:read"
-                }))),
-                None => Ok(Self::answer(400, serde_json::json!({"error": "invalid_grant", "error_description": "bad code"}))),
+                Some((access, refresh)) => Ok(Self::answer(
+                    200,
+                    serde_json::json!({
+                        "access_token": access, "refresh_token": refresh, "token_type": "Bearer",
+                        "expires_in": self.expires_in, "scope": "k:app_record:read"
+                    }),
+                )),
+                None => Ok(Self::answer(
+                    400,
+                    serde_json::json!({"error": "invalid_grant", "error_description": "bad code"}),
+                )),
             },
             Some("refresh_token") => {
                 let mut tokens = self.refresh_tokens.borrow_mut();
                 match tokens.get_mut(form["refresh_token"].as_str()) {
                     Some(n) => {
                         *n += 1;
-                        Ok(Self::answer(200, serde_json::json!({
-                            "access_token": format!("refreshed-{n}"), "token_type": "bearer", "expires_in": "3600"
-                        })))
+                        Ok(Self::answer(
+                            200,
+                            serde_json::json!({
+                                "access_token": format!("refreshed-{n}"), "token_type": "bearer", "expires_in": "3600"
+                            }),
+                        ))
                     }
                     None => Ok(Self::answer(400, serde_json::json!({"error": "invalid_grant"}))),
                 }
             }
-            _ => Ok(Self::answer(400, serde_json::json!({"error": "unsupported_grant_type"}))),
+            _ => Ok(Self::answer(
+                400,
+                serde_json::json!({"error": "unsupported_grant_type"}),
+            )),
         }
     }
 }

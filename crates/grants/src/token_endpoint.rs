@@ -96,16 +96,26 @@ pub struct CodeRedemption<'a> {
 /// authority, stored nowhere, and die with the grant. Both requests passed PKCE, so both come
 /// from the client the code was issued to. A redemption that reads the grant after the other's
 /// write sees a replay and revokes the grant, as OAuth 2.1 asks.
-pub fn redeem_code(kv: &impl KeyValue, config: &Config, r: CodeRedemption<'_>, now: u64) -> Result<IssuedTokens, TokenError> {
+pub fn redeem_code(
+    kv: &impl KeyValue,
+    config: &Config,
+    r: CodeRedemption<'_>,
+    now: u64,
+) -> Result<IssuedTokens, TokenError> {
     const UNKNOWN: TokenError = TokenError::InvalidGrant("unknown, expired or already used authorization code");
     let (id, _) = parse_grant_secret(r.code, CODE_PREFIX).ok_or(UNKNOWN)?;
     let mut grant = read_grant(kv, config, &id)?.ok_or(UNKNOWN)?;
     let code_hash = token_hash(config, r.code);
     let (challenge, redirect_uri, redirect_explicit) = match &grant.phase {
         Phase::Active { spent_code_hash } if same_hash(spent_code_hash, &code_hash) => {
-            security_event(format_args!("authorization code replayed for grant slot {:x}; the grant is revoked", id.slot));
+            security_event(format_args!(
+                "authorization code replayed for grant slot {:x}; the grant is revoked",
+                id.slot
+            ));
             revoke_grant(kv, &id)?;
-            return Err(TokenError::InvalidGrant("authorization code already used; every token issued from it is revoked"));
+            return Err(TokenError::InvalidGrant(
+                "authorization code already used; every token issued from it is revoked",
+            ));
         }
         Phase::Active { .. } => return Err(UNKNOWN),
         Phase::Pending { code_hash: stored, .. } if !same_hash(stored, &code_hash) => return Err(UNKNOWN),
@@ -113,28 +123,42 @@ pub fn redeem_code(kv: &impl KeyValue, config: &Config, r: CodeRedemption<'_>, n
             revoke_grant(kv, &id)?;
             return Err(TokenError::InvalidGrant("authorization code expired"));
         }
-        Phase::Pending { code_challenge, redirect_uri, redirect_uri_explicit, .. } => {
-            (code_challenge.clone(), redirect_uri.clone(), *redirect_uri_explicit)
-        }
+        Phase::Pending {
+            code_challenge,
+            redirect_uri,
+            redirect_uri_explicit,
+            ..
+        } => (code_challenge.clone(), redirect_uri.clone(), *redirect_uri_explicit),
     };
     if grant.client_id != r.client_id {
-        return Err(TokenError::InvalidGrant("authorization code was issued to another client"));
+        return Err(TokenError::InvalidGrant(
+            "authorization code was issued to another client",
+        ));
     }
     match r.redirect_uri {
         Some(given) if given != redirect_uri => {
-            return Err(TokenError::InvalidGrant("redirect_uri does not match the authorization request"))
+            return Err(TokenError::InvalidGrant(
+                "redirect_uri does not match the authorization request",
+            ))
         }
         None if redirect_explicit => return Err(TokenError::InvalidRequest("redirect_uri is required")),
         _ => {}
     }
     if let Some(resource) = r.resource {
         if normalize_resource(resource).as_deref() != Some(grant.resource.as_str()) {
-            return Err(TokenError::InvalidTarget("resource does not match the authorization request"));
+            return Err(TokenError::InvalidTarget(
+                "resource does not match the authorization request",
+            ));
         }
     }
-    let verifier = r.code_verifier.ok_or(TokenError::InvalidRequest("code_verifier is required (PKCE)"))?;
+    let verifier = r
+        .code_verifier
+        .ok_or(TokenError::InvalidRequest("code_verifier is required (PKCE)"))?;
     if !pkce_s256_matches(verifier, &challenge) {
-        security_event(format_args!("wrong PKCE verifier for grant slot {:x}; the code is burnt", id.slot));
+        security_event(format_args!(
+            "wrong PKCE verifier for grant slot {:x}; the code is burnt",
+            id.slot
+        ));
         revoke_grant(kv, &id)?;
         return Err(TokenError::InvalidGrant("PKCE verification failed"));
     }
@@ -142,7 +166,9 @@ pub fn redeem_code(kv: &impl KeyValue, config: &Config, r: CodeRedemption<'_>, n
     // Activate: mark the code spent first, so a crash after this point makes a retry a replay
     // (revoking the grant) rather than a second set of tokens.
     let refresh_token = derive_refresh_token(config, &id, 0, r.code);
-    grant.phase = Phase::Active { spent_code_hash: code_hash.clone() };
+    grant.phase = Phase::Active {
+        spent_code_hash: code_hash.clone(),
+    };
     let refresh = RefreshRecord {
         nonce: id.nonce.clone(),
         generation: 0,
@@ -168,7 +194,9 @@ pub fn redeem_code(kv: &impl KeyValue, config: &Config, r: CodeRedemption<'_>, n
         // `rt:` then `g:`): do not leave our refresh record behind, nor hand out tokens.
         if read_grant(kv, config, &id)?.is_none() {
             revoke_grant(kv, &id)?;
-            return Err(TokenError::InvalidGrant("authorization code already used; every token issued from it is revoked"));
+            return Err(TokenError::InvalidGrant(
+                "authorization code already used; every token issued from it is revoked",
+            ));
         }
     }
     let access_token = access_token::issue_access_token(config, &id, grant.scopes, &grant.resource, now)?;
@@ -184,7 +212,9 @@ pub fn redeem_code(kv: &impl KeyValue, config: &Config, r: CodeRedemption<'_>, n
 /// 43–128 unreserved characters.
 pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
     let well_formed = (43..=128).contains(&verifier.len())
-        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
     well_formed && crypto::ct_eq(crypto::sha256_b64(verifier.as_bytes()).as_bytes(), challenge.as_bytes())
 }
 
@@ -214,7 +244,12 @@ pub struct RefreshRedemption<'a> {
 /// request already rotated past it, which leaves one store round trip in which a late write could
 /// undo a rotation the client made meanwhile; the client's next refresh is then refused as reuse
 /// and it signs in again. Access tokens are independent (random nonces), equal in authority.
-pub fn refresh_tokens(kv: &impl KeyValue, config: &Config, r: RefreshRedemption<'_>, now: u64) -> Result<IssuedTokens, TokenError> {
+pub fn refresh_tokens(
+    kv: &impl KeyValue,
+    config: &Config,
+    r: RefreshRedemption<'_>,
+    now: u64,
+) -> Result<IssuedTokens, TokenError> {
     const UNKNOWN: TokenError = TokenError::InvalidGrant("unknown, expired or revoked refresh token");
     let (id, secret) = parse_grant_secret(r.refresh_token, REFRESH_PREFIX).ok_or(UNKNOWN)?;
     if !minted_refresh_token(config, &id, secret) {
@@ -239,7 +274,9 @@ pub fn refresh_tokens(kv: &impl KeyValue, config: &Config, r: RefreshRedemption<
             id.slot
         ));
         revoke_grant(kv, &id)?;
-        return Err(TokenError::InvalidGrant("refresh token reuse detected; the grant is revoked"));
+        return Err(TokenError::InvalidGrant(
+            "refresh token reuse detected; the grant is revoked",
+        ));
     }
     if grant.client_id != r.client_id {
         return Err(TokenError::InvalidGrant("refresh token was issued to another client"));
@@ -289,7 +326,10 @@ pub fn refresh_tokens(kv: &impl KeyValue, config: &Config, r: RefreshRedemption<
         // rather than assume it, so a state that does not fit is refused.
         let successor = derive_refresh_token(config, &id, state.generation.saturating_sub(1), r.refresh_token);
         if state.generation == 0 || !same_hash(&token_hash(config, &successor), &state.current) {
-            security_event(format_args!("refresh state of grant slot {:x} is inconsistent; the grant is revoked", id.slot));
+            security_event(format_args!(
+                "refresh state of grant slot {:x} is inconsistent; the grant is revoked",
+                id.slot
+            ));
             revoke_grant(kv, &id)?;
             return Err(UNKNOWN);
         }
@@ -317,7 +357,12 @@ pub fn revoke_token(kv: &impl KeyValue, config: &Config, token: &str, client_id:
         }
         let presented = token_hash(config, token);
         match read_refresh(kv, config, &id)? {
-            Some(s) if same_hash(&s.current, &presented) || s.previous.as_deref().is_some_and(|p| same_hash(p, &presented)) => id,
+            Some(s)
+                if same_hash(&s.current, &presented)
+                    || s.previous.as_deref().is_some_and(|p| same_hash(p, &presented)) =>
+            {
+                id
+            }
             _ => return Ok(false),
         }
     } else {

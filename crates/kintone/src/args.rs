@@ -29,17 +29,25 @@ impl Args {
         let value: Value = if text.trim().is_empty() {
             Value::Object(Map::new())
         } else {
-            serde_json::from_str(text).map_err(|e| ArgError(format!("arguments are not valid JSON ({e}); send a JSON object")))?
+            serde_json::from_str(text)
+                .map_err(|e| ArgError(format!("arguments are not valid JSON ({e}); send a JSON object")))?
         };
         let Value::Object(mut map) = value else {
             return Err(ArgError("arguments must be a JSON object of named arguments".into()));
         };
         map.retain(|_, v| !v.is_null());
         let properties = schema.get("properties").and_then(Value::as_object);
-        let accepted = || properties.map(|p| p.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default();
+        let accepted = || {
+            properties
+                .map(|p| p.keys().cloned().collect::<Vec<_>>().join(", "))
+                .unwrap_or_default()
+        };
         if let Some(properties) = properties {
             if let Some(unknown) = map.keys().find(|k| !properties.contains_key(k.as_str())) {
-                return Err(ArgError(format!("unknown argument {unknown:?}; this tool takes: {}", accepted())));
+                return Err(ArgError(format!(
+                    "unknown argument {unknown:?}; this tool takes: {}",
+                    accepted()
+                )));
             }
         }
         if let Some(required) = schema.get("required").and_then(Value::as_array) {
@@ -136,18 +144,27 @@ pub(crate) fn id(path: &str, value: &Value) -> ArgResult<u64> {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => {
             let s = s.trim();
-            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) { s.parse().ok() } else { None }
+            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+                s.parse().ok()
+            } else {
+                None
+            }
         }
         _ => None,
     };
     match parsed {
         Some(n) if n >= 1 => Ok(n),
-        _ => Err(ArgError::new(path, format!("must be a positive integer id such as 12, got {}", shown(value)))),
+        _ => Err(ArgError::new(
+            path,
+            format!("must be a positive integer id such as 12, got {}", shown(value)),
+        )),
     }
 }
 
 pub(crate) fn string<'v>(path: &str, value: &'v Value) -> ArgResult<&'v str> {
-    value.as_str().ok_or_else(|| ArgError::new(path, format!("must be a string, got {}", shown(value))))
+    value
+        .as_str()
+        .ok_or_else(|| ArgError::new(path, format!("must be a string, got {}", shown(value))))
 }
 
 /// A non-blank string of at most `max` characters.
@@ -158,33 +175,52 @@ pub(crate) fn text<'v>(path: &str, value: &'v Value, max: usize) -> ArgResult<&'
     }
     let len = s.chars().count();
     if len > max {
-        return Err(ArgError::new(path, format!("is {len} characters long; the limit is {max}")));
+        return Err(ArgError::new(
+            path,
+            format!("is {len} characters long; the limit is {max}"),
+        ));
     }
     Ok(s)
 }
 
 pub(crate) fn boolean(path: &str, value: &Value) -> ArgResult<bool> {
-    value.as_bool().ok_or_else(|| ArgError::new(path, format!("must be true or false, got {}", shown(value))))
+    value
+        .as_bool()
+        .ok_or_else(|| ArgError::new(path, format!("must be true or false, got {}", shown(value))))
 }
 
 /// An integer in `min..=max`; whole numbers given as strings are accepted.
 pub(crate) fn int(path: &str, value: &Value, min: i64, max: i64) -> ArgResult<i64> {
     let parsed = match value {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9e15).map(|f| f as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                .map(|f| f as i64)
+        }),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     };
     match parsed {
         Some(n) if (min..=max).contains(&n) => Ok(n),
         Some(n) => Err(ArgError::new(path, format!("must be between {min} and {max}, got {n}"))),
-        None => Err(ArgError::new(path, format!("must be an integer between {min} and {max}, got {}", shown(value)))),
+        None => Err(ArgError::new(
+            path,
+            format!("must be an integer between {min} and {max}, got {}", shown(value)),
+        )),
     }
 }
 
 /// A settings or record revision: the number kintone returned, or -1 to skip the check.
 pub(crate) fn revision(path: &str, value: &Value) -> ArgResult<i64> {
-    int(path, value, -1, i64::MAX)
-        .map_err(|_| ArgError::new(path, format!("must be the revision number kintone returned (or -1 to skip the check), got {}", shown(value))))
+    int(path, value, -1, i64::MAX).map_err(|_| {
+        ArgError::new(
+            path,
+            format!(
+                "must be the revision number kintone returned (or -1 to skip the check), got {}",
+                shown(value)
+            ),
+        )
+    })
 }
 
 pub(crate) fn one_of(path: &str, value: &Value, allowed: &[&'static str]) -> ArgResult<&'static str> {
@@ -197,16 +233,26 @@ pub(crate) fn one_of(path: &str, value: &Value, allowed: &[&'static str]) -> Arg
 }
 
 pub(crate) fn object<'v>(path: &str, value: &'v Value) -> ArgResult<&'v Map<String, Value>> {
-    value.as_object().ok_or_else(|| ArgError::new(path, format!("must be a JSON object, got {}", shown(value))))
+    value
+        .as_object()
+        .ok_or_else(|| ArgError::new(path, format!("must be a JSON object, got {}", shown(value))))
 }
 
 pub(crate) fn array<'v>(path: &str, value: &'v Value, min: usize, max: usize) -> ArgResult<&'v Vec<Value>> {
-    let items = value.as_array().ok_or_else(|| ArgError::new(path, format!("must be an array, got {}", shown(value))))?;
+    let items = value
+        .as_array()
+        .ok_or_else(|| ArgError::new(path, format!("must be an array, got {}", shown(value))))?;
     if items.len() < min {
         return Err(ArgError::new(path, format!("needs at least {min} item(s)")));
     }
     if items.len() > max {
-        return Err(ArgError::new(path, format!("has {} items; the limit per call is {max}, so split it into several calls", items.len())));
+        return Err(ArgError::new(
+            path,
+            format!(
+                "has {} items; the limit per call is {max}, so split it into several calls",
+                items.len()
+            ),
+        ));
     }
     Ok(items)
 }
@@ -235,7 +281,10 @@ mod tests {
 
     #[test]
     fn non_objects_and_bad_json_are_refused() {
-        assert!(Args::parse("[1]", &schema()).unwrap_err().0.contains("must be a JSON object"));
+        assert!(Args::parse("[1]", &schema())
+            .unwrap_err()
+            .0
+            .contains("must be a JSON object"));
         assert!(Args::parse("{", &schema()).unwrap_err().0.contains("not valid JSON"));
     }
 
@@ -251,7 +300,11 @@ mod tests {
         assert_eq!(id("appId", &json!("12")).unwrap(), 12);
         for bad in [json!(0), json!(-1), json!("12a"), json!(""), json!(1.5), json!(true)] {
             let err = id("appId", &bad).unwrap_err();
-            assert!(err.0.starts_with("appId: must be a positive integer id"), "{bad}: {}", err.0);
+            assert!(
+                err.0.starts_with("appId: must be a positive integer id"),
+                "{bad}: {}",
+                err.0
+            );
         }
     }
 
@@ -259,7 +312,10 @@ mod tests {
     fn ints_are_range_checked() {
         assert_eq!(int("limit", &json!(10), 1, 10).unwrap(), 10);
         assert_eq!(int("limit", &json!("3"), 1, 10).unwrap(), 3);
-        assert_eq!(int("limit", &json!(11), 1, 10).unwrap_err().0, "limit: must be between 1 and 10, got 11");
+        assert_eq!(
+            int("limit", &json!(11), 1, 10).unwrap_err().0,
+            "limit: must be between 1 and 10, got 11"
+        );
         assert!(int("limit", &json!("x"), 1, 10).is_err());
     }
 
@@ -267,21 +323,33 @@ mod tests {
     fn arrays_are_size_checked_with_a_split_hint() {
         let many = Value::Array(vec![json!(1); 101]);
         let err = array("ids", &many, 1, 100).unwrap_err();
-        assert_eq!(err.0, "ids: has 101 items; the limit per call is 100, so split it into several calls");
+        assert_eq!(
+            err.0,
+            "ids: has 101 items; the limit per call is 100, so split it into several calls"
+        );
         assert!(array("ids", &json!([]), 1, 100).unwrap_err().0.contains("at least 1"));
     }
 
     #[test]
     fn text_is_length_checked() {
-        assert!(text("name", &json!("   "), 64).unwrap_err().0.contains("must not be empty"));
+        assert!(text("name", &json!("   "), 64)
+            .unwrap_err()
+            .0
+            .contains("must not be empty"));
         let long = Value::String("あ".repeat(65));
-        assert_eq!(text("name", &long, 64).unwrap_err().0, "name: is 65 characters long; the limit is 64");
+        assert_eq!(
+            text("name", &long, 64).unwrap_err().0,
+            "name: is 65 characters long; the limit is 64"
+        );
     }
 
     #[test]
     fn enums_list_the_allowed_values() {
         assert_eq!(one_of("order", &json!("asc"), &["asc", "desc"]).unwrap(), "asc");
-        assert_eq!(one_of("order", &json!("up"), &["asc", "desc"]).unwrap_err().0, "order: must be one of asc, desc, got \"up\"");
+        assert_eq!(
+            one_of("order", &json!("up"), &["asc", "desc"]).unwrap_err().0,
+            "order: must be one of asc, desc, got \"up\""
+        );
     }
 
     #[test]

@@ -69,8 +69,15 @@ fn the_static_table_matches_the_definitions_field_by_field() {
     for (d, t) in definitions.iter().zip(crate::catalogue::TOOLS) {
         assert_eq!(d.name, t.name);
         assert_eq!(d.description, t.description);
-        assert_eq!(d.input_schema, serde_json::from_str::<serde_json::Value>(t.input_schema).unwrap(), "{}", t.name);
-        let output = t.output_schema.map(|s| serde_json::from_str::<serde_json::Value>(s).unwrap());
+        assert_eq!(
+            d.input_schema,
+            serde_json::from_str::<serde_json::Value>(t.input_schema).unwrap(),
+            "{}",
+            t.name
+        );
+        let output = t
+            .output_schema
+            .map(|s| serde_json::from_str::<serde_json::Value>(s).unwrap());
         assert_eq!(d.output_schema, output, "{}", t.name);
         assert_eq!(d.annotations, t.annotations);
         assert_eq!(d.scopes(), t.scopes);

@@ -20,17 +20,28 @@ pub enum ConfigError {
     #[error("{variable}: expected true or false, got {value:?}")]
     NotABool { variable: &'static str, value: String },
     #[error("{variable}: unknown tool name {name:?}; known tools: {known}")]
-    UnknownTool { variable: &'static str, name: String, known: String },
+    UnknownTool {
+        variable: &'static str,
+        name: String,
+        known: String,
+    },
 }
 
 impl ToolConfig {
     /// Builds the policy from the raw values of the Spin variables `read_only`, `tools_allow`
     /// and `tools_deny` (`None` or blank = not set). Lists are comma-separated tool names;
     /// whitespace around names is ignored. Errors name the variable to fix.
-    pub fn from_variables(read_only: Option<&str>, allow: Option<&str>, deny: Option<&str>) -> Result<Self, ConfigError> {
+    pub fn from_variables(
+        read_only: Option<&str>,
+        allow: Option<&str>,
+        deny: Option<&str>,
+    ) -> Result<Self, ConfigError> {
         let read_only = match read_only.map(str::trim).filter(|v| !v.is_empty()) {
             None => false,
-            Some(v) => parse_bool(v).ok_or_else(|| ConfigError::NotABool { variable: "read_only", value: v.to_string() })?,
+            Some(v) => parse_bool(v).ok_or_else(|| ConfigError::NotABool {
+                variable: "read_only",
+                value: v.to_string(),
+            })?,
         };
         let allow = match allow.map(str::trim).filter(|v| !v.is_empty()) {
             None => None,
@@ -74,7 +85,11 @@ fn parse_names(variable: &'static str, list: &str) -> Result<Vec<String>, Config
             if known.contains(&name) {
                 Ok(name.to_string())
             } else {
-                Err(ConfigError::UnknownTool { variable, name: name.to_string(), known: known.join(", ") })
+                Err(ConfigError::UnknownTool {
+                    variable,
+                    name: name.to_string(),
+                    known: known.join(", "),
+                })
             }
         })
         .collect()
@@ -107,7 +122,9 @@ mod tests {
 
     #[test]
     fn allow_list_offers_only_named_tools_and_deny_wins() {
-        let config = ToolConfig::from_variables(Some("no"), Some("getRecords, getRecord ,addRecord"), Some("addRecord")).unwrap();
+        let config =
+            ToolConfig::from_variables(Some("no"), Some("getRecords, getRecord ,addRecord"), Some("addRecord"))
+                .unwrap();
         let names: Vec<_> = list_tools(&config).map(|t| t.name).collect();
         assert_eq!(names, vec!["getRecords", "getRecord"]);
     }
@@ -124,7 +141,13 @@ mod tests {
     #[test]
     fn bad_bool_is_a_clear_error() {
         let err = ToolConfig::from_variables(Some("maybe"), None, None).unwrap_err();
-        assert_eq!(err, ConfigError::NotABool { variable: "read_only", value: "maybe".into() });
+        assert_eq!(
+            err,
+            ConfigError::NotABool {
+                variable: "read_only",
+                value: "maybe".into()
+            }
+        );
         assert!(err.to_string().contains("expected true or false"));
     }
 
@@ -135,6 +158,12 @@ mod tests {
         assert!(text.contains("tools_allow: unknown tool name \"getRecordz\""), "{text}");
         assert!(text.contains("getRecords"));
         let err = ToolConfig::from_variables(None, None, Some("nope")).unwrap_err();
-        assert!(matches!(err, ConfigError::UnknownTool { variable: "tools_deny", .. }));
+        assert!(matches!(
+            err,
+            ConfigError::UnknownTool {
+                variable: "tools_deny",
+                ..
+            }
+        ));
     }
 }

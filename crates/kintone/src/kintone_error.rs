@@ -31,19 +31,37 @@ pub(crate) fn parse_error_body(body: &[u8]) -> Option<ErrorBody> {
     let code = value.get("code")?.as_str()?.to_string();
     let message = value.get("message").and_then(Value::as_str).unwrap_or("").to_string();
     let id = value.get("id").and_then(Value::as_str).map(str::to_string);
-    let errors = value.get("errors").filter(|e| e.as_object().is_some_and(|m| !m.is_empty())).cloned();
-    Some(ErrorBody { code, id, message, errors })
+    let errors = value
+        .get("errors")
+        .filter(|e| e.as_object().is_some_and(|m| !m.is_empty()))
+        .cloned();
+    Some(ErrorBody {
+        code,
+        id,
+        message,
+        errors,
+    })
 }
 
 impl ApiError {
     pub(crate) fn from_body(status: u16, body: ErrorBody, retry_after: Option<u64>) -> Self {
-        ApiError { status, code: Some(body.code), id: body.id, message: body.message, errors: body.errors, retry_after }
+        ApiError {
+            status,
+            code: Some(body.code),
+            id: body.id,
+            message: body.message,
+            errors: body.errors,
+            retry_after,
+        }
     }
 
     /// The model-facing explanation: what kintone said, which fields are wrong, what to do.
     pub(crate) fn explain(&self) -> String {
         let mut out = match &self.code {
-            Some(code) => format!("kintone returned an error (HTTP {}, {code}): {}", self.status, self.message),
+            Some(code) => format!(
+                "kintone returned an error (HTTP {}, {code}): {}",
+                self.status, self.message
+            ),
             None => format!("kintone returned HTTP {}: {}", self.status, self.message),
         };
         if let Some(errors) = self.errors.as_ref().and_then(Value::as_object) {
@@ -75,7 +93,9 @@ impl ApiError {
             } else {
                 "kintone is temporarily unavailable (maintenance or overload)"
             };
-            return Some(format!("{why}; nothing was changed. Retry the same call after {wait} seconds."));
+            return Some(format!(
+                "{why}; nothing was changed. Retry the same call after {wait} seconds."
+            ));
         }
         let code = self.code.as_deref()?;
         let hint = match (self.status, code) {
@@ -113,7 +133,10 @@ mod tests {
             "errors": {"record.title.value": {"messages": ["Required."]}}});
         let parsed = parse_error_body(body.to_string().as_bytes()).unwrap();
         let text = ApiError::from_body(400, parsed, None).explain();
-        assert!(text.starts_with("kintone returned an error (HTTP 400, CB_VA01): Missing or invalid input."), "{text}");
+        assert!(
+            text.starts_with("kintone returned an error (HTTP 400, CB_VA01): Missing or invalid input."),
+            "{text}"
+        );
         assert!(text.contains("- record.title.value: Required."), "{text}");
         assert!(text.contains("getAppFields"), "{text}");
         assert!(text.contains("(kintone error id abc123)"), "{text}");
@@ -124,7 +147,14 @@ mod tests {
         let parsed = parse_error_body(br#"{"code":"GAIA_TO04","id":"x","message":"busy"}"#).unwrap();
         let text = ApiError::from_body(429, parsed, Some(7)).explain();
         assert!(text.contains("Retry the same call after 7 seconds"), "{text}");
-        let maintenance = ApiError { status: 503, code: None, id: None, message: "maintenance".into(), errors: None, retry_after: None };
+        let maintenance = ApiError {
+            status: 503,
+            code: None,
+            id: None,
+            message: "maintenance".into(),
+            errors: None,
+            retry_after: None,
+        };
         assert!(maintenance.explain().contains("after 60 seconds"));
     }
 
@@ -137,7 +167,8 @@ mod tests {
 
     #[test]
     fn missing_scope_is_explained() {
-        let parsed = parse_error_body(br#"{"code":"CB_OA01","id":"x","message":"Cannot access protected resource."}"#).unwrap();
+        let parsed =
+            parse_error_body(br#"{"code":"CB_OA01","id":"x","message":"Cannot access protected resource."}"#).unwrap();
         assert!(ApiError::from_body(403, parsed, None).explain().contains("OAuth scope"));
     }
 }

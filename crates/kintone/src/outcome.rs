@@ -33,9 +33,9 @@ pub(crate) type Outcome = Result<ToolResult, Failure>;
 pub(crate) fn finish(tool: &str, outcome: Outcome) -> Result<ToolResult, CallError> {
     match outcome {
         Ok(result) => Ok(result),
-        Err(Failure::Invalid(message)) => {
-            Ok(ToolResult::error(format!("Invalid arguments for {tool}: {message}. Nothing was sent to kintone.")))
-        }
+        Err(Failure::Invalid(message)) => Ok(ToolResult::error(format!(
+            "Invalid arguments for {tool}: {message}. Nothing was sent to kintone."
+        ))),
         Err(Failure::Refused(message)) => Ok(ToolResult::error(format!("{tool}: {message}"))),
         Err(Failure::Kintone(error)) => Ok(ToolResult::error(error.explain())),
         Err(Failure::Unauthorized(message)) => Err(CallError::Unauthorized(message)),
@@ -46,7 +46,11 @@ pub(crate) fn finish(tool: &str, outcome: Outcome) -> Result<ToolResult, CallErr
 /// A success carrying structured content and the same JSON as text for clients that do not
 /// read `structuredContent`.
 pub(crate) fn structured(value: Value) -> ToolResult {
-    ToolResult { content: vec![Content::Text(value.to_string())], structured: Some(value), is_error: false }
+    ToolResult {
+        content: vec![Content::Text(value.to_string())],
+        structured: Some(value),
+        is_error: false,
+    }
 }
 
 /// A structured success with a note for the model (paging hints, truncation, next steps).

@@ -42,7 +42,12 @@ fn tokens(query: &str) -> Result<Vec<Token<'_>>, String> {
                 }
             }
             i += 1;
-            out.push(Token { text: &query[start..i], start, end: i, top_level: false });
+            out.push(Token {
+                text: &query[start..i],
+                start,
+                end: i,
+                top_level: false,
+            });
         } else if c == b'(' || c == b')' {
             depth += if c == b'(' { 1 } else { -1 };
             if depth < 0 {
@@ -54,7 +59,12 @@ fn tokens(query: &str) -> Result<Vec<Token<'_>>, String> {
             while i < bytes.len() && !bytes[i].is_ascii_whitespace() && !matches!(bytes[i], b'"' | b'(' | b')' | b',') {
                 i += 1;
             }
-            out.push(Token { text: &query[start..i], start, end: i, top_level: depth == 0 });
+            out.push(Token {
+                text: &query[start..i],
+                start,
+                end: i,
+                top_level: depth == 0,
+            });
         }
     }
     if depth != 0 {
@@ -82,9 +92,19 @@ pub(crate) fn split(query: &str) -> Result<QueryParts<'_>, String> {
             || ((is(t, "limit") || is(t, "offset")) && tokens.get(i + 1).is_some_and(|n| n.text.parse::<u64>().is_ok()))
     };
     let Some(first) = (0..tokens.len()).find(|&i| starts_clause(i)) else {
-        return Ok(QueryParts { condition: query.trim(), order_by: None, limit: None, offset: None });
+        return Ok(QueryParts {
+            condition: query.trim(),
+            order_by: None,
+            limit: None,
+            offset: None,
+        });
     };
-    let mut parts = QueryParts { condition: query[..tokens[first].start].trim(), order_by: None, limit: None, offset: None };
+    let mut parts = QueryParts {
+        condition: query[..tokens[first].start].trim(),
+        order_by: None,
+        limit: None,
+        offset: None,
+    };
     let mut i = first;
     while i < tokens.len() {
         let t = &tokens[i];
@@ -103,7 +123,10 @@ pub(crate) fn split(query: &str) -> Result<QueryParts<'_>, String> {
             parts.order_by = Some(query[from.start..tokens[j - 1].end].trim());
             i = j;
         } else {
-            return Err(format!("unexpected {:?} after the order by / limit / offset clauses; they must come last", t.text));
+            return Err(format!(
+                "unexpected {:?} after the order by / limit / offset clauses; they must come last",
+                t.text
+            ));
         }
     }
     Ok(parts)
@@ -142,6 +165,8 @@ mod tests {
         assert!(split(r#"title = "open"#).unwrap_err().contains("closing double quote"));
         assert!(split("(a = 1").unwrap_err().contains("opening parenthesis"));
         assert!(split("limit 5 a = 1").unwrap_err().contains("must come last"));
-        assert!(split(r#"a = "x\"y" order by"#).unwrap_err().contains("must name a field"));
+        assert!(split(r#"a = "x\"y" order by"#)
+            .unwrap_err()
+            .contains("must name a field"));
     }
 }

@@ -5,7 +5,10 @@ use serde_json::{json, Map, Value};
 /// The arguments object of a tool. Every tool also takes `guestSpaceId`.
 pub(crate) fn input(properties: Vec<(&'static str, Value)>, required: &[&str]) -> Value {
     let mut props: Map<String, Value> = properties.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    props.insert("guestSpaceId".into(), id("Guest space ID, only for apps in a guest space (/k/guest/{id}/ URLs); omit otherwise"));
+    props.insert(
+        "guestSpaceId".into(),
+        id("Guest space ID, only for apps in a guest space (/k/guest/{id}/ URLs); omit otherwise"),
+    );
     json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
 }
 

@@ -22,7 +22,9 @@ impl Sent {
 
     /// Parameters from the query string or the JSON body, as `key → value` text pairs.
     pub(crate) fn query_pairs(&self) -> Vec<(String, String)> {
-        form_urlencoded::parse(self.query.as_deref().unwrap_or("").as_bytes()).into_owned().collect()
+        form_urlencoded::parse(self.query.as_deref().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect()
     }
 }
 
@@ -35,7 +37,10 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     pub(crate) fn new(answer: impl Fn(&Sent) -> Answer + 'static) -> Self {
-        Recorder { sent: RefCell::new(Vec::new()), answer: Box::new(answer) }
+        Recorder {
+            sent: RefCell::new(Vec::new()),
+            answer: Box::new(answer),
+        }
     }
 
     /// Answers every request with this status and JSON body.

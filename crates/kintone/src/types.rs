@@ -16,13 +16,33 @@ pub struct Annotations {
 impl Annotations {
     /// A tool that only reads. kintone is the user's own closed domain, so no tool is
     /// open-world.
-    pub const READ: Annotations = Annotations { read_only: true, destructive: false, idempotent: true, open_world: false };
+    pub const READ: Annotations = Annotations {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: false,
+    };
     /// A write that only adds (a new record, comment, file, field).
-    pub const ADD: Annotations = Annotations { read_only: false, destructive: false, idempotent: false, open_world: false };
+    pub const ADD: Annotations = Annotations {
+        read_only: false,
+        destructive: false,
+        idempotent: false,
+        open_world: false,
+    };
     /// A write that overwrites or removes something, and gives the same end state when repeated.
-    pub const OVERWRITE: Annotations = Annotations { read_only: false, destructive: true, idempotent: true, open_world: false };
+    pub const OVERWRITE: Annotations = Annotations {
+        read_only: false,
+        destructive: true,
+        idempotent: true,
+        open_world: false,
+    };
     /// A write that changes something each time it runs (a workflow step).
-    pub const STEP: Annotations = Annotations { read_only: false, destructive: true, idempotent: false, open_world: false };
+    pub const STEP: Annotations = Annotations {
+        read_only: false,
+        destructive: true,
+        idempotent: false,
+        open_world: false,
+    };
 }
 
 /// The kintone OAuth scope families. A tool needs the read or write scope of the REST family it
@@ -100,7 +120,10 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("base_url", &self.base_url).field("access_token", &"<redacted>").finish()
+        f.debug_struct("Connection")
+            .field("base_url", &self.base_url)
+            .field("access_token", &"<redacted>")
+            .finish()
     }
 }
 
@@ -135,7 +158,11 @@ pub struct ToolResult {
 impl ToolResult {
     /// A failure the model can act on, explained in one text block.
     pub fn error(message: impl Into<String>) -> Self {
-        ToolResult { content: vec![Content::Text(message.into())], structured: None, is_error: true }
+        ToolResult {
+            content: vec![Content::Text(message.into())],
+            structured: None,
+            is_error: true,
+        }
     }
 
     /// The text of every text block, joined by newlines (handy for tests and logs).

@@ -22,9 +22,16 @@ impl HttpClient for CannedKintone {
     async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, OutboundError> {
         self.sent.borrow_mut().push(request.uri().to_string());
         if self.status == 0 {
-            return Err(OutboundError::Unreachable { host: "kintone".into(), reason: "dropped".into() });
+            return Err(OutboundError::Unreachable {
+                host: "kintone".into(),
+                reason: "dropped".into(),
+            });
         }
-        Ok(http::Response::builder().status(self.status).header("content-type", self.content_type).body(self.body.clone()).unwrap())
+        Ok(http::Response::builder()
+            .status(self.status)
+            .header("content-type", self.content_type)
+            .body(self.body.clone())
+            .unwrap())
     }
 }
 
@@ -33,14 +40,20 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)),
         kintone_text().prop_map(Value::String),
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(prop_oneof![Just("value".to_owned()), Just("type".to_owned()), "[a-zA-Z_]{0,8}"], inner, 0..4)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(
+                prop_oneof![Just("value".to_owned()), Just("type".to_owned()), "[a-zA-Z_]{0,8}"],
+                inner,
+                0..4
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -63,7 +76,10 @@ fn tools() -> Vec<(&'static str, Vec<String>)> {
     list_tools(&config)
         .map(|t| {
             let schema: serde_json::Value = serde_json::from_str(t.input_schema).unwrap();
-            let names = schema["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default();
+            let names = schema["properties"]
+                .as_object()
+                .map(|p| p.keys().cloned().collect())
+                .unwrap_or_default();
             (t.name, names)
         })
         .collect()
@@ -96,7 +112,11 @@ fn kintone_answer() -> impl Strategy<Value = (u16, Vec<u8>, &'static str)> {
         any_json().prop_map(|v| v.to_string().into_bytes()),
         prop::collection::vec(any::<u8>(), 0..40),
     ];
-    let content_type = prop::sample::select(vec!["application/json; charset=utf-8", "text/html", "application/octet-stream"]);
+    let content_type = prop::sample::select(vec![
+        "application/json; charset=utf-8",
+        "text/html",
+        "application/octet-stream",
+    ]);
     (status, body, content_type)
 }
 

@@ -43,14 +43,9 @@ impl MirroredHeader {
 /// `Mcp-Name` values outside plain header-safe ASCII travel as `=?base64?<b64>?=`.
 fn decode_header_value(raw: &str) -> Option<String> {
     use base64::Engine as _;
-    match raw
-        .strip_prefix("=?base64?")
-        .and_then(|rest| rest.strip_suffix("?="))
-    {
+    match raw.strip_prefix("=?base64?").and_then(|rest| rest.strip_suffix("?=")) {
         Some(encoded) => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .ok()?;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
             String::from_utf8(bytes).ok()
         }
         None => Some(raw.to_owned()),
@@ -69,8 +64,6 @@ pub struct RequestContext {
 impl RequestContext {
     /// True when the header selects the modern revision.
     pub fn header_is_modern(&self) -> bool {
-        self.protocol_version
-            .as_ref()
-            .is_some_and(version::is_modern)
+        self.protocol_version.as_ref().is_some_and(version::is_modern)
     }
 }

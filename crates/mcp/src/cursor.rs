@@ -42,9 +42,7 @@ mod tests {
     fn cursors_are_opaque_url_safe_text() {
         let c = encode(50);
         assert!(!c.contains("50"));
-        assert!(c
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     }
 
     #[test]
@@ -59,10 +57,7 @@ mod tests {
         // The catalogue shrank below the cursor.
         assert_eq!(decode(&encode(10), 10), None);
         assert_eq!(
-            decode(
-                &URL_SAFE_NO_PAD.encode("tools-v1:99999999999999999999999"),
-                10
-            ),
+            decode(&URL_SAFE_NO_PAD.encode("tools-v1:99999999999999999999999"), 10),
             None
         );
     }

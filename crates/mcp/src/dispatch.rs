@@ -14,9 +14,9 @@
 //! exchange and answers 401, so the client signs in again; nothing was half-sent.
 
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, DiscoverResult, ErrorCode, ErrorData, Implementation,
-    InitializeResult, PaginatedRequestParams, ProtocolVersion, RequestId, RequestMetaObject,
-    ResultType, ServerCapabilities, ToolsCapability,
+    CacheScope, CallToolRequestParams, DiscoverResult, ErrorCode, ErrorData, Implementation, InitializeResult,
+    PaginatedRequestParams, ProtocolVersion, RequestId, RequestMetaObject, ResultType, ServerCapabilities,
+    ToolsCapability,
 };
 use serde::Deserialize as _;
 use serde_json::value::RawValue;
@@ -216,9 +216,7 @@ struct Dispatcher<'a> {
 impl Dispatcher<'_> {
     fn answer(&self, item: &Incoming, summary: &mut Summary) -> Step {
         match item {
-            Incoming::Request { id, method, params } => {
-                self.request(id.clone(), method, params.as_ref(), summary)
-            }
+            Incoming::Request { id, method, params } => self.request(id.clone(), method, params.as_ref(), summary),
             // `notifications/initialized`, `notifications/cancelled` (the cancelled request
             // ran in another instance, if at all) and any other notification: nothing to say.
             Incoming::Notification { .. } | Incoming::ClientReply => Step::Answered(None),
@@ -230,13 +228,7 @@ impl Dispatcher<'_> {
         }
     }
 
-    fn request(
-        &self,
-        id: RequestId,
-        method: &str,
-        params: Option<&Value>,
-        summary: &mut Summary,
-    ) -> Step {
+    fn request(&self, id: RequestId, method: &str, params: Option<&Value>, summary: &mut Summary) -> Step {
         let era = match self.era(method, params) {
             Ok(era) => era,
             Err(error) => return Step::Answered(Some(error.into_reply(id))),
@@ -278,10 +270,7 @@ impl Dispatcher<'_> {
         if method == "initialize" && !header_modern {
             if self.in_batch {
                 return Err(MethodError::new(
-                    ErrorData::invalid_request(
-                        "Invalid Request: initialize cannot be batched",
-                        None,
-                    ),
+                    ErrorData::invalid_request("Invalid Request: initialize cannot be batched", None),
                     200,
                 ));
             }
@@ -331,19 +320,14 @@ impl Dispatcher<'_> {
         if !self.context.mcp_method.matches(method) {
             return Err(header_mismatch(match &self.context.mcp_method {
                 MirroredHeader::Absent => "missing required Mcp-Method header".to_owned(),
-                _ => format!(
-                    "Mcp-Method header does not match body method `{}`",
-                    printable(method)
-                ),
+                _ => format!("Mcp-Method header does not match body method `{}`", printable(method)),
             }));
         }
         if method == "tools/call" {
             if let Some(name) = params.and_then(|p| p.get("name")).and_then(Value::as_str) {
                 if !self.context.mcp_name.matches(name) {
                     return Err(header_mismatch(match &self.context.mcp_name {
-                        MirroredHeader::Absent => {
-                            "missing required Mcp-Name header for `tools/call`".to_owned()
-                        }
+                        MirroredHeader::Absent => "missing required Mcp-Name header for `tools/call`".to_owned(),
                         _ => "Mcp-Name header does not match params.name".to_owned(),
                     }));
                 }
@@ -390,22 +374,15 @@ impl Dispatcher<'_> {
         let catalogue = self.tools.list_tools();
         let offset = match params.cursor.as_deref() {
             None => 0,
-            Some(c) => cursor::decode(c, catalogue.len())
-                .ok_or_else(|| invalid_params("Invalid cursor"))?,
+            Some(c) => cursor::decode(c, catalogue.len()).ok_or_else(|| invalid_params("Invalid cursor"))?,
         };
         let page_size = self.config.page_size.max(1);
         let end = offset.saturating_add(page_size).min(catalogue.len());
         let page = &catalogue[offset..end];
-        let internal =
-            |reason: String| MethodError::new(ErrorData::internal_error(reason, None), 200);
+        let internal = |reason: String| MethodError::new(ErrorData::internal_error(reason, None), 200);
         let size: usize = page
             .iter()
-            .map(|t| {
-                t.input_schema.len()
-                    + t.output_schema.as_ref().map_or(0, String::len)
-                    + t.description.len()
-                    + 256
-            })
+            .map(|t| t.input_schema.len() + t.output_schema.as_ref().map_or(0, String::len) + t.description.len() + 256)
             .sum();
         let mut text = String::with_capacity(size + 128);
         text.push_str("{\"tools\":[");
@@ -413,8 +390,7 @@ impl Dispatcher<'_> {
             if i > 0 {
                 text.push(',');
             }
-            tools::write_wire_tool(&mut text, tool, !era.modern)
-                .map_err(|e| internal(e.to_string()))?;
+            tools::write_wire_tool(&mut text, tool, !era.modern).map_err(|e| internal(e.to_string()))?;
         }
         text.push(']');
         if end < catalogue.len() {
@@ -428,8 +404,7 @@ impl Dispatcher<'_> {
             ));
         }
         text.push('}');
-        RawValue::from_string(text)
-            .map_err(|e| internal(format!("could not encode the tool list: {e}")))
+        RawValue::from_string(text).map_err(|e| internal(format!("could not encode the tool list: {e}")))
     }
 
     fn call_tool(&self, params: Option<&Value>, era: Era, summary: &mut Summary) -> CallOutcome {
@@ -453,17 +428,10 @@ impl Dispatcher<'_> {
                 "kintone refused the user's authorization even after it was refreshed. \
                  Sign in to kintone again (reconnect this MCP server) and retry.",
             ),
-            Err(CallError::Unavailable(reason)) => {
-                tools::error_result(format!("kintone is unavailable: {reason}"))
-            }
+            Err(CallError::Unavailable(reason)) => tools::error_result(format!("kintone is unavailable: {reason}")),
         };
         let mut result = result;
-        if !era.modern
-            && result
-                .structured_content
-                .as_ref()
-                .is_some_and(|v| !v.is_object())
-        {
+        if !era.modern && result.structured_content.as_ref().is_some_and(|v| !v.is_object()) {
             // Legacy revisions require an object; the text block still carries the value.
             result.structured_content = None;
         }
@@ -479,10 +447,7 @@ impl Dispatcher<'_> {
     }
 
     fn implementation(&self) -> Implementation {
-        let implementation = Implementation::new(
-            self.config.server_name.clone(),
-            self.config.server_version.clone(),
-        );
+        let implementation = Implementation::new(self.config.server_name.clone(), self.config.server_version.clone());
         match &self.config.server_title {
             Some(title) => implementation.with_title(title.clone()),
             None => implementation,
@@ -493,8 +458,7 @@ impl Dispatcher<'_> {
 /// `tools/call` params, decoded the one way both the scope check and the call use.
 fn call_params(params: Option<&Value>) -> Result<CallToolRequestParams, MethodError> {
     let params = params.ok_or_else(|| invalid_params("tools/call needs params"))?;
-    CallToolRequestParams::deserialize(params)
-        .map_err(|e| invalid_params(format!("invalid tools/call params: {e}")))
+    CallToolRequestParams::deserialize(params).map_err(|e| invalid_params(format!("invalid tools/call params: {e}")))
 }
 
 enum CallOutcome {
@@ -580,9 +544,7 @@ fn shape_result(mut result: Value, era: Era) -> Value {
         if era.modern {
             map.entry("resultType")
                 .or_insert_with(|| Value::from(ResultType::COMPLETE.as_str()));
-        } else if map.get("resultType").and_then(Value::as_str)
-            == Some(ResultType::COMPLETE.as_str())
-        {
+        } else if map.get("resultType").and_then(Value::as_str) == Some(ResultType::COMPLETE.as_str()) {
             map.remove("resultType");
         }
     }
@@ -602,13 +564,7 @@ fn printable(text: &str) -> String {
     let mut out: String = text
         .chars()
         .take(128)
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
+        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
         .collect();
     if text.chars().count() > 128 {
         out.push('…');

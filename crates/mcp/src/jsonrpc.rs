@@ -50,13 +50,12 @@ pub enum Body {
 
 /// Parse a POST body. `Err` is the single error response the whole body gets.
 pub fn parse_body(bytes: &[u8]) -> Result<Body, ErrorData> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ErrorData::parse_error(format!("Parse error: {e}"), None))?;
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| ErrorData::parse_error(format!("Parse error: {e}"), None))?;
     match value {
-        Value::Array(items) if items.is_empty() => Err(ErrorData::invalid_request(
-            "Invalid Request: empty batch",
-            None,
-        )),
+        Value::Array(items) if items.is_empty() => {
+            Err(ErrorData::invalid_request("Invalid Request: empty batch", None))
+        }
         Value::Array(items) => Ok(Body::Batch(items.into_iter().map(classify).collect())),
         other => Ok(Body::Single(classify(other))),
     }
@@ -160,8 +159,7 @@ impl Reply {
 
     /// The framed JSON-RPC response as a value (tests and small error bodies).
     pub fn to_json(&self, modern: bool) -> Value {
-        serde_json::from_str(&self.clone().into_text(modern))
-            .unwrap_or_else(|_| fallback_internal_error())
+        serde_json::from_str(&self.clone().into_text(modern)).unwrap_or_else(|_| fallback_internal_error())
     }
 
     /// The framed JSON-RPC response as text: a result is spliced in as it is. An error without
@@ -193,8 +191,7 @@ impl Reply {
 
 fn error_text(id: Option<RequestId>, error: ErrorData, modern: bool) -> String {
     let no_id = id.is_none();
-    let mut framed = serde_json::to_value(JsonRpcError::new(id, error))
-        .unwrap_or_else(|_| fallback_internal_error());
+    let mut framed = serde_json::to_value(JsonRpcError::new(id, error)).unwrap_or_else(|_| fallback_internal_error());
     if no_id && !modern {
         if let Value::Object(map) = &mut framed {
             map.insert("id".to_owned(), Value::Null);
@@ -242,10 +239,7 @@ mod tests {
 
     #[test]
     fn empty_batch_is_an_invalid_request() {
-        assert_eq!(
-            parse_body(b"[]").unwrap_err().code,
-            ErrorCode::INVALID_REQUEST
-        );
+        assert_eq!(parse_body(b"[]").unwrap_err().code, ErrorCode::INVALID_REQUEST);
     }
 
     #[test]
@@ -274,10 +268,7 @@ mod tests {
                 method: "notifications/initialized".into()
             }
         );
-        assert_eq!(
-            one(json!({"jsonrpc":"2.0","id":3,"result":{}})),
-            Incoming::ClientReply
-        );
+        assert_eq!(one(json!({"jsonrpc":"2.0","id":3,"result":{}})), Incoming::ClientReply);
         assert_eq!(
             one(json!({"jsonrpc":"2.0","id":3,"error":{"code":1,"message":"x"}})),
             Incoming::ClientReply
@@ -290,22 +281,13 @@ mod tests {
             (json!({"id":1,"method":"ping"}), Some(1)),
             (json!({"jsonrpc":"1.0","id":1,"method":"ping"}), Some(1)),
             (json!({"jsonrpc":"2.0","id":1,"method":7}), Some(1)),
-            (
-                json!({"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}),
-                Some(1),
-            ),
+            (json!({"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}), Some(1)),
             (json!({"jsonrpc":"2.0","id":null,"method":"ping"}), None),
             (json!({"jsonrpc":"2.0","id":true,"method":"ping"}), None),
             (json!({"jsonrpc":"2.0","id":1.5,"method":"ping"}), None),
-            (
-                json!({"jsonrpc":"2.0","id":1,"result":{},"error":{}}),
-                Some(1),
-            ),
+            (json!({"jsonrpc":"2.0","id":1,"result":{},"error":{}}), Some(1)),
             (json!({"jsonrpc":"2.0","id":1}), Some(1)),
-            (
-                json!({"jsonrpc":"2.0","id":1,"method":"ping","result":{}}),
-                Some(1),
-            ),
+            (json!({"jsonrpc":"2.0","id":1,"method":"ping","result":{}}), Some(1)),
             (json!("ping"), None),
         ];
         for (value, id) in cases {
@@ -321,10 +303,7 @@ mod tests {
     #[test]
     fn replies_frame_results_and_errors() {
         let ok = Reply::result(NumberOrString::Number(7), json!({"a":1}));
-        assert_eq!(
-            ok.to_json(false),
-            json!({"jsonrpc":"2.0","id":7,"result":{"a":1}})
-        );
+        assert_eq!(ok.to_json(false), json!({"jsonrpc":"2.0","id":7,"result":{"a":1}}));
         let err = Reply::error(
             Some(NumberOrString::String("x".into())),
             ErrorData::invalid_params("bad", None),

@@ -101,13 +101,7 @@ impl SseStream {
             millis(stream.suspect_timeout),
             now_unix,
         )?;
-        if let Err(e) = owner_sessions::add(
-            kv,
-            &owner_hash,
-            &session,
-            stream.stale_after.as_secs(),
-            now_unix,
-        ) {
+        if let Err(e) = owner_sessions::add(kv, &owner_hash, &session, stream.stale_after.as_secs(), now_unix) {
             let _ = reader.close(kv);
             return Err(e.into());
         }
@@ -133,10 +127,7 @@ impl SseStream {
         let mut response = Response::new(());
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(media::EVENT_STREAM));
-        headers.insert(
-            CACHE_CONTROL,
-            HeaderValue::from_static("no-cache, no-store"),
-        );
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store"));
         headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
         cors::apply(headers);
         response
@@ -165,8 +156,7 @@ impl SseStream {
             }
         }
         if self.phase == Phase::Open
-            && (unlisted
-                || now_ms.saturating_sub(self.started_ms) >= millis(self.config.max_duration))
+            && (unlisted || now_ms.saturating_sub(self.started_ms) >= millis(self.config.max_duration))
         {
             if reader.begin_closing(kv).is_err() {
                 return self.finish(kv);
@@ -180,8 +170,7 @@ impl SseStream {
                 return self.finish(kv);
             }
         }
-        let due =
-            now_ms.saturating_sub(self.last_full_poll_ms) >= millis(self.config.full_scan_interval);
+        let due = now_ms.saturating_sub(self.last_full_poll_ms) >= millis(self.config.full_scan_interval);
         let messages = match (due, reader.needs_poll(kv)) {
             (_, Err(_)) => return self.finish(kv),
             (false, Ok(false)) => Vec::new(),
@@ -289,12 +278,7 @@ impl PendingMessage {
         tools: &dyn ToolProvider,
         now_unix: u64,
     ) -> Handled {
-        deliver(
-            kv,
-            &self.session,
-            self.exchange.resume(config, tools),
-            now_unix,
-        )
+        deliver(kv, &self.session, self.exchange.resume(config, tools), now_unix)
     }
 }
 
@@ -338,12 +322,8 @@ pub fn handle_message_post(
         return MessageOutcome::InsufficientScope(missing);
     }
     match exchange.run(config, tools) {
-        Progress::Done(finished) => {
-            MessageOutcome::Respond(deliver(kv, &session, finished, now_unix))
-        }
-        Progress::NeedsRefresh(exchange) => {
-            MessageOutcome::NeedsRefresh(PendingMessage { exchange, session })
-        }
+        Progress::Done(finished) => MessageOutcome::Respond(deliver(kv, &session, finished, now_unix)),
+        Progress::NeedsRefresh(exchange) => MessageOutcome::NeedsRefresh(PendingMessage { exchange, session }),
     }
 }
 
@@ -364,12 +344,20 @@ fn deliver(kv: &dyn KeyValue, session: &str, finished: Finished, now_unix: u64) 
     let body = crate::jsonrpc::frame(replies, in_batch, modern);
     let response = match mailbox::post(kv, session, body.as_bytes(), now_unix) {
         Ok(()) => empty(StatusCode::ACCEPTED),
-        Err(PostError::Gone) => error_response(StatusCode::NOT_FOUND, ErrorData::new(
+        Err(PostError::Gone) => error_response(
+            StatusCode::NOT_FOUND,
+            ErrorData::new(
                 SESSION_NOT_FOUND,
                 "Session closed before the reply could be queued; reconnect with GET /sse and retry",
                 None,
-            ), Framing::Legacy),
-        Err(PostError::Busy) => error_response(StatusCode::SERVICE_UNAVAILABLE, ErrorData::internal_error("Session mailbox busy; retry", None), Framing::Legacy),
+            ),
+            Framing::Legacy,
+        ),
+        Err(PostError::Busy) => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorData::internal_error("Session mailbox busy; retry", None),
+            Framing::Legacy,
+        ),
         Err(PostError::Store(_) | PostError::Random(_)) => store_failure(),
     };
     Handled { response, summary }
@@ -378,9 +366,7 @@ fn deliver(kv: &dyn KeyValue, session: &str, finished: Finished, now_unix: u64) 
 /// The `sessionId` query parameter as sent; [`session_open_for`] refuses anything not shaped
 /// like ours (32 lowercase hex digits), like an unknown session.
 fn session_param(query: Option<&str>) -> Option<String> {
-    let value = query?
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("sessionId="))?;
+    let value = query?.split('&').find_map(|pair| pair.strip_prefix("sessionId="))?;
     Some(value.to_owned())
 }
 

@@ -42,10 +42,7 @@ pub fn format_line(log: &RequestLog<'_>) -> String {
             line.push_str(&format!(" batch={count}"));
         }
     }
-    line.push_str(&format!(
-        " status={} duration_ms={}",
-        log.status, log.duration_ms
-    ));
+    line.push_str(&format!(" status={} duration_ms={}", log.status, log.duration_ms));
     if let Some(agent) = log.user_agent {
         let agent: String = agent
             .chars()

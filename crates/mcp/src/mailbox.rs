@@ -170,12 +170,7 @@ pub enum PostError {
 
 /// Post one message into the session's mailbox (the writer side; see the module docs).
 /// `now_unix` decides whether the session has expired.
-pub fn post(
-    kv: &dyn KeyValue,
-    session: &str,
-    message: &[u8],
-    now_unix: u64,
-) -> Result<(), PostError> {
+pub fn post(kv: &dyn KeyValue, session: &str, message: &[u8], now_unix: u64) -> Result<(), PostError> {
     let mut seed = [0u8; 8];
     getrandom::fill(&mut seed).map_err(|e| PostError::Random(e.to_string()))?;
     post_with(
@@ -475,13 +470,7 @@ impl Reader {
     /// One pass over the non-final slots of `[low, frontier + WINDOW)`. With `last`, the
     /// record says `closed`: slots still without a message are given up (their writers will
     /// read `closed` and report the session gone).
-    fn visit(
-        &mut self,
-        kv: &dyn KeyValue,
-        now_ms: u64,
-        last: bool,
-        out: &mut Vec<Vec<u8>>,
-    ) -> Result<(), KvError> {
+    fn visit(&mut self, kv: &dyn KeyValue, now_ms: u64, last: bool, out: &mut Vec<Vec<u8>>) -> Result<(), KvError> {
         let mut slot = self.record.low;
         while slot < self.record.frontier + WINDOW {
             if self.finished.contains(&slot) {
@@ -520,9 +509,7 @@ impl Reader {
     }
 
     fn advance_frontier(&mut self) {
-        while self.pending.contains_key(&self.record.frontier)
-            || self.finished.contains(&self.record.frontier)
-        {
+        while self.pending.contains_key(&self.record.frontier) || self.finished.contains(&self.record.frontier) {
             self.record.frontier += 1;
         }
     }

@@ -121,8 +121,7 @@ mod tests {
         assert_eq!(listed(&kv, OWNER).unwrap(), ["fresh"]);
         let left: Vec<String> = kv.snapshot().into_keys().collect();
         assert!(
-            left.iter()
-                .all(|k| !k.contains(":dead") && !k.contains(":ended")),
+            left.iter().all(|k| !k.contains(":dead") && !k.contains(":ended")),
             "{left:?}"
         );
     }
@@ -136,9 +135,6 @@ mod tests {
         assert_eq!(listed(&kv, OWNER).unwrap(), ["b"]);
         remove(&kv, OWNER, "a").unwrap();
         remove(&kv, OWNER, "b").unwrap();
-        assert!(kv
-            .snapshot()
-            .keys()
-            .all(|k| !k.starts_with("mcp:sse-owner:")));
+        assert!(kv.snapshot().keys().all(|k| !k.starts_with("mcp:sse-owner:")));
     }
 }

@@ -118,11 +118,7 @@ pub struct CatalogueError {
 /// object (a scan that builds nothing), so a broken catalogue is an error, not a broken
 /// response. `object_output_only` drops an output schema whose root `type` is not `object`, as
 /// the pre-2026 revisions require (SEP-2106 relaxed it later).
-pub fn write_wire_tool(
-    out: &mut String,
-    tool: &Tool,
-    object_output_only: bool,
-) -> Result<(), CatalogueError> {
+pub fn write_wire_tool(out: &mut String, tool: &Tool, object_output_only: bool) -> Result<(), CatalogueError> {
     schema_root(&tool.name, "input schema", &tool.input_schema)?;
     let output = match &tool.output_schema {
         Some(text) => Some((schema_root(&tool.name, "output schema", text)?, text)),
@@ -177,11 +173,7 @@ impl SchemaRoot<'_> {
 
 /// Check that `text` is one JSON object (the whole text, every value well-formed) and read
 /// its root `type`, without building a tree.
-fn schema_root<'a>(
-    tool: &str,
-    what: &'static str,
-    text: &'a str,
-) -> Result<SchemaRoot<'a>, CatalogueError> {
+fn schema_root<'a>(tool: &str, what: &'static str, text: &'a str) -> Result<SchemaRoot<'a>, CatalogueError> {
     let error = |reason: String| CatalogueError {
         tool: tool.to_owned(),
         what,
@@ -241,9 +233,7 @@ fn wire_content(content: Content) -> ContentBlock {
         Content::Image(blob) => ContentBlock::image(b64.encode(&blob.data), blob.mime_type),
         Content::EmbeddedResource(blob) => {
             let uri = resource_uri(blob.name.as_deref());
-            ContentBlock::resource(
-                ResourceContents::blob(b64.encode(&blob.data), uri).with_mime_type(blob.mime_type),
-            )
+            ContentBlock::resource(ResourceContents::blob(b64.encode(&blob.data), uri).with_mime_type(blob.mime_type))
         }
     }
 }
@@ -253,10 +243,7 @@ fn wire_content(content: Content) -> ContentBlock {
 fn resource_uri(name: Option<&str>) -> String {
     use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
     let name = name.filter(|n| !n.is_empty()).unwrap_or("file");
-    format!(
-        "kintone:file/{}",
-        utf8_percent_encode(name, NON_ALPHANUMERIC)
-    )
+    format!("kintone:file/{}", utf8_percent_encode(name, NON_ALPHANUMERIC))
 }
 
 #[cfg(test)]
@@ -327,8 +314,7 @@ mod tests {
     }
 
     #[test]
-    fn names_and_descriptions_are_escaped_and_non_object_output_schemas_dropped_for_old_revisions()
-    {
+    fn names_and_descriptions_are_escaped_and_non_object_output_schemas_dropped_for_old_revisions() {
         let mut t = tool();
         t.description = "quote \" backslash \\ newline \n 日本語".into();
         t.output_schema = Some(r#"{"type":"array"}"#.into());
@@ -348,10 +334,7 @@ mod tests {
         });
         let v = serde_json::to_value(&result).unwrap();
         assert_eq!(v["structuredContent"], json!({"records": []}));
-        assert_eq!(
-            v["content"],
-            json!([{"type":"text","text":"{\"records\":[]}"}])
-        );
+        assert_eq!(v["content"], json!([{"type":"text","text":"{\"records\":[]}"}]));
         assert_eq!(v["isError"], json!(false));
     }
 

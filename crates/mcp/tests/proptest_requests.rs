@@ -4,8 +4,8 @@
 
 use http::{Method, Request, StatusCode};
 use mcp::{
-    handle_message_post, handle_post, route, Annotations, CallError, Content, EndpointConfig,
-    MessageOutcome, PostOutcome, SseStream, Tool, ToolProvider, ToolResult,
+    handle_message_post, handle_post, route, Annotations, CallError, Content, EndpointConfig, MessageOutcome,
+    PostOutcome, SseStream, Tool, ToolProvider, ToolResult,
 };
 use platform::MemoryStore;
 use proptest::prelude::*;
@@ -37,9 +37,7 @@ impl ToolProvider for Echo {
 
     fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, CallError> {
         match name {
-            "echo" if arguments_json.contains("\"fail\":\"unavailable\"") => {
-                Err(CallError::Unavailable("down".into()))
-            }
+            "echo" if arguments_json.contains("\"fail\":\"unavailable\"") => Err(CallError::Unavailable("down".into())),
             "echo" => Ok(ToolResult {
                 content: vec![Content::Text(arguments_json.into())],
                 structured: None,
@@ -79,8 +77,7 @@ fn any_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(".{0,8}", inner, 0..4)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(".{0,8}", inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -93,17 +90,16 @@ fn jsonrpc_like() -> impl Strategy<Value = Value> {
         ".{0,6}".prop_map(|s| Some(Value::String(s))),
         any_json().prop_map(Some)
     ];
-    let method = prop_oneof![
-        prop::sample::select(METHODS.to_vec()).prop_map(String::from),
-        ".{0,16}"
-    ];
+    let method = prop_oneof![prop::sample::select(METHODS.to_vec()).prop_map(String::from), ".{0,16}"];
     let version = prop_oneof![4 => Just(Value::from("2.0")), 1 => any_json()];
     let params = prop_oneof![
         Just(None),
         any_json().prop_map(Some),
         (prop_oneof![Just("echo".to_owned()), ".{0,8}"], any_json())
             .prop_map(|(name, arguments)| Some(serde_json::json!({"name": name, "arguments": arguments}))),
-        ".{0,12}".prop_map(|v| Some(serde_json::json!({"protocolVersion": v, "capabilities": {}, "clientInfo": {"name": "p", "version": "1"}}))),
+        ".{0,12}".prop_map(|v| Some(
+            serde_json::json!({"protocolVersion": v, "capabilities": {}, "clientInfo": {"name": "p", "version": "1"}})
+        )),
     ];
     let message = (version, id, method, params).prop_map(|(version, id, method, params)| {
         let mut object = serde_json::Map::new();
@@ -140,10 +136,7 @@ fn request(
     accept: Option<String>,
     version: Option<String>,
 ) -> Option<Request<Vec<u8>>> {
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("host", "localhost");
+    let mut builder = Request::builder().method(method).uri(uri).header("host", "localhost");
     for (name, value) in [
         ("content-type", content_type),
         ("accept", accept),

@@ -7,8 +7,8 @@ use crate::browser::{self, ConsentFormError, CSRF_COOKIE, SIGNIN_COOKIE};
 use crate::clients::{ClientError, Clients};
 use crate::pages::{consent_page, Consent, ErrorPage, Lang};
 use crate::web::{
-    clear_cookie, client_label, cookie, form_params, host_cookie, param, query_params, redirect, security_event, with_query,
-    Params, Request, Response, SameSite,
+    clear_cookie, client_label, cookie, form_params, host_cookie, param, query_params, redirect, security_event,
+    with_query, Params, Request, Response, SameSite,
 };
 use grants::{
     begin_signin, ct_eq, is_browser_binding, is_our_resource, new_browser_binding, normalize_resource, random_token,
@@ -81,17 +81,28 @@ pub fn authorize_post(ctx: &Ctx<'_>, request: &Request) -> Response {
         Some("approve") => {
             log_consent("approved", &validated);
             let remember = browser::remember_approval(ctx.config, request, &validated, ctx.now);
-            start_signin(ctx, request, &validated, StatusCode::SEE_OTHER, vec![spent_csrf, remember])
+            start_signin(
+                ctx,
+                request,
+                &validated,
+                StatusCode::SEE_OTHER,
+                vec![spent_csrf, remember],
+            )
         }
         Some("deny") => {
             log_consent("denied", &validated);
-            let mut pairs = vec![("error", "access_denied"), ("error_description", "the user denied access")];
+            let mut pairs = vec![
+                ("error", "access_denied"),
+                ("error_description", "the user denied access"),
+            ];
             if let Some(state) = &validated.state {
                 pairs.push(("state", state));
             }
             pairs.push(("iss", &validated.issuer));
             match with_query(&validated.redirect_uri, &pairs) {
-                Some(location) => redirect(StatusCode::SEE_OTHER, &location).header(header::SET_COOKIE, spent_csrf).finish(),
+                Some(location) => redirect(StatusCode::SEE_OTHER, &location)
+                    .header(header::SET_COOKIE, spent_csrf)
+                    .finish(),
                 None => ErrorPage::RedirectUriMismatch.render(ctx.lang),
             }
         }
@@ -100,9 +111,15 @@ pub fn authorize_post(ctx: &Ctx<'_>, request: &Request) -> Response {
 }
 
 /// RFC 6749 §4.1.1 + RFC 7636 + RFC 8707 checks, client and redirect URI first.
-fn validate(clients: &Clients<'_>, issuer: &str, params: &Params) -> Result<(RegisteredClient, AuthorizationRequest), Refusal> {
+fn validate(
+    clients: &Clients<'_>,
+    issuer: &str,
+    params: &Params,
+) -> Result<(RegisteredClient, AuthorizationRequest), Refusal> {
     let client_id = param(params, "client_id").ok_or(Refusal::Page(ErrorPage::InvalidRequest))?;
-    let client = clients.lookup(client_id).map_err(|e| Refusal::Page(client_error_page(e)))?;
+    let client = clients
+        .lookup(client_id)
+        .map_err(|e| Refusal::Page(client_error_page(e)))?;
     let requested_redirect = param(params, "redirect_uri");
     let redirect_uri = client
         .resolve_redirect_uri(requested_redirect)
@@ -127,14 +144,27 @@ fn validate(clients: &Clients<'_>, issuer: &str, params: &Params) -> Result<(Reg
     match param(params, "response_type") {
         Some("code") => {}
         None => return Err(refuse("invalid_request", "response_type is required")),
-        Some(_) => return Err(refuse("unsupported_response_type", "only response_type=code is supported")),
+        Some(_) => {
+            return Err(refuse(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            ))
+        }
     }
-    let challenge = param(params, "code_challenge").ok_or_else(|| refuse("invalid_request", "code_challenge is required (PKCE with S256)"))?;
+    let challenge = param(params, "code_challenge")
+        .ok_or_else(|| refuse("invalid_request", "code_challenge is required (PKCE with S256)"))?;
     if param(params, "code_challenge_method") != Some("S256") {
         return Err(refuse("invalid_request", "code_challenge_method must be S256"));
     }
-    if challenge.len() != 43 || !challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(refuse("invalid_request", "code_challenge must be a base64url SHA-256 (43 characters)"));
+    if challenge.len() != 43
+        || !challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(refuse(
+            "invalid_request",
+            "code_challenge must be a base64url SHA-256 (43 characters)",
+        ));
     }
     let resource = match param(params, "resource") {
         None => normalize_resource(issuer),
@@ -238,8 +268,10 @@ fn start_signin(
         // Cybozu's documentation writes the scope separator as %20; `+` only means space in forms.
         .replace('+', "%20");
     let location = format!("{}?{query}", ctx.config.cybozu_authorization_endpoint());
-    let mut reply = redirect(status, &location)
-        .header(header::SET_COOKIE, host_cookie(SIGNIN_COOKIE, &binding, SIGNIN_LIFETIME_SECS, SameSite::Lax));
+    let mut reply = redirect(status, &location).header(
+        header::SET_COOKIE,
+        host_cookie(SIGNIN_COOKIE, &binding, SIGNIN_LIFETIME_SECS, SameSite::Lax),
+    );
     for c in extra_cookies {
         reply = reply.header(header::SET_COOKIE, c);
     }
@@ -281,7 +313,12 @@ mod tests {
         let line = consent_event("approved", &request);
         assert!(line.starts_with("consent approved: client "), "{line}");
         assert!(line.contains("k:app_record:read") && line.contains("https://mcp.example.com/mcp"));
-        for secret in [&request.client_id, &request.code_challenge, "client-state-secret", "localhost"] {
+        for secret in [
+            &request.client_id,
+            &request.code_challenge,
+            "client-state-secret",
+            "localhost",
+        ] {
             assert!(!line.contains(secret), "{secret} in {line}");
         }
         assert!(!line.contains('\n'));

@@ -50,7 +50,12 @@ pub enum ConsentFormError {
 }
 
 /// Seal the validated request into the consent form, bound to `csrf_token`.
-pub fn seal_consent(config: &Config, request: &AuthorizationRequest, csrf_token: &str, now: u64) -> Result<String, CryptoError> {
+pub fn seal_consent(
+    config: &Config,
+    request: &AuthorizationRequest,
+    csrf_token: &str,
+    now: u64,
+) -> Result<String, CryptoError> {
     let form = ConsentForm {
         request: request.clone(),
         csrf_hash: sha256_b64(csrf_token.as_bytes()),
@@ -61,8 +66,15 @@ pub fn seal_consent(config: &Config, request: &AuthorizationRequest, csrf_token:
 }
 
 /// The request sealed by [`seal_consent`], if it is ours, bound to `csrf_token` and not expired.
-pub fn open_consent(config: &Config, sealed: &str, csrf_token: &str, now: u64) -> Result<AuthorizationRequest, ConsentFormError> {
-    let json = config.open_from_browser(CONSENT_PURPOSE, sealed).ok_or(ConsentFormError::Invalid)?;
+pub fn open_consent(
+    config: &Config,
+    sealed: &str,
+    csrf_token: &str,
+    now: u64,
+) -> Result<AuthorizationRequest, ConsentFormError> {
+    let json = config
+        .open_from_browser(CONSENT_PURPOSE, sealed)
+        .ok_or(ConsentFormError::Invalid)?;
     let form: ConsentForm = serde_json::from_slice(&json).map_err(|_| ConsentFormError::Invalid)?;
     if !ct_eq(form.csrf_hash.as_bytes(), sha256_b64(csrf_token.as_bytes()).as_bytes()) {
         return Err(ConsentFormError::Invalid);
@@ -118,7 +130,11 @@ fn read_approvals(config: &Config, request: &Request, now: u64) -> Vec<Approval>
 
 /// What an approval is for, apart from its scopes.
 fn approval_key(request: &AuthorizationRequest) -> (String, String, String) {
-    (digest(&request.client_id), digest(&request.redirect_uri), digest(&request.resource))
+    (
+        digest(&request.client_id),
+        digest(&request.redirect_uri),
+        digest(&request.resource),
+    )
 }
 
 /// Whether this browser already approved exactly this client and redirect URI, for this
@@ -144,10 +160,22 @@ pub fn remember_approval(config: &Config, request: &Request, approved: &Authoriz
         }
         !same
     });
-    entries.push(Approval { client, redirect_uri, resource, scopes, expires_at: now + APPROVAL_LIFETIME_SECS });
+    entries.push(Approval {
+        client,
+        redirect_uri,
+        resource,
+        scopes,
+        expires_at: now + APPROVAL_LIFETIME_SECS,
+    });
     let overflow = entries.len().saturating_sub(MAX_REMEMBERED_APPROVALS);
     entries.drain(..overflow);
-    signed_cookie(config, APPROVED_COOKIE, APPROVED_PURPOSE, &Approvals { entries }, APPROVAL_LIFETIME_SECS)
+    signed_cookie(
+        config,
+        APPROVED_COOKIE,
+        APPROVED_PURPOSE,
+        &Approvals { entries },
+        APPROVAL_LIFETIME_SECS,
+    )
 }
 
 /// One sign-in this browser completed: digest of its upstream state, and when that state
@@ -185,10 +213,19 @@ pub fn is_completed(config: &Config, request: &Request, state: &str, now: u64) -
 /// The `Set-Cookie` value recording that this browser completed the sign-in of `state`.
 pub fn remember_completed(config: &Config, request: &Request, state: &str, expires_at: u64, now: u64) -> String {
     let mut entries = read_completed(config, request, now);
-    entries.push(Completed { state: digest(state), expires_at });
+    entries.push(Completed {
+        state: digest(state),
+        expires_at,
+    });
     let overflow = entries.len().saturating_sub(MAX_COMPLETED_SIGNINS);
     entries.drain(..overflow);
-    signed_cookie(config, COMPLETED_COOKIE, COMPLETED_PURPOSE, &CompletedSignins { entries }, SIGNIN_LIFETIME_SECS)
+    signed_cookie(
+        config,
+        COMPLETED_COOKIE,
+        COMPLETED_PURPOSE,
+        &CompletedSignins { entries },
+        SIGNIN_LIFETIME_SECS,
+    )
 }
 
 fn signed_cookie(config: &Config, name: &str, purpose: &str, payload: &impl Serialize, max_age: u64) -> String {
@@ -232,11 +269,15 @@ mod tests {
     /// A request carrying the cookie a `Set-Cookie` value sets.
     fn with_cookie(set_cookie: &str) -> Request {
         let pair = set_cookie.split(';').next().unwrap();
-        http::Request::builder().uri("/authorize").header("cookie", pair).body(vec![]).unwrap()
+        http::Request::builder()
+            .uri("/authorize")
+            .header("cookie", pair)
+            .body(vec![])
+            .unwrap()
     }
 
     const MCP: &str = "https://mcp.example.com/mcp";
-    
+
     fn read() -> Scopes {
         Scopes::from(Scope::AppRecordRead)
     }
@@ -250,22 +291,63 @@ mod tests {
         assert!(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
         let browser = with_cookie(&cookie);
         assert!(is_approved(&config, &browser, &asked("kc1.a", MCP, read()), 10));
-        assert!(is_approved(&config, &browser, &asked("kc1.a", MCP, Scopes::NONE), 10), "asking for less is covered");
-        assert!(!is_approved(&config, &browser, &asked("kc1.b", MCP, read()), 10), "another client id");
-        assert!(!is_approved(&config, &browser, &asked("kc1.a", MCP, read().with(Scope::AppRecordWrite)), 10), "one more scope");
-        assert!(!is_approved(&config, &browser, &asked("kc1.a", "https://mcp.example.com/sse", read()), 10), "another resource");
-        let other_port = AuthorizationRequest { redirect_uri: "http://localhost:4568/cb".into(), ..asked("kc1.a", MCP, read()) };
-        assert!(!is_approved(&config, &browser, &other_port, 10), "another redirect URI (port)");
-        assert!(!is_approved(&config, &browser, &asked("kc1.a", MCP, read()), APPROVAL_LIFETIME_SECS), "expired");
+        assert!(
+            is_approved(&config, &browser, &asked("kc1.a", MCP, Scopes::NONE), 10),
+            "asking for less is covered"
+        );
+        assert!(
+            !is_approved(&config, &browser, &asked("kc1.b", MCP, read()), 10),
+            "another client id"
+        );
+        assert!(
+            !is_approved(
+                &config,
+                &browser,
+                &asked("kc1.a", MCP, read().with(Scope::AppRecordWrite)),
+                10
+            ),
+            "one more scope"
+        );
+        assert!(
+            !is_approved(
+                &config,
+                &browser,
+                &asked("kc1.a", "https://mcp.example.com/sse", read()),
+                10
+            ),
+            "another resource"
+        );
+        let other_port = AuthorizationRequest {
+            redirect_uri: "http://localhost:4568/cb".into(),
+            ..asked("kc1.a", MCP, read())
+        };
+        assert!(
+            !is_approved(&config, &browser, &other_port, 10),
+            "another redirect URI (port)"
+        );
+        assert!(
+            !is_approved(&config, &browser, &asked("kc1.a", MCP, read()), APPROVAL_LIFETIME_SECS),
+            "expired"
+        );
     }
 
     #[test]
     fn approving_more_scopes_later_adds_to_the_approval() {
         let config = config();
-        let first = with_cookie(&remember_approval(&config, &with_cookie("x=y"), &asked("kc1.a", MCP, read()), 0));
+        let first = with_cookie(&remember_approval(
+            &config,
+            &with_cookie("x=y"),
+            &asked("kc1.a", MCP, read()),
+            0,
+        ));
         let write = Scopes::from(Scope::AppRecordWrite);
         let second = with_cookie(&remember_approval(&config, &first, &asked("kc1.a", MCP, write), 5));
-        assert!(is_approved(&config, &second, &asked("kc1.a", MCP, Scopes::from_bits(read().bits() | write.bits())), 6));
+        assert!(is_approved(
+            &config,
+            &second,
+            &asked("kc1.a", MCP, Scopes::from_bits(read().bits() | write.bits())),
+            6
+        ));
         assert_eq!(read_approvals(&config, &second, 6).len(), 1);
     }
 
@@ -281,8 +363,18 @@ mod tests {
         }
         assert!(cookie.len() < 1500, "{} bytes", cookie.len());
         assert_eq!(read_approvals(&config, &browser, 30).len(), MAX_REMEMBERED_APPROVALS);
-        assert!(is_approved(&config, &browser, &asked(&format!("{long_id}29"), MCP, Scopes::ALL), 30));
-        assert!(!is_approved(&config, &browser, &asked(&format!("{long_id}0"), MCP, Scopes::ALL), 30));
+        assert!(is_approved(
+            &config,
+            &browser,
+            &asked(&format!("{long_id}29"), MCP, Scopes::ALL),
+            30
+        ));
+        assert!(!is_approved(
+            &config,
+            &browser,
+            &asked(&format!("{long_id}0"), MCP, Scopes::ALL),
+            30
+        ));
     }
 
     #[test]
@@ -300,7 +392,10 @@ mod tests {
             // Signed for another purpose (the old v1 cookie's purpose, say).
             config.sign("approved-clients/v1", &json),
             // Unsigned.
-            format!("{}.AAAA", config.sign(APPROVED_PURPOSE, &json).split('.').next().unwrap()),
+            format!(
+                "{}.AAAA",
+                config.sign(APPROVED_PURPOSE, &json).split('.').next().unwrap()
+            ),
         ] {
             let browser = with_cookie(&format!("{APPROVED_COOKIE}={forged}"));
             assert!(!is_approved(&config, &browser, &asked("kc1.a", MCP, read()), 0));

@@ -11,7 +11,9 @@
 use crate::browser::{self, SIGNIN_COOKIE};
 use crate::pages::{ErrorPage, Lang};
 use crate::web::{client_label, cookie, param, query_params, redirect, security_event, with_query, Request, Response};
-use grants::{create_grant, exchange_code, finish_signin, AuthorizationRequest, Config, CybozuError, ExposeSecret, SigninError};
+use grants::{
+    create_grant, exchange_code, finish_signin, AuthorizationRequest, Config, CybozuError, ExposeSecret, SigninError,
+};
 use http::{header, StatusCode};
 use platform::{HttpClient, KeyValue};
 
@@ -34,7 +36,9 @@ pub async fn callback(
         Ok(s) => s,
         Err(SigninError::UnknownState) => return ErrorPage::SigninUnknown.render(lang),
         Err(SigninError::Expired) => return ErrorPage::SigninExpired.render(lang),
-        Err(SigninError::MissingBrowserCookie | SigninError::WrongBrowser) => return ErrorPage::SigninOtherBrowser.render(lang),
+        Err(SigninError::MissingBrowserCookie | SigninError::WrongBrowser) => {
+            return ErrorPage::SigninOtherBrowser.render(lang)
+        }
     };
     if browser::is_completed(config, request, state, now) {
         return ErrorPage::SigninUnknown.render(lang);
@@ -73,7 +77,9 @@ pub async fn callback(
         signin.request.resource
     ));
     let completed = browser::remember_completed(config, request, state, signin.expires_at, now);
-    redirect(StatusCode::FOUND, &location).header(header::SET_COOKIE, completed).finish()
+    redirect(StatusCode::FOUND, &location)
+        .header(header::SET_COOKIE, completed)
+        .finish()
 }
 
 /// Cybozu answered with an error (the user denied, or Cybozu could not go on): tell the client,
@@ -81,13 +87,20 @@ pub async fn callback(
 /// its `state` and our `iss`. Cybozu's own code is logged (sanitised), not forwarded: it speaks
 /// of our client at Cybozu, not of the MCP client's request.
 fn refused_at_cybozu(request: &AuthorizationRequest, error: &str, lang: Lang) -> Response {
-    let upstream: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
+    let upstream: String = error
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect();
     security_event(format_args!(
         "sign-in refused at Cybozu ({upstream}): client {} told access_denied",
         client_label(&request.client_id)
     ));
-    let description =
-        if upstream == "access_denied" { "the user denied access at Cybozu" } else { "the sign-in at Cybozu did not complete" };
+    let description = if upstream == "access_denied" {
+        "the user denied access at Cybozu"
+    } else {
+        "the sign-in at Cybozu did not complete"
+    };
     let mut pairs = vec![("error", "access_denied"), ("error_description", description)];
     if let Some(state) = &request.state {
         pairs.push(("state", state));
@@ -95,6 +108,11 @@ fn refused_at_cybozu(request: &AuthorizationRequest, error: &str, lang: Lang) ->
     pairs.push(("iss", &request.issuer));
     match with_query(&request.redirect_uri, &pairs) {
         Some(location) => redirect(StatusCode::FOUND, &location).finish(),
-        None => if upstream == "access_denied" { ErrorPage::CybozuDenied } else { ErrorPage::CybozuError(upstream) }.render(lang),
+        None => if upstream == "access_denied" {
+            ErrorPage::CybozuDenied
+        } else {
+            ErrorPage::CybozuError(upstream)
+        }
+        .render(lang),
     }
 }

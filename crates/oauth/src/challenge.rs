@@ -34,7 +34,10 @@ pub fn www_authenticate(issuer: &str, endpoint_path: &str, challenge: &Challenge
 
 /// RFC 6750 limits `error_description` to printable ASCII without `"` and `\`.
 fn quoted(text: &str) -> String {
-    text.chars().filter(|c| (' '..='~').contains(c) && *c != '"' && *c != '\\').take(200).collect()
+    text.chars()
+        .filter(|c| (' '..='~').contains(c) && *c != '"' && *c != '\\')
+        .take(200)
+        .collect()
 }
 
 #[cfg(test)]
@@ -48,13 +51,22 @@ mod tests {
             h,
             "Bearer resource_metadata=\"https://h/.well-known/oauth-protected-resource/mcp\", scope=\"k:app_record:read k:app_record:write k:app_settings:read k:app_settings:write k:file:read k:file:write\""
         );
-        let h = www_authenticate("https://h", "/sse", &Challenge::InvalidToken { description: "token \"expired\"\n" });
+        let h = www_authenticate(
+            "https://h",
+            "/sse",
+            &Challenge::InvalidToken {
+                description: "token \"expired\"\n",
+            },
+        );
         assert!(h.starts_with("Bearer error=\"invalid_token\", error_description=\"token expired\""));
         assert!(h.contains("oauth-protected-resource/sse"));
         let h = www_authenticate(
             "https://h",
             "/mcp",
-            &Challenge::InsufficientScope { required: Scopes::parse_lenient("k:file:write"), description: "upload needs k:file:write" },
+            &Challenge::InsufficientScope {
+                required: Scopes::parse_lenient("k:file:write"),
+                description: "upload needs k:file:write",
+            },
         );
         assert!(h.starts_with("Bearer error=\"insufficient_scope\", scope=\"k:file:write\""));
     }

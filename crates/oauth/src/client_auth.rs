@@ -1,10 +1,10 @@
 //! Client authentication at `/token` and `/revoke` (RFC 6749 §2.3): HTTP Basic, credentials in
 //! the body, or `client_id` alone for public clients, as registered.
 
+use crate::clients::{ClientError, Clients};
 use crate::web::{oauth_error, param, Params, Reply, Response};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use crate::clients::{ClientError, Clients};
 use grants::{ClientAuthMethod, Config, RegisteredClient};
 use http::{header, StatusCode};
 
@@ -18,17 +18,27 @@ pub fn authenticate_client(
 ) -> Result<RegisteredClient, Box<Response>> {
     let basic = match headers.get(header::AUTHORIZATION) {
         None => None,
-        Some(value) => Some(parse_basic(value).ok_or_else(|| invalid_client(true, "malformed HTTP Basic credentials"))?),
+        Some(value) => {
+            Some(parse_basic(value).ok_or_else(|| invalid_client(true, "malformed HTTP Basic credentials"))?)
+        }
     };
     let body_id = param(form, "client_id");
     let body_secret = param(form, "client_secret");
     let (client_id, secret, used_basic) = match basic {
         Some((id, secret)) => {
             if body_secret.is_some() {
-                return Err(Box::new(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "use one client authentication method, not two")));
+                return Err(Box::new(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "use one client authentication method, not two",
+                )));
             }
             if body_id.is_some_and(|b| b != id) {
-                return Err(Box::new(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "client_id differs from the Basic credentials")));
+                return Err(Box::new(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "client_id differs from the Basic credentials",
+                )));
             }
             (id, (!secret.is_empty()).then_some(secret), true)
         }
@@ -45,16 +55,21 @@ pub fn authenticate_client(
     // The registered `token_endpoint_auth_method` is the only one accepted (RFC 7591 §2): a
     // secret sent another way than registered is refused even when it is right.
     match (client.auth_method, secret) {
-        (ClientAuthMethod::ClientSecretBasic, Some(_)) if !used_basic => {
-            Err(invalid_client(used_basic, "this client is registered for client_secret_basic: send its credentials with HTTP Basic"))
-        }
-        (ClientAuthMethod::ClientSecretPost, Some(_)) if used_basic => {
-            Err(invalid_client(used_basic, "this client is registered for client_secret_post: send client_id and client_secret in the form"))
-        }
+        (ClientAuthMethod::ClientSecretBasic, Some(_)) if !used_basic => Err(invalid_client(
+            used_basic,
+            "this client is registered for client_secret_basic: send its credentials with HTTP Basic",
+        )),
+        (ClientAuthMethod::ClientSecretPost, Some(_)) if used_basic => Err(invalid_client(
+            used_basic,
+            "this client is registered for client_secret_post: send client_id and client_secret in the form",
+        )),
         (method, Some(secret)) if method.is_confidential() && client.verify_secret(config, &secret) => Ok(client),
         (method, _) if method.is_confidential() => Err(invalid_client(used_basic, "client authentication failed")),
         (_, None) => Ok(client),
-        (_, Some(_)) => Err(invalid_client(used_basic, "this client is registered as public (none) and has no secret")),
+        (_, Some(_)) => Err(invalid_client(
+            used_basic,
+            "this client is registered as public (none) and has no secret",
+        )),
     }
 }
 
@@ -71,7 +86,10 @@ fn parse_basic(value: &http::HeaderValue) -> Option<(String, String)> {
 }
 
 fn form_decode(text: &str) -> String {
-    form_urlencoded::parse(format!("x={text}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+    form_urlencoded::parse(format!("x={text}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 fn invalid_client(used_basic: bool, description: &str) -> Box<Response> {
@@ -114,7 +132,10 @@ mod tests {
             ..ClientRegistration::default()
         };
         let r = register_client(config, &request, 1000).unwrap();
-        (r.client.client_id, r.client_secret.map(|s| s.expose_secret().to_owned()))
+        (
+            r.client.client_id,
+            r.client_secret.map(|s| s.expose_secret().to_owned()),
+        )
     }
 
     fn basic(id: &str, secret: &str) -> http::HeaderMap {
@@ -143,20 +164,61 @@ mod tests {
         let none = http::HeaderMap::new();
         let (basic_id, basic_secret) = registered(&config, "client_secret_basic");
         let basic_secret = basic_secret.unwrap();
-        assert_eq!(status(authenticate_client(&config, &clients, &basic(&basic_id, &basic_secret), &form(&[]))), 200);
+        assert_eq!(
+            status(authenticate_client(
+                &config,
+                &clients,
+                &basic(&basic_id, &basic_secret),
+                &form(&[])
+            )),
+            200
+        );
         let in_body = form(&[("client_id", &basic_id), ("client_secret", &basic_secret)]);
-        assert_eq!(status(authenticate_client(&config, &clients, &none, &in_body)), 401, "basic client, secret in the body");
+        assert_eq!(
+            status(authenticate_client(&config, &clients, &none, &in_body)),
+            401,
+            "basic client, secret in the body"
+        );
 
         let (post_id, post_secret) = registered(&config, "client_secret_post");
         let post_secret = post_secret.unwrap();
         let in_body = form(&[("client_id", &post_id), ("client_secret", &post_secret)]);
         assert_eq!(status(authenticate_client(&config, &clients, &none, &in_body)), 200);
-        assert_eq!(status(authenticate_client(&config, &clients, &basic(&post_id, &post_secret), &form(&[]))), 401, "post client, Basic");
+        assert_eq!(
+            status(authenticate_client(
+                &config,
+                &clients,
+                &basic(&post_id, &post_secret),
+                &form(&[])
+            )),
+            401,
+            "post client, Basic"
+        );
 
         let (public_id, _) = registered(&config, "none");
-        assert_eq!(status(authenticate_client(&config, &clients, &none, &form(&[("client_id", &public_id)]))), 200);
+        assert_eq!(
+            status(authenticate_client(
+                &config,
+                &clients,
+                &none,
+                &form(&[("client_id", &public_id)])
+            )),
+            200
+        );
         let with_secret = form(&[("client_id", &public_id), ("client_secret", "anything")]);
-        assert_eq!(status(authenticate_client(&config, &clients, &none, &with_secret)), 401, "public client sending a secret");
-        assert_eq!(status(authenticate_client(&config, &clients, &basic(&public_id, "anything"), &form(&[]))), 401);
+        assert_eq!(
+            status(authenticate_client(&config, &clients, &none, &with_secret)),
+            401,
+            "public client sending a secret"
+        );
+        assert_eq!(
+            status(authenticate_client(
+                &config,
+                &clients,
+                &basic(&public_id, "anything"),
+                &form(&[])
+            )),
+            401
+        );
     }
 }

@@ -23,8 +23,18 @@ pub struct Clients<'a> {
 }
 
 impl<'a> Clients<'a> {
-    pub fn new(config: &'a Config, kv: &'a dyn KeyValue, now: u64, resolved: Option<(String, Result<RegisteredClient, CimdError>)>) -> Self {
-        Clients { config, kv, now, resolved }
+    pub fn new(
+        config: &'a Config,
+        kv: &'a dyn KeyValue,
+        now: u64,
+        resolved: Option<(String, Result<RegisteredClient, CimdError>)>,
+    ) -> Self {
+        Clients {
+            config,
+            kv,
+            now,
+            resolved,
+        }
     }
 
     pub fn lookup(&self, client_id: &str) -> Result<RegisteredClient, ClientError> {

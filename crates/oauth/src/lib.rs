@@ -78,7 +78,10 @@ pub async fn handle_provider_with(
         Some(id) => {
             let outcome = grants::resolve_document_client(config, cimd, kv, http, &id, now).await;
             if let Err(e) = &outcome {
-                web::security_event(format_args!("client metadata document for client {} refused: {e}", web::client_label(&id)));
+                web::security_event(format_args!(
+                    "client metadata document for client {} refused: {e}",
+                    web::client_label(&id)
+                ));
             }
             Some((id, outcome))
         }
@@ -102,7 +105,9 @@ fn document_client_id(request: &Request) -> Option<String> {
         ("/token" | "/revoke", &Method::POST) => web::form_params(request).ok()?,
         _ => return None,
     };
-    web::param(&params, "client_id").filter(|id| grants::is_url_client_id(id)).map(str::to_owned)
+    web::param(&params, "client_id")
+        .filter(|id| grants::is_url_client_id(id))
+        .map(str::to_owned)
 }
 
 fn route(config: &Config, kv: &impl KeyValue, request: &Request, now: u64, clients: Clients<'_>) -> Response {
@@ -110,7 +115,12 @@ fn route(config: &Config, kv: &impl KeyValue, request: &Request, now: u64, clien
     let method = request.method();
     let allow = match path {
         WELL_KNOWN_AS | WELL_KNOWN_OIDC => "GET",
-        p if p == WELL_KNOWN_PRM || p.strip_prefix(WELL_KNOWN_PRM).is_some_and(|rest| grants::MCP_RESOURCE_PATHS.contains(&rest)) => "GET",
+        p if p == WELL_KNOWN_PRM
+            || p.strip_prefix(WELL_KNOWN_PRM)
+                .is_some_and(|rest| grants::MCP_RESOURCE_PATHS.contains(&rest)) =>
+        {
+            "GET"
+        }
         "/register" | "/token" | "/revoke" => "POST",
         "/authorize" => "GET, POST",
         _ => return not_found(),
@@ -122,7 +132,11 @@ fn route(config: &Config, kv: &impl KeyValue, request: &Request, now: u64, clien
         return method_not_allowed(allow);
     }
     let Some(issuer) = issuer_for(config, request.headers()) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "cannot tell this server's public URL; set the public_url variable");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "cannot tell this server's public URL; set the public_url variable",
+        );
     };
     match path {
         WELL_KNOWN_AS | WELL_KNOWN_OIDC => metadata::document(&authorization_server_metadata(&issuer)),
@@ -130,7 +144,13 @@ fn route(config: &Config, kv: &impl KeyValue, request: &Request, now: u64, clien
         "/token" => token::token(config, &clients, kv, request, now),
         "/revoke" => revoke::revoke(config, &clients, kv, request),
         "/authorize" => {
-            let ctx = Ctx { config, clients: &clients, issuer: &issuer, lang: lang_of(request), now };
+            let ctx = Ctx {
+                config,
+                clients: &clients,
+                issuer: &issuer,
+                lang: lang_of(request),
+                now,
+            };
             if method == Method::GET {
                 authorize::authorize_get(&ctx, request)
             } else {
@@ -142,7 +162,12 @@ fn route(config: &Config, kv: &impl KeyValue, request: &Request, now: u64, clien
 }
 
 /// The `/callback` route of the `cybozu-callback` component.
-pub async fn handle_callback(config: &Config, kv: &impl KeyValue, http: &impl HttpClient, request: &Request) -> Response {
+pub async fn handle_callback(
+    config: &Config,
+    kv: &impl KeyValue,
+    http: &impl HttpClient,
+    request: &Request,
+) -> Response {
     handle_callback_at(config, kv, http, request, platform::now_unix()).await
 }
 
@@ -174,5 +199,10 @@ pub fn config_error_response(error: &ConfigError) -> Response {
 }
 
 fn lang_of(request: &Request) -> Lang {
-    Lang::negotiate(request.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()))
+    Lang::negotiate(
+        request
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
 }

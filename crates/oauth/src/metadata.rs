@@ -51,5 +51,9 @@ pub fn protected_resource_metadata_url(issuer: &str, resource_path: &str) -> Str
 }
 
 pub fn document(value: &serde_json::Value) -> Response {
-    Reply::new(StatusCode::OK).cors().header(http::header::CACHE_CONTROL, "max-age=300").json(value).finish()
+    Reply::new(StatusCode::OK)
+        .cors()
+        .header(http::header::CACHE_CONTROL, "max-age=300")
+        .json(value)
+        .finish()
 }

@@ -64,7 +64,10 @@ pub fn scope_label(scope: Scope, lang: Lang) -> &'static str {
             "アプリ設定の閲覧（フィールド、一覧、プロセス管理、アクセス権、通知など）",
             "Read app settings (fields, views, process management, permissions, notifications)",
         ),
-        Scope::AppSettingsWrite => lang.pick("アプリ設定の変更と運用環境への反映", "Change app settings and deploy them"),
+        Scope::AppSettingsWrite => lang.pick(
+            "アプリ設定の変更と運用環境への反映",
+            "Change app settings and deploy them",
+        ),
         Scope::FileRead => lang.pick("添付ファイルのダウンロード", "Download attached files"),
         Scope::FileWrite => lang.pick("ファイルのアップロード", "Upload files"),
     }
@@ -190,10 +193,18 @@ impl ErrorPage {
         let (title, message) = self.message(lang);
         let detail = match self {
             ErrorPage::CybozuError(code) => {
-                format!("<p class=\"detail\">{}: <code>{}</code></p>", lang.pick("エラーコード", "Error code"), text(code))
+                format!(
+                    "<p class=\"detail\">{}: <code>{}</code></p>",
+                    lang.pick("エラーコード", "Error code"),
+                    text(code)
+                )
             }
             ErrorPage::ClientMetadata(reason) => {
-                format!("<p class=\"detail\">{}: <code>{}</code></p>", lang.pick("理由", "Reason"), text(reason))
+                format!(
+                    "<p class=\"detail\">{}: <code>{}</code></p>",
+                    lang.pick("理由", "Reason"),
+                    text(reason)
+                )
             }
             _ => String::new(),
         };
@@ -266,11 +277,17 @@ fn consent_page_for_document_client(lang: Lang, c: &Consent<'_>, host: &str, nam
     let (title, heading) = match lang {
         Lang::Ja => (
             format!("{host} が kintone へのアクセスを求めています"),
-            format!("<span class=\"verified-host\">{}</span> が kintone へのアクセスを求めています", text(host)),
+            format!(
+                "<span class=\"verified-host\">{}</span> が kintone へのアクセスを求めています",
+                text(host)
+            ),
         ),
         Lang::En => (
             format!("{host} wants access to kintone"),
-            format!("<span class=\"verified-host\">{}</span> wants access to kintone", text(host)),
+            format!(
+                "<span class=\"verified-host\">{}</span> wants access to kintone",
+                text(host)
+            ),
         ),
     };
     let intro = match (lang, name) {
@@ -334,8 +351,17 @@ fn consent_body(lang: Lang, c: &Consent<'_>, title: &str, heading_html: &str, in
     } else {
         String::new()
     };
-    let permissions: String =
-        c.scopes.iter().map(|s| format!("<li>{} <code>{}</code></li>", text(scope_label(s, lang)), text(s.name()))).collect();
+    let permissions: String = c
+        .scopes
+        .iter()
+        .map(|s| {
+            format!(
+                "<li>{} <code>{}</code></li>",
+                text(scope_label(s, lang)),
+                text(s.name())
+            )
+        })
+        .collect();
     let body = format!(
         r#"<h1>{heading_html}</h1>
 <p>{intro}</p>
@@ -363,7 +389,9 @@ fn consent_body(lang: Lang, c: &Consent<'_>, title: &str, heading_html: &str, in
 /// characters) become U+FFFD. Registration refuses them; ids registered before that rule still
 /// verify, so the page does not rely on it.
 fn displayable_name(name: &str) -> String {
-    name.chars().map(|c| if is_deceptive_name_char(c) { '\u{FFFD}' } else { c }).collect()
+    name.chars()
+        .map(|c| if is_deceptive_name_char(c) { '\u{FFFD}' } else { c })
+        .collect()
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.6;color:#222}\
@@ -424,7 +452,10 @@ mod tests {
             },
         );
         assert_eq!(r.headers()["x-frame-options"], "DENY");
-        assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+        assert!(r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'"));
         assert_eq!(r.headers()["cache-control"], "no-store");
         String::from_utf8(r.into_body()).unwrap()
     }
@@ -437,7 +468,10 @@ mod tests {
         assert!(html.contains("Read records and comments"));
         assert!(html.contains("Download attached files"));
         assert!(!html.contains("Upload files"));
-        assert!(html.contains("https://claude.ai/api/mcp/auth_callback"), "the full redirect URI");
+        assert!(
+            html.contains("https://claude.ai/api/mcp/auth_callback"),
+            "the full redirect URI"
+        );
         assert!(html.contains("example.cybozu.com"));
         assert!(!html.contains("sealed\"><x"));
         let ja = consent(None, Lang::Ja);
@@ -450,10 +484,16 @@ mod tests {
     #[test]
     fn the_client_name_is_shown_as_its_own_claim_without_hidden_characters() {
         let en = consent(Some("Claude\u{202E}edualC\u{200B}"), Lang::En);
-        assert!(en.contains("says its name is “<strong class=\"client\">Claude\u{FFFD}edualC\u{FFFD}</strong>”"), "{en}");
+        assert!(
+            en.contains("says its name is “<strong class=\"client\">Claude\u{FFFD}edualC\u{FFFD}</strong>”"),
+            "{en}"
+        );
         assert!(en.contains("has not verified it"));
         let ja = consent(Some("Claude"), Lang::Ja);
-        assert!(ja.contains("「<strong class=\"client\">Claude</strong>」と名乗るアプリケーション"), "{ja}");
+        assert!(
+            ja.contains("「<strong class=\"client\">Claude</strong>」と名乗るアプリケーション"),
+            "{ja}"
+        );
         assert!(ja.contains("確認していません"));
         assert!(consent(None, Lang::En).contains("An application that gives no name"));
     }

@@ -7,21 +7,37 @@ use serde_json::json;
 
 pub fn register(config: &Config, request: &Request, now: u64) -> Response {
     if request.body().len() > MAX_BODY_BYTES {
-        return oauth_error(StatusCode::PAYLOAD_TOO_LARGE, "invalid_client_metadata", "registration body is too large");
+        return oauth_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_client_metadata",
+            "registration body is too large",
+        );
     }
     if !has_content_type(request, "application/json") {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_client_metadata", "Content-Type must be application/json");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_client_metadata",
+            "Content-Type must be application/json",
+        );
     }
     let metadata: ClientRegistration = match serde_json::from_slice(request.body()) {
         Ok(m) => m,
         Err(_) => {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_client_metadata", "the body is not a valid client metadata JSON object")
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_client_metadata",
+                "the body is not a valid client metadata JSON object",
+            )
         }
     };
     let registered = match register_client(config, &metadata, now) {
         Ok(r) => r,
         Err(e @ RegistrationError::Crypto(_)) => {
-            return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, e.code(), "could not register the client")
+            return oauth_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                e.code(),
+                "could not register the client",
+            )
         }
         Err(e) => return oauth_error(StatusCode::BAD_REQUEST, e.code(), &e.to_string()),
     };

@@ -3,7 +3,9 @@
 use crate::client_auth::authenticate_client;
 use crate::clients::Clients;
 use crate::web::{form_params, oauth_error, param, retry_later, Reply, Request, Response};
-use grants::{redeem_code, refresh_tokens, CodeRedemption, Config, ExposeSecret, IssuedTokens, RefreshRedemption, TokenError};
+use grants::{
+    redeem_code, refresh_tokens, CodeRedemption, Config, ExposeSecret, IssuedTokens, RefreshRedemption, TokenError,
+};
 use http::StatusCode;
 use platform::KeyValue;
 
@@ -37,7 +39,11 @@ pub fn token(config: &Config, clients: &Clients<'_>, kv: &impl KeyValue, request
         Some("refresh_token") => {
             // RFC 7591 §2: a client registered without the `refresh_token` grant type may not use it.
             if !client.refresh_token_grant {
-                return oauth_error(StatusCode::BAD_REQUEST, "unauthorized_client", "this client did not register the refresh_token grant type");
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "unauthorized_client",
+                    "this client did not register the refresh_token grant type",
+                );
             }
             let Some(refresh_token) = param(&form, "refresh_token") else {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is required");
@@ -54,13 +60,23 @@ pub fn token(config: &Config, clients: &Clients<'_>, kv: &impl KeyValue, request
                 now,
             )
         }
-        Some(_) => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "use authorization_code or refresh_token"),
+        Some(_) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "use authorization_code or refresh_token",
+            )
+        }
         None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required"),
     };
     match result {
         // A client registered without `refresh_token` gets none: it could not use it.
         Ok(tokens) => token_response(&tokens, client.refresh_token_grant),
-        Err(e @ TokenError::Backend(_)) => retry_later(oauth_error(StatusCode::SERVICE_UNAVAILABLE, e.code(), "the token service is temporarily unavailable; nothing was changed, try again")),
+        Err(e @ TokenError::Backend(_)) => retry_later(oauth_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            e.code(),
+            "the token service is temporarily unavailable; nothing was changed, try again",
+        )),
         Err(e) => oauth_error(StatusCode::BAD_REQUEST, e.code(), &e.to_string()),
     }
 }

@@ -21,7 +21,11 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(status: StatusCode) -> Self {
-        Reply { status, headers: Vec::new(), body: Vec::new() }
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
@@ -42,11 +46,13 @@ impl Reply {
     }
 
     pub fn no_store(self) -> Self {
-        self.header(header::CACHE_CONTROL, "no-store").header(header::PRAGMA, "no-cache")
+        self.header(header::CACHE_CONTROL, "no-store")
+            .header(header::PRAGMA, "no-cache")
     }
 
     pub fn json(self, value: &serde_json::Value) -> Self {
-        self.header(header::CONTENT_TYPE, "application/json").body(value.to_string())
+        self.header(header::CONTENT_TYPE, "application/json")
+            .body(value.to_string())
     }
 
     pub fn finish(self) -> Response {
@@ -81,7 +87,9 @@ pub fn oauth_error(status: StatusCode, code: &str, description: &str) -> Respons
 
 /// Adds `Retry-After: 1` to a 503: the failure was passing and nothing was changed.
 pub fn retry_later(mut response: Response) -> Response {
-    response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
     response
 }
 
@@ -102,7 +110,10 @@ pub fn preflight(allow: &str) -> Response {
     Reply::new(StatusCode::NO_CONTENT)
         .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")
         .header(header::ACCESS_CONTROL_ALLOW_METHODS, format!("{allow}, OPTIONS"))
-        .header(header::ACCESS_CONTROL_ALLOW_HEADERS, "Authorization, Content-Type, MCP-Protocol-Version")
+        .header(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            "Authorization, Content-Type, MCP-Protocol-Version",
+        )
         .header(header::ACCESS_CONTROL_MAX_AGE, "86400")
         .finish()
 }
@@ -128,7 +139,10 @@ impl ParamError {
 }
 
 fn sanitize_name(name: &str) -> String {
-    name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(40).collect()
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(40)
+        .collect()
 }
 
 fn parse_pairs(bytes: &[u8]) -> Result<Params, ParamError> {
@@ -219,7 +233,10 @@ pub fn with_query(base: &str, pairs: &[(&str, &str)]) -> Option<String> {
 }
 
 pub fn redirect(status: StatusCode, location: &str) -> Reply {
-    Reply::new(status).no_store().header(header::LOCATION, location).header(header::REFERRER_POLICY, "no-referrer")
+    Reply::new(status)
+        .no_store()
+        .header(header::LOCATION, location)
+        .header(header::REFERRER_POLICY, "no-referrer")
 }
 
 /// One log line (stderr) for a security event: consent approved, denied or remembered, a sign-in
@@ -249,12 +266,23 @@ mod tests {
 
     #[test]
     fn duplicate_parameters_are_refused() {
-        assert!(matches!(query_params(&request("/a?x=1&x=2", &[], "")), Err(ParamError::Duplicate(_))));
-        let form = request("/t", &[("content-type", "application/x-www-form-urlencoded; charset=UTF-8")], "a=1&b=%20x");
+        assert!(matches!(
+            query_params(&request("/a?x=1&x=2", &[], "")),
+            Err(ParamError::Duplicate(_))
+        ));
+        let form = request(
+            "/t",
+            &[("content-type", "application/x-www-form-urlencoded; charset=UTF-8")],
+            "a=1&b=%20x",
+        );
         assert_eq!(form_params(&form).unwrap()["b"], " x");
         let json = request("/t", &[("content-type", "application/json")], "a=1");
         assert!(matches!(form_params(&json), Err(ParamError::WrongContentType(_))));
-        let big = request("/t", &[("content-type", "application/x-www-form-urlencoded")], &"a".repeat(MAX_BODY_BYTES + 1));
+        let big = request(
+            "/t",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            &"a".repeat(MAX_BODY_BYTES + 1),
+        );
         assert!(matches!(form_params(&big), Err(ParamError::TooLarge)));
     }
 
@@ -268,7 +296,9 @@ mod tests {
 
     #[test]
     fn invalid_header_values_become_500_not_panics() {
-        let r = Reply::new(StatusCode::OK).header(header::LOCATION, "bad\nvalue").finish();
+        let r = Reply::new(StatusCode::OK)
+            .header(header::LOCATION, "bad\nvalue")
+            .finish();
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 

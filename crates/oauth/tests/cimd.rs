@@ -60,7 +60,13 @@ fn policy() -> CimdPolicy {
     CimdPolicy::allowing(&["https://claude.ai", "https://chatgpt.com"])
 }
 
-async fn provider(h: &Harness, docs: &Documents, browser: Option<&mut Browser>, request: Request, now: u64) -> Response {
+async fn provider(
+    h: &Harness,
+    docs: &Documents,
+    browser: Option<&mut Browser>,
+    request: Request,
+    now: u64,
+) -> Response {
     match browser {
         Some(b) => {
             let response = handle_provider_with(&h.config, &policy(), &h.kv, docs, &b.prepare(request), now).await;
@@ -81,16 +87,29 @@ async fn claudes_documented_client_signs_in_with_its_metadata_url() {
     let docs = Documents::new(&[(CLAUDE, claude_document())]);
     let metadata = json_of(&provider(&h, &docs, None, get("/.well-known/oauth-authorization-server"), T0).await);
     assert_eq!(metadata["client_id_metadata_document_supported"], true);
-    assert!(metadata["token_endpoint_auth_methods_supported"].as_array().unwrap().iter().any(|m| m == "none"));
-    assert!(metadata["registration_endpoint"].is_string(), "registration stays for other clients");
+    assert!(metadata["token_endpoint_auth_methods_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m == "none"));
+    assert!(
+        metadata["registration_endpoint"].is_string(),
+        "registration stays for other clients"
+    );
 
     let mut browser = Browser::default();
     let page = provider(&h, &docs, Some(&mut browser), get(&claude_authorize()), T0).await;
     assert_eq!(page.status(), 200, "{}", body_text(&page));
     let html = body_text(&page);
     let h1 = html.find("<h1>").unwrap();
-    assert!(html[h1..].starts_with("<h1><span class=\"verified-host\">claude.ai</span> wants access to kintone</h1>"), "{html}");
-    assert!(html.contains("which says its name is “<strong class=\"client\">Claude</strong>”"), "{html}");
+    assert!(
+        html[h1..].starts_with("<h1><span class=\"verified-host\">claude.ai</span> wants access to kintone</h1>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("which says its name is “<strong class=\"client\">Claude</strong>”"),
+        "{html}"
+    );
     assert!(html.contains(CALLBACK));
     assert_eq!(docs.requests.borrow().as_slice(), [CLAUDE]);
 
@@ -118,10 +137,38 @@ async fn claudes_documented_client_signs_in_with_its_metadata_url() {
     assert_eq!(tokens.status(), 200, "{}", body_text(&tokens));
     let tokens = json_of(&tokens);
     let refresh = tokens["refresh_token"].as_str().unwrap();
-    let refreshed = provider(&h, &docs, None, post_form("/token", &[("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", CLAUDE)]), T0 + 60).await;
+    let refreshed = provider(
+        &h,
+        &docs,
+        None,
+        post_form(
+            "/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh),
+                ("client_id", CLAUDE),
+            ],
+        ),
+        T0 + 60,
+    )
+    .await;
     assert_eq!(refreshed.status(), 200, "{}", body_text(&refreshed));
     // Another client id cannot use Claude's tokens.
-    let other = provider(&h, &docs, None, post_form("/token", &[("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", &h.register_public("x"))]), T0 + 61).await;
+    let other = provider(
+        &h,
+        &docs,
+        None,
+        post_form(
+            "/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh),
+                ("client_id", &h.register_public("x")),
+            ],
+        ),
+        T0 + 61,
+    )
+    .await;
     assert_eq!(other.status(), 400);
 
     // Claude reconnecting: the approval is remembered for this URL client id, no consent page,
@@ -138,11 +185,20 @@ async fn claudes_documented_client_signs_in_with_its_metadata_url() {
 async fn the_japanese_consent_page_leads_with_the_verified_host() {
     let h = Harness::start().await;
     let docs = Documents::new(&[(CLAUDE, claude_document())]);
-    let mut browser = Browser { accept_language: Some("ja".into()), ..Browser::default() };
+    let mut browser = Browser {
+        accept_language: Some("ja".into()),
+        ..Browser::default()
+    };
     let page = provider(&h, &docs, Some(&mut browser), get(&claude_authorize()), T0).await;
     let html = body_text(&page);
-    assert!(html.contains("<h1><span class=\"verified-host\">claude.ai</span> が kintone へのアクセスを求めています</h1>"), "{html}");
-    assert!(html.contains("自称「<strong class=\"client\">Claude</strong>」"), "{html}");
+    assert!(
+        html.contains("<h1><span class=\"verified-host\">claude.ai</span> が kintone へのアクセスを求めています</h1>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("自称「<strong class=\"client\">Claude</strong>」"),
+        "{html}"
+    );
     assert!(html.contains("アプリケーション自身の申告"));
 }
 
@@ -155,25 +211,70 @@ async fn unusable_documents_get_an_error_page_before_any_redirect() {
     for (what, client_id, redirect, fetches) in [
         ("wrong client_id inside", CLAUDE, CALLBACK, 1),
         ("document missing", "https://claude.ai/oauth/missing", CALLBACK, 1),
-        ("disallowed origin", "https://evil.example/client", "https://evil.example/cb", 0),
-        ("plain http", "http://claude.ai/oauth/mcp-oauth-client-metadata", CALLBACK, 0),
+        (
+            "disallowed origin",
+            "https://evil.example/client",
+            "https://evil.example/cb",
+            0,
+        ),
+        (
+            "plain http",
+            "http://claude.ai/oauth/mcp-oauth-client-metadata",
+            CALLBACK,
+            0,
+        ),
     ] {
         docs.requests.borrow_mut().clear();
-        let page = provider(&h, &docs, None, get(&authorize_path(client_id, &[("redirect_uri", redirect)])), T0).await;
+        let page = provider(
+            &h,
+            &docs,
+            None,
+            get(&authorize_path(client_id, &[("redirect_uri", redirect)])),
+            T0,
+        )
+        .await;
         assert_eq!(page.status(), 400, "{what}");
         assert!(page.headers().get("location").is_none(), "{what}");
-        assert!(body_text(&page).contains("Cannot verify the application"), "{what}: {}", body_text(&page));
+        assert!(
+            body_text(&page).contains("Cannot verify the application"),
+            "{what}: {}",
+            body_text(&page)
+        );
         assert_eq!(docs.requests.borrow().len(), fetches, "{what}");
         assert_store_empty(&h);
     }
     // A redirect URI the document does not list: no redirect either.
     let docs = Documents::new(&[(CLAUDE, claude_document())]);
-    let page = provider(&h, &docs, None, get(&authorize_path(CLAUDE, &[("redirect_uri", "https://claude.ai/elsewhere")])), T0).await;
+    let page = provider(
+        &h,
+        &docs,
+        None,
+        get(&authorize_path(
+            CLAUDE,
+            &[("redirect_uri", "https://claude.ai/elsewhere")],
+        )),
+        T0,
+    )
+    .await;
     assert_eq!(page.status(), 400);
     assert!(page.headers().get("location").is_none());
     // At /token, an unusable document is invalid_client.
     let docs = Documents::new(&[]);
-    let token = provider(&h, &docs, None, post_form("/token", &[("grant_type", "refresh_token"), ("refresh_token", "x"), ("client_id", "https://claude.ai/oauth/missing")]), T0).await;
+    let token = provider(
+        &h,
+        &docs,
+        None,
+        post_form(
+            "/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "x"),
+                ("client_id", "https://claude.ai/oauth/missing"),
+            ],
+        ),
+        T0,
+    )
+    .await;
     assert_eq!(token.status(), 401);
     assert_eq!(json_of(&token)["error"], "invalid_client");
 }

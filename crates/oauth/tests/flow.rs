@@ -11,7 +11,10 @@ use support::*;
 #[tokio::test]
 async fn authorization_server_metadata_has_what_clients_need() {
     let h = Harness::start().await;
-    for path in ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"] {
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
         let response = h.provider(get(path), T0);
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["access-control-allow-origin"], "*");
@@ -23,8 +26,14 @@ async fn authorization_server_metadata_has_what_clients_need() {
         assert_eq!(m["revocation_endpoint"], format!("{ISSUER}/revoke"));
         assert_eq!(m["code_challenge_methods_supported"], serde_json::json!(["S256"]));
         assert_eq!(m["response_types_supported"], serde_json::json!(["code"]));
-        assert_eq!(m["grant_types_supported"], serde_json::json!(["authorization_code", "refresh_token"]));
-        assert!(m["token_endpoint_auth_methods_supported"].as_array().unwrap().contains(&Value::from("none")));
+        assert_eq!(
+            m["grant_types_supported"],
+            serde_json::json!(["authorization_code", "refresh_token"])
+        );
+        assert!(m["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("none")));
         assert_eq!(m["authorization_response_iss_parameter_supported"], true);
         assert_eq!(m["scopes_supported"].as_array().unwrap().len(), 6);
     }
@@ -42,10 +51,21 @@ async fn protected_resource_metadata_names_the_url_connected_to() {
         assert_eq!(m["resource"], resource);
         assert_eq!(m["authorization_servers"], serde_json::json!([ISSUER]));
         assert_eq!(m["bearer_methods_supported"], serde_json::json!(["header"]));
-        assert!(m["scopes_supported"].as_array().unwrap().contains(&Value::from("k:app_record:read")));
+        assert!(m["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("k:app_record:read")));
     }
-    assert_eq!(h.provider(get("/.well-known/oauth-protected-resource/other"), T0).status(), 404);
-    assert_eq!(h.provider(get("/.well-known/oauth-authorization-server/mcp"), T0).status(), 404);
+    assert_eq!(
+        h.provider(get("/.well-known/oauth-protected-resource/other"), T0)
+            .status(),
+        404
+    );
+    assert_eq!(
+        h.provider(get("/.well-known/oauth-authorization-server/mcp"), T0)
+            .status(),
+        404
+    );
     assert_eq!(h.provider(get("/nothing"), T0).status(), 404);
 }
 
@@ -61,7 +81,12 @@ async fn issuer_comes_from_the_request_when_public_url_is_unset() {
     })
     .unwrap();
     let mut request = get("/.well-known/oauth-authorization-server");
-    request.headers_mut().insert("spin-full-url", "http://localhost:3001/.well-known/oauth-authorization-server".parse().unwrap());
+    request.headers_mut().insert(
+        "spin-full-url",
+        "http://localhost:3001/.well-known/oauth-authorization-server"
+            .parse()
+            .unwrap(),
+    );
     let m = json_of(&oauth::handle_provider_at(&config, &h.kv, &request, T0));
     assert_eq!(m["issuer"], "http://localhost:3001");
     assert_eq!(m["token_endpoint"], "http://localhost:3001/token");
@@ -74,16 +99,30 @@ async fn issuer_comes_from_the_request_when_public_url_is_unset() {
 #[tokio::test]
 async fn cors_preflight_and_wrong_methods() {
     let h = Harness::start().await;
-    let preflight: Request = http::Request::builder().method("OPTIONS").uri("/token").body(vec![]).unwrap();
+    let preflight: Request = http::Request::builder()
+        .method("OPTIONS")
+        .uri("/token")
+        .body(vec![])
+        .unwrap();
     let response = h.provider(preflight, T0);
     assert_eq!(response.status(), 204);
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
-    assert!(response.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
-    assert!(response.headers()["access-control-allow-headers"].to_str().unwrap().contains("Authorization"));
+    assert!(response.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+    assert!(response.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("Authorization"));
     let response = h.provider(get("/token"), T0);
     assert_eq!(response.status(), 405);
     assert_eq!(response.headers()["allow"], "POST");
-    let put: Request = http::Request::builder().method("PUT").uri("/authorize").body(vec![]).unwrap();
+    let put: Request = http::Request::builder()
+        .method("PUT")
+        .uri("/authorize")
+        .body(vec![])
+        .unwrap();
     assert_eq!(h.provider(put, T0).status(), 405);
 }
 
@@ -93,7 +132,12 @@ async fn full_flow_issues_working_tokens_and_stores_nothing_in_clear() {
     let client_id = h.register_public("MCP CLI Client");
     let mut browser = Browser::default();
     let code = h.sign_in(&mut browser, &client_id, T0).await;
-    assert_eq!(h.store_keys().len(), 1, "one pending grant (no sign-in record): {:?}", h.store_keys());
+    assert_eq!(
+        h.store_keys().len(),
+        1,
+        "one pending grant (no sign-in record): {:?}",
+        h.store_keys()
+    );
 
     let response = h.exchange(&client_id, &code, T0 + 5);
     assert_eq!(response.status(), 200, "{}", body_text(&response));
@@ -129,7 +173,10 @@ async fn full_flow_issues_working_tokens_and_stores_nothing_in_clear() {
     let mut secrets = vec![code.clone(), access, refresh, access2, refresh2];
     secrets.extend(h.http.cybozu_tokens());
     secrets.extend(browser.cookies.values().cloned());
-    assert!(h.http.cybozu_tokens().len() >= 2, "saw Cybozu's access and refresh tokens");
+    assert!(
+        h.http.cybozu_tokens().len() >= 2,
+        "saw Cybozu's access and refresh tokens"
+    );
     for secret in &secrets {
         assert!(secret.len() >= 16, "{secret}");
         assert!(!store.contains(secret.as_str()), "found a secret in the store");
@@ -166,7 +213,10 @@ async fn confidential_client_authenticates_with_its_registered_method_only() {
     let response = h.token(&form, Some((&client_id, "kcs_wrong")), T0 + 1);
     assert_eq!(response.status(), 401);
     assert_eq!(json_of(&response)["error"], "invalid_client");
-    assert!(response.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
+    assert!(response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Basic"));
     // No secret at all.
     let mut without = form.to_vec();
     without.push(("client_id", &client_id));
@@ -181,7 +231,11 @@ async fn confidential_client_authenticates_with_its_registered_method_only() {
     let response = h.token(&form, Some((&client_id, &secret)), T0 + 2);
     assert_eq!(response.status(), 200, "{}", body_text(&response));
     let refresh = json_of(&response)["refresh_token"].as_str().unwrap().to_owned();
-    let response = h.token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)], Some((&client_id, &secret)), T0 + 3);
+    let response = h.token(
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        Some((&client_id, &secret)),
+        T0 + 3,
+    );
     assert_eq!(response.status(), 200, "{}", body_text(&response));
 }
 
@@ -199,19 +253,35 @@ async fn two_users_get_separate_grants_and_see_their_own_kintone() {
     let bob_code = h.sign_in(&mut bob_browser, &client_id, T0).await;
     let bob = json_of(&h.exchange(&client_id, &bob_code, T0 + 1));
 
-    let alice_session = resolve_bearer_at(&h.kv, &h.config, alice["access_token"].as_str().unwrap(), MCP, T0 + 2).unwrap();
+    let alice_session =
+        resolve_bearer_at(&h.kv, &h.config, alice["access_token"].as_str().unwrap(), MCP, T0 + 2).unwrap();
     let bob_session = resolve_bearer_at(&h.kv, &h.config, bob["access_token"].as_str().unwrap(), MCP, T0 + 2).unwrap();
     assert_ne!(alice_session.grant, bob_session.grant);
-    assert_ne!(alice_session.kintone_access_token.expose_secret(), bob_session.kintone_access_token.expose_secret());
+    assert_ne!(
+        alice_session.kintone_access_token.expose_secret(),
+        bob_session.kintone_access_token.expose_secret()
+    );
     assert_eq!(h.call_kintone(&alice_session).await, (200, Some("alice".into())));
     assert_eq!(h.call_kintone(&bob_session).await, (200, Some("bob".into())));
     assert_eq!(h.store_keys().len(), 4);
 
     // Revoking Bob's grant leaves Alice's alone.
-    let response = h.provider(post_form("/revoke", &[("token", bob["refresh_token"].as_str().unwrap()), ("client_id", &client_id)]), T0 + 3);
+    let response = h.provider(
+        post_form(
+            "/revoke",
+            &[
+                ("token", bob["refresh_token"].as_str().unwrap()),
+                ("client_id", &client_id),
+            ],
+        ),
+        T0 + 3,
+    );
     assert_eq!(response.status(), 200);
     assert!(resolve_bearer_at(&h.kv, &h.config, alice["access_token"].as_str().unwrap(), MCP, T0 + 4).is_ok());
-    assert!(matches!(resolve_bearer_at(&h.kv, &h.config, bob["access_token"].as_str().unwrap(), MCP, T0 + 4), Err(AuthError::Revoked)));
+    assert!(matches!(
+        resolve_bearer_at(&h.kv, &h.config, bob["access_token"].as_str().unwrap(), MCP, T0 + 4),
+        Err(AuthError::Revoked)
+    ));
 }
 
 #[tokio::test]
@@ -234,26 +304,61 @@ async fn a_remembered_approval_covers_its_client_resource_and_scopes_only() {
     // another client id even with identical metadata (Claude re-registers on every connection,
     // and consent belongs to a client id), prompt=consent.
     let write = [("scope", "k:app_record:read k:app_record:write")];
-    assert_eq!(browser.send(&h, get(&authorize_path(&client, &write)), T0 + 10).status(), 200, "one more scope");
-    let sse = [("scope", "k:app_record:read"), ("resource", "http://127.0.0.1:3000/sse")];
-    assert_eq!(browser.send(&h, get(&authorize_path(&client, &sse)), T0 + 10).status(), 200, "another resource");
+    assert_eq!(
+        browser
+            .send(&h, get(&authorize_path(&client, &write)), T0 + 10)
+            .status(),
+        200,
+        "one more scope"
+    );
+    let sse = [
+        ("scope", "k:app_record:read"),
+        ("resource", "http://127.0.0.1:3000/sse"),
+    ];
+    assert_eq!(
+        browser.send(&h, get(&authorize_path(&client, &sse)), T0 + 10).status(),
+        200,
+        "another resource"
+    );
     let again = h.register_public("claudeai");
     assert_ne!(again, client);
-    assert_eq!(browser.send(&h, get(&authorize_path(&again, &read)), T0 + 10).status(), 200, "another client id");
+    assert_eq!(
+        browser.send(&h, get(&authorize_path(&again, &read)), T0 + 10).status(),
+        200,
+        "another client id"
+    );
     let forced = [("scope", "k:app_record:read"), ("prompt", "consent")];
-    assert_eq!(browser.send(&h, get(&authorize_path(&client, &forced)), T0 + 10).status(), 200);
+    assert_eq!(
+        browser
+            .send(&h, get(&authorize_path(&client, &forced)), T0 + 10)
+            .status(),
+        200
+    );
 
     // Approving the write scope adds it: both now skip the page.
     let page = browser.send(&h, get(&authorize_path(&client, &write)), T0 + 20);
     let (sealed, csrf) = consent_fields(&page);
     assert_eq!(browser.send(&h, approve(&sealed, &csrf), T0 + 20).status(), 303);
-    assert_eq!(browser.send(&h, get(&authorize_path(&client, &write)), T0 + 30).status(), 302);
-    assert_eq!(browser.send(&h, get(&authorize_path(&client, &read)), T0 + 30).status(), 302);
+    assert_eq!(
+        browser
+            .send(&h, get(&authorize_path(&client, &write)), T0 + 30)
+            .status(),
+        302
+    );
+    assert_eq!(
+        browser.send(&h, get(&authorize_path(&client, &read)), T0 + 30).status(),
+        302
+    );
 
     // A forged approval cookie is ignored.
     let mut forger = Browser::default();
-    forger.cookies.insert(oauth::APPROVED_COOKIE.into(), "eyJhIjpbXX0.AAAA".into());
-    assert_eq!(forger.send(&h, get(&authorize_path(&client, &read)), T0 + 10).status(), 200);
+    forger
+        .cookies
+        .insert(oauth::APPROVED_COOKIE.into(), "eyJhIjpbXX0.AAAA".into());
+    assert_eq!(
+        forger.send(&h, get(&authorize_path(&client, &read)), T0 + 10).status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -287,7 +392,14 @@ async fn denied_consent_returns_access_denied_to_the_client_and_creates_nothing(
     let mut browser = Browser::default();
     let page = browser.send(&h, get(&authorize_path(&client_id, &[])), T0);
     let (sealed, csrf) = consent_fields(&page);
-    let response = browser.send(&h, post_form("/authorize", &[("request", &sealed), ("csrf_token", &csrf), ("decision", "deny")]), T0);
+    let response = browser.send(
+        &h,
+        post_form(
+            "/authorize",
+            &[("request", &sealed), ("csrf_token", &csrf), ("decision", "deny")],
+        ),
+        T0,
+    );
     assert_eq!(response.status(), 303);
     let params = query_of(location(&response));
     assert_eq!(params["error"], "access_denied");
@@ -309,12 +421,20 @@ async fn endpoint_refreshes_the_kintone_token_through_cybozu() {
     // kintone says 401 CB_OA01: refresh at Cybozu, store, retry works.
     h.fake.expire_access_tokens();
     assert_eq!(h.call_kintone(&session).await.0, 401);
-    let fresh = refresh_session_at(&h.kv, &h.config, &h.http, &session, T0 + 2).await.unwrap();
-    assert_ne!(fresh.kintone_access_token.expose_secret(), session.kintone_access_token.expose_secret());
+    let fresh = refresh_session_at(&h.kv, &h.config, &h.http, &session, T0 + 2)
+        .await
+        .unwrap();
+    assert_ne!(
+        fresh.kintone_access_token.expose_secret(),
+        session.kintone_access_token.expose_secret()
+    );
     assert_eq!(h.call_kintone(&fresh).await, (200, Some("alice".into())));
     // The next request resolves to the refreshed token with one read.
     let next = resolve_bearer_at(&h.kv, &h.config, access, MCP, T0 + 3).unwrap();
-    assert_eq!(next.kintone_access_token.expose_secret(), fresh.kintone_access_token.expose_secret());
+    assert_eq!(
+        next.kintone_access_token.expose_secret(),
+        fresh.kintone_access_token.expose_secret()
+    );
     assert!(!h.store_text().contains(fresh.kintone_access_token.expose_secret()));
 
     // The administrator removes the user: Cybozu answers invalid_grant, the grant is revoked,
@@ -326,15 +446,23 @@ async fn endpoint_refreshes_the_kintone_token_through_cybozu() {
         Err(RefreshError::GrantRevoked)
     ));
     assert_store_empty(&h);
-    assert!(matches!(resolve_bearer_at(&h.kv, &h.config, access, MCP, T0 + 5), Err(AuthError::Revoked)));
+    assert!(matches!(
+        resolve_bearer_at(&h.kv, &h.config, access, MCP, T0 + 5),
+        Err(AuthError::Revoked)
+    ));
     let refresh = tokens["refresh_token"].as_str().unwrap();
-    assert_eq!(json_of(&h.refresh(&client_id, refresh, T0 + 6))["error"], "invalid_grant");
+    assert_eq!(
+        json_of(&h.refresh(&client_id, refresh, T0 + 6))["error"],
+        "invalid_grant"
+    );
 }
 
 #[tokio::test]
 async fn the_challenge_points_clients_at_the_path_inserted_metadata() {
     let header = www_authenticate(ISSUER, "/mcp", &Challenge::MissingToken);
-    assert!(header.starts_with(&format!("Bearer resource_metadata=\"{ISSUER}/.well-known/oauth-protected-resource/mcp\"")));
+    assert!(header.starts_with(&format!(
+        "Bearer resource_metadata=\"{ISSUER}/.well-known/oauth-protected-resource/mcp\""
+    )));
     // The document it names exists and says the same resource.
     let h = Harness::start().await;
     let m = json_of(&h.provider(get("/.well-known/oauth-protected-resource/mcp"), T0));

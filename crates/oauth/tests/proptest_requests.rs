@@ -37,7 +37,10 @@ struct NoCybozu {
 impl HttpClient for NoCybozu {
     async fn send(&self, _request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, OutboundError> {
         self.calls.set(self.calls.get() + 1);
-        Err(OutboundError::Unreachable { host: "cybozu".into(), reason: "not in this test".into() })
+        Err(OutboundError::Unreachable {
+            host: "cybozu".into(),
+            reason: "not in this test".into(),
+        })
     }
 }
 
@@ -55,8 +58,22 @@ const ROUTES: [&str; 10] = [
 ];
 
 const PARAMS: [&str; 16] = [
-    "response_type", "client_id", "redirect_uri", "code_challenge", "code_challenge_method", "state", "scope",
-    "resource", "grant_type", "code", "code_verifier", "refresh_token", "client_secret", "token", "request", "csrf_token",
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "code_challenge",
+    "code_challenge_method",
+    "state",
+    "scope",
+    "resource",
+    "grant_type",
+    "code",
+    "code_verifier",
+    "refresh_token",
+    "client_secret",
+    "token",
+    "request",
+    "csrf_token",
 ];
 
 /// Text with the characters that matter to URL and form parsing, and some that should not appear.
@@ -76,7 +93,13 @@ fn tricky_text() -> impl Strategy<Value = String> {
 
 /// A query string or form body: real parameter names (sometimes twice) with odd values, or raw text.
 fn encoded_params() -> impl Strategy<Value = String> {
-    let pair = (prop_oneof![prop::sample::select(PARAMS.to_vec()).prop_map(String::from), tricky_text()], tricky_text());
+    let pair = (
+        prop_oneof![
+            prop::sample::select(PARAMS.to_vec()).prop_map(String::from),
+            tricky_text()
+        ],
+        tricky_text(),
+    );
     prop_oneof![
         3 => prop::collection::vec(pair, 0..8).prop_map(|pairs| {
             form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
@@ -89,8 +112,14 @@ fn encoded_params() -> impl Strategy<Value = String> {
 fn authorization() -> impl Strategy<Value = Option<String>> {
     prop_oneof![
         Just(None),
-        prop::collection::vec(any::<u8>(), 0..40).prop_map(|raw| Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)))),
-        (tricky_text(), tricky_text()).prop_map(|(id, secret)| Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))))),
+        prop::collection::vec(any::<u8>(), 0..40).prop_map(|raw| Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        ))),
+        (tricky_text(), tricky_text()).prop_map(|(id, secret)| Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+        ))),
         "[ -~]{0,40}".prop_map(Some),
     ]
 }
@@ -104,8 +133,13 @@ fn cookies() -> impl Strategy<Value = Option<String>> {
     ];
     prop_oneof![
         Just(None),
-        prop::collection::vec((name, "[ -~]{0,40}"), 0..4)
-            .prop_map(|pairs| Some(pairs.into_iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; "))),
+        prop::collection::vec((name, "[ -~]{0,40}"), 0..4).prop_map(|pairs| Some(
+            pairs
+                .into_iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
         "[ -~]{0,60}".prop_map(Some),
     ]
 }
@@ -133,15 +167,47 @@ struct Shape {
 
 fn shape() -> impl Strategy<Value = Shape> {
     let path = prop_oneof![4 => prop::sample::select(ROUTES.to_vec()).prop_map(String::from), 1 => "/[a-z./-]{0,20}"];
-    let body = prop_oneof![encoded_params().prop_map(String::into_bytes), prop::collection::vec(any::<u8>(), 0..80)];
-    (prop::sample::select(vec!["GET", "POST", "OPTIONS", "PUT", "DELETE"]), path, encoded_params(), body, content_type(), authorization(), cookies())
-        .prop_map(|(method, path, query, body, content_type, authorization, cookie)| Shape { method, path, query, body, content_type, authorization, cookie })
+    let body = prop_oneof![
+        encoded_params().prop_map(String::into_bytes),
+        prop::collection::vec(any::<u8>(), 0..80)
+    ];
+    (
+        prop::sample::select(vec!["GET", "POST", "OPTIONS", "PUT", "DELETE"]),
+        path,
+        encoded_params(),
+        body,
+        content_type(),
+        authorization(),
+        cookies(),
+    )
+        .prop_map(
+            |(method, path, query, body, content_type, authorization, cookie)| Shape {
+                method,
+                path,
+                query,
+                body,
+                content_type,
+                authorization,
+                cookie,
+            },
+        )
 }
 
 fn build(shape: &Shape) -> Option<Request> {
-    let uri = if shape.query.is_empty() { shape.path.clone() } else { format!("{}?{}", shape.path, shape.query) };
-    let mut builder = http::Request::builder().method(shape.method).uri(uri).header("host", "127.0.0.1:3000");
-    for (name, value) in [("content-type", &shape.content_type), ("authorization", &shape.authorization), ("cookie", &shape.cookie)] {
+    let uri = if shape.query.is_empty() {
+        shape.path.clone()
+    } else {
+        format!("{}?{}", shape.path, shape.query)
+    };
+    let mut builder = http::Request::builder()
+        .method(shape.method)
+        .uri(uri)
+        .header("host", "127.0.0.1:3000");
+    for (name, value) in [
+        ("content-type", &shape.content_type),
+        ("authorization", &shape.authorization),
+        ("cookie", &shape.cookie),
+    ] {
         if let Some(value) = value {
             builder = builder.header(name, value.as_str());
         }
@@ -151,17 +217,41 @@ fn build(shape: &Shape) -> Option<Request> {
 }
 
 fn check_response(shape: &Shape, response: &http::Response<Vec<u8>>) -> Result<(), TestCaseError> {
-    prop_assert!(!response.status().is_server_error(), "{} for {:?}", response.status(), shape);
+    prop_assert!(
+        !response.status().is_server_error(),
+        "{} for {:?}",
+        response.status(),
+        shape
+    );
     if shape.path == "/token" && shape.method == "POST" {
         // Nobody can hold a valid code or refresh token here: every answer is an OAuth error.
-        prop_assert!(response.status().is_client_error(), "{} for {:?}", response.status(), shape);
-        let error: Value = serde_json::from_slice(response.body()).map_err(|e| TestCaseError::fail(format!("token error body is not JSON: {e}")))?;
+        prop_assert!(
+            response.status().is_client_error(),
+            "{} for {:?}",
+            response.status(),
+            shape
+        );
+        let error: Value = serde_json::from_slice(response.body())
+            .map_err(|e| TestCaseError::fail(format!("token error body is not JSON: {e}")))?;
         let code = error["error"].as_str().unwrap_or_default();
         prop_assert!(
-            ["invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_target", "invalid_scope"].contains(&code),
-            "unexpected token error {:?}", error
+            [
+                "invalid_request",
+                "invalid_client",
+                "invalid_grant",
+                "unauthorized_client",
+                "unsupported_grant_type",
+                "invalid_target",
+                "invalid_scope"
+            ]
+            .contains(&code),
+            "unexpected token error {:?}",
+            error
         );
-        prop_assert_eq!(response.headers().get("cache-control").map(|v| v.as_bytes()), Some(&b"no-store"[..]));
+        prop_assert_eq!(
+            response.headers().get("cache-control").map(|v| v.as_bytes()),
+            Some(&b"no-store"[..])
+        );
     }
     Ok(())
 }

@@ -22,8 +22,15 @@ async fn signed_in(h: &Harness) -> (String, String) {
 async fn redirect_uri_mismatch_shows_an_error_page_and_never_redirects() {
     let h = Harness::start().await;
     let client_id = h.register_public("MCP CLI Client");
-    let mut browser = Browser { accept_language: Some("ja".into()), ..Default::default() };
-    for bad in ["https://evil.example/cb", "http://localhost:4567/other", "javascript:alert(1)"] {
+    let mut browser = Browser {
+        accept_language: Some("ja".into()),
+        ..Default::default()
+    };
+    for bad in [
+        "https://evil.example/cb",
+        "http://localhost:4567/other",
+        "javascript:alert(1)",
+    ] {
         let response = browser.send(&h, get(&authorize_path(&client_id, &[("redirect_uri", bad)])), T0);
         assert_eq!(response.status(), 400, "{bad}");
         assert!(response.headers().get("location").is_none());
@@ -31,7 +38,14 @@ async fn redirect_uri_mismatch_shows_an_error_page_and_never_redirects() {
         assert!(!body_text(&response).contains("evil.example"));
     }
     // A loopback redirect on another port is the same registered URI (RFC 8252).
-    let response = browser.send(&h, get(&authorize_path(&client_id, &[("redirect_uri", "http://localhost:9999/oauth/callback")])), T0);
+    let response = browser.send(
+        &h,
+        get(&authorize_path(
+            &client_id,
+            &[("redirect_uri", "http://localhost:9999/oauth/callback")],
+        )),
+        T0,
+    );
     assert_eq!(response.status(), 200);
     assert_store_empty(&h);
 }
@@ -52,15 +66,34 @@ async fn unknown_or_forged_clients_get_an_error_page() {
 #[tokio::test]
 async fn dangerous_redirect_uris_are_refused_at_registration() {
     let h = Harness::start().await;
-    for bad in ["javascript:alert(document.cookie)", "data:text/html,<script>alert(1)</script>", "http://evil.example/cb", "file:///etc/passwd"] {
-        let response = h.provider(post_json("/register", &serde_json::json!({ "redirect_uris": [bad] })), T0);
+    for bad in [
+        "javascript:alert(document.cookie)",
+        "data:text/html,<script>alert(1)</script>",
+        "http://evil.example/cb",
+        "file:///etc/passwd",
+    ] {
+        let response = h.provider(
+            post_json("/register", &serde_json::json!({ "redirect_uris": [bad] })),
+            T0,
+        );
         assert_eq!(response.status(), 400, "{bad}");
         assert_eq!(error_of(&response), "invalid_redirect_uri");
         assert!(!body_text(&response).contains(bad));
     }
-    let response = h.provider(post_json("/register", &serde_json::json!({ "redirect_uris": [CLIENT_REDIRECT], "client_uri": "javascript:x" })), T0);
+    let response = h.provider(
+        post_json(
+            "/register",
+            &serde_json::json!({ "redirect_uris": [CLIENT_REDIRECT], "client_uri": "javascript:x" }),
+        ),
+        T0,
+    );
     assert_eq!(error_of(&response), "invalid_client_metadata");
-    let not_json = http::Request::builder().method("POST").uri("/register").header("content-type", "application/json").body(b"{".to_vec()).unwrap();
+    let not_json = http::Request::builder()
+        .method("POST")
+        .uri("/register")
+        .header("content-type", "application/json")
+        .body(b"{".to_vec())
+        .unwrap();
     assert_eq!(error_of(&h.provider(not_json, T0)), "invalid_client_metadata");
     let form = post_form("/register", &[("redirect_uris", CLIENT_REDIRECT)]);
     assert_eq!(h.provider(form, T0).status(), 400);
@@ -110,7 +143,12 @@ async fn pkce_wrong_verifier_is_refused_and_burns_the_code() {
     let h = Harness::start().await;
     let (client_id, code) = signed_in(&h).await;
     let wrong = "x".repeat(43);
-    let base = [("grant_type", "authorization_code"), ("code", code.as_str()), ("client_id", client_id.as_str()), ("redirect_uri", CLIENT_REDIRECT)];
+    let base = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", CLIENT_REDIRECT),
+    ];
     let mut missing = base.to_vec();
     let response = h.token(&missing, None, T0 + 1);
     assert_eq!(error_of(&response), "invalid_request");
@@ -132,8 +170,14 @@ async fn code_replay_is_refused_and_revokes_the_grant() {
     let replay = h.exchange(&client_id, &code, T0 + 3);
     assert_eq!(replay.status(), 400);
     assert_eq!(error_of(&replay), "invalid_grant");
-    assert!(matches!(resolve_bearer_at(&h.kv, &h.config, access, MCP, T0 + 4), Err(AuthError::Revoked)));
-    assert_eq!(error_of(&h.refresh(&client_id, first["refresh_token"].as_str().unwrap(), T0 + 4)), "invalid_grant");
+    assert!(matches!(
+        resolve_bearer_at(&h.kv, &h.config, access, MCP, T0 + 4),
+        Err(AuthError::Revoked)
+    ));
+    assert_eq!(
+        error_of(&h.refresh(&client_id, first["refresh_token"].as_str().unwrap(), T0 + 4)),
+        "invalid_grant"
+    );
     assert_store_empty(&h);
 }
 
@@ -168,11 +212,23 @@ async fn code_for_another_client_or_redirect_is_refused_without_burning_it() {
 async fn refresh_token_reuse_after_rotation_is_refused() {
     let h = Harness::start().await;
     let (client_id, code) = signed_in(&h).await;
-    let r1 = json_of(&h.exchange(&client_id, &code, T0 + 1))["refresh_token"].as_str().unwrap().to_owned();
-    let r2 = json_of(&h.refresh(&client_id, &r1, T0 + 2))["refresh_token"].as_str().unwrap().to_owned();
+    let r1 = json_of(&h.exchange(&client_id, &code, T0 + 1))["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r2 = json_of(&h.refresh(&client_id, &r1, T0 + 2))["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // Until r2 is used, a retry with r1 still works (lost response).
-    let r2b = json_of(&h.refresh(&client_id, &r1, T0 + 3))["refresh_token"].as_str().unwrap().to_owned();
-    let r3 = json_of(&h.refresh(&client_id, &r2b, T0 + 4))["refresh_token"].as_str().unwrap().to_owned();
+    let r2b = json_of(&h.refresh(&client_id, &r1, T0 + 3))["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r3 = json_of(&h.refresh(&client_id, &r2b, T0 + 4))["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let reuse = h.refresh(&client_id, &r1, T0 + 5);
     assert_eq!(reuse.status(), 400);
     assert_eq!(error_of(&reuse), "invalid_grant");
@@ -188,7 +244,14 @@ async fn tokens_for_another_resource_are_refused() {
     let client_id = h.register_public("MCP CLI Client");
     let mut browser = Browser::default();
     // At /authorize: a resource that is not ours.
-    let response = browser.send(&h, get(&authorize_path(&client_id, &[("resource", "https://other.example.com/mcp")])), T0);
+    let response = browser.send(
+        &h,
+        get(&authorize_path(
+            &client_id,
+            &[("resource", "https://other.example.com/mcp")],
+        )),
+        T0,
+    );
     assert_eq!(query_of(location(&response))["error"], "invalid_target");
     assert_store_empty(&h);
     // At /token: a resource other than the one authorized.
@@ -205,8 +268,14 @@ async fn tokens_for_another_resource_are_refused() {
     // At the endpoint: a /mcp token is not accepted at /sse or elsewhere.
     let tokens = json_of(&h.exchange(&client_id, &code, T0 + 2));
     let access = tokens["access_token"].as_str().unwrap();
-    assert!(matches!(resolve_bearer_at(&h.kv, &h.config, access, &format!("{ISSUER}/sse"), T0 + 3), Err(AuthError::WrongAudience)));
-    assert!(matches!(resolve_bearer_at(&h.kv, &h.config, access, "https://other.example.com/mcp", T0 + 3), Err(AuthError::WrongAudience)));
+    assert!(matches!(
+        resolve_bearer_at(&h.kv, &h.config, access, &format!("{ISSUER}/sse"), T0 + 3),
+        Err(AuthError::WrongAudience)
+    ));
+    assert!(matches!(
+        resolve_bearer_at(&h.kv, &h.config, access, "https://other.example.com/mcp", T0 + 3),
+        Err(AuthError::WrongAudience)
+    ));
     // At refresh.
     let form = [
         ("grant_type", "refresh_token"),
@@ -230,7 +299,11 @@ async fn missing_or_wrong_csrf_token_is_refused() {
     let response = stranger.send(&h, approve(&sealed, &csrf), T0);
     assert_eq!(response.status(), 403);
     // Missing field.
-    let response = browser.send(&h, post_form("/authorize", &[("request", &sealed), ("decision", "approve")]), T0);
+    let response = browser.send(
+        &h,
+        post_form("/authorize", &[("request", &sealed), ("decision", "approve")]),
+        T0,
+    );
     assert_eq!(response.status(), 403);
     // Wrong field.
     let response = browser.send(&h, approve(&sealed, "wrong-token"), T0);
@@ -299,7 +372,9 @@ async fn replayed_consent_posts_store_nothing_and_disturb_no_sign_in() {
     for i in 0..500 {
         let replay = approve(&sealed, &csrf);
         let mut replay = replay;
-        replay.headers_mut().insert("cookie", format!("{}={csrf}", oauth::CSRF_COOKIE).parse().unwrap());
+        replay
+            .headers_mut()
+            .insert("cookie", format!("{}={csrf}", oauth::CSRF_COOKIE).parse().unwrap());
         assert_eq!(h.provider(replay, T0 + 1 + i / 10).status(), 303);
     }
     assert_store_empty(&h);
@@ -326,13 +401,19 @@ async fn callback_without_the_browser_cookie_is_refused_before_any_exchange() {
     let response = attacker.send_callback(&h, get(&callback_url), T0).await;
     assert_eq!(response.status(), 403);
     assert!(response.headers().get("location").is_none());
-    assert!(h.fake.requests().iter().all(|r| r.path != "/oauth2/token"), "no code exchange");
+    assert!(
+        h.fake.requests().iter().all(|r| r.path != "/oauth2/token"),
+        "no code exchange"
+    );
     assert_store_empty(&h);
     // A wrong cookie value fares the same.
     let mut wrong = Browser::default();
     wrong.cookies.insert(oauth::SIGNIN_COOKIE.into(), "A".repeat(43));
     assert_eq!(wrong.send_callback(&h, get(&callback_url), T0).await.status(), 403);
-    assert!(h.fake.requests().iter().all(|r| r.path != "/oauth2/token"), "no code exchange");
+    assert!(
+        h.fake.requests().iter().all(|r| r.path != "/oauth2/token"),
+        "no code exchange"
+    );
     assert_store_empty(&h);
     // The failed attempts elsewhere do not spoil the sign-in for the browser that started it.
     let back = browser.send_callback(&h, get(&callback_url), T0).await;
@@ -356,7 +437,8 @@ async fn cybozu_errors_end_on_an_escaped_page_and_create_nothing() {
     // The user denies at Cybozu: the client hears access_denied (RFC 6749 §4.1.2.1) with its
     // state and our iss; Cybozu's description is not passed on.
     let state = start(&mut browser);
-    let denied = format!("/callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state={state}");
+    let denied =
+        format!("/callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state={state}");
     let response = browser.send_callback(&h, get(&denied), T0).await;
     assert_eq!(response.status(), 302);
     let to_client = location(&response);
@@ -378,17 +460,23 @@ async fn cybozu_errors_end_on_an_escaped_page_and_create_nothing() {
     assert_store_empty(&h);
 
     // An error with a forged state, or from another browser, goes nowhere.
-    let forged = browser.send_callback(&h, get("/callback?error=access_denied&state=s1.AAAA"), T0).await;
+    let forged = browser
+        .send_callback(&h, get("/callback?error=access_denied&state=s1.AAAA"), T0)
+        .await;
     assert_eq!(forged.status(), 400);
     assert!(forged.headers().get("location").is_none());
     let state = start(&mut browser);
-    let elsewhere = Browser::default().send_callback(&h, get(&format!("/callback?error=access_denied&state={state}")), T0).await;
+    let elsewhere = Browser::default()
+        .send_callback(&h, get(&format!("/callback?error=access_denied&state={state}")), T0)
+        .await;
     assert_eq!(elsewhere.status(), 403);
     assert!(elsewhere.headers().get("location").is_none());
 
     // A code Cybozu refuses to exchange (invalid_grant): start again.
     let state = start(&mut browser);
-    let response = browser.send_callback(&h, get(&format!("/callback?code=bogus&state={state}")), T0).await;
+    let response = browser
+        .send_callback(&h, get(&format!("/callback?code=bogus&state={state}")), T0)
+        .await;
     assert_eq!(response.status(), 400);
     assert_store_empty(&h);
 
@@ -424,18 +512,42 @@ async fn wrong_or_unknown_client_credentials_get_401_invalid_client() {
     assert_eq!(response.status(), 401);
     assert_eq!(error_of(&response), "invalid_client");
     // A public client presenting a secret.
-    let response = h.token(&[("grant_type", "authorization_code"), ("code", &code), ("client_id", &client_id), ("client_secret", "guess")], None, T0 + 1);
+    let response = h.token(
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", &client_id),
+            ("client_secret", "guess"),
+        ],
+        None,
+        T0 + 1,
+    );
     assert_eq!(response.status(), 401);
     // Two authentication methods at once.
-    let response = h.token(&[("grant_type", "authorization_code"), ("code", &code), ("client_secret", "x")], Some((&client_id, "y")), T0 + 1);
+    let response = h.token(
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_secret", "x"),
+        ],
+        Some((&client_id, "y")),
+        T0 + 1,
+    );
     assert_eq!(response.status(), 400);
     // Malformed Basic header.
     let mut request = post_form("/token", &[("grant_type", "authorization_code"), ("code", &code)]);
-    request.headers_mut().insert("authorization", "Basic !!!".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("authorization", "Basic !!!".parse().unwrap());
     assert_eq!(h.provider(request, T0 + 1).status(), 401);
     // Public client via Basic with an empty password is fine.
     let response = h.token(
-        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CLIENT_REDIRECT), ("code_verifier", VERIFIER)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CLIENT_REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
         Some((&client_id, "")),
         T0 + 2,
     );
@@ -451,18 +563,52 @@ async fn revoked_tokens_stop_working() {
     let refresh = tokens["refresh_token"].as_str().unwrap();
     // Another client cannot revoke it (and learns nothing: 200 either way).
     let other = h.register_public("Other");
-    let response = h.provider(post_form("/revoke", &[("token", access), ("client_id", &other)]), T0 + 2);
+    let response = h.provider(
+        post_form("/revoke", &[("token", access), ("client_id", &other)]),
+        T0 + 2,
+    );
     assert_eq!(response.status(), 200);
     assert!(resolve_bearer_at(&h.kv, &h.config, access, MCP, T0 + 2).is_ok());
     // Garbage: 200.
-    assert_eq!(h.provider(post_form("/revoke", &[("token", "garbage"), ("client_id", &client_id)]), T0 + 2).status(), 200);
+    assert_eq!(
+        h.provider(
+            post_form("/revoke", &[("token", "garbage"), ("client_id", &client_id)]),
+            T0 + 2
+        )
+        .status(),
+        200
+    );
     // Missing token: 400; unknown client: 401.
-    assert_eq!(h.provider(post_form("/revoke", &[("client_id", &client_id)]), T0 + 2).status(), 400);
-    assert_eq!(h.provider(post_form("/revoke", &[("token", access), ("client_id", "nope")]), T0 + 2).status(), 401);
+    assert_eq!(
+        h.provider(post_form("/revoke", &[("client_id", &client_id)]), T0 + 2)
+            .status(),
+        400
+    );
+    assert_eq!(
+        h.provider(
+            post_form("/revoke", &[("token", access), ("client_id", "nope")]),
+            T0 + 2
+        )
+        .status(),
+        401
+    );
     // The owner revokes with the access token hint: everything goes.
-    let response = h.provider(post_form("/revoke", &[("token", access), ("token_type_hint", "access_token"), ("client_id", &client_id)]), T0 + 3);
+    let response = h.provider(
+        post_form(
+            "/revoke",
+            &[
+                ("token", access),
+                ("token_type_hint", "access_token"),
+                ("client_id", &client_id),
+            ],
+        ),
+        T0 + 3,
+    );
     assert_eq!(response.status(), 200);
-    assert!(matches!(resolve_bearer_at(&h.kv, &h.config, access, MCP, T0 + 4), Err(AuthError::Revoked)));
+    assert!(matches!(
+        resolve_bearer_at(&h.kv, &h.config, access, MCP, T0 + 4),
+        Err(AuthError::Revoked)
+    ));
     assert_eq!(error_of(&h.refresh(&client_id, refresh, T0 + 4)), "invalid_grant");
     assert_store_empty(&h);
 }
@@ -471,14 +617,20 @@ async fn revoked_tokens_stop_working() {
 async fn html_in_client_name_is_escaped_on_the_consent_page() {
     let h = Harness::start().await;
     let client_id = h.register_public("<img src=x onerror=alert(1)>\"Evil\" & co");
-    let mut browser = Browser { accept_language: Some("ja,en;q=0.5".into()), ..Default::default() };
+    let mut browser = Browser {
+        accept_language: Some("ja,en;q=0.5".into()),
+        ..Default::default()
+    };
     let page = browser.send(&h, get(&authorize_path(&client_id, &[])), T0);
     let html = body_text(&page);
     assert!(!html.contains("<img src=x"));
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
     assert!(html.contains("kintone へのアクセスを許可しますか"));
     assert!(html.contains(CLIENT_REDIRECT), "the full redirect URI is shown");
-    assert!(html.contains("と名乗るアプリケーション"), "the name is shown as the client's claim");
+    assert!(
+        html.contains("と名乗るアプリケーション"),
+        "the name is shown as the client's claim"
+    );
     assert!(html.contains("127.0.0.1"), "kintone host shown");
     let csp = page.headers()["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("frame-ancestors 'none'"));
@@ -491,15 +643,33 @@ async fn html_in_client_name_is_escaped_on_the_consent_page() {
 #[tokio::test]
 async fn client_names_with_bidi_or_zero_width_characters_are_refused_at_registration() {
     let h = Harness::start().await;
-    for name in ["Claude\u{202E}lanigiro", "Cla\u{200B}ude", "\u{2067}Claude", "Claude\u{FEFF}"] {
+    for name in [
+        "Claude\u{202E}lanigiro",
+        "Cla\u{200B}ude",
+        "\u{2067}Claude",
+        "Claude\u{FEFF}",
+    ] {
         let body = serde_json::json!({ "client_name": name, "redirect_uris": [CLIENT_REDIRECT] });
         let response = h.provider(post_json("/register", &body), T0);
         assert_eq!(response.status(), 400, "{name:?}");
         assert_eq!(error_of(&response), "invalid_client_metadata");
-        assert!(json_of(&response)["error_description"].as_str().unwrap().contains("client_name"));
+        assert!(json_of(&response)["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("client_name"));
     }
     // Ordinary names in any script still register.
-    assert_eq!(h.provider(post_json("/register", &serde_json::json!({ "client_name": "サイボウズ連携 (ベータ)", "redirect_uris": [CLIENT_REDIRECT] })), T0).status(), 201);
+    assert_eq!(
+        h.provider(
+            post_json(
+                "/register",
+                &serde_json::json!({ "client_name": "サイボウズ連携 (ベータ)", "redirect_uris": [CLIENT_REDIRECT] })
+            ),
+            T0
+        )
+        .status(),
+        201
+    );
     assert_store_empty(&h);
 }
 
@@ -508,7 +678,11 @@ async fn the_consent_page_lists_only_the_scopes_asked_for() {
     let h = Harness::start().await;
     let client_id = h.register_public("Reader");
     let mut browser = Browser::default();
-    let page = browser.send(&h, get(&authorize_path(&client_id, &[("scope", "k:app_record:read claudeai")])), T0);
+    let page = browser.send(
+        &h,
+        get(&authorize_path(&client_id, &[("scope", "k:app_record:read claudeai")])),
+        T0,
+    );
     let html = body_text(&page);
     assert!(html.contains("Read records and comments"));
     assert!(!html.contains("Upload files"));
@@ -527,10 +701,34 @@ async fn the_consent_page_lists_only_the_scopes_asked_for() {
 async fn malformed_token_requests_get_precise_errors() {
     let h = Harness::start().await;
     let client_id = h.register_public("MCP CLI Client");
-    assert_eq!(error_of(&h.token(&[("client_id", &client_id)], None, T0)), "invalid_request");
-    assert_eq!(error_of(&h.token(&[("grant_type", "password"), ("client_id", &client_id)], None, T0)), "unsupported_grant_type");
-    assert_eq!(error_of(&h.token(&[("grant_type", "authorization_code"), ("client_id", &client_id)], None, T0)), "invalid_request");
-    assert_eq!(error_of(&h.token(&[("grant_type", "authorization_code"), ("code", "kac_nonsense"), ("client_id", &client_id)], None, T0)), "invalid_grant");
+    assert_eq!(
+        error_of(&h.token(&[("client_id", &client_id)], None, T0)),
+        "invalid_request"
+    );
+    assert_eq!(
+        error_of(&h.token(&[("grant_type", "password"), ("client_id", &client_id)], None, T0)),
+        "unsupported_grant_type"
+    );
+    assert_eq!(
+        error_of(&h.token(
+            &[("grant_type", "authorization_code"), ("client_id", &client_id)],
+            None,
+            T0
+        )),
+        "invalid_request"
+    );
+    assert_eq!(
+        error_of(&h.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "kac_nonsense"),
+                ("client_id", &client_id)
+            ],
+            None,
+            T0
+        )),
+        "invalid_grant"
+    );
     let json = post_json("/token", &serde_json::json!({"grant_type": "authorization_code"}));
     assert_eq!(error_of(&h.provider(json, T0)), "invalid_request");
     let duplicated = http::Request::builder()

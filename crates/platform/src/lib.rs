@@ -34,7 +34,10 @@ pub fn unavailable_response(detail: &str) -> http::Response<Vec<u8>> {
     eprintln!("platform failure: {detail}");
     let mut response = http::Response::new(b"Service temporarily unavailable; please retry.\n".to_vec());
     *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
-    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     retry_later(response)
 }
 
@@ -43,6 +46,8 @@ pub fn unavailable_response(detail: &str) -> http::Response<Vec<u8>> {
 /// this is the one place that says what such a 503 is.
 pub fn retry_later<B>(mut response: http::Response<B>) -> http::Response<B> {
     *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
-    response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
     response
 }

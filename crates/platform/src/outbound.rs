@@ -26,10 +26,17 @@ pub trait HttpClient {
     /// [`OutboundError::TooLarge`]. The Spin client stops reading there (and refuses a larger
     /// declared `content-length` before reading at all), so a huge file is never buffered
     /// just to be refused; this default, for test clients, checks after the fact.
-    async fn send_capped(&self, request: http::Request<Vec<u8>>, max_body: usize) -> Result<http::Response<Vec<u8>>, OutboundError> {
+    async fn send_capped(
+        &self,
+        request: http::Request<Vec<u8>>,
+        max_body: usize,
+    ) -> Result<http::Response<Vec<u8>>, OutboundError> {
         let response = self.send(request).await?;
         if response.body().len() > max_body {
-            return Err(OutboundError::TooLarge { limit: max_body, size: Some(response.body().len()) });
+            return Err(OutboundError::TooLarge {
+                limit: max_body,
+                size: Some(response.body().len()),
+            });
         }
         Ok(response)
     }
@@ -67,7 +74,11 @@ mod tests {
     use super::declare_length;
 
     fn request(method: &str, body: &[u8]) -> http::Request<Vec<u8>> {
-        http::Request::builder().method(method).uri("https://example.cybozu.com/oauth2/token").body(body.to_vec()).unwrap()
+        http::Request::builder()
+            .method(method)
+            .uri("https://example.cybozu.com/oauth2/token")
+            .body(body.to_vec())
+            .unwrap()
     }
 
     #[test]
@@ -79,7 +90,9 @@ mod tests {
         declare_length(&mut empty_put);
         assert_eq!(empty_put.headers()["content-length"], "0");
         let mut wrong = request("POST", b"abc");
-        wrong.headers_mut().insert("content-length", http::HeaderValue::from_static("99"));
+        wrong
+            .headers_mut()
+            .insert("content-length", http::HeaderValue::from_static("99"));
         declare_length(&mut wrong);
         assert_eq!(wrong.headers()["content-length"], "3");
     }

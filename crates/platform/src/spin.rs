@@ -42,33 +42,52 @@ impl HttpClient for SpinHttp {
         spin_sdk::http::send(request).await.map_err(|e| send_error(&host, e))
     }
 
-    async fn send_capped(&self, mut request: http::Request<Vec<u8>>, max_body: usize) -> Result<http::Response<Vec<u8>>, OutboundError> {
+    async fn send_capped(
+        &self,
+        mut request: http::Request<Vec<u8>>,
+        max_body: usize,
+    ) -> Result<http::Response<Vec<u8>>, OutboundError> {
         use futures::StreamExt;
         let host = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
         crate::declare_length(&mut request);
-        let incoming: spin_sdk::http::IncomingResponse = spin_sdk::http::send(request).await.map_err(|e| send_error(&host, e))?;
+        let incoming: spin_sdk::http::IncomingResponse =
+            spin_sdk::http::send(request).await.map_err(|e| send_error(&host, e))?;
         let mut builder = http::Response::builder().status(incoming.status());
         let mut declared = None;
         for (name, value) in incoming.headers().entries() {
             if name.eq_ignore_ascii_case("content-length") {
-                declared = std::str::from_utf8(&value).ok().and_then(|v| v.trim().parse::<usize>().ok());
+                declared = std::str::from_utf8(&value)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<usize>().ok());
             }
             builder = builder.header(name, value);
         }
         if declared.is_some_and(|n| n > max_body) {
-            return Err(OutboundError::TooLarge { limit: max_body, size: declared });
+            return Err(OutboundError::TooLarge {
+                limit: max_body,
+                size: declared,
+            });
         }
         let mut body = Vec::new();
         let mut stream = std::pin::pin!(incoming.take_body_stream());
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| OutboundError::Unreachable { host: host.clone(), reason: e.to_string() })?;
+            let chunk = chunk.map_err(|e| OutboundError::Unreachable {
+                host: host.clone(),
+                reason: e.to_string(),
+            })?;
             if body.len() + chunk.len() > max_body {
                 // Dropping the stream and response cancels the rest of the transfer.
-                return Err(OutboundError::TooLarge { limit: max_body, size: None });
+                return Err(OutboundError::TooLarge {
+                    limit: max_body,
+                    size: None,
+                });
             }
             body.extend_from_slice(&chunk);
         }
-        builder.body(body).map_err(|e| OutboundError::Unreachable { host, reason: format!("unusable response: {e}") })
+        builder.body(body).map_err(|e| OutboundError::Unreachable {
+            host,
+            reason: format!("unusable response: {e}"),
+        })
     }
 
     async fn send_capped_within(
@@ -95,7 +114,10 @@ impl SpinHttp {
         let uri = request.uri();
         let host = uri.authority().map(|a| a.to_string()).unwrap_or_default();
         let invalid = |what: &str| OutboundError::Invalid(what.to_owned());
-        let unreachable = |reason: String| OutboundError::Unreachable { host: host.clone(), reason };
+        let unreachable = |reason: String| OutboundError::Unreachable {
+            host: host.clone(),
+            reason,
+        };
         if request.method() != http::Method::GET || !request.body().is_empty() {
             return Err(invalid("only a bodiless GET can be sent with a deadline"));
         }
@@ -138,24 +160,39 @@ impl SpinHttp {
         let mut declared = None;
         for (name, value) in incoming.headers().entries() {
             if name.eq_ignore_ascii_case("content-length") {
-                declared = std::str::from_utf8(&value).ok().and_then(|v| v.trim().parse::<usize>().ok());
+                declared = std::str::from_utf8(&value)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<usize>().ok());
             }
             builder = builder.header(name, value);
         }
         if declared.is_some_and(|n| n > max_body) {
-            return Err(OutboundError::TooLarge { limit: max_body, size: declared });
+            return Err(OutboundError::TooLarge {
+                limit: max_body,
+                size: declared,
+            });
         }
-        let incoming_body = incoming.consume().map_err(|()| unreachable("response body unavailable".into()))?;
-        let stream = incoming_body.stream().map_err(|()| unreachable("response body unavailable".into()))?;
+        let incoming_body = incoming
+            .consume()
+            .map_err(|()| unreachable("response body unavailable".into()))?;
+        let stream = incoming_body
+            .stream()
+            .map_err(|()| unreachable("response body unavailable".into()))?;
         let mut body = Vec::new();
         loop {
             if started.elapsed() > timeout {
-                return Err(unreachable(format!("no complete answer within {} ms", timeout.as_millis())));
+                return Err(unreachable(format!(
+                    "no complete answer within {} ms",
+                    timeout.as_millis()
+                )));
             }
             match stream.blocking_read(4096) {
                 Ok(chunk) => {
                     if body.len() + chunk.len() > max_body {
-                        return Err(OutboundError::TooLarge { limit: max_body, size: None });
+                        return Err(OutboundError::TooLarge {
+                            limit: max_body,
+                            size: None,
+                        });
                     }
                     body.extend_from_slice(&chunk);
                 }
@@ -163,7 +200,9 @@ impl SpinHttp {
                 Err(e) => return Err(unreachable(format!("reading the body: {e:?}"))),
             }
         }
-        builder.body(body).map_err(|e| unreachable(format!("unusable response: {e}")))
+        builder
+            .body(body)
+            .map_err(|e| unreachable(format!("unusable response: {e}")))
     }
 }
 
@@ -172,7 +211,10 @@ fn send_error(host: &str, error: spin_sdk::http::SendError) -> OutboundError {
     if reason.contains("HttpRequestDenied") || reason.contains("not permitted") {
         OutboundError::NotAllowed(host.to_owned())
     } else {
-        OutboundError::Unreachable { host: host.to_owned(), reason }
+        OutboundError::Unreachable {
+            host: host.to_owned(),
+            reason,
+        }
     }
 }
 
@@ -186,7 +228,10 @@ pub async fn read_request(
     let plain = |status: u16, text: &str| {
         let mut r = http::Response::new(text.as_bytes().to_vec());
         *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_REQUEST);
-        r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
         r
     };
     let method = request.method().to_string();
@@ -233,7 +278,10 @@ pub async fn send_response(out: spin_sdk::http::ResponseOutparam, response: http
     let outgoing = match spin_sdk::http::Fields::from_list(&headers) {
         Ok(fields) => spin_sdk::http::OutgoingResponse::new(fields),
         Err(e) => {
-            eprintln!("could not send a {} response: invalid header ({e}); answering 500", parts.status);
+            eprintln!(
+                "could not send a {} response: invalid header ({e}); answering 500",
+                parts.status
+            );
             return out.set(internal_error());
         }
     };
@@ -277,7 +325,10 @@ pub async fn send_response(out: spin_sdk::http::ResponseOutparam, response: http
 
 /// `http` headers as the list `Fields::from_list` takes.
 pub fn header_list(headers: &http::HeaderMap) -> Vec<(String, Vec<u8>)> {
-    headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec())).collect()
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+        .collect()
 }
 
 /// 1xx, 204 and 304 responses carry no body, and so no `content-length` (RFC 9110 §8.6).

@@ -35,7 +35,9 @@ pub fn parse_coverage(annotation: &str) -> Result<Coverage, String> {
         if let Some(path) = rest.strip_prefix("test ") {
             return Ok(Coverage::Test(path.trim().to_owned()));
         }
-        return Err(format!("`run-by: {rest}`: expected `run-by: ci` or `run-by: test <path>`"));
+        return Err(format!(
+            "`run-by: {rest}`: expected `run-by: ci` or `run-by: test <path>`"
+        ));
     }
     if let Some(reason) = annotation.strip_prefix("not-run:") {
         let reason = reason.trim();
@@ -84,12 +86,19 @@ pub struct CommandBlock {
 }
 
 /// Problems with the command blocks of `doc`; `read` loads a workspace file (None if missing).
-pub fn check_commands(doc_name: &str, doc: &str, read: &dyn Fn(&str) -> Option<String>) -> (Vec<CommandBlock>, Vec<String>) {
+pub fn check_commands(
+    doc_name: &str,
+    doc: &str,
+    read: &dyn Fn(&str) -> Option<String>,
+) -> (Vec<CommandBlock>, Vec<String>) {
     let mut problems = Vec::new();
     let mut found = Vec::new();
     for block in code_blocks(doc) {
         if block.lang.is_empty() {
-            problems.push(format!("{doc_name}:{}: a code block without a language; say `sh`, `json`, `text`, …", block.line));
+            problems.push(format!(
+                "{doc_name}:{}: a code block without a language; say `sh`, `json`, `text`, …",
+                block.line
+            ));
             continue;
         }
         if !COMMAND_LANGS.contains(&block.lang.as_str()) {
@@ -98,7 +107,9 @@ pub fn check_commands(doc_name: &str, doc: &str, read: &dyn Fn(&str) -> Option<S
         let where_ = format!("{doc_name}:{}", block.line);
         let coverage = match block.annotation.as_deref().map(parse_coverage) {
             None => {
-                problems.push(format!("{where_}: a command block needs `<!-- run-by: … -->` or `<!-- not-run: … -->` on the line above"));
+                problems.push(format!(
+                    "{where_}: a command block needs `<!-- run-by: … -->` or `<!-- not-run: … -->` on the line above"
+                ));
                 continue;
             }
             Some(Err(e)) => {
@@ -125,32 +136,51 @@ pub fn check_commands(doc_name: &str, doc: &str, read: &dyn Fn(&str) -> Option<S
                 Some(test) => {
                     for command in &commands {
                         if !test.contains(command.as_str()) {
-                            problems.push(format!("{where_}: {path} does not run `{command}` (the exact text must appear in it)"));
+                            problems.push(format!(
+                                "{where_}: {path} does not run `{command}` (the exact text must appear in it)"
+                            ));
                         }
                     }
                 }
             },
             Coverage::NotRun(_) => {
                 for command in commands.iter().filter(|c| is_local_only(c)) {
-                    problems.push(format!("{where_}: `{command}` runs locally, so a test or CI must run it (not `not-run`)"));
+                    problems.push(format!(
+                        "{where_}: `{command}` runs locally, so a test or CI must run it (not `not-run`)"
+                    ));
                 }
             }
         }
-        found.push(CommandBlock { line: block.line, commands, coverage });
+        found.push(CommandBlock {
+            line: block.line,
+            commands,
+            coverage,
+        });
     }
     (found, problems)
 }
 
 /// Problems with samples that must parse (json, toml, yaml blocks).
 pub fn check_samples(doc_name: &str, doc: &str) -> Vec<String> {
-    code_blocks(doc).iter().filter_map(|b| sample_problem(b).map(|e| format!("{doc_name}:{}: {e}", b.line))).collect()
+    code_blocks(doc)
+        .iter()
+        .filter_map(|b| sample_problem(b).map(|e| format!("{doc_name}:{}: {e}", b.line)))
+        .collect()
 }
 
 fn sample_problem(block: &CodeBlock) -> Option<String> {
     match block.lang.as_str() {
-        "json" => serde_json::from_str::<serde_json::Value>(&block.content).err().map(|e| format!("invalid JSON: {e}")),
-        "toml" => block.content.parse::<toml::Table>().err().map(|e| format!("invalid TOML: {e}")),
-        "yaml" | "yml" => yaml_documents(&block.content).err().map(|e| format!("invalid YAML: {e}")),
+        "json" => serde_json::from_str::<serde_json::Value>(&block.content)
+            .err()
+            .map(|e| format!("invalid JSON: {e}")),
+        "toml" => block
+            .content
+            .parse::<toml::Table>()
+            .err()
+            .map(|e| format!("invalid TOML: {e}")),
+        "yaml" | "yml" => yaml_documents(&block.content)
+            .err()
+            .map(|e| format!("invalid YAML: {e}")),
         _ => None,
     }
 }
@@ -158,7 +188,9 @@ fn sample_problem(block: &CodeBlock) -> Option<String> {
 /// Every document of a (multi-document) YAML text.
 pub fn yaml_documents(text: &str) -> Result<Vec<serde_yaml::Value>, serde_yaml::Error> {
     use serde::Deserialize;
-    serde_yaml::Deserializer::from_str(text).map(serde_yaml::Value::deserialize).collect()
+    serde_yaml::Deserializer::from_str(text)
+        .map(serde_yaml::Value::deserialize)
+        .collect()
 }
 
 /// Whether a workspace file exists (for annotations naming tests).
@@ -198,7 +230,10 @@ mod tests {
     fn unannotated_and_untested_blocks_fail() {
         assert!(problems("```sh\nls\n```\n")[0].contains("needs `<!-- run-by"));
         assert!(problems("<!-- run-by: ci -->\n```sh\n./scripts/other.sh\n```\n")[0].contains("neither .ci/run"));
-        assert!(problems("<!-- run-by: test tests/x.rs -->\n```sh\ncargo run -p e2e --bin other\n```\n")[0].contains("does not run"));
+        assert!(
+            problems("<!-- run-by: test tests/x.rs -->\n```sh\ncargo run -p e2e --bin other\n```\n")[0]
+                .contains("does not run")
+        );
         assert!(problems("<!-- run-by: test tests/missing.rs -->\n```sh\nls\n```\n")[0].contains("does not exist"));
         assert!(problems("<!-- not-run: lazy -->\n```sh\ncargo run -p x\n```\n")[0].contains("runs locally"));
         assert!(problems("<!-- not-run: -->\n```sh\nls\n```\n")[0].contains("needs a reason"));
@@ -207,13 +242,23 @@ mod tests {
 
     #[test]
     fn samples_must_parse() {
-        assert!(check_samples("R", "```json\n{\"a\": [1, 2]}\n```\n```toml\n[a]\nb = 1\n```\n```yaml\na: 1\n---\nb: 2\n```\n").is_empty());
-        let bad = check_samples("R", "```json\n{\"a\": 1,}\n```\n```toml\n[a\n```\n```yaml\na: [1\n```\n");
+        assert!(check_samples(
+            "R",
+            "```json\n{\"a\": [1, 2]}\n```\n```toml\n[a]\nb = 1\n```\n```yaml\na: 1\n---\nb: 2\n```\n"
+        )
+        .is_empty());
+        let bad = check_samples(
+            "R",
+            "```json\n{\"a\": 1,}\n```\n```toml\n[a\n```\n```yaml\na: [1\n```\n",
+        );
         assert_eq!(bad.len(), 3, "{bad:?}");
     }
 
     #[test]
     fn continued_lines_are_joined() {
-        assert_eq!(command_lines("# c\n\nexport A=1\nspin up \\\n  --build\n"), vec!["export A=1", "spin up --build"]);
+        assert_eq!(
+            command_lines("# c\n\nexport A=1\nspin up \\\n  --build\n"),
+            vec!["export A=1", "spin up --build"]
+        );
     }
 }

@@ -23,7 +23,10 @@ use std::path::{Path, PathBuf};
 
 /// The workspace root (where spin.toml and the READMEs are).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("../.."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from("../.."))
 }
 
 /// Reads a file under the workspace root, naming it in the error.

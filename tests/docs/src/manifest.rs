@@ -39,20 +39,34 @@ impl Manifest {
         if let Some(vars) = doc.get("variables") {
             let vars = vars.as_table().context("[variables] must be a table")?;
             for (name, spec) in vars {
-                let spec = spec.as_table().with_context(|| format!("variables.{name} must be a table"))?;
+                let spec = spec
+                    .as_table()
+                    .with_context(|| format!("variables.{name} must be a table"))?;
                 let required = spec.get("required").and_then(Value::as_bool).unwrap_or(false);
-                let default = spec.get("default").map(|d| d.as_str().map(str::to_owned)).transpose_str(name)?;
+                let default = spec
+                    .get("default")
+                    .map(|d| d.as_str().map(str::to_owned))
+                    .transpose_str(name)?;
                 if required == default.is_some() {
                     bail!("variables.{name}: exactly one of `required = true` and `default` must be given");
                 }
                 let secret = spec.get("secret").and_then(Value::as_bool).unwrap_or(false);
-                manifest.variables.insert(name.clone(), AppVariable { required, secret, default });
+                manifest.variables.insert(
+                    name.clone(),
+                    AppVariable {
+                        required,
+                        secret,
+                        default,
+                    },
+                );
             }
         }
         if let Some(components) = doc.get("component") {
             let components = components.as_table().context("[component] must be a table")?;
             for (id, spec) in components {
-                let spec = spec.as_table().with_context(|| format!("component.{id} must be a table"))?;
+                let spec = spec
+                    .as_table()
+                    .with_context(|| format!("component.{id} must be a table"))?;
                 manifest.components.insert(id.clone(), parse_component(id, spec)?);
             }
         }
@@ -60,12 +74,19 @@ impl Manifest {
     }
 
     pub fn required_variables(&self) -> BTreeSet<&str> {
-        self.variables.iter().filter(|(_, v)| v.required).map(|(n, _)| n.as_str()).collect()
+        self.variables
+            .iter()
+            .filter(|(_, v)| v.required)
+            .map(|(n, _)| n.as_str())
+            .collect()
     }
 
     /// The component whose `source` is `<stem>.wasm` (a crate `foo-bar` builds `foo_bar.wasm`).
     pub fn component_by_wasm_stem(&self, stem: &str) -> Option<(&str, &Component)> {
-        self.components.iter().find(|(_, c)| wasm_stem(&c.source) == Some(stem)).map(|(id, c)| (id.as_str(), c))
+        self.components
+            .iter()
+            .find(|(_, c)| wasm_stem(&c.source) == Some(stem))
+            .map(|(id, c)| (id.as_str(), c))
     }
 
     /// Components that compose `<stem>.wasm` as a dependency.
@@ -86,21 +107,33 @@ fn parse_component(id: &str, spec: &Table) -> Result<Component> {
                 .as_array()
                 .with_context(|| format!("component.{id}.{key} must be a list"))?
                 .iter()
-                .map(|s| s.as_str().map(str::to_owned).with_context(|| format!("component.{id}.{key} must hold strings")))
+                .map(|s| {
+                    s.as_str()
+                        .map(str::to_owned)
+                        .with_context(|| format!("component.{id}.{key} must hold strings"))
+                })
                 .collect(),
         }
     };
-    let source = spec.get("source").and_then(Value::as_str).with_context(|| format!("component.{id}.source must be a path"))?;
+    let source = spec
+        .get("source")
+        .and_then(Value::as_str)
+        .with_context(|| format!("component.{id}.source must be a path"))?;
     let mut component = Component {
         source: source.to_owned(),
         allowed_outbound_hosts: strings("allowed_outbound_hosts")?,
         key_value_stores: strings("key_value_stores")?,
-        dependencies_inherit_configuration: spec.get("dependencies_inherit_configuration").and_then(Value::as_bool).unwrap_or(false),
+        dependencies_inherit_configuration: spec
+            .get("dependencies_inherit_configuration")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         ..Component::default()
     };
     if let Some(vars) = spec.get("variables").and_then(Value::as_table) {
         for (name, template) in vars {
-            let template = template.as_str().with_context(|| format!("component.{id}.variables.{name} must be a string"))?;
+            let template = template
+                .as_str()
+                .with_context(|| format!("component.{id}.variables.{name} must be a string"))?;
             component.variables.insert(name.clone(), template.to_owned());
         }
     }
@@ -172,7 +205,14 @@ key = "{{key}}"
     #[test]
     fn reads_variables_and_components() {
         let m = Manifest::parse(SAMPLE).unwrap();
-        assert_eq!(m.variables["base"], AppVariable { required: true, secret: false, default: None });
+        assert_eq!(
+            m.variables["base"],
+            AppVariable {
+                required: true,
+                secret: false,
+                default: None
+            }
+        );
         assert!(m.variables["key"].secret);
         assert_eq!(m.variables["empty"].default.as_deref(), Some(""));
         assert_eq!(m.required_variables(), BTreeSet::from(["base", "key"]));
@@ -194,7 +234,10 @@ key = "{{key}}"
     #[test]
     fn templates_name_their_variables() {
         assert_eq!(template_references("{{ a }}"), vec!["a"]);
-        assert_eq!(template_references("https://{{sub}}.cybozu.com:{{ port }}"), vec!["sub", "port"]);
+        assert_eq!(
+            template_references("https://{{sub}}.cybozu.com:{{ port }}"),
+            vec!["sub", "port"]
+        );
         assert!(template_references("plain").is_empty());
     }
 }

@@ -71,7 +71,10 @@ pub fn tables(text: &str) -> Vec<Table> {
 }
 
 fn split_row(line: &str) -> Vec<String> {
-    line[1..line.len() - 1].split('|').map(|c| c.trim().to_owned()).collect()
+    line[1..line.len() - 1]
+        .split('|')
+        .map(|c| c.trim().to_owned())
+        .collect()
 }
 
 fn is_separator(cell: &str) -> bool {
@@ -107,22 +110,32 @@ pub fn code_blocks(doc: &str) -> Vec<CodeBlock> {
         if let Some(info) = trimmed.strip_prefix("```") {
             let fence_indent = lines[i].len() - trimmed.len();
             let lang = info.split_whitespace().next().unwrap_or("").to_owned();
-            let annotation = lines[..i]
-                .iter()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .and_then(|l| l.trim().strip_prefix("<!--")?.strip_suffix("-->").map(|c| c.trim().to_owned()));
+            let annotation = lines[..i].iter().rev().find(|l| !l.trim().is_empty()).and_then(|l| {
+                l.trim()
+                    .strip_prefix("<!--")?
+                    .strip_suffix("-->")
+                    .map(|c| c.trim().to_owned())
+            });
             let open = i;
             let mut content = String::new();
             i += 1;
             while i < lines.len() && !lines[i].trim_start().starts_with("```") {
                 let line = lines[i];
-                let dedented = if line.len() >= fence_indent && line[..fence_indent].trim().is_empty() { &line[fence_indent..] } else { line.trim_start() };
+                let dedented = if line.len() >= fence_indent && line[..fence_indent].trim().is_empty() {
+                    &line[fence_indent..]
+                } else {
+                    line.trim_start()
+                };
                 content.push_str(dedented);
                 content.push('\n');
                 i += 1;
             }
-            out.push(CodeBlock { lang, content, line: open + 1, annotation });
+            out.push(CodeBlock {
+                lang,
+                content,
+                line: open + 1,
+                annotation,
+            });
         }
         i += 1;
     }
@@ -144,7 +157,10 @@ mod tests {
     fn sections_stop_at_the_next_heading_of_their_level() {
         assert_eq!(section(DOC, "A"), Some("text a\n### A.1\nsub\n"));
         assert_eq!(section(DOC, "A.1"), Some("sub\n"));
-        assert!(section(DOC, "B").unwrap().contains("## nor this"), "fenced lines are not headings");
+        assert!(
+            section(DOC, "B").unwrap().contains("## nor this"),
+            "fenced lines are not headings"
+        );
         assert_eq!(section(DOC, "C"), Some("end\n"));
         assert_eq!(section(DOC, "Missing"), None);
     }
@@ -160,7 +176,8 @@ mod tests {
 
     #[test]
     fn code_blocks_carry_language_and_annotation() {
-        let doc = "text\n<!-- run-by: ci -->\n\n```sh\n./x.sh\n```\n\n```\nplain\n```\n  ```json\n  {\"a\": 1}\n  ```\n";
+        let doc =
+            "text\n<!-- run-by: ci -->\n\n```sh\n./x.sh\n```\n\n```\nplain\n```\n  ```json\n  {\"a\": 1}\n  ```\n";
         let blocks = code_blocks(doc);
         assert_eq!(blocks.len(), 3);
         assert_eq!(blocks[0].lang, "sh");

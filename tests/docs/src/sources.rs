@@ -45,7 +45,11 @@ pub fn component_reads(components_dir: &Path) -> Result<ComponentReads> {
         if !dir.join("Cargo.toml").exists() {
             continue;
         }
-        let name = dir.file_name().and_then(|n| n.to_str()).context("component directory name")?.to_owned();
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .context("component directory name")?
+            .to_owned();
         let mut names = BTreeSet::new();
         for file in rust_files(&dir.join("src"))? {
             names.extend(reads_in_component_source(&std::fs::read_to_string(&file)?));
@@ -111,7 +115,9 @@ pub fn check_against_manifest(
         }
         let parents = manifest.parents_of_wasm_stem(&stem);
         if parents.is_empty() {
-            problems.push(format!("components/{dir} is neither a component nor a dependency in spin.toml"));
+            problems.push(format!(
+                "components/{dir} is neither a component nor a dependency in spin.toml"
+            ));
         }
         for (parent, component) in parents {
             if !names.is_empty() && !component.dependencies_inherit_configuration {
@@ -131,17 +137,24 @@ pub fn check_against_manifest(
     for (file, names) in crate_consts {
         for name in names {
             if !manifest.variables.contains_key(name) {
-                problems.push(format!("{file} declares the variable `{name}`, but spin.toml's [variables] has no such entry"));
+                problems.push(format!(
+                    "{file} declares the variable `{name}`, but spin.toml's [variables] has no such entry"
+                ));
             }
         }
     }
     let mut referenced = BTreeSet::new();
     for (id, component) in &manifest.components {
-        let templates = component.variables.values().chain(component.allowed_outbound_hosts.iter());
+        let templates = component
+            .variables
+            .values()
+            .chain(component.allowed_outbound_hosts.iter());
         for template in templates {
             for name in template_references(template) {
                 if !manifest.variables.contains_key(&name) {
-                    problems.push(format!("component `{id}` uses `{{{{ {name} }}}}`, which [variables] does not declare"));
+                    problems.push(format!(
+                        "component `{id}` uses `{{{{ {name} }}}}`, which [variables] does not declare"
+                    ));
                 }
                 referenced.insert(name);
             }
@@ -178,13 +191,20 @@ mode = "{{ mode }}"
 "#;
 
     fn reads(pairs: &[(&str, &[&str])]) -> ComponentReads {
-        pairs.iter().map(|(d, names)| (d.to_string(), names.iter().map(|s| s.to_string()).collect())).collect()
+        pairs
+            .iter()
+            .map(|(d, names)| (d.to_string(), names.iter().map(|s| s.to_string()).collect()))
+            .collect()
     }
 
     #[test]
     fn finds_variable_calls_and_grants_config() {
-        let src = r#"let a = variable("read_only"); let b = var( "sse_max_seconds" ); spin_sdk::variables::get("x_y");"#;
-        assert_eq!(reads_in_component_source(src), BTreeSet::from(["read_only".into(), "sse_max_seconds".into(), "x_y".into()]));
+        let src =
+            r#"let a = variable("read_only"); let b = var( "sse_max_seconds" ); spin_sdk::variables::get("x_y");"#;
+        assert_eq!(
+            reads_in_component_source(src),
+            BTreeSet::from(["read_only".into(), "sse_max_seconds".into(), "x_y".into()])
+        );
         let with_config = reads_in_component_source("grants::Config::from_lookup(variable)");
         assert!(with_config.contains("secret_key") && with_config.contains("kintone_base_url"));
         assert!(reads_in_component_source(r#"let v = my_variable("no");"#).is_empty());
@@ -200,17 +220,35 @@ pub const OTHER: &str = "nope";"#;
     #[test]
     fn a_consistent_app_has_no_problems() {
         let m = Manifest::parse(MANIFEST).unwrap();
-        let problems = check_against_manifest(&m, &reads(&[("web", &["base"]), ("lib-part", &["mode"])]), &BTreeMap::new());
+        let problems = check_against_manifest(
+            &m,
+            &reads(&[("web", &["base"]), ("lib-part", &["mode"])]),
+            &BTreeMap::new(),
+        );
         assert!(problems.is_empty(), "{problems:?}");
     }
 
     #[test]
     fn a_variable_read_but_not_wired_is_reported() {
         let m = Manifest::parse(MANIFEST).unwrap();
-        let problems = check_against_manifest(&m, &reads(&[("web", &["base", "new_one"]), ("lib-part", &["other"])]), &BTreeMap::new());
+        let problems = check_against_manifest(
+            &m,
+            &reads(&[("web", &["base", "new_one"]), ("lib-part", &["other"])]),
+            &BTreeMap::new(),
+        );
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems.iter().any(|p| p.starts_with("components/web reads the variable `new_one`")), "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("dependency of `web`") && p.contains("`other`")), "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("components/web reads the variable `new_one`")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("dependency of `web`") && p.contains("`other`")),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -59,7 +59,11 @@ impl Object {
         self.value.get("kind").and_then(Value::as_str).unwrap_or("")
     }
     pub fn name(&self) -> &str {
-        self.value.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("")
+        self.value
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 }
 
@@ -81,7 +85,11 @@ impl Checker {
         for key in map.keys() {
             match key.as_str() {
                 Some(k) if allowed.contains(&k) => {}
-                _ => self.fail(format!("{path}: `{}` is not a field SpinKube documents here (allowed: {})", show(key), allowed.join(", "))),
+                _ => self.fail(format!(
+                    "{path}: `{}` is not a field SpinKube documents here (allowed: {})",
+                    show(key),
+                    allowed.join(", ")
+                )),
             }
         }
         for key in required {
@@ -155,10 +163,19 @@ pub fn check(objects: &[Object], manifest: &Manifest) -> Vec<String> {
     }
     let data = config_data(&mut c, objects);
     for r in refs {
-        let want = if r.kind == "secretKeyRef" { "Secret" } else { "ConfigMap" };
-        let found = data.get(&(want.to_owned(), r.name.clone())).is_some_and(|keys| keys.contains(&r.key));
+        let want = if r.kind == "secretKeyRef" {
+            "Secret"
+        } else {
+            "ConfigMap"
+        };
+        let found = data
+            .get(&(want.to_owned(), r.name.clone()))
+            .is_some_and(|keys| keys.contains(&r.key));
         if !found && !r.optional {
-            c.fail(format!("{}: {want} `{}` with key `{}` is not defined in deploy/", r.path, r.name, r.key));
+            c.fail(format!(
+                "{}: {want} `{}` with key `{}` is not defined in deploy/",
+                r.path, r.name, r.key
+            ));
         }
     }
     for ingress in objects.iter().filter(|o| o.kind() == "Ingress") {
@@ -168,15 +185,24 @@ pub fn check(objects: &[Object], manifest: &Manifest) -> Vec<String> {
 }
 
 fn check_spinapp(c: &mut Checker, at: &str, app: &Value, manifest: &Manifest, refs: &mut Vec<Ref>) {
-    let Some(top) = c.fields(at, app, TOP_FIELDS, TOP_FIELDS) else { return };
+    let Some(top) = c.fields(at, app, TOP_FIELDS, TOP_FIELDS) else {
+        return;
+    };
     if top.get("apiVersion").and_then(Value::as_str) != Some(API_VERSION) {
         c.fail(format!("{at}: apiVersion must be {API_VERSION}"));
     }
-    if app.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).is_none_or(str::is_empty) {
+    if app
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
         c.fail(format!("{at}: metadata.name is required"));
     }
     let Some(spec_value) = top.get("spec") else { return };
-    let Some(spec) = c.fields(&format!("{at} spec"), spec_value, SPEC_FIELDS, SPEC_REQUIRED) else { return };
+    let Some(spec) = c.fields(&format!("{at} spec"), spec_value, SPEC_FIELDS, SPEC_REQUIRED) else {
+        return;
+    };
     if spec.get("executor").and_then(Value::as_str) != Some(EXECUTOR) {
         c.fail(format!("{at}: spec.executor must be {EXECUTOR}"));
     }
@@ -185,10 +211,14 @@ fn check_spinapp(c: &mut Checker, at: &str, app: &Value, manifest: &Manifest, re
     }
     match spec.get("replicas").and_then(Value::as_i64) {
         Some(n) if n >= 2 => {}
-        other => c.fail(format!("{at}: spec.replicas must be an integer of at least 2 (found {other:?}): one pod is no failover")),
+        other => c.fail(format!(
+            "{at}: spec.replicas must be an integer of at least 2 (found {other:?}): one pod is no failover"
+        )),
     }
     if spec.get("enableAutoscaling").and_then(Value::as_bool) == Some(true) {
-        c.fail(format!("{at}: spec.enableAutoscaling cannot be combined with spec.replicas"));
+        c.fail(format!(
+            "{at}: spec.enableAutoscaling cannot be combined with spec.replicas"
+        ));
     }
 
     // The key-value store: one shared Redis/Valkey for label `default` (the default SQLite
@@ -199,16 +229,27 @@ fn check_spinapp(c: &mut Checker, at: &str, app: &Value, manifest: &Manifest, re
             if rc.contains_key("loadFromSecret") {
                 c.fail(format!("{at}: spec.runtimeConfig.loadFromSecret makes SpinKube ignore keyValueStores; keep the store inline"));
             }
-            for (i, store) in c.list(&format!("{at} keyValueStores"), rc.get("keyValueStores")).to_vec().iter().enumerate() {
+            for (i, store) in c
+                .list(&format!("{at} keyValueStores"), rc.get("keyValueStores"))
+                .to_vec()
+                .iter()
+                .enumerate()
+            {
                 let path = format!("{at} spec.runtimeConfig.keyValueStores[{i}]");
-                let Some(s) = c.fields(&path, store, STORE_FIELDS, &["name", "type"]) else { continue };
+                let Some(s) = c.fields(&path, store, STORE_FIELDS, &["name", "type"]) else {
+                    continue;
+                };
                 let mut has_url = false;
                 for (j, option) in c.list(&path, s.get("options")).to_vec().iter().enumerate() {
                     let opath = format!("{path}.options[{j}]");
-                    let Some(o) = c.fields(&opath, option, OPTION_FIELDS, &["name"]) else { continue };
+                    let Some(o) = c.fields(&opath, option, OPTION_FIELDS, &["name"]) else {
+                        continue;
+                    };
                     match (o.get("value"), o.get("valueFrom")) {
                         (Some(_), None) => {}
-                        (None, Some(from)) => refs.extend(c.value_from(&format!("{opath}.valueFrom"), from, OPTION_VALUE_FROM)),
+                        (None, Some(from)) => {
+                            refs.extend(c.value_from(&format!("{opath}.valueFrom"), from, OPTION_VALUE_FROM))
+                        }
                         _ => c.fail(format!("{opath}: give exactly one of value and valueFrom")),
                     }
                     has_url |= o.get("name").and_then(Value::as_str) == Some("url");
@@ -220,14 +261,23 @@ fn check_spinapp(c: &mut Checker, at: &str, app: &Value, manifest: &Manifest, re
         }
     }
     if !has_default_redis {
-        c.fail(format!("{at}: spec.runtimeConfig.keyValueStores needs the store `default` of type `redis` with a `url` option"));
+        c.fail(format!(
+            "{at}: spec.runtimeConfig.keyValueStores needs the store `default` of type `redis` with a `url` option"
+        ));
     }
 
     // Variables: every required one bound, nothing unknown, secrets from Secrets.
     let mut bound = BTreeSet::new();
-    for (i, variable) in c.list(&format!("{at} variables"), spec.get("variables")).to_vec().iter().enumerate() {
+    for (i, variable) in c
+        .list(&format!("{at} variables"), spec.get("variables"))
+        .to_vec()
+        .iter()
+        .enumerate()
+    {
         let path = format!("{at} spec.variables[{i}]");
-        let Some(v) = c.fields(&path, variable, VARIABLE_FIELDS, &["name"]) else { continue };
+        let Some(v) = c.fields(&path, variable, VARIABLE_FIELDS, &["name"]) else {
+            continue;
+        };
         let name = v.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
         if !bound.insert(name.clone()) {
             c.fail(format!("{path}: `{name}` is bound twice"));
@@ -237,12 +287,16 @@ fn check_spinapp(c: &mut Checker, at: &str, app: &Value, manifest: &Manifest, re
             continue;
         };
         match (v.get("value"), v.get("valueFrom")) {
-            (Some(_), None) if declared.secret => c.fail(format!("{path}: the secret `{name}` must come from a Secret, not a literal value")),
+            (Some(_), None) if declared.secret => c.fail(format!(
+                "{path}: the secret `{name}` must come from a Secret, not a literal value"
+            )),
             (Some(_), None) => {}
             (None, Some(from)) => {
                 if let Some(r) = c.value_from(&format!("{path}.valueFrom"), from, VARIABLE_VALUE_FROM) {
                     if declared.secret && r.kind != "secretKeyRef" {
-                        c.fail(format!("{path}: the secret `{name}` must come from a Secret (secretKeyRef)"));
+                        c.fail(format!(
+                            "{path}: the secret `{name}` must come from a Secret (secretKeyRef)"
+                        ));
                     }
                     refs.push(r);
                 }
@@ -252,11 +306,15 @@ fn check_spinapp(c: &mut Checker, at: &str, app: &Value, manifest: &Manifest, re
     }
     for name in manifest.required_variables() {
         if !bound.contains(name) {
-            c.fail(format!("{at}: spin.toml requires `{name}`, but spec.variables does not bind it"));
+            c.fail(format!(
+                "{at}: spin.toml requires `{name}`, but spec.variables does not bind it"
+            ));
         }
     }
     if !bound.contains("public_url") {
-        c.fail(format!("{at}: bind `public_url`: behind an Ingress the request origin is not the public URL"));
+        c.fail(format!(
+            "{at}: bind `public_url`: behind an Ingress the request origin is not the public URL"
+        ));
     }
 }
 
@@ -271,7 +329,11 @@ fn config_data(c: &mut Checker, objects: &[Object]) -> BTreeMap<(String, String)
         if o.name().is_empty() {
             c.fail(format!("{at}: metadata.name is required"));
         }
-        let fields: &[&str] = if o.kind() == "Secret" { &["stringData", "data"] } else { &["data"] };
+        let fields: &[&str] = if o.kind() == "Secret" {
+            &["stringData", "data"]
+        } else {
+            &["data"]
+        };
         let mut keys = BTreeSet::new();
         for field in fields {
             let Some(map) = o.value.get(*field) else { continue };
@@ -297,7 +359,13 @@ fn check_ingress(c: &mut Checker, ingress: &Object, app_name: &str) {
     if ingress.value.get("apiVersion").and_then(Value::as_str) != Some("networking.k8s.io/v1") {
         c.fail(format!("{at}: apiVersion must be networking.k8s.io/v1"));
     }
-    let rules = ingress.value.get("spec").and_then(|s| s.get("rules")).and_then(Value::as_sequence).cloned().unwrap_or_default();
+    let rules = ingress
+        .value
+        .get("spec")
+        .and_then(|s| s.get("rules"))
+        .and_then(Value::as_sequence)
+        .cloned()
+        .unwrap_or_default();
     let backends: Vec<&Value> = rules
         .iter()
         .filter_map(|r| r.get("http")?.get("paths")?.as_sequence())
@@ -310,10 +378,19 @@ fn check_ingress(c: &mut Checker, ingress: &Object, app_name: &str) {
     for service in backends {
         // The Spin operator creates a Service named after the SpinApp, on port 80.
         if service.get("name").and_then(Value::as_str) != Some(app_name) {
-            c.fail(format!("{at}: the backend service must be the SpinApp's Service `{app_name}`"));
+            c.fail(format!(
+                "{at}: the backend service must be the SpinApp's Service `{app_name}`"
+            ));
         }
-        if service.get("port").and_then(|p| p.get("number")).and_then(Value::as_i64) != Some(80) {
-            c.fail(format!("{at}: the backend port must be 80 (the SpinApp Service's port)"));
+        if service
+            .get("port")
+            .and_then(|p| p.get("number"))
+            .and_then(Value::as_i64)
+            != Some(80)
+        {
+            c.fail(format!(
+                "{at}: the backend port must be 80 (the SpinApp Service's port)"
+            ));
         }
     }
 }
@@ -327,15 +404,23 @@ pub fn check_runtime_config(file: &str, text: &str) -> Vec<String> {
     };
     for key in doc.keys() {
         if key != "key_value_store" {
-            problems.push(format!("{file}: unexpected table `{key}` (only key_value_store is needed)"));
+            problems.push(format!(
+                "{file}: unexpected table `{key}` (only key_value_store is needed)"
+            ));
         }
     }
-    let Some(store) = doc.get("key_value_store").and_then(|s| s.get("default")).and_then(toml::Value::as_table) else {
+    let Some(store) = doc
+        .get("key_value_store")
+        .and_then(|s| s.get("default"))
+        .and_then(toml::Value::as_table)
+    else {
         problems.push(format!("{file}: [key_value_store.default] is missing"));
         return problems;
     };
     if store.get("type").and_then(toml::Value::as_str) != Some("redis") {
-        problems.push(format!("{file}: [key_value_store.default] type must be \"redis\" (Valkey speaks the same protocol)"));
+        problems.push(format!(
+            "{file}: [key_value_store.default] type must be \"redis\" (Valkey speaks the same protocol)"
+        ));
     }
     match store.get("url").and_then(toml::Value::as_str) {
         Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {}
@@ -405,7 +490,14 @@ spec:
 "#;
 
     fn objects(text: &str) -> Vec<Object> {
-        crate::blocks::yaml_documents(text).unwrap().into_iter().map(|value| Object { file: "f.yaml".into(), value }).collect()
+        crate::blocks::yaml_documents(text)
+            .unwrap()
+            .into_iter()
+            .map(|value| Object {
+                file: "f.yaml".into(),
+                value,
+            })
+            .collect()
     }
 
     fn problems(text: &str) -> String {
@@ -419,7 +511,9 @@ spec:
 
     #[test]
     fn undocumented_fields_and_wrong_values_fail() {
-        let text = GOOD.replace("replicas: 2", "replicas: 1\n  ports: [80]").replace("executor: containerd-shim-spin", "executor: wasmtime");
+        let text = GOOD
+            .replace("replicas: 2", "replicas: 1\n  ports: [80]")
+            .replace("executor: containerd-shim-spin", "executor: wasmtime");
         let p = problems(&text);
         assert!(p.contains("`ports` is not a field SpinKube documents"), "{p}");
         assert!(p.contains("spec.replicas must be an integer of at least 2"), "{p}");
@@ -429,8 +523,14 @@ spec:
     #[test]
     fn missing_or_leaky_variables_fail() {
         let text = GOOD
-            .replace("    - name: base\n      valueFrom: { configMapKeyRef: { name: cfg, key: base } }\n", "")
-            .replace("valueFrom: { secretKeyRef: { name: sec, key: key } }", "value: plain-secret");
+            .replace(
+                "    - name: base\n      valueFrom: { configMapKeyRef: { name: cfg, key: base } }\n",
+                "",
+            )
+            .replace(
+                "valueFrom: { secretKeyRef: { name: sec, key: key } }",
+                "value: plain-secret",
+            );
         let p = problems(&text);
         assert!(p.contains("spin.toml requires `base`"), "{p}");
         assert!(p.contains("the secret `key` must come from a Secret"), "{p}");
@@ -438,7 +538,11 @@ spec:
 
     #[test]
     fn dangling_references_and_unquoted_values_fail() {
-        let p = problems(&GOOD.replace("key: redis_url }", "key: redis }").replace("redis_url: \"redis://valkey:6379\"", "port: 6379"));
+        let p = problems(
+            &GOOD
+                .replace("key: redis_url }", "key: redis }")
+                .replace("redis_url: \"redis://valkey:6379\"", "port: 6379"),
+        );
         assert!(p.contains("Secret `sec` with key `redis` is not defined"), "{p}");
         assert!(p.contains("stringData.port must be a string"), "{p}");
     }
@@ -458,9 +562,16 @@ spec:
 
     #[test]
     fn runtime_config_needs_a_redis_default_store() {
-        assert!(check_runtime_config("r", "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n").is_empty());
+        assert!(check_runtime_config(
+            "r",
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n"
+        )
+        .is_empty());
         let p = check_runtime_config("r", "[key_value_store.default]\ntype = \"spin\"\npath = \"x.db\"\n").join("\n");
-        assert!(p.contains("type must be \"redis\"") && p.contains("url must be") && p.contains("`path`"), "{p}");
+        assert!(
+            p.contains("type must be \"redis\"") && p.contains("url must be") && p.contains("`path`"),
+            "{p}"
+        );
         assert!(check_runtime_config("r", "[key_value_store.other]\ntype = \"redis\"\n")[0].contains("missing"));
     }
 }

@@ -33,29 +33,72 @@ fn every_command_block_is_run_or_says_why_not() {
 
 #[test]
 fn the_readme_runs_the_sandbox_and_the_test_command() {
-    let covered: Vec<(Coverage, Vec<String>)> = blocks("README.md").into_iter().map(|b| (b.coverage, b.commands)).collect();
-    assert!(covered.contains(&(Coverage::Ci, vec!["./scripts/test.sh".to_string()])), "{covered:?}");
+    let covered: Vec<(Coverage, Vec<String>)> = blocks("README.md")
+        .into_iter()
+        .map(|b| (b.coverage, b.commands))
+        .collect();
+    assert!(
+        covered.contains(&(Coverage::Ci, vec!["./scripts/test.sh".to_string()])),
+        "{covered:?}"
+    );
     assert!(covered.contains(&(
         Coverage::Test("tests/e2e/tests/sandbox.rs".into()),
         vec!["cargo run -p e2e --bin sandbox".to_string()]
     )));
     // Few blocks that run locally, each run by something.
-    let local = covered.iter().filter(|(c, _)| !matches!(c, Coverage::NotRun(_))).count();
+    let local = covered
+        .iter()
+        .filter(|(c, _)| !matches!(c, Coverage::NotRun(_)))
+        .count();
     assert_eq!(local, 2, "{covered:?}");
 }
 
 #[test]
 fn english_and_japanese_readmes_stay_in_step() {
     let [en, ja] = READMES.map(|r| read(r).unwrap());
-    let commands = |doc: &str| blocks(doc).into_iter().map(|b| (b.coverage, b.commands)).collect::<Vec<_>>();
-    assert_eq!(commands("README.md"), commands("README.ja.md"), "command blocks differ between the READMEs");
-    let langs = |doc: &str| code_blocks(doc).into_iter().map(|b| { let sample = if b.lang_is_sample() { b.content.clone() } else { String::new() }; (b.lang, sample) }).collect::<Vec<_>>();
-    assert_eq!(langs(&en), langs(&ja), "code blocks (or their JSON samples) differ between the READMEs");
+    let commands = |doc: &str| {
+        blocks(doc)
+            .into_iter()
+            .map(|b| (b.coverage, b.commands))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        commands("README.md"),
+        commands("README.ja.md"),
+        "command blocks differ between the READMEs"
+    );
+    let langs = |doc: &str| {
+        code_blocks(doc)
+            .into_iter()
+            .map(|b| {
+                let sample = if b.lang_is_sample() {
+                    b.content.clone()
+                } else {
+                    String::new()
+                };
+                (b.lang, sample)
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        langs(&en),
+        langs(&ja),
+        "code blocks (or their JSON samples) differ between the READMEs"
+    );
     let headings = |doc: &str, prefix: &str| doc.lines().filter(|l| l.starts_with(prefix)).count();
     for prefix in ["## ", "### "] {
-        assert_eq!(headings(&en, prefix), headings(&ja, prefix), "`{prefix}` headings differ in number");
+        assert_eq!(
+            headings(&en, prefix),
+            headings(&ja, prefix),
+            "`{prefix}` headings differ in number"
+        );
     }
-    let shapes = |doc: &str| tables(doc).into_iter().map(|t| (t.header.len(), t.rows.len())).collect::<Vec<_>>();
+    let shapes = |doc: &str| {
+        tables(doc)
+            .into_iter()
+            .map(|t| (t.header.len(), t.rows.len()))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(shapes(&en), shapes(&ja), "tables differ in shape between the READMEs");
 }
 
@@ -68,11 +111,19 @@ fn json_toml_and_yaml_samples_parse() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     // The Claude Desktop sample is real mcp-remote configuration for the /mcp URL.
     let readme = read("README.md").unwrap();
-    let desktop = code_blocks(&readme).into_iter().find(|b| b.content.contains("mcpServers")).expect("the Claude Desktop sample");
+    let desktop = code_blocks(&readme)
+        .into_iter()
+        .find(|b| b.content.contains("mcpServers"))
+        .expect("the Claude Desktop sample");
     let config: serde_json::Value = serde_json::from_str(&desktop.content).unwrap();
     let server = &config["mcpServers"]["kintone"];
     assert_eq!(server["command"], "npx");
-    let args: Vec<&str> = server["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    let args: Vec<&str> = server["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
     assert_eq!(args[..2], ["-y", "mcp-remote"]);
     assert!(args[2].starts_with("https://") && args[2].ends_with("/mcp"), "{args:?}");
 }

@@ -17,7 +17,11 @@ fn every_spin_toml_variable_is_documented_in_both_readmes() {
     for readme in READMES {
         problems.extend(check(readme, &read(readme).unwrap(), language_of(readme), &manifest));
     }
-    assert!(problems.is_empty(), "the configuration tables disagree with spin.toml:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "the configuration tables disagree with spin.toml:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -28,12 +32,27 @@ fn every_variable_the_code_reads_is_wired_in_spin_toml() {
     for component in ["oauth-provider", "cybozu-callback", "mcp-endpoint", "kintone-tools"] {
         assert!(reads.contains_key(component), "components/{component} not scanned");
     }
-    assert!(reads["kintone-tools"].contains("read_only"), "{:?}", reads["kintone-tools"]);
-    assert!(reads["oauth-provider"].contains("secret_key"), "{:?}", reads["oauth-provider"]);
+    assert!(
+        reads["kintone-tools"].contains("read_only"),
+        "{:?}",
+        reads["kintone-tools"]
+    );
+    assert!(
+        reads["oauth-provider"].contains("secret_key"),
+        "{:?}",
+        reads["oauth-provider"]
+    );
     let consts = crate_declarations(&root.join("crates")).unwrap();
-    assert!(consts.values().any(|names| names.contains("kintone_base_url")), "{consts:?}");
+    assert!(
+        consts.values().any(|names| names.contains("kintone_base_url")),
+        "{consts:?}"
+    );
     let problems = check_against_manifest(&manifest(), &reads, &consts);
-    assert!(problems.is_empty(), "variables read by the code and spin.toml disagree:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "variables read by the code and spin.toml disagree:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]

@@ -7,23 +7,41 @@ use docs_check::spinkube::{check, check_runtime_config, Object};
 use docs_check::{read, workspace_root};
 use std::collections::BTreeSet;
 
-const YAML_FILES: [&str; 3] = ["deploy/spinapp.yaml", "deploy/secret.example.yaml", "deploy/ingress.example.yaml"];
+const YAML_FILES: [&str; 3] = [
+    "deploy/spinapp.yaml",
+    "deploy/secret.example.yaml",
+    "deploy/ingress.example.yaml",
+];
 
 fn objects() -> Vec<Object> {
     YAML_FILES
         .iter()
         .flat_map(|file| {
             let docs = yaml_documents(&read(file).unwrap()).unwrap_or_else(|e| panic!("{file}: invalid YAML: {e}"));
-            docs.into_iter().map(|value| Object { file: file.to_string(), value })
+            docs.into_iter().map(|value| Object {
+                file: file.to_string(),
+                value,
+            })
         })
         .collect()
 }
 
 #[test]
 fn the_deploy_yaml_files_parse_into_the_expected_objects() {
-    let kinds: Vec<(String, String)> = objects().iter().map(|o| (o.kind().to_owned(), o.name().to_owned())).collect();
-    for expected in [("ConfigMap", "kintone-mcp-config"), ("SpinApp", "kintone-mcp"), ("Secret", "kintone-mcp-secrets"), ("Ingress", "kintone-mcp")] {
-        assert!(kinds.contains(&(expected.0.into(), expected.1.into())), "{expected:?} missing from {kinds:?}");
+    let kinds: Vec<(String, String)> = objects()
+        .iter()
+        .map(|o| (o.kind().to_owned(), o.name().to_owned()))
+        .collect();
+    for expected in [
+        ("ConfigMap", "kintone-mcp-config"),
+        ("SpinApp", "kintone-mcp"),
+        ("Secret", "kintone-mcp-secrets"),
+        ("Ingress", "kintone-mcp"),
+    ] {
+        assert!(
+            kinds.contains(&(expected.0.into(), expected.1.into())),
+            "{expected:?} missing from {kinds:?}"
+        );
     }
 }
 

@@ -21,7 +21,15 @@ fn the_first_rows_are_the_original_tools() {
     // The READMEs say the first 28 rows are the original project's tools.
     let names: Vec<&str> = catalogue().iter().map(|t| t.name).collect();
     assert!(names.len() > ORIGINAL_TOOLS);
-    for original in ["getRecords", "getRecord", "addRecord", "uploadFile", "downloadFile", "updateAppCustomize", "deployApp"] {
+    for original in [
+        "getRecords",
+        "getRecord",
+        "addRecord",
+        "uploadFile",
+        "downloadFile",
+        "updateAppCustomize",
+        "deployApp",
+    ] {
         let at = names.iter().position(|n| *n == original).unwrap();
         assert!(at < ORIGINAL_TOOLS, "{original} is row {}", at + 1);
     }

@@ -30,7 +30,12 @@ impl Page {
     pub fn redirect(&self) -> Result<Url> {
         match self.location() {
             Some(url) if (300..400).contains(&self.status) => Ok(url),
-            _ => bail!("expected a redirect from {}, got {}: {}", self.url.path(), self.status, excerpt(&self.body)),
+            _ => bail!(
+                "expected a redirect from {}, got {}: {}",
+                self.url.path(),
+                self.status,
+                excerpt(&self.body)
+            ),
         }
     }
 
@@ -78,7 +83,12 @@ impl Browser {
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .expect("a reqwest client with static settings builds");
-        Browser { client, jar: BTreeMap::new(), seen: vec![], accept_language: None }
+        Browser {
+            client,
+            jar: BTreeMap::new(),
+            seen: vec![],
+            accept_language: None,
+        }
     }
 
     pub async fn get(&mut self, url: &str) -> Result<Page> {
@@ -89,7 +99,9 @@ impl Browser {
 
     pub async fn post_form(&mut self, url: &str, form: &[(&str, &str)]) -> Result<Page> {
         let url = Url::parse(url).with_context(|| format!("bad URL {url}"))?;
-        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
         let request = self
             .client
             .post(url.clone())
@@ -101,34 +113,59 @@ impl Browser {
     async fn send(&mut self, url: Url, mut request: reqwest::RequestBuilder) -> Result<Page> {
         let host = url.host_str().unwrap_or_default().to_owned();
         if let Some(cookies) = self.jar.get(&host).filter(|c| !c.is_empty()) {
-            let header = cookies.iter().map(|(k, c)| format!("{k}={}", c.value)).collect::<Vec<_>>().join("; ");
+            let header = cookies
+                .iter()
+                .map(|(k, c)| format!("{k}={}", c.value))
+                .collect::<Vec<_>>()
+                .join("; ");
             request = request.header(COOKIE, header);
         }
         if let Some(lang) = &self.accept_language {
             request = request.header(ACCEPT_LANGUAGE, lang);
         }
-        let response = request.send().await.with_context(|| format!("request to {} failed", url.path()))?;
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("request to {} failed", url.path()))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.text().await.with_context(|| format!("reading the body of {} failed", url.path()))?;
+        let body = response
+            .text()
+            .await
+            .with_context(|| format!("reading the body of {} failed", url.path()))?;
         for value in headers.get_all(SET_COOKIE) {
             let text = value.to_str().context("Set-Cookie is not text")?;
             self.absorb(&host, text)?;
         }
-        Ok(Page { url, status, headers, body })
+        Ok(Page {
+            url,
+            status,
+            headers,
+            body,
+        })
     }
 
     fn absorb(&mut self, host: &str, set_cookie: &str) -> Result<()> {
         let (pair, attributes) = set_cookie.split_once(';').unwrap_or((set_cookie, ""));
-        let (name, value) = pair.split_once('=').with_context(|| format!("malformed Set-Cookie {set_cookie:?}"))?;
+        let (name, value) = pair
+            .split_once('=')
+            .with_context(|| format!("malformed Set-Cookie {set_cookie:?}"))?;
         let (name, value) = (name.trim().to_owned(), value.trim().to_owned());
-        let removed = attributes.split(';').any(|a| a.trim().eq_ignore_ascii_case("Max-Age=0"));
+        let removed = attributes
+            .split(';')
+            .any(|a| a.trim().eq_ignore_ascii_case("Max-Age=0"));
         let cookies = self.jar.entry(host.to_owned()).or_default();
         if removed {
             cookies.remove(&name);
         } else {
             self.seen.push(value.clone());
-            cookies.insert(name, StoredCookie { value, attributes: attributes.trim().to_owned() });
+            cookies.insert(
+                name,
+                StoredCookie {
+                    value,
+                    attributes: attributes.trim().to_owned(),
+                },
+            );
         }
         Ok(())
     }
@@ -145,10 +182,13 @@ impl Browser {
 
     /// Put a cookie in the jar (an attacker's forged value, say).
     pub fn set_cookie(&mut self, host: &str, name: &str, value: &str) {
-        self.jar
-            .entry(host.to_owned())
-            .or_default()
-            .insert(name.to_owned(), StoredCookie { value: value.to_owned(), attributes: String::new() });
+        self.jar.entry(host.to_owned()).or_default().insert(
+            name.to_owned(),
+            StoredCookie {
+                value: value.to_owned(),
+                attributes: String::new(),
+            },
+        );
     }
 
     pub fn remove_cookie(&mut self, host: &str, name: &str) {

@@ -31,7 +31,10 @@ impl Answer {
     pub fn json(document: &serde_json::Value) -> Answer {
         Answer {
             status: 200,
-            headers: vec![("content-type".into(), "application/json".into()), ("cache-control".into(), "max-age=3600".into())],
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("cache-control".into(), "max-age=3600".into()),
+            ],
             body: document.to_string().into_bytes(),
             delay: Duration::ZERO,
         }
@@ -75,12 +78,15 @@ impl CimdOrigin {
         std::fs::create_dir_all(&dir)?;
         let ca_key = rcgen::KeyPair::generate().context("CA key")?;
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).context("CA parameters")?;
-        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "kintone-mcp e2e test CA");
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "kintone-mcp e2e test CA");
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         ca_params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
         let ca = ca_params.self_signed(&ca_key).context("CA certificate")?;
         let key = rcgen::KeyPair::generate().context("server key")?;
-        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).context("server parameters")?;
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .context("server parameters")?;
         params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
         let cert = params.signed_by(&key, &ca, &ca_key).context("server certificate")?;
 
@@ -93,14 +99,15 @@ impl CimdOrigin {
             "[[client_tls]]\ncomponent_ids = [\"oauth-provider\"]\nhosts = [\"localhost\"]\nca_roots_file = \"ca.pem\"\n",
         )?;
 
-        let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![cert.der().clone()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-            )
-            .context("server TLS configuration")?;
+        let server_config =
+            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()?
+                .with_no_client_auth()
+                .with_single_cert(
+                    vec![cert.der().clone()],
+                    rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+                )
+                .context("server TLS configuration")?;
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
@@ -108,7 +115,9 @@ impl CimdOrigin {
         let served = state.clone();
         let server = tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
                 let acceptor = acceptor.clone();
                 let state = served.clone();
                 tokio::spawn(async move {
@@ -117,11 +126,19 @@ impl CimdOrigin {
                         let state = state.clone();
                         async move { Ok::<_, std::convert::Infallible>(answer(&state, &request).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), service).await;
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await;
                 });
             }
         });
-        Ok(CimdOrigin { origin: format!("https://localhost:{port}"), runtime_config_file, dir, state, server })
+        Ok(CimdOrigin {
+            origin: format!("https://localhost:{port}"),
+            runtime_config_file,
+            dir,
+            state,
+            server,
+        })
     }
 
     /// `localhost:<port>`: what the consent page names as the verified host.
@@ -161,7 +178,11 @@ impl Drop for CimdOrigin {
 }
 
 async fn answer(state: &Mutex<State>, request: &hyper::Request<hyper::body::Incoming>) -> hyper::Response<Full<Bytes>> {
-    let path = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let path = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
     let found = {
         let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
         state.requests.push(path.clone());
@@ -172,9 +193,13 @@ async fn answer(state: &Mutex<State>, request: &hyper::Request<hyper::body::Inco
         tokio::time::sleep(answer.delay).await;
     }
     let mut response = hyper::Response::new(Full::new(Bytes::from(answer.body)));
-    *response.status_mut() = hyper::StatusCode::from_u16(answer.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        hyper::StatusCode::from_u16(answer.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in answer.headers {
-        if let (Ok(name), Ok(value)) = (hyper::header::HeaderName::try_from(name), hyper::header::HeaderValue::try_from(value)) {
+        if let (Ok(name), Ok(value)) = (
+            hyper::header::HeaderName::try_from(name),
+            hyper::header::HeaderValue::try_from(value),
+        ) {
             response.headers_mut().append(name, value);
         }
     }

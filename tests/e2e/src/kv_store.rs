@@ -34,19 +34,33 @@ pub fn snapshot(app: &App) -> Result<BTreeMap<(String, String), Vec<u8>>> {
         return Ok(BTreeMap::new());
     };
     let exists: Option<String> = conn
-        .query_row("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'spin_key_value'", [], |r| r.get(0))
+        .query_row(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'spin_key_value'",
+            [],
+            |r| r.get(0),
+        )
         .optional()?;
     if exists.is_none() {
         return Ok(BTreeMap::new());
     }
     let mut statement = conn.prepare("SELECT store, key, value FROM spin_key_value ORDER BY store, key")?;
-    let rows = statement.query_map([], |r| Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?), r.get::<_, Vec<u8>>(2)?)))?;
-    rows.collect::<Result<BTreeMap<_, _>, _>>().context("reading the key-value table failed")
+    let rows = statement.query_map([], |r| {
+        Ok((
+            (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+            r.get::<_, Vec<u8>>(2)?,
+        ))
+    })?;
+    rows.collect::<Result<BTreeMap<_, _>, _>>()
+        .context("reading the key-value table failed")
 }
 
 /// The keys of the default store.
 pub fn keys(app: &App) -> Result<Vec<String>> {
-    Ok(snapshot(app)?.into_keys().filter(|(store, _)| store == DEFAULT_STORE).map(|(_, key)| key).collect())
+    Ok(snapshot(app)?
+        .into_keys()
+        .filter(|(store, _)| store == DEFAULT_STORE)
+        .map(|(_, key)| key)
+        .collect())
 }
 
 /// Every key and value as text, one record per line, for "nothing in clear" searches.
@@ -82,8 +96,11 @@ pub fn put(app: &App, key: &str, value: &[u8]) -> Result<()> {
         params![DEFAULT_STORE, key, value],
     )?;
     if changed == 0 {
-        conn.execute("INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)", params![DEFAULT_STORE, key, value])
-            .with_context(|| format!("cannot insert {key}"))?;
+        conn.execute(
+            "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)",
+            params![DEFAULT_STORE, key, value],
+        )
+        .with_context(|| format!("cannot insert {key}"))?;
     }
     Ok(())
 }

@@ -105,12 +105,17 @@ impl App {
             }
         };
         let owns_state_dir = options.state_dir.is_none();
-        let state_dir = options.state_dir.unwrap_or_else(|| unique_temp_dir("kintone-mcp-state"));
+        let state_dir = options
+            .state_dir
+            .unwrap_or_else(|| unique_temp_dir("kintone-mcp-state"));
         let mut command = match HostKind::from_env()? {
             HostKind::TestHost => {
                 let host = target_dir(&root).join("debug").join("spin-test-host");
                 if !host.exists() {
-                    bail!("{} is missing: run `cargo build -p spin-test-host` (the README's test command does)", host.display());
+                    bail!(
+                        "{} is missing: run `cargo build -p spin-test-host` (the README's test command does)",
+                        host.display()
+                    );
                 }
                 let mut c = Command::new(host);
                 c.arg("up");
@@ -135,7 +140,11 @@ impl App {
             .env("SPIN_VARIABLE_SECRET_KEY", SECRET_KEY)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(if std::env::var_os("E2E_HOST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() });
+            .stderr(if std::env::var_os("E2E_HOST_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
         if let Some(file) = &options.runtime_config_file {
             command.arg("--runtime-config-file").arg(file);
         }
@@ -143,7 +152,14 @@ impl App {
             command.env(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value);
         }
         let process = command.spawn().context("cannot start the app host")?;
-        let mut app = App { base_url, state_dir, fake, fake_base_url, process, owns_state_dir };
+        let mut app = App {
+            base_url,
+            state_dir,
+            fake,
+            fake_base_url,
+            process,
+            owns_state_dir,
+        };
         app.wait_until_ready().await?;
         Ok(app)
     }
@@ -183,7 +199,10 @@ impl App {
         if matches!(self.process.try_wait(), Ok(Some(_))) {
             return;
         }
-        let interrupted = Command::new("kill").args(["-INT", &self.process.id().to_string()]).status().is_ok_and(|s| s.success());
+        let interrupted = Command::new("kill")
+            .args(["-INT", &self.process.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
         if interrupted {
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
@@ -208,18 +227,26 @@ impl Drop for App {
 
 /// The workspace root (where spin.toml is).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from("."))
 }
 
 /// The directory whose `spin.toml` the host serves (its components at the paths it names,
 /// relative to it): the workspace root, or `KINTONE_MCP_APP_DIR` when set — e.g. a worktree of an
 /// older commit, so the benchmark can measure those components with this checkout's host.
 pub fn app_dir() -> PathBuf {
-    std::env::var_os("KINTONE_MCP_APP_DIR").filter(|d| !d.is_empty()).map(PathBuf::from).unwrap_or_else(workspace_root)
+    std::env::var_os("KINTONE_MCP_APP_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(workspace_root)
 }
 
 pub fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
 }
 
 /// The components the app needs, built in release for wasm32-wasip2 if any is missing.
@@ -227,12 +254,15 @@ pub const COMPONENTS: [&str; 4] = ["oauth-provider", "cybozu-callback", "mcp-end
 
 fn ensure_wasm_built(root: &Path) -> Result<()> {
     let dir = target_dir(root).join("wasm32-wasip2").join("release");
-    let missing = COMPONENTS.iter().any(|c| !dir.join(format!("{}.wasm", c.replace('-', "_"))).exists());
+    let missing = COMPONENTS
+        .iter()
+        .any(|c| !dir.join(format!("{}.wasm", c.replace('-', "_"))).exists());
     if !missing {
         return Ok(());
     }
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(root).args(["build", "--target", "wasm32-wasip2", "--release"]);
+    cmd.current_dir(root)
+        .args(["build", "--target", "wasm32-wasip2", "--release"]);
     for c in COMPONENTS {
         cmd.args(["-p", c]);
     }
@@ -251,6 +281,13 @@ pub fn free_port() -> Result<u16> {
 pub fn unique_temp_dir(prefix: &str) -> PathBuf {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    std::env::temp_dir().join(format!("{prefix}-{}-{}-{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    std::env::temp_dir().join(format!(
+        "{prefix}-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
 }

@@ -23,7 +23,9 @@ pub struct McpClient {
 // The bearer token stays out of test output.
 impl fmt::Debug for McpClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("McpClient").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("McpClient")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -70,7 +72,12 @@ impl ToolCall {
 
     /// The text of every text block, joined by newlines.
     pub fn text(&self) -> String {
-        self.content().iter().filter(|c| c["type"] == "text").filter_map(|c| c["text"].as_str()).collect::<Vec<_>>().join("\n")
+        self.content()
+            .iter()
+            .filter(|c| c["type"] == "text")
+            .filter_map(|c| c["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     pub fn structured(&self) -> Option<&Value> {
@@ -85,12 +92,19 @@ impl McpClient {
     }
 
     pub fn with_bearer(url: String, access_token: &str) -> McpClient {
-        McpClient { http: reqwest::Client::new(), url, bearer: format!("Bearer {access_token}"), next_id: AtomicU64::new(1) }
+        McpClient {
+            http: reqwest::Client::new(),
+            url,
+            bearer: format!("Bearer {access_token}"),
+            next_id: AtomicU64::new(1),
+        }
     }
 
     /// Signs `user` in for `/mcp` (the full OAuth flow) and connects.
     pub async fn sign_in(app: &App, user: &str) -> Result<McpClient> {
-        let tokens = sign_in(app, user, "/mcp").await.with_context(|| format!("signing {user} in"))?;
+        let tokens = sign_in(app, user, "/mcp")
+            .await
+            .with_context(|| format!("signing {user} in"))?;
         Ok(McpClient::new(app, &tokens))
     }
 
@@ -113,26 +127,50 @@ impl McpClient {
             .await
             .with_context(|| format!("POST {} {method}", self.url))?;
         let status = response.status().as_u16();
-        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
         let body = response.text().await.context("reading the MCP reply")?;
-        ensure!(status != 401 && status != 403, "{method}: HTTP {status} (not authorized): {body}");
+        ensure!(
+            status != 401 && status != 403,
+            "{method}: HTTP {status} (not authorized): {body}"
+        );
         let reply: Value = if content_type.starts_with("text/event-stream") {
             sse_message(&body).with_context(|| format!("{method}: no JSON-RPC message in the event stream: {body}"))?
         } else {
             serde_json::from_str(&body).with_context(|| format!("{method}: HTTP {status}, body is not JSON: {body}"))?
         };
         ensure!(reply["jsonrpc"] == "2.0", "{method}: not a JSON-RPC 2.0 reply: {reply}");
-        ensure!(reply["id"] == json!(id), "{method}: reply id {} for request {id}", reply["id"]);
+        ensure!(
+            reply["id"] == json!(id),
+            "{method}: reply id {} for request {id}",
+            reply["id"]
+        );
         let result = reply.get("result").cloned();
         let error = reply.get("error").cloned();
-        ensure!(result.is_some() != error.is_some(), "{method}: a reply needs exactly one of result and error: {reply}");
-        Ok(RpcReply { status, bytes: body.len(), result, error })
+        ensure!(
+            result.is_some() != error.is_some(),
+            "{method}: a reply needs exactly one of result and error: {reply}"
+        );
+        Ok(RpcReply {
+            status,
+            bytes: body.len(),
+            result,
+            error,
+        })
     }
 
     /// Every tool of `tools/list`, following `nextCursor`.
     pub async fn list_tools(&self) -> Result<Vec<Value>> {
         let pages = self.list_tools_raw().await?;
-        Ok(pages.iter().filter_map(|p| p.result.as_ref()).flat_map(|page| page["tools"].as_array().cloned().unwrap_or_default()).collect())
+        Ok(pages
+            .iter()
+            .filter_map(|p| p.result.as_ref())
+            .flat_map(|page| page["tools"].as_array().cloned().unwrap_or_default())
+            .collect())
     }
 
     /// The `tools/list` replies, one per page, as received (for their size).
@@ -157,15 +195,22 @@ impl McpClient {
 
     /// `tools/call`; the reply as sent (a result or a JSON-RPC error).
     pub async fn call_raw(&self, name: &str, arguments: Value) -> Result<RpcReply> {
-        self.request("tools/call", json!({"name": name, "arguments": arguments})).await
+        self.request("tools/call", json!({"name": name, "arguments": arguments}))
+            .await
     }
 
     /// `tools/call` that must produce a result (`isError` or not).
     pub async fn call(&self, name: &str, arguments: Value) -> Result<ToolCall> {
         let reply = self.call_raw(name, arguments).await?;
         let raw = reply.into_result().with_context(|| format!("tools/call {name}"))?;
-        ensure!(raw["content"].is_array(), "{name}: a CallToolResult needs content: {raw}");
-        ensure!(!raw.to_string().contains(self.bearer.trim_start_matches("Bearer ")), "{name}: the result carries our access token");
+        ensure!(
+            raw["content"].is_array(),
+            "{name}: a CallToolResult needs content: {raw}"
+        );
+        ensure!(
+            !raw.to_string().contains(self.bearer.trim_start_matches("Bearer ")),
+            "{name}: the result carries our access token"
+        );
         Ok(ToolCall { raw })
     }
 }
@@ -173,7 +218,11 @@ impl McpClient {
 /// The JSON of the first `data:` event carrying a JSON-RPC message.
 fn sse_message(body: &str) -> Option<Value> {
     for event in body.split("\n\n") {
-        let data: Vec<&str> = event.lines().filter_map(|l| l.strip_prefix("data:")).map(|d| d.strip_prefix(' ').unwrap_or(d)).collect();
+        let data: Vec<&str> = event
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(|d| d.strip_prefix(' ').unwrap_or(d))
+            .collect();
         if data.is_empty() {
             continue;
         }

@@ -87,7 +87,14 @@ pub async fn refresh(app: &App, tokens: &Tokens) -> Result<Tokens> {
 
 /// RFC 7009 revocation of `token` (an access or refresh token of `tokens`' client).
 pub async fn revoke(app: &App, tokens: &Tokens, token: &str) -> Result<u16> {
-    let reply = post_client_form(app, "/revoke", &[("token", token)], &tokens.client_id, tokens.client_secret.as_deref()).await?;
+    let reply = post_client_form(
+        app,
+        "/revoke",
+        &[("token", token)],
+        &tokens.client_id,
+        tokens.client_secret.as_deref(),
+    )
+    .await?;
     Ok(reply.status)
 }
 
@@ -111,10 +118,19 @@ pub async fn discover(app: &App, resource_path: &str) -> Result<Discovery> {
     let prm_url = app.url(&format!("/.well-known/oauth-protected-resource{resource_path}"));
     let prm: Value = get_json(&http, &prm_url).await?;
     let resource = text_field(&prm, "resource")?;
-    let issuer = prm["authorization_servers"][0].as_str().context("protected-resource metadata names no authorization server")?;
-    let as_url = format!("{}/.well-known/oauth-authorization-server", issuer.trim_end_matches('/'));
+    let issuer = prm["authorization_servers"][0]
+        .as_str()
+        .context("protected-resource metadata names no authorization server")?;
+    let as_url = format!(
+        "{}/.well-known/oauth-authorization-server",
+        issuer.trim_end_matches('/')
+    );
     let meta: Value = get_json(&http, &as_url).await?;
-    ensure!(meta["issuer"] == issuer, "the authorization server's issuer {} is not {issuer}", meta["issuer"]);
+    ensure!(
+        meta["issuer"] == issuer,
+        "the authorization server's issuer {} is not {issuer}",
+        meta["issuer"]
+    );
     Ok(Discovery {
         resource,
         issuer: issuer.to_owned(),
@@ -141,7 +157,10 @@ pub struct Client {
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client").field("client_id", &self.client_id).field("redirect_uri", &self.redirect_uri).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("client_id", &self.client_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .finish_non_exhaustive()
     }
 }
 
@@ -157,7 +176,10 @@ pub struct JsonReply {
 // Token responses stay out of test output.
 impl fmt::Debug for JsonReply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JsonReply").field("status", &self.status).field("body", &redact(&self.body)).finish_non_exhaustive()
+        f.debug_struct("JsonReply")
+            .field("status", &self.status)
+            .field("body", &redact(&self.body))
+            .finish_non_exhaustive()
     }
 }
 
@@ -186,8 +208,16 @@ pub async fn register_raw(app: &App, metadata: &Value) -> Result<JsonReply> {
 /// Register a client (201 expected); the first redirect URI becomes the client's.
 pub async fn register(app: &App, metadata: &Value) -> Result<Client> {
     let reply = register_raw(app, metadata).await?;
-    ensure!(reply.status == 201, "registration refused: {} {}", reply.status, reply.body);
-    let redirect_uri = metadata["redirect_uris"][0].as_str().context("metadata has no redirect_uris")?.to_owned();
+    ensure!(
+        reply.status == 201,
+        "registration refused: {} {}",
+        reply.status,
+        reply.body
+    );
+    let redirect_uri = metadata["redirect_uris"][0]
+        .as_str()
+        .context("metadata has no redirect_uris")?
+        .to_owned();
     Ok(Client {
         client_id: text_field(&reply.body, "client_id")?,
         client_secret: reply.body["client_secret"].as_str().map(str::to_owned),
@@ -260,7 +290,12 @@ pub struct Consent {
 impl Consent {
     /// Read the form out of the page (200 expected).
     pub fn parse(page: &Page) -> Result<Consent> {
-        ensure!(page.status == 200, "expected the consent page, got {}: {}", page.status, excerpt(&page.body));
+        ensure!(
+            page.status == 200,
+            "expected the consent page, got {}: {}",
+            page.status,
+            excerpt(&page.body)
+        );
         Ok(Consent {
             request: hidden_field(&page.body, CONSENT_REQUEST_FIELD)?,
             csrf_token: hidden_field(&page.body, CONSENT_CSRF_FIELD)?,
@@ -272,16 +307,26 @@ impl Consent {
 /// `<input type="hidden" name="NAME" value="VALUE">` → VALUE (attribute-unescaped).
 pub fn hidden_field(html: &str, name: &str) -> Result<String> {
     let marker = format!("name=\"{name}\"");
-    let at = html.find(&marker).with_context(|| format!("the page has no {name} field"))?;
+    let at = html
+        .find(&marker)
+        .with_context(|| format!("the page has no {name} field"))?;
     let tag_end = html[at..].find('>').map(|i| at + i).context("unterminated input tag")?;
     let tag = &html[at..tag_end];
-    let start = tag.find("value=\"").with_context(|| format!("the {name} field has no value"))? + "value=\"".len();
+    let start = tag
+        .find("value=\"")
+        .with_context(|| format!("the {name} field has no value"))?
+        + "value=\"".len();
     let value = tag[start..].split('"').next().unwrap_or_default();
     Ok(html_unescape(value))
 }
 
 fn html_unescape(text: &str) -> String {
-    text.replace("&quot;", "\"").replace("&#39;", "'").replace("&#x27;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// What reached the client's redirect URI.
@@ -314,7 +359,16 @@ impl<'a> Flow<'a> {
     }
 
     pub fn with_client(app: &'a App, discovery: Discovery, client: Client) -> Result<Flow<'a>> {
-        Ok(Flow { app, discovery, client, pkce: Pkce::new()?, state: random_b64::<16>()?, browser: Browser::new(), scope: None, user: None })
+        Ok(Flow {
+            app,
+            discovery,
+            client,
+            pkce: Pkce::new()?,
+            state: random_b64::<16>()?,
+            browser: Browser::new(),
+            scope: None,
+            user: None,
+        })
     }
 
     /// The `/authorize` URL; `overrides` replace parameters, or remove them when the value is
@@ -338,7 +392,9 @@ impl<'a> Flow<'a> {
                 params.push((name.to_string(), value.to_string()));
             }
         }
-        let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
         format!("{}?{query}", self.discovery.authorization_endpoint)
     }
 
@@ -358,14 +414,26 @@ impl<'a> Flow<'a> {
     pub async fn decide(&mut self, consent: &Consent, decision: &str) -> Result<Page> {
         let url = self.app.url("/authorize");
         self.browser
-            .post_form(&url, &[(CONSENT_REQUEST_FIELD, &consent.request), (CONSENT_CSRF_FIELD, &consent.csrf_token), ("decision", decision)])
+            .post_form(
+                &url,
+                &[
+                    (CONSENT_REQUEST_FIELD, &consent.request),
+                    (CONSENT_CSRF_FIELD, &consent.csrf_token),
+                    ("decision", decision),
+                ],
+            )
             .await
     }
 
     /// Approve and return the Cybozu authorization URL the app sent the browser to.
     pub async fn approve(&mut self, consent: &Consent) -> Result<Url> {
         let page = self.decide(consent, "approve").await?;
-        ensure!(page.status == 303, "approval answered {}: {}", page.status, excerpt(&page.body));
+        ensure!(
+            page.status == 303,
+            "approval answered {}: {}",
+            page.status,
+            excerpt(&page.body)
+        );
         page.redirect()
     }
 
@@ -380,7 +448,12 @@ impl<'a> Flow<'a> {
         form.push(("decision".into(), "allow".into()));
         let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let page = self.browser.post_form(endpoint.as_str(), &pairs).await?;
-        ensure!(page.status == 302, "Cybozu sign-in as {user} answered {}: {}", page.status, excerpt(&page.body));
+        ensure!(
+            page.status == 302,
+            "Cybozu sign-in as {user} answered {}: {}",
+            page.status,
+            excerpt(&page.body)
+        );
         page.redirect()
     }
 
@@ -388,7 +461,12 @@ impl<'a> Flow<'a> {
     /// URI with `code`, `state` and `iss`), checking `state` and `iss`.
     pub async fn callback(&mut self, callback_url: &Url) -> Result<Redirected> {
         let page = self.browser.get(callback_url.as_str()).await?;
-        ensure!(page.status == 302, "/callback answered {}: {}", page.status, excerpt(&page.body));
+        ensure!(
+            page.status == 302,
+            "/callback answered {}: {}",
+            page.status,
+            excerpt(&page.body)
+        );
         let url = page.redirect()?;
         ensure!(
             url.as_str().starts_with(&self.client.redirect_uri),
@@ -396,8 +474,16 @@ impl<'a> Flow<'a> {
             self.client.redirect_uri
         );
         let params = query_of(&url);
-        ensure!(params.get("state") == Some(&self.state), "the client's state did not come back");
-        ensure!(params.get("iss") == Some(&self.discovery.issuer), "iss is {:?}, not {}", params.get("iss"), self.discovery.issuer);
+        ensure!(
+            params.get("state") == Some(&self.state),
+            "the client's state did not come back"
+        );
+        ensure!(
+            params.get("iss") == Some(&self.discovery.issuer),
+            "iss is {:?}, not {}",
+            params.get("iss"),
+            self.discovery.issuer
+        );
         Ok(Redirected { url, params })
     }
 
@@ -414,7 +500,11 @@ impl<'a> Flow<'a> {
         };
         let callback = self.cybozu_sign_in(&to_cybozu, user).await?;
         let redirected = self.callback(&callback).await?;
-        let code = redirected.params.get("code").context("no code at the redirect URI")?.clone();
+        let code = redirected
+            .params
+            .get("code")
+            .context("no code at the redirect URI")?
+            .clone();
         self.user = Some(user.to_owned());
         Ok(code)
     }
@@ -435,7 +525,13 @@ impl<'a> Flow<'a> {
                 form.push((name, value));
             }
         }
-        post_token(self.app, &form, &self.client.client_id, self.client.client_secret.as_deref()).await
+        post_token(
+            self.app,
+            &form,
+            &self.client.client_id,
+            self.client.client_secret.as_deref(),
+        )
+        .await
     }
 
     /// Exchange `code` for tokens (200 expected).
@@ -459,11 +555,22 @@ impl<'a> Flow<'a> {
 
 /// POST a form to `/token` authenticating as the client: Basic when it has a secret,
 /// `client_id` in the body for public clients.
-pub async fn post_token(app: &App, form: &[(&str, &str)], client_id: &str, client_secret: Option<&str>) -> Result<JsonReply> {
+pub async fn post_token(
+    app: &App,
+    form: &[(&str, &str)],
+    client_id: &str,
+    client_secret: Option<&str>,
+) -> Result<JsonReply> {
     post_client_form(app, "/token", form, client_id, client_secret).await
 }
 
-async fn post_client_form(app: &App, path: &str, form: &[(&str, &str)], client_id: &str, client_secret: Option<&str>) -> Result<JsonReply> {
+async fn post_client_form(
+    app: &App,
+    path: &str,
+    form: &[(&str, &str)],
+    client_id: &str,
+    client_secret: Option<&str>,
+) -> Result<JsonReply> {
     match client_secret {
         Some(secret) => {
             let credentials = format!("{}:{}", form_encode(client_id), form_encode(secret));
@@ -481,7 +588,9 @@ async fn post_client_form(app: &App, path: &str, form: &[(&str, &str)], client_i
 /// POST an `application/x-www-form-urlencoded` body to the app, optionally with an
 /// `Authorization` header, and return the answer as is.
 pub async fn post_form(app: &App, path: &str, form: &[(&str, &str)], authorization: Option<&str>) -> Result<JsonReply> {
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
     let mut request = plain_client()
         .post(app.url(path))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -495,14 +604,21 @@ pub async fn post_form(app: &App, path: &str, form: &[(&str, &str)], authorizati
 
 fn tokens_from(reply: JsonReply, template: &Tokens) -> Result<Tokens> {
     if reply.status != 200 {
-        bail!("/token answered {}: error {:?}, {:?}", reply.status, reply.error(), reply.body["error_description"].as_str());
+        bail!(
+            "/token answered {}: error {:?}, {:?}",
+            reply.status,
+            reply.error(),
+            reply.body["error_description"].as_str()
+        );
     }
     let body = &reply.body;
     Ok(Tokens {
         access_token: text_field(body, "access_token")?,
         refresh_token: text_field(body, "refresh_token")?,
         token_type: text_field(body, "token_type")?,
-        expires_in: body["expires_in"].as_u64().context("token response has no expires_in")?,
+        expires_in: body["expires_in"]
+            .as_u64()
+            .context("token response has no expires_in")?,
         scope: body["scope"].as_str().unwrap_or_default().to_owned(),
         ..template.clone()
     })
@@ -521,7 +637,11 @@ fn plain_client() -> reqwest::Client {
 }
 
 async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value> {
-    let response = http.get(url).send().await.with_context(|| format!("GET {url} failed"))?;
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("GET {url} failed"))?;
     let status = response.status();
     let text = response.text().await?;
     ensure!(status == 200, "GET {url} answered {status}: {}", excerpt(&text));
@@ -537,7 +657,10 @@ async fn json_reply(response: reqwest::Response) -> Result<JsonReply> {
 }
 
 fn text_field(value: &Value, name: &str) -> Result<String> {
-    value[name].as_str().map(str::to_owned).with_context(|| format!("no {name} in {}", redact(value)))
+    value[name]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("no {name} in {}", redact(value)))
 }
 
 /// A JSON document with token-like fields masked, for error messages.

@@ -31,7 +31,10 @@ async fn run_suite(requirements: &str) {
         .arg("-o")
         .arg(&results)
         .stdin(std::process::Stdio::null());
-    let output = tokio::time::timeout(SUITE_TIMEOUT, command.output()).await.expect("the conformance suite hung").unwrap();
+    let output = tokio::time::timeout(SUITE_TIMEOUT, command.output())
+        .await
+        .expect("the conformance suite hung")
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
@@ -42,10 +45,21 @@ async fn run_suite(requirements: &str) {
         results.display()
     );
     // The suite ran for real: its checks passed in numbers, not zero scenarios.
-    let total = stdout.lines().find(|l| l.starts_with("Total:")).unwrap_or_else(|| panic!("no Total line:\n{stdout}"));
-    let passed: u32 = total.trim_start_matches("Total:").split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let total = stdout
+        .lines()
+        .find(|l| l.starts_with("Total:"))
+        .unwrap_or_else(|| panic!("no Total line:\n{stdout}"));
+    let passed: u32 = total
+        .trim_start_matches("Total:")
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     assert!(passed >= 30, "only {passed} checks passed: {total}");
-    assert!(stdout.contains("Baseline check passed"), "no baseline verdict:\n{stdout}");
+    assert!(
+        stdout.contains("Baseline check passed"),
+        "no baseline verdict:\n{stdout}"
+    );
     let _ = std::fs::remove_dir_all(&results);
 }
 

@@ -58,21 +58,39 @@ where
 /// A Cybozu access token for alice straight from the fake (authorization code flow with the
 /// app's own client), for the direct calls.
 async fn cybozu_token(app: &App) -> String {
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let redirect_uri = app.url("/callback");
     let authorize = http
         .get(format!("{}/oauth2/authorization", app.fake_base_url))
-        .query(&[("client_id", CLIENT_ID), ("redirect_uri", &redirect_uri), ("response_type", "code"), ("scope", "k:app_record:read"), ("state", "bench")])
+        .query(&[
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", &redirect_uri),
+            ("response_type", "code"),
+            ("scope", "k:app_record:read"),
+            ("state", "bench"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(authorize.status(), 302, "the fake did not approve at once");
     let location = url::Url::parse(authorize.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
     let tokens: Value = http
         .post(format!("{}/oauth2/token", app.fake_base_url))
         .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", &redirect_uri)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &redirect_uri),
+        ])
         .send()
         .await
         .unwrap()
@@ -112,29 +130,47 @@ async fn tools_call_latency_through_mcp_and_legacy_sse_next_to_a_direct_kintone_
     let streamable = measure("tools/call via POST /mcp", |i| {
         let mcp = &mcp;
         async move {
-            let result = mcp.call_tool("getRecord", json!({"appId": "1", "id": id_of(i)})).await.unwrap();
+            let result = mcp
+                .call_tool("getRecord", json!({"appId": "1", "id": id_of(i)}))
+                .await
+                .unwrap();
             assert_eq!(record_id(result["content"][0]["text"].as_str().unwrap()), id_of(i));
         }
     })
     .await;
 
-    let mut session = Session::open(&app.url("/sse"), Some(&sse_tokens.bearer())).await.unwrap();
+    let mut session = Session::open(&app.url("/sse"), Some(&sse_tokens.bearer()))
+        .await
+        .unwrap();
     let mut legacy_samples = Vec::new();
     for i in 0..WARM_UP + SAMPLES {
         let started = Instant::now();
         let reply = session
-            .request(i as i64 + 1, "tools/call", json!({"name": "getRecord", "arguments": {"appId": "1", "id": id_of(i)}}))
+            .request(
+                i as i64 + 1,
+                "tools/call",
+                json!({"name": "getRecord", "arguments": {"appId": "1", "id": id_of(i)}}),
+            )
             .await
             .unwrap();
         let elapsed = started.elapsed();
-        assert_eq!(record_id(reply["result"]["content"][0]["text"].as_str().unwrap()), id_of(i));
+        assert_eq!(
+            record_id(reply["result"]["content"][0]["text"].as_str().unwrap()),
+            id_of(i)
+        );
         if i >= WARM_UP {
             legacy_samples.push(elapsed);
         }
     }
-    let legacy = Stats { label: "tools/call via legacy SSE", samples: legacy_samples };
+    let legacy = Stats {
+        label: "tools/call via legacy SSE",
+        samples: legacy_samples,
+    };
 
-    println!("\ntools/call latency (getRecord, app 1; test host {}):", std::env::var("KINTONE_MCP_HOST").unwrap_or_else(|_| "test-host".into()));
+    println!(
+        "\ntools/call latency (getRecord, app 1; test host {}):",
+        std::env::var("KINTONE_MCP_HOST").unwrap_or_else(|_| "test-host".into())
+    );
     for stats in [&direct, &streamable, &legacy] {
         println!("  {}", stats.line());
     }

@@ -19,7 +19,9 @@ const LIFETIME: Duration = Duration::from_secs(2);
 
 async fn connect(app: &App, access_token: &str) -> RunningService<RoleClient, ()> {
     let config = StreamableHttpClientTransportConfig::with_uri(app.url("/mcp")).auth_header(access_token);
-    ().serve(StreamableHttpClientTransport::from_config(config)).await.expect("initialize")
+    ().serve(StreamableHttpClientTransport::from_config(config))
+        .await
+        .expect("initialize")
 }
 
 fn get_record(id: u32) -> CallToolRequestParams {
@@ -49,7 +51,9 @@ async fn tool_calls_carry_on_across_kintone_token_expiries_then_a_revoked_grant_
     let tokens = sign_in(&app, "alice", "/mcp").await.unwrap();
     let sse_tokens = sign_in(&app, "alice", "/sse").await.unwrap();
     let client = connect(&app, &tokens.access_token).await;
-    let mut legacy = Session::open(&app.url("/sse"), Some(&sse_tokens.bearer())).await.unwrap();
+    let mut legacy = Session::open(&app.url("/sse"), Some(&sse_tokens.bearer()))
+        .await
+        .unwrap();
 
     // Four rounds per lifetime for a bit over four lifetimes; in each round three calls at once
     // over /mcp and one over the legacy stream. The endpoint refreshes a kintone token that
@@ -75,7 +79,11 @@ async fn tool_calls_carry_on_across_kintone_token_expiries_then_a_revoked_grant_
             assert_eq!(record_id(&text), id.to_string(), "round {round}");
         }
         let reply = legacy
-            .request(i64::from(round), "tools/call", json!({"name": "getRecord", "arguments": {"appId": "1", "id": "3"}}))
+            .request(
+                i64::from(round),
+                "tools/call",
+                json!({"name": "getRecord", "arguments": {"appId": "1", "id": "3"}}),
+            )
             .await
             .unwrap_or_else(|e| panic!("round {round}: legacy call failed: {e:#}"));
         assert_ne!(reply["result"]["isError"], true, "round {round}: {reply}");
@@ -83,31 +91,61 @@ async fn tool_calls_carry_on_across_kintone_token_expiries_then_a_revoked_grant_
         tokio::time::sleep(LIFETIME / 4).await;
     }
     let refreshed = refreshes(fake);
-    assert!(refreshed >= 4, "only {refreshed} refreshes in {round} rounds over four token lifetimes");
-    let refused: Vec<_> = fake.requests().into_iter().filter(|r| r.path.starts_with("/k/") && r.status == Some(401)).collect();
-    eprintln!("{round} rounds, {refreshed} kintone token refreshes, {} kintone calls refused with 401", refused.len());
-    assert!(refused.len() <= 8, "kintone refused {} calls: refreshes are not reused", refused.len());
+    assert!(
+        refreshed >= 4,
+        "only {refreshed} refreshes in {round} rounds over four token lifetimes"
+    );
+    let refused: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/k/") && r.status == Some(401))
+        .collect();
+    eprintln!(
+        "{round} rounds, {refreshed} kintone token refreshes, {} kintone calls refused with 401",
+        refused.len()
+    );
+    assert!(
+        refused.len() <= 8,
+        "kintone refused {} calls: refreshes are not reused",
+        refused.len()
+    );
 
     // Cybozu revokes the refresh token (the user removed the app, say) and the access token dies.
     assert!(fake.revoke_refresh_tokens("alice").unwrap() > 0);
     fake.expire_access_tokens();
 
-    let error = client.call_tool(get_record(1)).await.expect_err("a call with a revoked grant must fail");
-    let challenge = error.auth_challenge().unwrap_or_else(|| panic!("no bearer challenge in {error}")).to_owned();
+    let error = client
+        .call_tool(get_record(1))
+        .await
+        .expect_err("a call with a revoked grant must fail");
+    let challenge = error
+        .auth_challenge()
+        .unwrap_or_else(|| panic!("no bearer challenge in {error}"))
+        .to_owned();
     assert!(challenge.starts_with("Bearer "), "{challenge}");
     assert!(challenge.contains("invalid_token"), "{challenge}");
     assert!(
-        challenge.contains(&format!("resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"", app.base_url)),
+        challenge.contains(&format!(
+            "resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+            app.base_url
+        )),
         "{challenge}"
     );
 
     // The grant is gone for good: the old token stays refused, on every route.
     let old = Endpoint::new(app.url("/mcp"), Some(tokens.bearer()));
     let reply = old.call_raw(json!(1), "ping", json!({})).await.unwrap();
-    assert_eq!(reply.status, 401, "the revoked grant's token still works: {}", reply.text);
+    assert_eq!(
+        reply.status, 401,
+        "the revoked grant's token still works: {}",
+        reply.text
+    );
     let late = legacy.post(&json!({"jsonrpc": "2.0", "id": 99, "method": "tools/call", "params": {"name": "getRecord", "arguments": {"appId": "1", "id": "1"}}})).await.unwrap();
     assert_eq!(late.status, 401, "legacy message with a revoked grant: {}", late.text);
-    assert!(late.header("www-authenticate").unwrap().contains("oauth-protected-resource/sse"));
+    assert!(late
+        .header("www-authenticate")
+        .unwrap()
+        .contains("oauth-protected-resource/sse"));
 
     // The client signs in again and carries on.
     let fresh = sign_in(&app, "alice", "/mcp").await.unwrap();
@@ -126,7 +164,9 @@ async fn a_kintone_401_is_refreshed_and_retried_without_the_client_noticing() {
     let tokens = sign_in(&app, "alice", "/mcp").await.unwrap();
     let sse_tokens = sign_in(&app, "alice", "/sse").await.unwrap();
     let client = connect(&app, &tokens.access_token).await;
-    let mut legacy = Session::open(&app.url("/sse"), Some(&sse_tokens.bearer())).await.unwrap();
+    let mut legacy = Session::open(&app.url("/sse"), Some(&sse_tokens.bearer()))
+        .await
+        .unwrap();
 
     for round in 1..=4u32 {
         fake.expire_access_tokens();
@@ -139,13 +179,31 @@ async fn a_kintone_401_is_refreshed_and_retried_without_the_client_noticing() {
             assert_eq!(record_id(&result.content[0].as_text().unwrap().text), id.to_string());
         }
         let reply = legacy
-            .request(i64::from(round), "tools/call", json!({"name": "getRecord", "arguments": {"appId": "1", "id": "4"}}))
+            .request(
+                i64::from(round),
+                "tools/call",
+                json!({"name": "getRecord", "arguments": {"appId": "1", "id": "4"}}),
+            )
             .await
             .unwrap();
-        assert_eq!(record_id(reply["result"]["content"][0]["text"].as_str().unwrap()), "4", "round {round}: {reply}");
-        assert!(refreshes(fake) > before, "round {round}: no refresh after kintone's 401");
+        assert_eq!(
+            record_id(reply["result"]["content"][0]["text"].as_str().unwrap()),
+            "4",
+            "round {round}: {reply}"
+        );
+        assert!(
+            refreshes(fake) > before,
+            "round {round}: no refresh after kintone's 401"
+        );
     }
-    let refused = fake.requests().iter().filter(|r| r.path.starts_with("/k/") && r.status == Some(401)).count();
-    assert!(refused >= 4, "kintone refused only {refused} calls: the reactive path was not taken");
+    let refused = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/k/") && r.status == Some(401))
+        .count();
+    assert!(
+        refused >= 4,
+        "kintone refused only {refused} calls: the reactive path was not taken"
+    );
     client.cancel().await.unwrap();
 }

@@ -26,11 +26,15 @@ macro_rules! transport {
 }
 
 async fn connect_legacy(app: &App, path: &str, access_token: &str) -> Client {
-    ().serve(transport!(app, path, access_token)).await.unwrap_or_else(|e| panic!("initialize over {path} failed: {e}"))
+    ().serve(transport!(app, path, access_token))
+        .await
+        .unwrap_or_else(|e| panic!("initialize over {path} failed: {e}"))
 }
 
 async fn connect_modern(app: &App, path: &str, access_token: &str) -> Client {
-    let lifecycle = ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] };
+    let lifecycle = ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    };
     ().serve_with_lifecycle(transport!(app, path, access_token), lifecycle)
         .await
         .unwrap_or_else(|e| panic!("server/discover over {path} failed: {e}"))
@@ -38,22 +42,45 @@ async fn connect_modern(app: &App, path: &str, access_token: &str) -> Client {
 
 /// Lists the tools (all 28 original names) and calls getRecords on app 1.
 async fn list_and_call(client: &Client, path: &str) {
-    let tools = client.list_all_tools().await.unwrap_or_else(|e| panic!("tools/list over {path}: {e}"));
+    let tools = client
+        .list_all_tools()
+        .await
+        .unwrap_or_else(|e| panic!("tools/list over {path}: {e}"));
     let missing = missing_original_tools(tools.iter().map(|t| t.name.as_ref()));
     assert!(missing.is_empty(), "tools/list over {path} lacks {missing:?}");
     let get_records = tools.iter().find(|t| t.name == "getRecords").unwrap();
-    assert!(get_records.input_schema.get("properties").is_some_and(|p| p.get("appId").is_some()), "getRecords has no appId parameter");
+    assert!(
+        get_records
+            .input_schema
+            .get("properties")
+            .is_some_and(|p| p.get("appId").is_some()),
+        "getRecords has no appId parameter"
+    );
 
     let arguments = json!({"appId": "1", "query": "ランク in (\"A\") order by 従業員数 desc limit 2", "fields": ["会社名", "従業員数"]});
     let result = client
         .call_tool(CallToolRequestParams::new("getRecords").with_arguments(arguments.as_object().unwrap().clone()))
         .await
         .unwrap_or_else(|e| panic!("tools/call over {path}: {e}"));
-    assert_ne!(result.is_error, Some(true), "getRecords failed over {path}: {:?}", result.content);
+    assert_ne!(
+        result.is_error,
+        Some(true),
+        "getRecords failed over {path}: {:?}",
+        result.content
+    );
     // The first text block is kintone's answer as JSON; a paging hint for the model follows.
-    let text = result.content.iter().find_map(|c| c.as_text().map(|t| t.text.clone())).expect("getRecords returned no text");
+    let text = result
+        .content
+        .iter()
+        .find_map(|c| c.as_text().map(|t| t.text.clone()))
+        .expect("getRecords returned no text");
     let parsed: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("getRecords text is not JSON: {text}"));
-    let names: Vec<&str> = parsed["records"].as_array().unwrap().iter().map(|r| r["会社名"]["value"].as_str().unwrap()).collect();
+    let names: Vec<&str> = parsed["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["会社名"]["value"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Acme Corporation", "Umbrella Logistics"], "over {path}");
 }
 
@@ -81,11 +108,17 @@ async fn rmcp_client_over_mcp_and_post_sse_in_both_lifecycles() {
 #[tokio::test]
 async fn rmcp_client_without_a_token_gets_the_bearer_challenge() {
     let app = App::start().await.unwrap();
-    let transport = StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(app.url("/mcp")));
+    let transport =
+        StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(app.url("/mcp")));
     let error = ().serve(transport).await.expect_err("initialize without a token must fail");
-    let challenge = error.auth_challenge().unwrap_or_else(|| panic!("no auth challenge in {error}"));
+    let challenge = error
+        .auth_challenge()
+        .unwrap_or_else(|| panic!("no auth challenge in {error}"));
     assert!(
-        challenge.contains(&format!("resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"", app.base_url)),
+        challenge.contains(&format!(
+            "resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+            app.base_url
+        )),
         "{challenge}"
     );
 }

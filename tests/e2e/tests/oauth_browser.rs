@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 fn binary(variable: &str, default: &str) -> PathBuf {
-    let path = std::env::var_os(variable).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(default));
+    let path = std::env::var_os(variable)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(default));
     assert!(
         path.exists(),
         "{} is missing: install Debian's chromium and chromium-driver (`apt-get install -y chromium chromium-driver`, \
@@ -45,7 +47,10 @@ impl Chromedriver {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts");
-        let driver = Chromedriver { child, url: format!("http://127.0.0.1:{port}") };
+        let driver = Chromedriver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(r) = reqwest::get(format!("{}/status", driver.url)).await {
@@ -78,7 +83,10 @@ async fn start_client_listener() -> (String, mpsc::UnboundedReceiver<String>) {
     };
     let router = axum::Router::new().route("/oauth/callback", axum::routing::get(handler));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let redirect_uri = format!("http://127.0.0.1:{}/oauth/callback", listener.local_addr().unwrap().port());
+    let redirect_uri = format!(
+        "http://127.0.0.1:{}/oauth/callback",
+        listener.local_addr().unwrap().port()
+    );
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
@@ -115,7 +123,11 @@ async fn chromium_signs_in_through_consent_and_cybozu_and_lands_on_the_redirect_
             ],
         }),
     );
-    let browser = ClientBuilder::new(HttpConnector::new()).capabilities(capabilities).connect(&driver.url).await.unwrap();
+    let browser = ClientBuilder::new(HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .unwrap();
 
     let outcome = async {
         browser.goto(&authorize_url).await.unwrap();
@@ -125,7 +137,13 @@ async fn chromium_signs_in_through_consent_and_cybozu_and_lands_on_the_redirect_
         let source = browser.source().await.unwrap();
         assert!(source.contains("Browser e2e client"), "the page names the client");
         assert!(source.contains("k:app_record:read"), "the page lists the permissions");
-        browser.find(Locator::Css("button[name=decision][value=approve]")).await.unwrap().click().await.unwrap();
+        browser
+            .find(Locator::Css("button[name=decision][value=approve]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
 
         // POST /authorize → Cybozu (approves as alice) → /callback → the client's redirect URI.
         let query = tokio::time::timeout(Duration::from_secs(30), received.recv())
@@ -140,8 +158,13 @@ async fn chromium_signs_in_through_consent_and_cybozu_and_lands_on_the_redirect_
     let _ = std::fs::remove_dir_all(&profile);
     let (query, landed) = outcome;
 
-    assert!(landed.as_str().starts_with(&redirect_uri), "the browser ended at {}", landed.path());
-    let params: std::collections::BTreeMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    assert!(
+        landed.as_str().starts_with(&redirect_uri),
+        "the browser ended at {}",
+        landed.path()
+    );
+    let params: std::collections::BTreeMap<String, String> =
+        url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     assert_eq!(params, query_of(&landed), "the listener saw what the browser shows");
     assert_eq!(params.get("state"), Some(&flow.state));
     assert_eq!(params.get("iss"), Some(&flow.discovery.issuer));

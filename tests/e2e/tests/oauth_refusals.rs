@@ -21,7 +21,12 @@ fn assert_store_empty(app: &App) {
 fn assert_store_unchanged(app: &App, before: &Snapshot, what: &str) {
     let after = snapshot(app);
     let keys = |s: &Snapshot| s.keys().map(|(_, k)| k.clone()).collect::<Vec<_>>();
-    assert!(&after == before, "{what} changed the store: {:?} → {:?}", keys(before), keys(&after));
+    assert!(
+        &after == before,
+        "{what} changed the store: {:?} → {:?}",
+        keys(before),
+        keys(&after)
+    );
 }
 
 /// Status of an MCP `tools/list` with `tokens`' bearer token at `path`.
@@ -35,12 +40,20 @@ async fn mcp_status(app: &App, path: &str, access_token: &str) -> (u16, String) 
         .send()
         .await
         .unwrap();
-    let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
     (response.status().as_u16(), challenge)
 }
 
 fn assert_invalid_grant(reply: &signin::JsonReply, what: &str) {
-    assert_eq!((reply.status, reply.error()), (400, Some("invalid_grant")), "{what}: {reply:?}");
+    assert_eq!(
+        (reply.status, reply.error()),
+        (400, Some("invalid_grant")),
+        "{what}: {reply:?}"
+    );
 }
 
 /// A flow that has reached our code, for alice.
@@ -55,11 +68,19 @@ async fn redirect_uri_mismatch_gets_an_error_page_never_a_redirect() {
     let app = App::start().await.unwrap();
     let mut flow = Flow::new(&app, "/mcp").await.unwrap();
     let before = snapshot(&app);
-    for bad in ["https://evil.example/cb", "http://127.0.0.1:1/other", "javascript:alert(1)"] {
+    for bad in [
+        "https://evil.example/cb",
+        "http://127.0.0.1:1/other",
+        "javascript:alert(1)",
+    ] {
         let page = flow.open_authorize(&[("redirect_uri", bad)]).await.unwrap();
         assert_eq!(page.status, 400, "{bad}");
         assert!(page.location().is_none(), "{bad}: redirected");
-        assert!(page.body.contains("redirect") || page.body.contains("戻り先"), "{bad}: {}", page.body);
+        assert!(
+            page.body.contains("redirect") || page.body.contains("戻り先"),
+            "{bad}: {}",
+            page.body
+        );
         assert!(!page.body.contains("evil.example"));
     }
     assert_store_unchanged(&app, &before, "a mismatched redirect URI");
@@ -67,7 +88,10 @@ async fn redirect_uri_mismatch_gets_an_error_page_never_a_redirect() {
     // At /token, a code is only good with the redirect URI it was issued for (and survives).
     let code = flow.code_for("alice").await.unwrap();
     let before = snapshot(&app);
-    let reply = flow.exchange_raw(&code, &[("redirect_uri", "http://127.0.0.1:1/elsewhere")]).await.unwrap();
+    let reply = flow
+        .exchange_raw(&code, &[("redirect_uri", "http://127.0.0.1:1/elsewhere")])
+        .await
+        .unwrap();
     assert_invalid_grant(&reply, "another redirect_uri at /token");
     assert_store_unchanged(&app, &before, "another redirect_uri at /token");
     assert_eq!(flow.exchange_raw(&code, &[]).await.unwrap().status, 200);
@@ -76,9 +100,20 @@ async fn redirect_uri_mismatch_gets_an_error_page_never_a_redirect() {
 #[tokio::test]
 async fn dangerous_redirect_uris_are_refused_at_registration() {
     let app = App::start().await.unwrap();
-    for bad in ["javascript:alert(document.cookie)", "data:text/html,<script>alert(1)</script>", "http://evil.example/cb", "file:///etc/passwd"] {
-        let reply = signin::register_raw(&app, &json!({ "client_name": "x", "redirect_uris": [bad] })).await.unwrap();
-        assert_eq!((reply.status, reply.error()), (400, Some("invalid_redirect_uri")), "{bad}");
+    for bad in [
+        "javascript:alert(document.cookie)",
+        "data:text/html,<script>alert(1)</script>",
+        "http://evil.example/cb",
+        "file:///etc/passwd",
+    ] {
+        let reply = signin::register_raw(&app, &json!({ "client_name": "x", "redirect_uris": [bad] }))
+            .await
+            .unwrap();
+        assert_eq!(
+            (reply.status, reply.error()),
+            (400, Some("invalid_redirect_uri")),
+            "{bad}"
+        );
         assert!(reply.body["client_id"].is_null());
     }
     assert_store_empty(&app);
@@ -113,13 +148,23 @@ async fn pkce_missing_or_wrong_verifier_is_refused_at_token_and_burns_the_code()
     // No verifier: a malformed request, the code survives.
     let before = snapshot(&app);
     let reply = flow.exchange_raw(&code, &[("code_verifier", "")]).await.unwrap();
-    assert_eq!((reply.status, reply.error()), (400, Some("invalid_request")), "{reply:?}");
+    assert_eq!(
+        (reply.status, reply.error()),
+        (400, Some("invalid_request")),
+        "{reply:?}"
+    );
     assert_store_unchanged(&app, &before, "a token request without a verifier");
     // A wrong verifier: someone holds a stolen code; it is burnt.
     let wrong = "x".repeat(43);
-    assert_invalid_grant(&flow.exchange_raw(&code, &[("code_verifier", &wrong)]).await.unwrap(), "wrong verifier");
+    assert_invalid_grant(
+        &flow.exchange_raw(&code, &[("code_verifier", &wrong)]).await.unwrap(),
+        "wrong verifier",
+    );
     assert_store_empty(&app);
-    assert_invalid_grant(&flow.exchange_raw(&code, &[]).await.unwrap(), "the right verifier after a wrong one");
+    assert_invalid_grant(
+        &flow.exchange_raw(&code, &[]).await.unwrap(),
+        "the right verifier after a wrong one",
+    );
 }
 
 #[tokio::test]
@@ -150,15 +195,26 @@ async fn expired_code_is_refused_and_removed() {
     let key = &keys[0];
     let mut record: Value = serde_json::from_slice(&kv_store::get(&app, key).unwrap().unwrap()).unwrap();
     assert_eq!(record["p"]["k"], "pending", "the grant waits for its code");
-    let expiry = record["p"]["e"].as_u64().expect("the pending grant carries its code expiry");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let expiry = record["p"]["e"]
+        .as_u64()
+        .expect("the pending grant carries its code expiry");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     assert!(expiry > now && expiry <= now + 600, "codes live at most 10 minutes");
     record["p"]["e"] = json!(now - 1);
     kv_store::rewrite(&app, key, &serde_json::to_vec(&record).unwrap()).unwrap();
 
     let reply = flow.exchange_raw(&code, &[]).await.unwrap();
     assert_invalid_grant(&reply, "an expired code");
-    assert!(reply.body["error_description"].as_str().unwrap_or_default().contains("expired"), "{reply:?}");
+    assert!(
+        reply.body["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("expired"),
+        "{reply:?}"
+    );
     assert_store_empty(&app);
 }
 
@@ -176,11 +232,19 @@ async fn refresh_token_reuse_after_rotation_is_refused_and_revokes_the_grant() {
     assert_eq!(before.len(), 2);
 
     // Now the first one is retired: using it means it leaked, and the grant goes.
-    let reuse = signin::post_token(&app, &[("grant_type", "refresh_token"), ("refresh_token", &first.refresh_token)], &first.client_id, None)
-        .await
-        .unwrap();
+    let reuse = signin::post_token(
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", &first.refresh_token)],
+        &first.client_id,
+        None,
+    )
+    .await
+    .unwrap();
     assert_invalid_grant(&reuse, "a retired refresh token");
-    assert!(signin::refresh(&app, &third).await.is_err(), "the newest refresh token died with the grant");
+    assert!(
+        signin::refresh(&app, &third).await.is_err(),
+        "the newest refresh token died with the grant"
+    );
     assert_eq!(mcp_status(&app, "/mcp", &third.access_token).await.0, 401);
     assert_eq!(mcp_status(&app, "/mcp", &second.access_token).await.0, 401);
     assert_store_empty(&app);
@@ -192,7 +256,10 @@ async fn tokens_for_another_resource_are_refused() {
     let mut flow = Flow::new(&app, "/mcp").await.unwrap();
     let before = snapshot(&app);
     // At /authorize: not our resource.
-    let page = flow.open_authorize(&[("resource", "https://other.example.com/mcp")]).await.unwrap();
+    let page = flow
+        .open_authorize(&[("resource", "https://other.example.com/mcp")])
+        .await
+        .unwrap();
     assert_eq!(page.status, 302);
     assert_eq!(query_of(&page.location().unwrap())["error"], "invalid_target");
     assert_store_unchanged(&app, &before, "another resource at /authorize");
@@ -200,10 +267,24 @@ async fn tokens_for_another_resource_are_refused() {
     // At /token: a resource other than the one authorized.
     let code = flow.code_for("alice").await.unwrap();
     let before = snapshot(&app);
-    let reply = flow.exchange_raw(&code, &[("resource", "https://other.example.com/mcp")]).await.unwrap();
-    assert_eq!((reply.status, reply.error()), (400, Some("invalid_target")), "{reply:?}");
-    let reply = flow.exchange_raw(&code, &[("resource", &app.url("/sse"))]).await.unwrap();
-    assert_eq!((reply.status, reply.error()), (400, Some("invalid_target")), "{reply:?}");
+    let reply = flow
+        .exchange_raw(&code, &[("resource", "https://other.example.com/mcp")])
+        .await
+        .unwrap();
+    assert_eq!(
+        (reply.status, reply.error()),
+        (400, Some("invalid_target")),
+        "{reply:?}"
+    );
+    let reply = flow
+        .exchange_raw(&code, &[("resource", &app.url("/sse"))])
+        .await
+        .unwrap();
+    assert_eq!(
+        (reply.status, reply.error()),
+        (400, Some("invalid_target")),
+        "{reply:?}"
+    );
     assert_store_unchanged(&app, &before, "another resource at /token");
 
     // At the endpoint: a /mcp token is not accepted at /sse.
@@ -217,19 +298,30 @@ async fn tokens_for_another_resource_are_refused() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
-    assert!(response.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    assert!(response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("invalid_token"));
 
     // At refresh.
     let before = snapshot(&app);
     let reply = signin::post_token(
         &app,
-        &[("grant_type", "refresh_token"), ("refresh_token", &tokens.refresh_token), ("resource", "https://other.example.com/mcp")],
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &tokens.refresh_token),
+            ("resource", "https://other.example.com/mcp"),
+        ],
         &tokens.client_id,
         None,
     )
     .await
     .unwrap();
-    assert_eq!((reply.status, reply.error()), (400, Some("invalid_target")), "{reply:?}");
+    assert_eq!(
+        (reply.status, reply.error()),
+        (400, Some("invalid_target")),
+        "{reply:?}"
+    );
     assert_store_unchanged(&app, &before, "another resource at refresh");
     // And a token for /sse is not accepted at /mcp.
     let sse_tokens = signin::sign_in(&app, "alice", "/sse").await.unwrap();
@@ -247,28 +339,47 @@ async fn missing_or_wrong_csrf_token_is_refused() {
     // A cross-site post: the browser that posts has no CSRF cookie.
     let mut stranger = Browser::new();
     let page = stranger
-        .post_form(&authorize, &[("request", &consent.request), ("csrf_token", &consent.csrf_token), ("decision", "approve")])
+        .post_form(
+            &authorize,
+            &[
+                ("request", &consent.request),
+                ("csrf_token", &consent.csrf_token),
+                ("decision", "approve"),
+            ],
+        )
         .await
         .unwrap();
     assert_eq!(page.status, 403);
     assert!(page.body.contains("security token"), "{}", page.body);
     // The field is missing.
-    let page = flow.browser.post_form(&authorize, &[("request", &consent.request), ("decision", "approve")]).await.unwrap();
+    let page = flow
+        .browser
+        .post_form(&authorize, &[("request", &consent.request), ("decision", "approve")])
+        .await
+        .unwrap();
     assert_eq!(page.status, 403);
     assert!(page.location().is_none());
     // The field is wrong.
-    let wrong = Consent { csrf_token: "wrong-token".into(), ..consent.clone() };
+    let wrong = Consent {
+        csrf_token: "wrong-token".into(),
+        ..consent.clone()
+    };
     assert_eq!(flow.decide(&wrong, "approve").await.unwrap().status, 403);
     // Another browser's valid token and cookie, with this browser's sealed request.
     let mut other = Flow::with_client(&app, flow.discovery.clone(), flow.client.clone()).unwrap();
     let other_consent = other.consent().await.unwrap();
-    let mixed = Consent { csrf_token: other_consent.csrf_token.clone(), ..consent.clone() };
+    let mixed = Consent {
+        csrf_token: other_consent.csrf_token.clone(),
+        ..consent.clone()
+    };
     assert_eq!(other.decide(&mixed, "approve").await.unwrap().status, 403);
     assert_store_unchanged(&app, &before, "refused consent posts");
 
     // The genuine post still works.
     let to_cybozu = flow.approve(&consent).await.unwrap();
-    assert!(to_cybozu.as_str().starts_with(&format!("{}/oauth2/authorization?", app.fake_base_url)));
+    assert!(to_cybozu
+        .as_str()
+        .starts_with(&format!("{}/oauth2/authorization?", app.fake_base_url)));
 }
 
 #[tokio::test]
@@ -287,7 +398,10 @@ async fn state_replay_at_callback_is_refused() {
     assert_eq!(replay.status, 400);
     assert!(replay.location().is_none());
     assert!(replay.body.contains("already been used"), "{}", replay.body);
-    assert!(fake.requests().iter().all(|r| r.path != "/oauth2/token"), "no second code exchange");
+    assert!(
+        fake.requests().iter().all(|r| r.path != "/oauth2/token"),
+        "no second code exchange"
+    );
     assert_store_unchanged(&app, &before, "a replayed state");
 }
 
@@ -306,14 +420,20 @@ async fn callback_without_the_browser_cookie_is_refused_before_any_exchange() {
     let page = attacker.get(callback.as_str()).await.unwrap();
     assert_eq!(page.status, 403);
     assert!(page.location().is_none());
-    assert!(fake.requests().iter().all(|r| r.path != "/oauth2/token"), "no code exchange");
+    assert!(
+        fake.requests().iter().all(|r| r.path != "/oauth2/token"),
+        "no code exchange"
+    );
     assert_store_empty(&app);
 
     // A wrong binding cookie fares the same.
     let mut forger = Browser::new();
     forger.set_cookie("127.0.0.1", "__Host-kmcp-signin", &"A".repeat(43));
     assert_eq!(forger.get(callback.as_str()).await.unwrap().status, 403);
-    assert!(fake.requests().iter().all(|r| r.path != "/oauth2/token"), "no code exchange");
+    assert!(
+        fake.requests().iter().all(|r| r.path != "/oauth2/token"),
+        "no code exchange"
+    );
     assert_store_empty(&app);
 
     // The state is sealed, not stored (issue 11, M2): the failed attempts elsewhere leave the
@@ -325,7 +445,9 @@ async fn callback_without_the_browser_cookie_is_refused_before_any_exchange() {
 async fn wrong_client_secret_gets_401_invalid_client_and_the_code_survives() {
     let app = App::start().await.unwrap();
     let discovery = signin::discover(&app, "/mcp").await.unwrap();
-    let client = signin::register_confidential(&app, "Postman", "client_secret_basic").await.unwrap();
+    let client = signin::register_confidential(&app, "Postman", "client_secret_basic")
+        .await
+        .unwrap();
     let mut flow = Flow::with_client(&app, discovery, client.clone()).unwrap();
     let code = flow.code_for("alice").await.unwrap();
     let before = snapshot(&app);
@@ -336,15 +458,32 @@ async fn wrong_client_secret_gets_401_invalid_client_and_the_code_survives() {
         ("code_verifier", flow.pkce.verifier.as_str()),
     ];
 
-    let reply = signin::post_token(&app, &form, &client.client_id, Some("kcs_wrong")).await.unwrap();
-    assert_eq!((reply.status, reply.error()), (401, Some("invalid_client")), "{reply:?}");
-    assert!(reply.header("www-authenticate").unwrap_or_default().starts_with("Basic"));
+    let reply = signin::post_token(&app, &form, &client.client_id, Some("kcs_wrong"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (reply.status, reply.error()),
+        (401, Some("invalid_client")),
+        "{reply:?}"
+    );
+    assert!(reply
+        .header("www-authenticate")
+        .unwrap_or_default()
+        .starts_with("Basic"));
     // No secret at all.
     let reply = signin::post_token(&app, &form, &client.client_id, None).await.unwrap();
-    assert_eq!((reply.status, reply.error()), (401, Some("invalid_client")), "{reply:?}");
+    assert_eq!(
+        (reply.status, reply.error()),
+        (401, Some("invalid_client")),
+        "{reply:?}"
+    );
     // An unknown client (registered before a key change, say): 401, so clients register again.
     let reply = signin::post_token(&app, &form, "kc1.unknown.AAAA", None).await.unwrap();
-    assert_eq!((reply.status, reply.error()), (401, Some("invalid_client")), "{reply:?}");
+    assert_eq!(
+        (reply.status, reply.error()),
+        (401, Some("invalid_client")),
+        "{reply:?}"
+    );
     assert_store_unchanged(&app, &before, "refused client authentication");
 
     // The right secret redeems the untouched code.
@@ -362,7 +501,14 @@ async fn revoked_tokens_stop_working() {
     // Another client cannot revoke it (and learns nothing: 200 either way).
     let other = signin::register_public(&app, "Other").await.unwrap();
     let before = snapshot(&app);
-    let reply = signin::post_form(&app, "/revoke", &[("token", &tokens.access_token), ("client_id", &other.client_id)], None).await.unwrap();
+    let reply = signin::post_form(
+        &app,
+        "/revoke",
+        &[("token", &tokens.access_token), ("client_id", &other.client_id)],
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(reply.status, 200);
     assert_store_unchanged(&app, &before, "another client's revocation");
     assert_eq!(mcp_status(&app, "/mcp", &tokens.access_token).await.0, 200);
@@ -372,9 +518,17 @@ async fn revoked_tokens_stop_working() {
     let (status, challenge) = mcp_status(&app, "/mcp", &tokens.access_token).await;
     assert_eq!(status, 401);
     assert!(challenge.contains("invalid_token"), "{challenge}");
-    let reply = signin::post_token(&app, &[("grant_type", "refresh_token"), ("refresh_token", &tokens.refresh_token)], &tokens.client_id, None)
-        .await
-        .unwrap();
+    let reply = signin::post_token(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &tokens.refresh_token),
+        ],
+        &tokens.client_id,
+        None,
+    )
+    .await
+    .unwrap();
     assert_invalid_grant(&reply, "a revoked grant's refresh token");
     assert_store_empty(&app);
 
@@ -389,14 +543,26 @@ async fn revoked_tokens_stop_working() {
 async fn html_in_client_name_is_escaped_on_the_consent_page() {
     let app = App::start().await.unwrap();
     let discovery = signin::discover(&app, "/mcp").await.unwrap();
-    let client = signin::register_public(&app, "<img src=x onerror=alert(1)>\"Evil\" & co").await.unwrap();
+    let client = signin::register_public(&app, "<img src=x onerror=alert(1)>\"Evil\" & co")
+        .await
+        .unwrap();
     let mut flow = Flow::with_client(&app, discovery, client).unwrap();
     flow.browser.accept_language = Some("ja,en;q=0.5".into());
     let page = flow.open_authorize(&[]).await.unwrap();
     assert_eq!(page.status, 200);
-    assert!(!page.body.contains("<img src=x"), "markup from client_name reached the page");
-    assert!(page.body.contains("&lt;img src=x onerror=alert(1)&gt;"), "{}", page.body);
-    assert!(page.body.contains("kintone へのアクセスを許可しますか"), "Japanese by Accept-Language");
+    assert!(
+        !page.body.contains("<img src=x"),
+        "markup from client_name reached the page"
+    );
+    assert!(
+        page.body.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("kintone へのアクセスを許可しますか"),
+        "Japanese by Accept-Language"
+    );
     let csp = page.header("content-security-policy").unwrap();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert_eq!(page.header("x-frame-options"), Some("DENY"));

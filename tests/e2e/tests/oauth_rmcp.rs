@@ -26,20 +26,36 @@ async fn rmcp_oauth_client_signs_in_exchanges_refreshes_and_lists_tools() {
         .await
         .unwrap();
     let authorization_url = url::Url::parse(&oauth.get_authorization_url().await.unwrap()).unwrap();
-    assert!(authorization_url.as_str().starts_with(&app.url("/authorize?")), "{authorization_url}");
+    assert!(
+        authorization_url.as_str().starts_with(&app.url("/authorize?")),
+        "{authorization_url}"
+    );
     let params = query_of(&authorization_url);
     assert_eq!(params["code_challenge_method"], "S256");
     assert_eq!(params["resource"], mcp_url);
     assert_eq!(params["redirect_uri"], REDIRECT_URI);
-    assert!(params["client_id"].starts_with("kc1."), "a client id issued by our /register");
+    assert!(
+        params["client_id"].starts_with("kc1."),
+        "a client id issued by our /register"
+    );
 
     // The person: consent page, approve, Cybozu (the fake approves as alice), our /callback.
     let mut browser = Browser::new();
     let page = browser.get(authorization_url.as_str()).await.unwrap();
     let consent = Consent::parse(&page).unwrap();
-    assert!(consent.html.contains("rmcp e2e client"), "the consent page names the client");
+    assert!(
+        consent.html.contains("rmcp e2e client"),
+        "the consent page names the client"
+    );
     let approved = browser
-        .post_form(&app.url("/authorize"), &[("request", &consent.request), ("csrf_token", &consent.csrf_token), ("decision", "approve")])
+        .post_form(
+            &app.url("/authorize"),
+            &[
+                ("request", &consent.request),
+                ("csrf_token", &consent.csrf_token),
+                ("decision", "approve"),
+            ],
+        )
         .await
         .unwrap();
     assert_eq!(approved.status, 303);
@@ -58,7 +74,9 @@ async fn rmcp_oauth_client_signs_in_exchanges_refreshes_and_lists_tools() {
 
     // rmcp: checks state and iss, exchanges the code.
     oauth.handle_callback_url(next.as_str()).await.unwrap();
-    let manager = oauth.into_authorization_manager().expect("authorized after the callback");
+    let manager = oauth
+        .into_authorization_manager()
+        .expect("authorized after the callback");
     let (client_id, first) = manager.get_credentials().await.unwrap();
     assert_eq!(client_id, params["client_id"]);
     let first = first.expect("tokens after the exchange");
@@ -71,16 +89,26 @@ async fn rmcp_oauth_client_signs_in_exchanges_refreshes_and_lists_tools() {
     // rmcp: refresh rotates both tokens.
     let second = serde_json::to_value(manager.refresh_token().await.unwrap()).unwrap();
     let second_access = second["access_token"].as_str().unwrap().to_owned();
-    let second_refresh = second["refresh_token"].as_str().expect("a rotated refresh token").to_owned();
+    let second_refresh = second["refresh_token"]
+        .as_str()
+        .expect("a rotated refresh token")
+        .to_owned();
     assert_ne!(second_access, first_access);
     assert_ne!(second_refresh, first_refresh);
     assert_eq!(manager.get_access_token().await.unwrap(), second_access);
 
     // rmcp's MCP client with its OAuth: tools/list over Streamable HTTP with the new token.
     let auth_client = AuthClient::new(reqwest13::Client::default(), manager);
-    let transport = StreamableHttpClientTransport::with_client(auth_client, StreamableHttpClientTransportConfig::with_uri(mcp_url.as_str()));
+    let transport = StreamableHttpClientTransport::with_client(
+        auth_client,
+        StreamableHttpClientTransportConfig::with_uri(mcp_url.as_str()),
+    );
     let client = ().serve(transport).await.unwrap();
     let tools = client.list_all_tools().await.unwrap();
-    assert!(tools.iter().any(|t| t.name == "getRecords"), "{:?}", tools.iter().map(|t| t.name.to_string()).collect::<Vec<_>>());
+    assert!(
+        tools.iter().any(|t| t.name == "getRecords"),
+        "{:?}",
+        tools.iter().map(|t| t.name.to_string()).collect::<Vec<_>>()
+    );
     client.cancel().await.unwrap();
 }

@@ -21,13 +21,19 @@ impl RecordingProxy {
     async fn start(upstream: String) -> RecordingProxy {
         let cybozu_tokens = Arc::new(Mutex::new(vec![]));
         let recorded = cybozu_tokens.clone();
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
         let handler = move |request: axum::extract::Request| {
             let (http, upstream, recorded) = (http.clone(), upstream.clone(), recorded.clone());
             async move {
                 let (parts, body) = request.into_parts();
                 let body = axum::body::to_bytes(body, 16 << 20).await.unwrap();
-                let target = format!("{upstream}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+                let target = format!(
+                    "{upstream}{}",
+                    parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+                );
                 let mut forwarded = http.request(parts.method.clone(), &target).body(body.to_vec());
                 for (name, value) in &parts.headers {
                     if name != "host" && name != "content-length" {
@@ -60,7 +66,11 @@ impl RecordingProxy {
         let task = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });
-        RecordingProxy { url, cybozu_tokens, task }
+        RecordingProxy {
+            url,
+            cybozu_tokens,
+            task,
+        }
     }
 
     fn cybozu_tokens(&self) -> Vec<String> {
@@ -95,15 +105,23 @@ fn record_ids(result: &Value) -> Vec<String> {
     assert_eq!(result["isError"], json!(false), "{result}");
     let text = result["content"][0]["text"].as_str().unwrap();
     let records: Value = serde_json::from_str(text).unwrap();
-    let mut ids: Vec<String> =
-        records["records"].as_array().unwrap().iter().map(|r| r["$id"]["value"].as_str().unwrap().to_owned()).collect();
+    let mut ids: Vec<String> = records["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["$id"]["value"].as_str().unwrap().to_owned())
+        .collect();
     ids.sort();
     ids
 }
 
 /// Every way a secret could sit in a record: as is, and base64 (standard and URL-safe) encoded.
 fn encodings(secret: &str) -> [String; 3] {
-    [secret.to_owned(), STANDARD.encode(secret), URL_SAFE_NO_PAD.encode(secret)]
+    [
+        secret.to_owned(),
+        STANDARD.encode(secret),
+        URL_SAFE_NO_PAD.encode(secret),
+    ]
 }
 
 #[tokio::test]
@@ -119,11 +137,19 @@ async fn the_store_holds_no_token_code_or_cookie_in_clear_after_a_full_flow() {
     .await
     .unwrap();
     let proxy = RecordingProxy::start(fake.base_url()).await;
-    let app = App::start_with(Options { fake_base_url: Some(proxy.url.clone()), port: Some(port), ..Options::default() }).await.unwrap();
+    let app = App::start_with(Options {
+        fake_base_url: Some(proxy.url.clone()),
+        port: Some(port),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
 
     // A confidential client, so its secret is among the things that must not be stored.
     let discovery = signin::discover(&app, "/mcp").await.unwrap();
-    let client = signin::register_confidential(&app, "Postman", "client_secret_basic").await.unwrap();
+    let client = signin::register_confidential(&app, "Postman", "client_secret_basic")
+        .await
+        .unwrap();
     let mut flow = Flow::with_client(&app, discovery, client.clone()).unwrap();
     let code = flow.code_for("alice").await.unwrap();
     let first = flow.exchange(&code).await.unwrap();
@@ -131,15 +157,25 @@ async fn the_store_holds_no_token_code_or_cookie_in_clear_after_a_full_flow() {
     // A tool call after kintone's token expired: the endpoint refreshes it at Cybozu and stores
     // the new one.
     fake.expire_access_tokens();
-    assert_eq!(record_ids(&call_tool(&app, &second, "getRecords", json!({"appId": "2"})).await).len(), 5);
+    assert_eq!(
+        record_ids(&call_tool(&app, &second, "getRecords", json!({"appId": "2"})).await).len(),
+        5
+    );
 
     let cybozu_tokens = proxy.cybozu_tokens();
-    assert!(cybozu_tokens.len() >= 3, "Cybozu issued an access token, a refresh token and a refreshed access token");
+    assert!(
+        cybozu_tokens.len() >= 3,
+        "Cybozu issued an access token, a refresh token and a refreshed access token"
+    );
     let cybozu_codes: Vec<String> = fake
         .requests()
         .iter()
         .filter(|r| r.path == "/oauth2/token")
-        .filter_map(|r| url::form_urlencoded::parse(r.body.as_bytes()).find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()))
+        .filter_map(|r| {
+            url::form_urlencoded::parse(r.body.as_bytes())
+                .find(|(k, _)| k == "code")
+                .map(|(_, v)| v.into_owned())
+        })
         .collect();
     assert_eq!(cybozu_codes.len(), 1, "the app exchanged one Cybozu code");
 
@@ -155,8 +191,16 @@ async fn the_store_holds_no_token_code_or_cookie_in_clear_after_a_full_flow() {
     ];
     secrets.extend(cybozu_tokens.into_iter().map(|t| ("a Cybozu token", t)));
     secrets.extend(cybozu_codes.into_iter().map(|c| ("the Cybozu authorization code", c)));
-    secrets.extend(flow.browser.seen_cookie_values().iter().map(|c| ("a cookie value", c.clone())));
-    assert!(flow.browser.seen_cookie_values().len() >= 3, "CSRF, sign-in binding and approval cookies were set");
+    secrets.extend(
+        flow.browser
+            .seen_cookie_values()
+            .iter()
+            .map(|c| ("a cookie value", c.clone())),
+    );
+    assert!(
+        flow.browser.seen_cookie_values().len() >= 3,
+        "CSRF, sign-in binding and approval cookies were set"
+    );
 
     let dump = kv_store::dump_text(&app).unwrap();
     // Positive control: the search does see what the records hold in clear.
@@ -171,7 +215,10 @@ async fn the_store_holds_no_token_code_or_cookie_in_clear_after_a_full_flow() {
     // The spent sign-in state is gone: one grant, two records.
     let keys = kv_store::keys(&app).unwrap();
     assert_eq!(keys.len(), 2, "{keys:?}");
-    assert!(keys.iter().any(|k| k.starts_with("g:")) && keys.iter().any(|k| k.starts_with("rt:")), "{keys:?}");
+    assert!(
+        keys.iter().any(|k| k.starts_with("g:")) && keys.iter().any(|k| k.starts_with("rt:")),
+        "{keys:?}"
+    );
 }
 
 #[tokio::test]
@@ -187,20 +234,39 @@ async fn two_users_get_separate_grants_and_see_only_their_own_kintone_data() {
     let grants: Vec<&String> = keys.iter().filter(|k| k.starts_with("g:")).collect();
     assert_eq!(grants.len(), 2, "two grants: {keys:?}");
     assert_eq!(keys.iter().filter(|k| k.starts_with("rt:")).count(), 2, "{keys:?}");
-    let (alice_grant, bob_grant) = (kv_store::get(&app, grants[0]).unwrap().unwrap(), kv_store::get(&app, grants[1]).unwrap().unwrap());
+    let (alice_grant, bob_grant) = (
+        kv_store::get(&app, grants[0]).unwrap().unwrap(),
+        kv_store::get(&app, grants[1]).unwrap().unwrap(),
+    );
     assert_ne!(alice_grant, bob_grant);
 
     // 商談管理: deal 4 is 機密, visible to managers only (alice is one, bob is not).
     fake.clear_requests();
     let alice_deals = record_ids(&call_tool(&app, &alice, "getRecords", json!({"appId": "2"})).await);
-    let alice_users: Vec<Option<String>> = fake.requests().iter().filter(|r| r.path.starts_with("/k/")).map(|r| r.user.clone()).collect();
+    let alice_users: Vec<Option<String>> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/k/"))
+        .map(|r| r.user.clone())
+        .collect();
     fake.clear_requests();
     let bob_deals = record_ids(&call_tool(&app, &bob, "getRecords", json!({"appId": "2"})).await);
-    let bob_users: Vec<Option<String>> = fake.requests().iter().filter(|r| r.path.starts_with("/k/")).map(|r| r.user.clone()).collect();
+    let bob_users: Vec<Option<String>> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/k/"))
+        .map(|r| r.user.clone())
+        .collect();
     assert_eq!(alice_deals, ["1", "2", "3", "4", "5"]);
     assert_eq!(bob_deals, ["1", "2", "3", "5"]);
-    assert!(!alice_users.is_empty() && alice_users.iter().all(|u| u.as_deref() == Some("alice")), "{alice_users:?}");
-    assert!(!bob_users.is_empty() && bob_users.iter().all(|u| u.as_deref() == Some("bob")), "{bob_users:?}");
+    assert!(
+        !alice_users.is_empty() && alice_users.iter().all(|u| u.as_deref() == Some("alice")),
+        "{alice_users:?}"
+    );
+    assert!(
+        !bob_users.is_empty() && bob_users.iter().all(|u| u.as_deref() == Some("bob")),
+        "{bob_users:?}"
+    );
 
     // 人事評価: only alice has rights; bob's call is refused by kintone, as bob.
     let hr_alice = call_tool(&app, &alice, "getRecords", json!({"appId": "3"})).await;
@@ -220,6 +286,9 @@ async fn two_users_get_separate_grants_and_see_only_their_own_kintone_data() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
-    assert_eq!(record_ids(&call_tool(&app, &alice, "getRecords", json!({"appId": "2"})).await).len(), 5);
+    assert_eq!(
+        record_ids(&call_tool(&app, &alice, "getRecords", json!({"appId": "2"})).await).len(),
+        5
+    );
     assert_eq!(kv_store::keys(&app).unwrap().len(), 2);
 }

@@ -33,27 +33,45 @@ async fn run_client(client: Arc<McpClient>, index: usize, run: String, until: In
         n += 1;
         if n.is_multiple_of(3) {
             let marker = format!("{run}-c{index}-n{n}");
-            let arguments = json!({"appId": 1, "record": {"会社名": {"value": marker}, "メモ": {"value": "load test"}}});
+            let arguments =
+                json!({"appId": 1, "record": {"会社名": {"value": marker}, "メモ": {"value": "load test"}}});
             match tokio::time::timeout(CALL_TIMEOUT, client.call("addRecord", arguments)).await {
-                Ok(Ok(call)) if !call.is_error() => match call.structured().and_then(|s| s["id"].as_str().map(str::to_owned)) {
-                    Some(id) => {
-                        tally.written.insert(marker, id);
+                Ok(Ok(call)) if !call.is_error() => {
+                    match call.structured().and_then(|s| s["id"].as_str().map(str::to_owned)) {
+                        Some(id) => {
+                            tally.written.insert(marker, id);
+                        }
+                        None => tally
+                            .failures
+                            .push(format!("addRecord {marker}: no id in {}", call.raw)),
                     }
-                    None => tally.failures.push(format!("addRecord {marker}: no id in {}", call.raw)),
-                },
-                Ok(Ok(call)) => tally.failures.push(format!("addRecord {marker}: isError: {}", call.text())),
+                }
+                Ok(Ok(call)) => tally
+                    .failures
+                    .push(format!("addRecord {marker}: isError: {}", call.text())),
                 Ok(Err(e)) => tally.failures.push(format!("addRecord {marker}: {e:#}")),
-                Err(_) => tally.failures.push(format!("addRecord {marker}: no answer within {CALL_TIMEOUT:?}")),
+                Err(_) => tally
+                    .failures
+                    .push(format!("addRecord {marker}: no answer within {CALL_TIMEOUT:?}")),
             }
         } else {
             let arguments = json!({"appId": 1, "fields": ["$id", "会社名"], "limit": 5});
             match tokio::time::timeout(CALL_TIMEOUT, client.call("getRecords", arguments)).await {
-                Ok(Ok(call)) if !call.is_error() && call.structured().is_some_and(|s| s["records"].as_array().is_some_and(|r| !r.is_empty())) => {
+                Ok(Ok(call))
+                    if !call.is_error()
+                        && call
+                            .structured()
+                            .is_some_and(|s| s["records"].as_array().is_some_and(|r| !r.is_empty())) =>
+                {
                     tally.reads += 1
                 }
-                Ok(Ok(call)) => tally.failures.push(format!("getRecords: unexpected result: {}", call.raw)),
+                Ok(Ok(call)) => tally
+                    .failures
+                    .push(format!("getRecords: unexpected result: {}", call.raw)),
                 Ok(Err(e)) => tally.failures.push(format!("getRecords: {e:#}")),
-                Err(_) => tally.failures.push(format!("getRecords: no answer within {CALL_TIMEOUT:?}")),
+                Err(_) => tally
+                    .failures
+                    .push(format!("getRecords: no answer within {CALL_TIMEOUT:?}")),
             }
         }
     }
@@ -72,7 +90,9 @@ async fn sixty_four_clients_for_thirty_seconds_lose_no_call_and_no_record() {
 
     let started = Instant::now();
     let until = started + RUN_FOR;
-    let tasks: Vec<_> = (0..CLIENTS).map(|i| tokio::spawn(run_client(clients[i % SIGN_INS].clone(), i, run.clone(), until))).collect();
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|i| tokio::spawn(run_client(clients[i % SIGN_INS].clone(), i, run.clone(), until)))
+        .collect();
     let mut reads = 0;
     let mut written = BTreeMap::new();
     let mut failures = Vec::new();
@@ -91,15 +111,27 @@ async fn sixty_four_clients_for_thirty_seconds_lose_no_call_and_no_record() {
         written.len(),
         failures.len()
     );
-    assert!(failures.is_empty(), "{} of {calls} calls failed; first ones: {:#?}", failures.len(), &failures[..failures.len().min(5)]);
-    assert!(!written.is_empty() && reads > 0, "the run made no progress: {reads} reads, {} writes", written.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {calls} calls failed; first ones: {:#?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(
+        !written.is_empty() && reads > 0,
+        "the run made no progress: {reads} reads, {} writes",
+        written.len()
+    );
 
     // Every record a client was told it wrote is in kintone exactly once, under the id it got.
     let stored = app.fake.as_ref().unwrap().records(1).unwrap();
     let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for record in &stored {
         if let Some(marker) = record["会社名"]["value"].as_str().filter(|m| m.starts_with(&run)) {
-            found.entry(marker.to_owned()).or_default().push(record["$id"]["value"].as_str().unwrap_or_default().to_owned());
+            found
+                .entry(marker.to_owned())
+                .or_default()
+                .push(record["$id"]["value"].as_str().unwrap_or_default().to_owned());
         }
     }
     for (marker, id) in &written {
@@ -110,7 +142,17 @@ async fn sixty_four_clients_for_thirty_seconds_lose_no_call_and_no_record() {
         }
     }
     let unreported: Vec<&String> = found.keys().filter(|m| !written.contains_key(*m)).collect();
-    assert!(unreported.is_empty(), "records written that no client was told about: {unreported:?}");
-    let writes = app.fake.as_ref().unwrap().requests().iter().filter(|r| r.path == "/k/v1/record.json" && r.method == "POST").count();
+    assert!(
+        unreported.is_empty(),
+        "records written that no client was told about: {unreported:?}"
+    );
+    let writes = app
+        .fake
+        .as_ref()
+        .unwrap()
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/k/v1/record.json" && r.method == "POST")
+        .count();
     assert_eq!(writes, written.len(), "each addRecord reached kintone exactly once");
 }

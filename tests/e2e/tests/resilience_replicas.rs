@@ -81,19 +81,38 @@ async fn signed_in_on_one_replica_the_other_serves_tools_and_rotates_tokens() {
     let call = on_b.call("getRecord", json!({"appId": 1, "id": 3})).await.unwrap();
     assert!(!call.is_error(), "{}", call.text());
     assert_eq!(call.structured().unwrap()["record"]["$id"]["value"], "3");
-    let added = on_b.call("addRecord", json!({"appId": 1, "record": {"会社名": {"value": "replica-b-write"}}})).await.unwrap();
+    let added = on_b
+        .call(
+            "addRecord",
+            json!({"appId": 1, "record": {"会社名": {"value": "replica-b-write"}}}),
+        )
+        .await
+        .unwrap();
     assert!(!added.is_error(), "{}", added.text());
 
     // B rotates the refresh token; A honours the new pair.
     let rotated = refresh(&r.b, &tokens).await.unwrap();
     let on_a = McpClient::new(&r.a, &rotated);
-    let read = on_a.call("getRecords", json!({"appId": 1, "query": "会社名 = \"replica-b-write\""})).await.unwrap();
+    let read = on_a
+        .call(
+            "getRecords",
+            json!({"appId": 1, "query": "会社名 = \"replica-b-write\""}),
+        )
+        .await
+        .unwrap();
     assert!(!read.is_error(), "{}", read.text());
-    assert_eq!(read.structured().unwrap()["records"].as_array().unwrap().len(), 1, "A sees B's write once");
+    assert_eq!(
+        read.structured().unwrap()["records"].as_array().unwrap().len(),
+        1,
+        "A sees B's write once"
+    );
 
     // The kintone token expires: B refreshes it, A uses the refreshed grant.
     r.fake.expire_access_tokens();
-    let after_b = McpClient::new(&r.b, &rotated).call("getRecord", json!({"appId": 1, "id": 4})).await.unwrap();
+    let after_b = McpClient::new(&r.b, &rotated)
+        .call("getRecord", json!({"appId": 1, "id": 4}))
+        .await
+        .unwrap();
     assert!(!after_b.is_error(), "{}", after_b.text());
     let after_a = on_a.call("getRecord", json!({"appId": 1, "id": 5})).await.unwrap();
     assert!(!after_a.is_error(), "{}", after_a.text());
@@ -101,8 +120,13 @@ async fn signed_in_on_one_replica_the_other_serves_tools_and_rotates_tokens() {
     // A rotates B's rotation again; then the first refresh token is retired, and its reuse on A
     // revokes the grant for B too (reuse detection works across replicas).
     let rotated_again = refresh(&r.a, &rotated).await.unwrap();
-    assert!(refresh(&r.a, &tokens).await.is_err(), "A accepted a retired refresh token");
-    let revoked = McpClient::new(&r.b, &rotated_again).call("getRecord", json!({"appId": 1, "id": 1})).await;
+    assert!(
+        refresh(&r.a, &tokens).await.is_err(),
+        "A accepted a retired refresh token"
+    );
+    let revoked = McpClient::new(&r.b, &rotated_again)
+        .call("getRecord", json!({"appId": 1, "id": 1}))
+        .await;
     assert!(revoked.is_err(), "B still serves a grant revoked on A");
 }
 
@@ -112,40 +136,97 @@ async fn a_legacy_stream_on_one_replica_gets_replies_to_posts_sent_to_the_other(
     let tokens = sign_in(&r.b, "alice", "/sse").await.unwrap();
     let mut session = Session::open(&r.a.url("/sse"), Some(&tokens.bearer())).await.unwrap();
     let on_b = r.b.url(&session.endpoint_data);
-    assert!(on_b.starts_with(&r.b.base_url) && on_b.contains(&session.session_id), "{on_b}");
+    assert!(
+        on_b.starts_with(&r.b.base_url) && on_b.contains(&session.session_id),
+        "{on_b}"
+    );
 
-    let init = session.post_to(&on_b, &request(1, "initialize", initialize())).await.unwrap();
+    let init = session
+        .post_to(&on_b, &request(1, "initialize", initialize()))
+        .await
+        .unwrap();
     assert_eq!(init.status, 202, "{}", init.text);
-    let reply = session.next_message(Duration::from_secs(60)).await.unwrap().expect("the stream ended");
-    assert_eq!((reply["id"].clone(), reply["result"]["protocolVersion"].clone()), (json!(1), json!("2024-11-05")), "{reply}");
-    assert_eq!(session.post_to(&on_b, &json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await.unwrap().status, 202);
+    let reply = session
+        .next_message(Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("the stream ended");
+    assert_eq!(
+        (reply["id"].clone(), reply["result"]["protocolVersion"].clone()),
+        (json!(1), json!("2024-11-05")),
+        "{reply}"
+    );
+    assert_eq!(
+        session
+            .post_to(&on_b, &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await
+            .unwrap()
+            .status,
+        202
+    );
 
     // Calls alternate between the replicas; each reply arrives once on A's stream.
     let ids: Vec<i64> = (10..22).collect();
     for id in &ids {
-        let body = request(*id, "tools/call", json!({"name": "getRecord", "arguments": {"appId": "1", "id": (id % 8 + 1).to_string()}}));
-        let answer = if id % 2 == 0 { session.post_to(&on_b, &body).await } else { session.post(&body).await }.unwrap();
+        let body = request(
+            *id,
+            "tools/call",
+            json!({"name": "getRecord", "arguments": {"appId": "1", "id": (id % 8 + 1).to_string()}}),
+        );
+        let answer = if id % 2 == 0 {
+            session.post_to(&on_b, &body).await
+        } else {
+            session.post(&body).await
+        }
+        .unwrap();
         assert_eq!(answer.status, 202, "POST {id}: {}", answer.text);
     }
     let mut replies: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(90);
     while replies.values().map(Vec::len).sum::<usize>() < ids.len() {
         let left = deadline.saturating_duration_since(Instant::now());
-        let message = session.next_message(left).await.unwrap().expect("the stream ended before every reply");
-        replies.entry(message["id"].as_i64().expect("a reply without an integer id")).or_default().push(message);
+        let message = session
+            .next_message(left)
+            .await
+            .unwrap()
+            .expect("the stream ended before every reply");
+        replies
+            .entry(message["id"].as_i64().expect("a reply without an integer id"))
+            .or_default()
+            .push(message);
     }
     assert_eq!(replies.keys().copied().collect::<Vec<_>>(), ids);
     for (id, messages) in &replies {
         assert_eq!(messages.len(), 1, "request {id} got {} replies", messages.len());
         let result = &messages[0]["result"];
         assert_ne!(result["isError"], true, "{id}: {}", messages[0]);
-        assert_eq!(record_of(result)["record"]["$id"]["value"], (id % 8 + 1).to_string(), "{id}: {}", messages[0]);
+        assert_eq!(
+            record_of(result)["record"]["$id"]["value"],
+            (id % 8 + 1).to_string(),
+            "{id}: {}",
+            messages[0]
+        );
     }
 
     // And the other way round: a stream on B, its messages POSTed to A.
     let mut on_b_stream = Session::open(&r.b.url("/sse"), Some(&tokens.bearer())).await.unwrap();
     let to_a = r.a.url(&on_b_stream.endpoint_data);
-    assert_eq!(on_b_stream.post_to(&to_a, &request(1, "ping", json!({}))).await.unwrap().status, 202);
-    let pong = on_b_stream.next_message(Duration::from_secs(60)).await.unwrap().expect("B's stream ended");
-    assert_eq!((pong["id"].clone(), pong["result"].clone()), (json!(1), json!({})), "{pong}");
+    assert_eq!(
+        on_b_stream
+            .post_to(&to_a, &request(1, "ping", json!({})))
+            .await
+            .unwrap()
+            .status,
+        202
+    );
+    let pong = on_b_stream
+        .next_message(Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("B's stream ended");
+    assert_eq!(
+        (pong["id"].clone(), pong["result"].clone()),
+        (json!(1), json!({})),
+        "{pong}"
+    );
 }

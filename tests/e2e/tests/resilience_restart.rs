@@ -59,19 +59,39 @@ async fn a_restarted_host_keeps_tokens_and_grants_and_ends_dead_sse_sessions() {
     let sse_tokens = sign_in(&app, "alice", "/sse").await.unwrap();
     let client = McpClient::new(&app, &tokens);
     get_record_ok(&client, 1).await;
-    let mut session = Session::open(&app.url("/sse"), Some(&sse_tokens.bearer())).await.unwrap();
-    assert_eq!(session.request(1, "initialize", initialize()).await.unwrap()["result"]["protocolVersion"], "2024-11-05");
-    assert_eq!(session.post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await.unwrap().status, 202);
+    let mut session = Session::open(&app.url("/sse"), Some(&sse_tokens.bearer()))
+        .await
+        .unwrap();
+    assert_eq!(
+        session.request(1, "initialize", initialize()).await.unwrap()["result"]["protocolVersion"],
+        "2024-11-05"
+    );
+    assert_eq!(
+        session
+            .post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await
+            .unwrap()
+            .status,
+        202
+    );
 
     // Killed mid-session: the stream breaks.
     app.kill();
     let broken = session.next_message(std::time::Duration::from_secs(10)).await;
-    assert!(!matches!(broken, Ok(Some(_))), "a message arrived from a killed host: {broken:?}");
+    assert!(
+        !matches!(broken, Ok(Some(_))),
+        "a message arrived from a killed host: {broken:?}"
+    );
     let app = start_app(&fake, &state_dir, port).await;
 
     // The same client, the same bearer, carries on.
     get_record_ok(&client, 2).await;
-    assert!(client.list_tools().await.unwrap().iter().any(|t| t["name"] == "addRecord"));
+    assert!(client
+        .list_tools()
+        .await
+        .unwrap()
+        .iter()
+        .any(|t| t["name"] == "addRecord"));
 
     // The old session's stream is gone with the host, so no reply posted to it could ever be
     // delivered: the session is gone too, and a message POST gets 404 -32001 (the client
@@ -80,13 +100,21 @@ async fn a_restarted_host_keeps_tokens_and_grants_and_ends_dead_sse_sessions() {
     // (`stale_after`, 10 s). Either way it ends within that bound.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let late = loop {
-        let late = session.post(&json!({"jsonrpc": "2.0", "id": 2, "method": "ping"})).await.unwrap();
+        let late = session
+            .post(&json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}))
+            .await
+            .unwrap();
         if late.status != 202 || std::time::Instant::now() > deadline {
             break late;
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     };
-    assert_eq!((late.status, late.error_code()), (404, Some(-32001)), "the dead session: {}", late.text);
+    assert_eq!(
+        (late.status, late.error_code()),
+        (404, Some(-32001)),
+        "the dead session: {}",
+        late.text
+    );
 
     // Our refresh token rotates after the restart, and the new access token works.
     let rotated = refresh(&app, &tokens).await.unwrap();
@@ -105,10 +133,19 @@ async fn a_restarted_host_keeps_tokens_and_grants_and_ends_dead_sse_sessions() {
     assert!(refreshed >= 1, "the kintone token was not refreshed");
 
     // The legacy client reconnects with its token and carries on.
-    let mut again = Session::open(&app.url("/sse"), Some(&sse_tokens.bearer())).await.unwrap();
+    let mut again = Session::open(&app.url("/sse"), Some(&sse_tokens.bearer()))
+        .await
+        .unwrap();
     assert_ne!(again.session_id, session.session_id);
     again.request(3, "initialize", initialize()).await.unwrap();
-    let reply = again.request(4, "tools/call", json!({"name": "getRecord", "arguments": {"appId": "1", "id": "5"}})).await.unwrap();
+    let reply = again
+        .request(
+            4,
+            "tools/call",
+            json!({"name": "getRecord", "arguments": {"appId": "1", "id": "5"}}),
+        )
+        .await
+        .unwrap();
     assert_ne!(reply["result"]["isError"], true, "{reply}");
     assert_eq!(record_of(&reply["result"])["record"]["$id"]["value"], "5", "{reply}");
 

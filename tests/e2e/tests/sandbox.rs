@@ -52,7 +52,11 @@ impl Sandbox {
                 }
             }
         });
-        Ok(Sandbox { child, lines, output: Vec::new() })
+        Ok(Sandbox {
+            child,
+            lines,
+            output: Vec::new(),
+        })
     }
 
     /// Reads output until a line contains `marker`.
@@ -68,7 +72,9 @@ impl Sandbox {
                         return Ok(());
                     }
                 }
-                Err(mpsc::RecvTimeoutError::Disconnected) => bail!("the sandbox exited before printing {marker:?}:\n{}", self.text()),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    bail!("the sandbox exited before printing {marker:?}:\n{}", self.text())
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) if left.is_zero() => {
                     bail!("no {marker:?} from the sandbox within {timeout:?}:\n{}", self.text())
                 }
@@ -83,13 +89,20 @@ impl Sandbox {
 
     /// The value after `label` on the line holding it.
     fn printed(&self, label: &str) -> Result<String> {
-        let line = self.output.iter().find(|l| l.contains(label)).with_context(|| format!("no {label:?} line in:\n{}", self.text()))?;
+        let line = self
+            .output
+            .iter()
+            .find(|l| l.contains(label))
+            .with_context(|| format!("no {label:?} line in:\n{}", self.text()))?;
         Ok(line[line.find(label).unwrap_or(0) + label.len()..].trim().to_owned())
     }
 
     /// Ctrl-C, as a terminal sends it (to this process only: the sandbox must stop its host itself).
     fn interrupt(&mut self) -> Result<std::process::ExitStatus> {
-        let status = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().context("cannot run kill")?;
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .context("cannot run kill")?;
         ensure!(status.success(), "kill -INT failed");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -103,7 +116,11 @@ impl Sandbox {
                 }
                 return Ok(status);
             }
-            ensure!(Instant::now() < deadline, "the sandbox did not stop within 30 s of Ctrl-C:\n{}", self.text());
+            ensure!(
+                Instant::now() < deadline,
+                "the sandbox did not stop within 30 s of Ctrl-C:\n{}",
+                self.text()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -131,7 +148,10 @@ impl ChromeDriver {
             .stderr(Stdio::null())
             .spawn()
             .context("chromedriver is not on PATH (Debian: apt-get install chromium chromium-driver)")?;
-        let driver = ChromeDriver { process, url: format!("http://127.0.0.1:{port}") };
+        let driver = ChromeDriver {
+            process,
+            url: format!("http://127.0.0.1:{port}"),
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while reqwest::get(format!("{}/status", driver.url)).await.is_err() {
             ensure!(Instant::now() < deadline, "chromedriver did not start");
@@ -151,7 +171,10 @@ impl ChromeDriver {
         );
         // chromedriver speaks plain HTTP on loopback: no TLS connector needed.
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        Ok(ClientBuilder::new(connector).capabilities(caps).connect(&self.url).await?)
+        Ok(ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&self.url)
+            .await?)
     }
 }
 
@@ -175,7 +198,9 @@ async fn loopback_redirect() -> Result<(String, tokio::sync::oneshot::Receiver<U
             let n = stream.read(&mut buffer).await.unwrap_or(0);
             let request = String::from_utf8_lossy(&buffer[..n]).to_string();
             let target = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nsigned in\n").await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nsigned in\n")
+                .await;
             if let Ok(url) = Url::parse(&base).and_then(|b| b.join(&target)) {
                 if url.path() == "/oauth/callback" {
                     if let Some(s) = send.take() {
@@ -206,13 +231,39 @@ async fn discover(mcp_url: &str) -> Result<Discovered> {
         .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
         .send()
         .await?;
-    ensure!(challenge.status() == 401, "an unauthenticated POST got {}", challenge.status());
-    let header = challenge.headers().get("www-authenticate").context("no WWW-Authenticate")?.to_str()?.to_owned();
-    let prm_url = header.split("resource_metadata=\"").nth(1).and_then(|r| r.split('"').next()).context("no resource_metadata")?;
+    ensure!(
+        challenge.status() == 401,
+        "an unauthenticated POST got {}",
+        challenge.status()
+    );
+    let header = challenge
+        .headers()
+        .get("www-authenticate")
+        .context("no WWW-Authenticate")?
+        .to_str()?
+        .to_owned();
+    let prm_url = header
+        .split("resource_metadata=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .context("no resource_metadata")?;
     let prm: Value = http.get(prm_url).send().await?.json().await?;
-    let issuer = prm["authorization_servers"][0].as_str().context("no authorization server")?.to_owned();
-    let meta: Value = http.get(format!("{issuer}/.well-known/oauth-authorization-server")).send().await?.json().await?;
-    let field = |name: &str| meta[name].as_str().map(str::to_owned).with_context(|| format!("no {name} in the metadata"));
+    let issuer = prm["authorization_servers"][0]
+        .as_str()
+        .context("no authorization server")?
+        .to_owned();
+    let meta: Value = http
+        .get(format!("{issuer}/.well-known/oauth-authorization-server"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let field = |name: &str| {
+        meta[name]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("no {name} in the metadata"))
+    };
     Ok(Discovered {
         resource: prm["resource"].as_str().context("no resource")?.to_owned(),
         authorization_endpoint: field("authorization_endpoint")?,
@@ -241,7 +292,10 @@ async fn sign_in_with_chromium(mcp_url: &str, user: &str) -> Result<String> {
         .await?
         .json()
         .await?;
-    let client_id = registration["client_id"].as_str().with_context(|| format!("registration failed: {registration}"))?.to_owned();
+    let client_id = registration["client_id"]
+        .as_str()
+        .with_context(|| format!("registration failed: {registration}"))?
+        .to_owned();
     let pkce = Pkce::new()?;
     let state = random_b64::<16>()?;
     let mut authorize = Url::parse(&found.authorization_endpoint)?;
@@ -261,10 +315,23 @@ async fn sign_in_with_chromium(mcp_url: &str, user: &str) -> Result<String> {
         browser.goto(authorize.as_str()).await?;
         // Our consent page (Japanese for this browser), then Cybozu's sign-in page at the fake.
         let page = browser.source().await?;
-        ensure!(page.contains("kintone へのアクセスを許可しますか"), "not the consent page: {}", excerpt(&page));
+        ensure!(
+            page.contains("kintone へのアクセスを許可しますか"),
+            "not the consent page: {}",
+            excerpt(&page)
+        );
         browser.find(Locator::Css("button.approve")).await?.click().await?;
-        browser.wait().for_element(Locator::Css("select[name=login]")).await?.select_by_value(user).await?;
-        browser.find(Locator::Css("input[name=password]")).await?.send_keys(&format!("{user}-password")).await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("select[name=login]"))
+            .await?
+            .select_by_value(user)
+            .await?;
+        browser
+            .find(Locator::Css("input[name=password]"))
+            .await?
+            .send_keys(&format!("{user}-password"))
+            .await?;
         browser.find(Locator::Css("button[value=allow]")).await?.click().await?;
         anyhow::Ok(())
     }
@@ -273,10 +340,18 @@ async fn sign_in_with_chromium(mcp_url: &str, user: &str) -> Result<String> {
     let final_url = browser.current_url().await.map(|u| u.to_string()).unwrap_or_default();
     let _ = browser.close().await;
     outcome?;
-    let callback = landed.with_context(|| format!("the browser never reached the client's redirect URI (at {final_url})"))??;
+    let callback =
+        landed.with_context(|| format!("the browser never reached the client's redirect URI (at {final_url})"))??;
     let params: std::collections::BTreeMap<String, String> = callback.query_pairs().into_owned().collect();
-    ensure!(params.get("state") == Some(&state), "state did not come back: {params:?}");
-    ensure!(params.get("iss") == Some(&found.issuer), "iss is {:?}", params.get("iss"));
+    ensure!(
+        params.get("state") == Some(&state),
+        "state did not come back: {params:?}"
+    );
+    ensure!(
+        params.get("iss") == Some(&found.issuer),
+        "iss is {:?}",
+        params.get("iss")
+    );
     let code = params.get("code").context("no code")?;
 
     let tokens: Value = http
@@ -293,7 +368,10 @@ async fn sign_in_with_chromium(mcp_url: &str, user: &str) -> Result<String> {
         .await?
         .json()
         .await?;
-    tokens["access_token"].as_str().map(str::to_owned).with_context(|| format!("no access token: error {}", tokens["error"]))
+    tokens["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("no access token: error {}", tokens["error"]))
 }
 
 fn excerpt(text: &str) -> String {
@@ -304,11 +382,16 @@ fn excerpt(text: &str) -> String {
 async fn the_readme_sandbox_lets_a_browser_sign_in_and_a_client_call_tools_then_stops_on_ctrl_c() {
     for readme in ["README.md", "README.ja.md"] {
         let text = std::fs::read_to_string(e2e::workspace_root().join(readme)).unwrap();
-        assert!(text.contains(README_COMMAND), "{readme} no longer shows `{README_COMMAND}`");
+        assert!(
+            text.contains(README_COMMAND),
+            "{readme} no longer shows `{README_COMMAND}`"
+        );
     }
     let port = e2e::free_port().unwrap();
     let mut sandbox = Sandbox::start(port).unwrap();
-    sandbox.wait_for("Press Ctrl-C to stop.", Duration::from_secs(180)).unwrap();
+    sandbox
+        .wait_for("Press Ctrl-C to stop.", Duration::from_secs(180))
+        .unwrap();
 
     // What it prints: the MCP URL, the users, the next step.
     let mcp_url = sandbox.printed("MCP URL (Streamable HTTP):").unwrap();
@@ -316,34 +399,59 @@ async fn the_readme_sandbox_lets_a_browser_sign_in_and_a_client_call_tools_then_
     let fake_url = sandbox.printed("fake cybozu.com:").unwrap();
     let text = sandbox.text();
     for user in ["alice", "bob", "carol"] {
-        assert!(text.contains(&format!("{user}-password")), "user {user} not printed:\n{text}");
+        assert!(
+            text.contains(&format!("{user}-password")),
+            "user {user} not printed:\n{text}"
+        );
     }
     assert!(text.contains("npx @modelcontextprotocol/inspector"), "{text}");
     assert!(text.contains(&format!("URL {mcp_url}")), "{text}");
 
     // A person signs in through the printed URL; an independent MCP client (rmcp) calls tools.
     let access_token = sign_in_with_chromium(&mcp_url, "bob").await.unwrap();
-    let transport = StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(mcp_url.clone()).auth_header(access_token));
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(mcp_url.clone()).auth_header(access_token),
+    );
     let client = ().serve(transport).await.expect("initialize through the printed URL");
     let tools = client.list_all_tools().await.unwrap();
-    assert!(tools.iter().any(|t| t.name == "getRecords"), "no getRecords among {} tools", tools.len());
+    assert!(
+        tools.iter().any(|t| t.name == "getRecords"),
+        "no getRecords among {} tools",
+        tools.len()
+    );
     let arguments = json!({"appId": "2", "fields": ["案件名"]});
     let result = client
         .call_tool(CallToolRequestParams::new("getRecords").with_arguments(arguments.as_object().unwrap().clone()))
         .await
         .unwrap();
     assert_ne!(result.is_error, Some(true), "getRecords failed: {:?}", result.content);
-    let answer = result.content.iter().find_map(|c| c.as_text().map(|t| t.text.clone())).expect("no text");
+    let answer = result
+        .content
+        .iter()
+        .find_map(|c| c.as_text().map(|t| t.text.clone()))
+        .expect("no text");
     let answer: Value = serde_json::from_str(&answer).unwrap_or_else(|_| panic!("not JSON: {answer}"));
-    let deals: Vec<&str> = answer["records"].as_array().unwrap().iter().map(|r| r["案件名"]["value"].as_str().unwrap()).collect();
+    let deals: Vec<&str> = answer["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["案件名"]["value"].as_str().unwrap())
+        .collect();
     // bob's own kintone permissions apply: the confidential deal is for managers only.
     assert!(deals.contains(&"基幹システム刷新"), "{deals:?}");
-    assert!(!deals.iter().any(|d| d.contains("機密")), "bob sees a confidential deal: {deals:?}");
+    assert!(
+        !deals.iter().any(|d| d.contains("機密")),
+        "bob sees a confidential deal: {deals:?}"
+    );
     client.cancel().await.unwrap();
 
     // Ctrl-C stops both servers cleanly.
     let status = sandbox.interrupt().unwrap();
-    assert!(status.success(), "the sandbox exited with {status}:\n{}", sandbox.text());
+    assert!(
+        status.success(),
+        "the sandbox exited with {status}:\n{}",
+        sandbox.text()
+    );
     assert!(sandbox.text().contains("stopped."), "{}", sandbox.text());
     let fake_port = Url::parse(&fake_url).unwrap().port().unwrap();
     // The sandbox has exited; its host may take a moment more to release the port (a real

@@ -41,16 +41,16 @@ use e2e::signin::{self, Tokens};
 use e2e::{kv_store, App};
 use std::collections::BTreeMap;
 
-#[path = "security/tool_scopes.rs"]
-mod tool_scopes;
 #[path = "security/browser_flow.rs"]
 mod browser_flow;
-#[path = "security/token_store.rs"]
-mod token_store;
-#[path = "security/sse_sessions.rs"]
-mod sse_sessions;
 #[path = "security/cimd.rs"]
 mod cimd;
+#[path = "security/sse_sessions.rs"]
+mod sse_sessions;
+#[path = "security/token_store.rs"]
+mod token_store;
+#[path = "security/tool_scopes.rs"]
+mod tool_scopes;
 
 type Snapshot = BTreeMap<(String, String), Vec<u8>>;
 
@@ -81,12 +81,18 @@ fn forgeries(tokens: &Tokens) -> Vec<(String, String)> {
         ("last character changed".into(), format!("Bearer {flipped}")),
         ("truncated".into(), format!("Bearer {}", &token[..token.len() / 2])),
         ("extended".into(), format!("Bearer {token}x")),
-        ("refresh token as access token".into(), format!("Bearer {}", tokens.refresh_token)),
+        (
+            "refresh token as access token".into(),
+            format!("Bearer {}", tokens.refresh_token),
+        ),
         ("Basic scheme".into(), format!("Basic {token}")),
         ("scheme only".into(), "Bearer".into()),
         ("empty token".into(), "Bearer ".into()),
         ("two tokens".into(), format!("Bearer {token} {token}")),
-        ("control characters".into(), "Bearer \u{1}\u{2}".replace(['\u{1}', '\u{2}'], "%01")),
+        (
+            "control characters".into(),
+            "Bearer \u{1}\u{2}".replace(['\u{1}', '\u{2}'], "%01"),
+        ),
         ("very long".into(), format!("Bearer {}", "A".repeat(16 * 1024))),
     ]
 }
@@ -102,11 +108,19 @@ async fn forged_or_tampered_bearer_tokens_get_401_and_never_reach_kintone() {
         for path in ["/mcp", "/sse"] {
             let response = tools_list(&app, path, Some(&authorization), "").await;
             assert_eq!(response.status(), 401, "{what} at {path}");
-            let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+            let challenge = response
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
             assert!(challenge.starts_with("Bearer "), "{what} at {path}: {challenge}");
         }
     }
-    assert!(fake.requests().is_empty(), "a forged token reached kintone: {:?}", fake.requests());
+    assert!(
+        fake.requests().is_empty(),
+        "a forged token reached kintone: {:?}",
+        fake.requests()
+    );
     assert_eq!(before, snapshot(&app), "refusing forged tokens changed the store");
     // The real token still works afterwards.
     assert_eq!(tools_list(&app, "/mcp", Some(&tokens.bearer()), "").await.status(), 200);
@@ -118,7 +132,11 @@ async fn an_access_token_in_the_query_string_is_not_accepted() {
     let tokens = signin::sign_in(&app, "alice", "/mcp").await.unwrap();
     let query = format!("?access_token={}", tokens.access_token);
     let response = tools_list(&app, "/mcp", None, &query).await;
-    assert_eq!(response.status(), 401, "RFC 6750 query tokens must not be honoured (they leak into logs)");
+    assert_eq!(
+        response.status(),
+        401,
+        "RFC 6750 query tokens must not be honoured (they leak into logs)"
+    );
 }
 
 /// Inputs the property tests and fuzzers generate, replayed over real HTTP against the wasm app:
@@ -126,32 +144,142 @@ async fn an_access_token_in_the_query_string_is_not_accepted() {
 #[tokio::test]
 async fn hostile_oauth_inputs_over_http_are_refused_and_change_nothing() {
     let app = App::start().await.unwrap();
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let long = "A".repeat(64 * 1024);
     // URIs are limited to 64 KiB by the http crate on the client side already.
     let long_query = "A".repeat(8 * 1024);
     /// (method, path, query, content type, extra header "name: value", body)
-    type Case = (&'static str, &'static str, String, Option<&'static str>, Option<String>, Vec<u8>);
+    type Case = (
+        &'static str,
+        &'static str,
+        String,
+        Option<&'static str>,
+        Option<String>,
+        Vec<u8>,
+    );
     let cases: Vec<Case> = vec![
         // (method, path, query, content type, extra header "name: value", body)
-        ("GET", "/authorize", "?response_type=code&response_type=code&client_id=x".into(), None, None, vec![]),
-        ("GET", "/authorize", "?client_id=%ff%fe&redirect_uri=%00".into(), None, None, vec![]),
-        ("GET", "/authorize", format!("?client_id={long_query}"), None, None, vec![]),
-        ("POST", "/authorize", String::new(), Some("application/x-www-form-urlencoded"), Some(format!("cookie: __Host-kmcp-csrf={long}")), b"request=%%%&csrf_token=".to_vec()),
-        ("POST", "/token", String::new(), Some("application/x-www-form-urlencoded"), None, b"grant_type=authorization_code&grant_type=refresh_token".to_vec()),
-        ("POST", "/token", String::new(), Some("application/x-www-form-urlencoded"), Some("authorization: Basic %%%".into()), b"grant_type=authorization_code&code=a.b.c".to_vec()),
-        ("POST", "/token", String::new(), Some("application/x-www-form-urlencoded"), Some("authorization: Basic Og==".into()), b"grant_type=refresh_token&refresh_token=rt.0.x.y".to_vec()),
-        ("POST", "/token", String::new(), Some("application/json"), None, br#"{"grant_type":"authorization_code"}"#.to_vec()),
-        ("POST", "/token", String::new(), Some("application/x-www-form-urlencoded"), None, vec![0xff, 0xfe, b'=', 0x00]),
-        ("POST", "/register", String::new(), Some("application/json"), None, b"{\"redirect_uris\":[\"javascript:alert(1)\"]}".to_vec()),
-        ("POST", "/register", String::new(), Some("application/json"), None, format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes()),
-        ("POST", "/revoke", String::new(), Some("application/x-www-form-urlencoded"), None, format!("token={long}").into_bytes()),
-        ("GET", "/callback", "?code=x&state=%00%00".into(), None, Some("cookie: ;;;=;".into()), vec![]),
-        ("GET", "/callback", "?error=access_denied&state=forged".into(), None, None, vec![]),
+        (
+            "GET",
+            "/authorize",
+            "?response_type=code&response_type=code&client_id=x".into(),
+            None,
+            None,
+            vec![],
+        ),
+        (
+            "GET",
+            "/authorize",
+            "?client_id=%ff%fe&redirect_uri=%00".into(),
+            None,
+            None,
+            vec![],
+        ),
+        (
+            "GET",
+            "/authorize",
+            format!("?client_id={long_query}"),
+            None,
+            None,
+            vec![],
+        ),
+        (
+            "POST",
+            "/authorize",
+            String::new(),
+            Some("application/x-www-form-urlencoded"),
+            Some(format!("cookie: __Host-kmcp-csrf={long}")),
+            b"request=%%%&csrf_token=".to_vec(),
+        ),
+        (
+            "POST",
+            "/token",
+            String::new(),
+            Some("application/x-www-form-urlencoded"),
+            None,
+            b"grant_type=authorization_code&grant_type=refresh_token".to_vec(),
+        ),
+        (
+            "POST",
+            "/token",
+            String::new(),
+            Some("application/x-www-form-urlencoded"),
+            Some("authorization: Basic %%%".into()),
+            b"grant_type=authorization_code&code=a.b.c".to_vec(),
+        ),
+        (
+            "POST",
+            "/token",
+            String::new(),
+            Some("application/x-www-form-urlencoded"),
+            Some("authorization: Basic Og==".into()),
+            b"grant_type=refresh_token&refresh_token=rt.0.x.y".to_vec(),
+        ),
+        (
+            "POST",
+            "/token",
+            String::new(),
+            Some("application/json"),
+            None,
+            br#"{"grant_type":"authorization_code"}"#.to_vec(),
+        ),
+        (
+            "POST",
+            "/token",
+            String::new(),
+            Some("application/x-www-form-urlencoded"),
+            None,
+            vec![0xff, 0xfe, b'=', 0x00],
+        ),
+        (
+            "POST",
+            "/register",
+            String::new(),
+            Some("application/json"),
+            None,
+            b"{\"redirect_uris\":[\"javascript:alert(1)\"]}".to_vec(),
+        ),
+        (
+            "POST",
+            "/register",
+            String::new(),
+            Some("application/json"),
+            None,
+            format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes(),
+        ),
+        (
+            "POST",
+            "/revoke",
+            String::new(),
+            Some("application/x-www-form-urlencoded"),
+            None,
+            format!("token={long}").into_bytes(),
+        ),
+        (
+            "GET",
+            "/callback",
+            "?code=x&state=%00%00".into(),
+            None,
+            Some("cookie: ;;;=;".into()),
+            vec![],
+        ),
+        (
+            "GET",
+            "/callback",
+            "?error=access_denied&state=forged".into(),
+            None,
+            None,
+            vec![],
+        ),
     ];
     let before = snapshot(&app);
     for (method, path, query, content_type, header, body) in cases {
-        let mut request = http.request(method.parse().unwrap(), app.url(&format!("{path}{query}"))).body(body);
+        let mut request = http
+            .request(method.parse().unwrap(), app.url(&format!("{path}{query}")))
+            .body(body);
         if let Some(ct) = content_type {
             request = request.header("content-type", ct);
         }
@@ -161,13 +289,24 @@ async fn hostile_oauth_inputs_over_http_are_refused_and_change_nothing() {
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
-        assert!((400..500).contains(&status), "{method} {path}{} answered {status}", query.chars().take(60).collect::<String>());
+        assert!(
+            (400..500).contains(&status),
+            "{method} {path}{} answered {status}",
+            query.chars().take(60).collect::<String>()
+        );
         if path == "/token" {
-            assert_eq!(response.headers().get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"), "{path}");
+            assert_eq!(
+                response.headers().get("cache-control").map(|v| v.to_str().unwrap()),
+                Some("no-store"),
+                "{path}"
+            );
         }
     }
     assert_eq!(before, snapshot(&app), "a refused request changed the store");
-    assert!(app.fake.as_ref().unwrap().requests().is_empty(), "a refused request reached Cybozu");
+    assert!(
+        app.fake.as_ref().unwrap().requests().is_empty(),
+        "a refused request reached Cybozu"
+    );
     // Still healthy: a full sign-in works after all that.
     let tokens = signin::sign_in(&app, "alice", "/mcp").await.unwrap();
     assert_eq!(tools_list(&app, "/mcp", Some(&tokens.bearer()), "").await.status(), 200);

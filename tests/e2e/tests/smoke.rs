@@ -7,7 +7,9 @@ use serde_json::Value;
 #[tokio::test]
 async fn metadata_issuer_is_the_request_origin_when_public_url_is_unset() {
     let app = App::start().await.unwrap();
-    let response = reqwest::get(app.url("/.well-known/oauth-authorization-server")).await.unwrap();
+    let response = reqwest::get(app.url("/.well-known/oauth-authorization-server"))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let doc: Value = response.json().await.unwrap();
     assert_eq!(doc["issuer"], app.base_url.as_str());
@@ -21,7 +23,12 @@ async fn metadata_issuer_is_public_url_when_set() {
         ..Options::default()
     };
     let app = App::start_with(options).await.unwrap();
-    let doc: Value = reqwest::get(app.url("/.well-known/oauth-authorization-server")).await.unwrap().json().await.unwrap();
+    let doc: Value = reqwest::get(app.url("/.well-known/oauth-authorization-server"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(doc["issuer"], "https://mcp.example.com");
     assert_eq!(doc["authorization_endpoint"], "https://mcp.example.com/authorize");
 }
@@ -41,7 +48,10 @@ async fn unauthenticated_mcp_request_gets_a_bearer_challenge() {
     let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
     assert!(challenge.starts_with("Bearer "), "{challenge}");
     assert!(
-        challenge.contains(&format!("resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"", app.base_url)),
+        challenge.contains(&format!(
+            "resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+            app.base_url
+        )),
         "{challenge}"
     );
 }
@@ -70,12 +80,21 @@ async fn mcp_endpoint_lists_the_tools_of_kintone_tools_through_the_wit_import() 
     assert_eq!(response.status(), 200);
     let reply: Value = response.json().await.unwrap();
     let tools = reply["result"]["tools"].as_array().expect("a tools array");
-    let get_records = tools.iter().find(|t| t["name"] == "getRecords").expect("getRecords is listed");
-    assert!(get_records["inputSchema"]["properties"]["appId"].is_object(), "{get_records}");
+    let get_records = tools
+        .iter()
+        .find(|t| t["name"] == "getRecords")
+        .expect("getRecords is listed");
+    assert!(
+        get_records["inputSchema"]["properties"]["appId"].is_object(),
+        "{get_records}"
+    );
     assert_eq!(get_records["annotations"]["readOnlyHint"], true);
     // The listing came from the composed component, not from kintone: no kintone call was made.
     let fake = app.fake.as_ref().unwrap();
-    assert!(fake.requests().iter().all(|r| !r.path.starts_with("/k/")), "tools/list must not call kintone");
+    assert!(
+        fake.requests().iter().all(|r| !r.path.starts_with("/k/")),
+        "tools/list must not call kintone"
+    );
 }
 
 /// A token granted only read scopes may read, but a writing tool gets 403 `insufficient_scope`
@@ -95,7 +114,9 @@ async fn a_tool_needing_an_ungranted_scope_gets_403_insufficient_scope() {
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream")
             .header("mcp-protocol-version", "2025-11-25")
-            .body(format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{name}","arguments":{args}}}}}"#))
+            .body(format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{name}","arguments":{args}}}}}"#
+            ))
             .send()
     };
     let read = call("getRecords", r#"{"appId":1}"#).await.unwrap();
@@ -105,8 +126,14 @@ async fn a_tool_needing_an_ungranted_scope_gets_403_insufficient_scope() {
     let write = call("addRecord", r#"{"appId":1,"record":{}}"#).await.unwrap();
     assert_eq!(write.status(), 403);
     let challenge = write.headers()["www-authenticate"].to_str().unwrap().to_owned();
-    assert!(challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"k:app_record:write\""), "{challenge}");
-    assert!(fake.requests().iter().all(|r| !r.path.starts_with("/k/")), "nothing may reach kintone");
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"k:app_record:write\""),
+        "{challenge}"
+    );
+    assert!(
+        fake.requests().iter().all(|r| !r.path.starts_with("/k/")),
+        "nothing may reach kintone"
+    );
 }
 
 /// A response whose body is known goes out with `content-length`, not chunked: on real Spin a
@@ -123,27 +150,54 @@ async fn known_bodies_travel_with_content_length_both_ways() {
     let tokens = e2e::signin::sign_in(&app, "alice", "/mcp").await.unwrap();
     let endpoint = Endpoint::new(app.url("/mcp"), Some(tokens.bearer()));
     // A kintone write (its answer does not matter here: the request is what is checked).
-    endpoint.call_tool("addRecord", serde_json::json!({"appId": 1, "record": {}})).await.unwrap();
+    endpoint
+        .call_tool("addRecord", serde_json::json!({"appId": 1, "record": {}}))
+        .await
+        .unwrap();
 
     let outbound: Vec<_> = fake.requests().into_iter().filter(|r| r.method == "POST").collect();
-    assert!(outbound.iter().any(|r| r.path == "/oauth2/token"), "the token exchange is logged: {outbound:?}");
-    assert!(outbound.iter().any(|r| r.path.starts_with("/k/")), "the kintone write is logged: {outbound:?}");
+    assert!(
+        outbound.iter().any(|r| r.path == "/oauth2/token"),
+        "the token exchange is logged: {outbound:?}"
+    );
+    assert!(
+        outbound.iter().any(|r| r.path.starts_with("/k/")),
+        "the kintone write is logged: {outbound:?}"
+    );
     for r in &outbound {
         assert!(!r.chunked, "{} {} went out chunked", r.method, r.path);
         let length = r.content_length.as_deref().and_then(|l| l.parse::<usize>().ok());
-        assert!(length.is_some_and(|l| l > 0), "{} {} has no content-length: {:?}", r.method, r.path, r.content_length);
+        assert!(
+            length.is_some_and(|l| l > 0),
+            "{} {} has no content-length: {:?}",
+            r.method,
+            r.path,
+            r.content_length
+        );
     }
 
     let http = reqwest::Client::new();
     let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
     let requests = [
         ("metadata", http.get(app.url("/.well-known/oauth-authorization-server"))),
-        ("401 without a token", http.post(app.url("/mcp")).header("content-type", "application/json").body(list)),
+        (
+            "401 without a token",
+            http.post(app.url("/mcp"))
+                .header("content-type", "application/json")
+                .body(list),
+        ),
         (
             "tools/list",
             endpoint.post().header("mcp-method", "tools/list").body(list),
         ),
-        ("refused refresh", http.post(app.url("/token")).form(&[("grant_type", "refresh_token"), ("refresh_token", "nope"), ("client_id", "nobody")])),
+        (
+            "refused refresh",
+            http.post(app.url("/token")).form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "nope"),
+                ("client_id", "nobody"),
+            ]),
+        ),
         ("consent page error", http.get(app.url("/authorize"))),
     ];
     for (what, request) in requests {
@@ -151,7 +205,14 @@ async fn known_bodies_travel_with_content_length_both_ways() {
         let headers = response.headers().clone();
         let body = response.bytes().await.unwrap();
         assert!(headers.get("transfer-encoding").is_none(), "{what}: chunked");
-        let length = headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-        assert_eq!(length, Some(body.len()), "{what}: content-length must state the body's length");
+        let length = headers
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        assert_eq!(
+            length,
+            Some(body.len()),
+            "{what}: content-length must state the body's length"
+        );
     }
 }

@@ -45,7 +45,9 @@ impl<'de> Deserialize<'de> for FaultTimes {
                 .filter(|n| *n >= 1 && *n <= u32::MAX as u64)
                 .map(|n| FaultTimes::Count(n as u32))
                 .ok_or_else(|| serde::de::Error::custom("times must be a positive integer or \"always\"")),
-            _ => Err(serde::de::Error::custom("times must be a positive integer or \"always\"")),
+            _ => Err(serde::de::Error::custom(
+                "times must be a positive integer or \"always\"",
+            )),
         }
     }
 }
@@ -71,11 +73,21 @@ pub struct Fault {
 
 impl Fault {
     fn new(path: &str, kind: FaultKind) -> Self {
-        Fault { path: path.to_string(), method: None, kind, times: FaultTimes::Count(1) }
+        Fault {
+            path: path.to_string(),
+            method: None,
+            kind,
+            times: FaultTimes::Count(1),
+        }
     }
 
     pub fn latency(path: &str, delay: Duration) -> Self {
-        Fault::new(path, FaultKind::Latency { millis: delay.as_millis() as u64 })
+        Fault::new(
+            path,
+            FaultKind::Latency {
+                millis: delay.as_millis() as u64,
+            },
+        )
     }
 
     pub fn rate_limit(path: &str) -> Self {
@@ -133,7 +145,11 @@ impl FaultTable {
             FaultTimes::Always => None,
             FaultTimes::Count(n) => Some(n),
         };
-        self.active.push(ActiveFault { id: self.next_id, fault, remaining });
+        self.active.push(ActiveFault {
+            id: self.next_id,
+            fault,
+            remaining,
+        });
         self.next_id
     }
 
@@ -202,7 +218,8 @@ mod tests {
 
     #[test]
     fn json_form() {
-        let fault: Fault = serde_json::from_str(r#"{"path":"/k/*","kind":{"type":"latency","millis":50},"times":"always"}"#).unwrap();
+        let fault: Fault =
+            serde_json::from_str(r#"{"path":"/k/*","kind":{"type":"latency","millis":50},"times":"always"}"#).unwrap();
         assert_eq!(fault.times, FaultTimes::Always);
         let fault: Fault = serde_json::from_str(r#"{"path":"/k/*","kind":{"type":"drop_connection"}}"#).unwrap();
         assert_eq!(fault.times, FaultTimes::Count(1));

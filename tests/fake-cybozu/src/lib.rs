@@ -93,7 +93,9 @@ impl FakeCybozu {
     pub async fn start(config: FakeConfig) -> anyhow::Result<FakeCybozu> {
         let text = match &config.data {
             SeedData::Bundled => seed::BUNDLED.to_string(),
-            SeedData::File(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+            SeedData::File(path) => {
+                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+            }
             SeedData::Json(text) => text.clone(),
         };
         let seed = seed::Seed::parse(&text)?;
@@ -117,7 +119,12 @@ impl FakeCybozu {
         let (shutdown, stop) = oneshot::channel();
         let app = server::router(shared.clone());
         let task = tokio::spawn(server::serve(listener, app, stop));
-        Ok(FakeCybozu { shared, addr, shutdown: Some(shutdown), task: Some(task) })
+        Ok(FakeCybozu {
+            shared,
+            addr,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.

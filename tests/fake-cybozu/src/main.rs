@@ -10,7 +10,10 @@ use clap::Parser;
 use fake_cybozu::{FakeConfig, FakeCybozu, SeedData};
 
 #[derive(Parser, Debug)]
-#[command(name = "fake-cybozu", about = "A fake cybozu.com (Cybozu OAuth 2.0 + kintone REST API) for tests and a local sandbox")]
+#[command(
+    name = "fake-cybozu",
+    about = "A fake cybozu.com (Cybozu OAuth 2.0 + kintone REST API) for tests and a local sandbox"
+)]
 struct Args {
     /// Address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -48,7 +51,11 @@ async fn main() -> anyhow::Result<()> {
         data: args.data.map(SeedData::File).unwrap_or_default(),
         client_id: args.client_id,
         client_secret: args.client_secret,
-        redirect_uris: if args.redirect_uris.is_empty() { defaults.redirect_uris.clone() } else { args.redirect_uris },
+        redirect_uris: if args.redirect_uris.is_empty() {
+            defaults.redirect_uris.clone()
+        } else {
+            args.redirect_uris
+        },
         token_lifetime: Duration::from_secs(args.token_lifetime),
         auto_approve_user: if args.sign_in_page { None } else { Some(args.approve_as) },
         deploy_processing_polls: args.deploy_processing_polls,

@@ -53,10 +53,16 @@ enum Checked {
 
 fn check(state: &State, request: &AuthRequest) -> Checked {
     if request.client_id != state.oauth.client.client_id {
-        return Checked::Page(StatusCode::BAD_REQUEST, "The client_id is not registered on this cybozu.com domain.".into());
+        return Checked::Page(
+            StatusCode::BAD_REQUEST,
+            "The client_id is not registered on this cybozu.com domain.".into(),
+        );
     }
     if !state.oauth.client.redirect_uris.contains(&request.redirect_uri) {
-        return Checked::Page(StatusCode::BAD_REQUEST, "The redirect_uri does not match the OAuth client's redirect endpoint.".into());
+        return Checked::Page(
+            StatusCode::BAD_REQUEST,
+            "The redirect_uri does not match the OAuth client's redirect endpoint.".into(),
+        );
     }
     if request.response_type != "code" {
         return Checked::Redirect("unsupported_response_type".into(), "response_type must be code".into());
@@ -122,14 +128,19 @@ fn issue_code(state: &mut State, request: &AuthRequest, user: &str, scopes: Vec<
 }
 
 /// `GET /oauth2/authorization`
-pub async fn authorize(AxumState(shared): AxumState<Arc<Shared>>, Query(query): Query<HashMap<String, String>>) -> Response {
+pub async fn authorize(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let request = AuthRequest::from_map(&query);
     let mut state = shared.state();
     match check(&state, &request) {
         Checked::Page(status, message) => error_page(status, &message),
-        Checked::Redirect(error, description) => {
-            redirect_with(&request.redirect_uri, &[("error", &error), ("error_description", &description)], request.state.as_deref())
-        }
+        Checked::Redirect(error, description) => redirect_with(
+            &request.redirect_uri,
+            &[("error", &error), ("error_description", &description)],
+            request.state.as_deref(),
+        ),
         Checked::Ok(scopes) => match state.oauth.approving_user.clone() {
             Some(user) => {
                 let code = issue_code(&mut state, &request, &user, scopes);
@@ -156,10 +167,22 @@ fn sign_in_page(state: &State, request: &AuthRequest, scopes: &[Scope], error: O
     let options = state
         .users
         .iter()
-        .map(|u| format!("<option value=\"{}\">{} ({})</option>", e(&u.code), html_escape::encode_text(&u.name), html_escape::encode_text(&u.code)))
+        .map(|u| {
+            format!(
+                "<option value=\"{}\">{} ({})</option>",
+                e(&u.code),
+                html_escape::encode_text(&u.name),
+                html_escape::encode_text(&u.code)
+            )
+        })
         .collect::<String>();
-    let scope_items = scopes.iter().map(|s| format!("<li>{}</li>", s.as_str())).collect::<String>();
-    let error = error.map(|m| format!("<p class=\"error\">{}</p>", html_escape::encode_text(m))).unwrap_or_default();
+    let scope_items = scopes
+        .iter()
+        .map(|s| format!("<li>{}</li>", s.as_str()))
+        .collect::<String>();
+    let error = error
+        .map(|m| format!("<p class=\"error\">{}</p>", html_escape::encode_text(m)))
+        .unwrap_or_default();
     let body = format!(
         "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>cybozu.com ログイン (fake)</title></head><body>\
          <h1>cybozu.com</h1>{error}<form method=\"post\" action=\"/oauth2/authorization\">{hidden}\
@@ -170,8 +193,18 @@ fn sign_in_page(state: &State, request: &AuthRequest, scopes: &[Scope], error: O
          <button type=\"submit\" name=\"decision\" value=\"deny\">拒否</button></form></body></html>",
         client = html_escape::encode_text(&request.client_id),
     );
-    let mut response = (if error.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST }, Html(body)).into_response();
-    response.headers_mut().insert("X-Frame-Options", http::HeaderValue::from_static("DENY"));
+    let mut response = (
+        if error.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        },
+        Html(body),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert("X-Frame-Options", http::HeaderValue::from_static("DENY"));
     response
 }
 
@@ -183,18 +216,36 @@ pub async fn authorize_submit(AxumState(shared): AxumState<Arc<Shared>>, body: B
     let scopes = match check(&state, &request) {
         Checked::Page(status, message) => return error_page(status, &message),
         Checked::Redirect(error, description) => {
-            return redirect_with(&request.redirect_uri, &[("error", &error), ("error_description", &description)], request.state.as_deref())
+            return redirect_with(
+                &request.redirect_uri,
+                &[("error", &error), ("error_description", &description)],
+                request.state.as_deref(),
+            )
         }
         Checked::Ok(scopes) => scopes,
     };
     if form.get("decision").map(String::as_str) != Some("allow") {
-        return redirect_with(&request.redirect_uri, &[("error", "access_denied"), ("error_description", "The user denied the request.")], request.state.as_deref());
+        return redirect_with(
+            &request.redirect_uri,
+            &[
+                ("error", "access_denied"),
+                ("error_description", "The user denied the request."),
+            ],
+            request.state.as_deref(),
+        );
     }
     let login = form.get("login").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
-    let signed_in = state.user(&login).is_some_and(|u| u.password.as_deref().is_none_or(|p| p == password));
+    let signed_in = state
+        .user(&login)
+        .is_some_and(|u| u.password.as_deref().is_none_or(|p| p == password));
     if !signed_in {
-        return sign_in_page(&state, &request, &scopes, Some("ログイン名またはパスワードが正しくありません。"));
+        return sign_in_page(
+            &state,
+            &request,
+            &scopes,
+            Some("ログイン名またはパスワードが正しくありません。"),
+        );
     }
     let code = issue_code(&mut state, &request, &login, scopes);
     redirect_with(&request.redirect_uri, &[("code", &code)], request.state.as_deref())
@@ -203,12 +254,19 @@ pub async fn authorize_submit(AxumState(shared): AxumState<Arc<Shared>>, body: B
 fn token_error(status: StatusCode, error: &str, description: &str) -> Response {
     let mut response = (
         status,
-        [(header::CONTENT_TYPE, "application/json;charset=UTF-8"), (header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
+        [
+            (header::CONTENT_TYPE, "application/json;charset=UTF-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
         json!({"error": error, "error_description": description}).to_string(),
     )
         .into_response();
     if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Basic realm=\"cybozu.com\""));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Basic realm=\"cybozu.com\""),
+        );
     }
     response
 }
@@ -216,7 +274,11 @@ fn token_error(status: StatusCode, error: &str, description: &str) -> Response {
 fn token_ok(body: serde_json::Value) -> Response {
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json;charset=UTF-8"), (header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
+        [
+            (header::CONTENT_TYPE, "application/json;charset=UTF-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
         body.to_string(),
     )
         .into_response()
@@ -230,29 +292,65 @@ fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> Re
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
         .map(|encoded| {
-            let decoded = STANDARD.decode(encoded.trim()).ok().and_then(|b| String::from_utf8(b).ok());
+            let decoded = STANDARD
+                .decode(encoded.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
             let pair = decoded.as_deref().and_then(|d| d.split_once(':')).map(|(id, secret)| {
-                let unescape = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default();
+                let unescape = |s: &str| {
+                    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                        .next()
+                        .map(|(_, v)| v.into_owned())
+                        .unwrap_or_default()
+                };
                 (unescape(id), unescape(secret))
             });
-            pair.ok_or_else(|| token_error(StatusCode::UNAUTHORIZED, "invalid_client", "Malformed HTTP Basic credentials."))
+            pair.ok_or_else(|| {
+                token_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "Malformed HTTP Basic credentials.",
+                )
+            })
         });
     match (basic, form.get("client_secret")) {
-        (Some(_), Some(_)) => Err(token_error(StatusCode::BAD_REQUEST, "invalid_request", "Use only one client authentication method.")),
+        (Some(_), Some(_)) => Err(token_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Use only one client authentication method.",
+        )),
         (Some(result), None) => result,
         (None, Some(secret)) => match form.get("client_id") {
             Some(id) => Ok((id.clone(), secret.clone())),
-            None => Err(token_error(StatusCode::UNAUTHORIZED, "invalid_client", "client_id is missing.")),
+            None => Err(token_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client_id is missing.",
+            )),
         },
-        (None, None) => Err(token_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication is required.")),
+        (None, None) => Err(token_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication is required.",
+        )),
     }
 }
 
 /// `POST /oauth2/token`
 pub async fn token(AxumState(shared): AxumState<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if !content_type.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
-        return token_error(StatusCode::BAD_REQUEST, "invalid_request", "The request must be application/x-www-form-urlencoded.");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("application/x-www-form-urlencoded")
+    {
+        return token_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The request must be application/x-www-form-urlencoded.",
+        );
     }
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let (client_id, client_secret) = match client_credentials(&headers, &form) {
@@ -262,28 +360,52 @@ pub async fn token(AxumState(shared): AxumState<Arc<Shared>>, headers: HeaderMap
     let mut state = shared.state();
     let client = state.oauth.client.clone();
     if client_id != client.client_id || client_secret != client.client_secret {
-        return token_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed.");
+        return token_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed.",
+        );
     }
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => exchange_code(&mut state, &client_id, &form),
         Some("refresh_token") => refresh(&mut state, &client_id, &form),
-        Some(_) => token_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "Only authorization_code and refresh_token are supported."),
+        Some(_) => token_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Only authorization_code and refresh_token are supported.",
+        ),
         None => token_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required."),
     }
 }
 
 fn exchange_code(state: &mut State, client_id: &str, form: &HashMap<String, String>) -> Response {
     let (Some(code), Some(redirect_uri)) = (form.get("code"), form.get("redirect_uri")) else {
-        return token_error(StatusCode::BAD_REQUEST, "invalid_request", "code and redirect_uri are required.");
+        return token_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "code and redirect_uri are required.",
+        );
     };
     let Some(grant) = state.oauth.codes.get_mut(code) else {
-        return token_error(StatusCode::BAD_REQUEST, "invalid_grant", "The authorization code is invalid.");
+        return token_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "The authorization code is invalid.",
+        );
     };
     if grant.used || grant.expires_at <= Instant::now() || grant.client_id != client_id {
-        return token_error(StatusCode::BAD_REQUEST, "invalid_grant", "The authorization code is invalid, expired or already used.");
+        return token_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "The authorization code is invalid, expired or already used.",
+        );
     }
     if grant.redirect_uri != *redirect_uri {
-        return token_error(StatusCode::UNAUTHORIZED, "invalid_grant", "The redirect_uri does not match the authorization request.");
+        return token_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_grant",
+            "The redirect_uri does not match the authorization request.",
+        );
     }
     // Codes are single use: the first exchange consumes it whatever happens next.
     grant.used = true;
@@ -303,8 +425,18 @@ fn refresh(state: &mut State, client_id: &str, form: &HashMap<String, String>) -
     let Some(token) = form.get("refresh_token") else {
         return token_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is required.");
     };
-    let Some(grant) = state.oauth.refresh_tokens.get(token).filter(|g| g.client_id == client_id).cloned() else {
-        return token_error(StatusCode::BAD_REQUEST, "invalid_grant", "The refresh token is invalid or revoked.");
+    let Some(grant) = state
+        .oauth
+        .refresh_tokens
+        .get(token)
+        .filter(|g| g.client_id == client_id)
+        .cloned()
+    else {
+        return token_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "The refresh token is invalid or revoked.",
+        );
     };
     let access_token = issue_access_token(state, &grant.user, client_id, &grant.scopes);
     // Cybozu does not rotate refresh tokens: the response carries no refresh_token.
@@ -323,7 +455,12 @@ fn issue_access_token(state: &mut State, user: &str, client_id: &str, scopes: &[
     let expires_at = now + state.oauth.token_lifetime;
     state.oauth.access_tokens.insert(
         token.clone(),
-        AccessToken { user: user.to_string(), client_id: client_id.to_string(), scopes: scopes.to_vec(), expires_at },
+        AccessToken {
+            user: user.to_string(),
+            client_id: client_id.to_string(),
+            scopes: scopes.to_vec(),
+            expires_at,
+        },
     );
     token
 }
@@ -349,7 +486,12 @@ fn issue_refresh_token(state: &mut State, user: &str, client_id: &str, scopes: &
     let token = random::secret_token();
     state.oauth.refresh_tokens.insert(
         token.clone(),
-        RefreshToken { user: user.to_string(), client_id: client_id.to_string(), scopes: scopes.to_vec(), issued_seq: state.oauth.issue_seq },
+        RefreshToken {
+            user: user.to_string(),
+            client_id: client_id.to_string(),
+            scopes: scopes.to_vec(),
+            issued_seq: state.oauth.issue_seq,
+        },
     );
     token
 }

@@ -132,7 +132,8 @@ impl Seed {
 }
 
 fn parse_offset(text: &str) -> anyhow::Result<FixedOffset> {
-    let dt = DateTime::parse_from_rfc3339(&format!("2000-01-01T00:00:00{text}")).with_context(|| format!("bad utcOffset {text:?}"))?;
+    let dt = DateTime::parse_from_rfc3339(&format!("2000-01-01T00:00:00{text}"))
+        .with_context(|| format!("bad utcOffset {text:?}"))?;
     Ok(*dt.offset())
 }
 
@@ -173,11 +174,20 @@ pub fn build_state(seed: Seed, oauth: OAuthSetup, deploy_processing_polls: u32) 
     let mut state = State {
         users,
         groups: seed.groups.iter().map(|g| (g.code.clone(), g.name.clone())).collect(),
-        organizations: seed.organizations.iter().map(|o| (o.code.clone(), o.name.clone())).collect(),
+        organizations: seed
+            .organizations
+            .iter()
+            .map(|o| (o.code.clone(), o.name.clone()))
+            .collect(),
         spaces: seed
             .spaces
             .iter()
-            .map(|s| Space { id: s.id, name: s.name.clone(), is_guest: s.is_guest, members: s.members.clone() })
+            .map(|s| Space {
+                id: s.id,
+                name: s.name.clone(),
+                is_guest: s.is_guest,
+                members: s.members.clone(),
+            })
             .collect(),
         oauth: OAuthState {
             client: oauth.client,
@@ -218,12 +228,19 @@ fn load_app(state: &mut State, seed: SeedApp) -> anyhow::Result<()> {
     // The system fields kintone always has, unless the fixture names them itself.
     for (code, def) in system_properties() {
         let t = field_type(&def).to_string();
-        if !seed.properties.values().any(|d| d.get("type").and_then(Value::as_str) == Some(t.as_str())) {
+        if !seed
+            .properties
+            .values()
+            .any(|d| d.get("type").and_then(Value::as_str) == Some(t.as_str()))
+        {
             properties.insert(code, def);
         }
     }
     for (code, def) in &seed.properties {
-        properties.insert(code.clone(), fields::normalize_definition(code, def).map_err(|m| anyhow!(m))?);
+        properties.insert(
+            code.clone(),
+            fields::normalize_definition(code, def).map_err(|m| anyhow!(m))?,
+        );
     }
     let status = seed.status.unwrap_or_else(|| {
         serde_json::from_value(json!({"enable": false, "states": null, "actions": null})).unwrap_or_default()
@@ -236,8 +253,10 @@ fn load_app(state: &mut State, seed: SeedApp) -> anyhow::Result<()> {
     }
     let mut general = default_general(&seed.name, &seed.description);
     general.extend(seed.settings.unwrap_or_default());
-    let mut customize: Map<String, Value> =
-        serde_json::from_value(json!({"scope": "ALL", "desktop": {"js": [], "css": []}, "mobile": {"js": [], "css": []}})).unwrap_or_default();
+    let mut customize: Map<String, Value> = serde_json::from_value(
+        json!({"scope": "ALL", "desktop": {"js": [], "css": []}, "mobile": {"js": [], "css": []}}),
+    )
+    .unwrap_or_default();
     customize.extend(seed.customize.unwrap_or_default());
     let notifications = seed.notifications.unwrap_or_default();
     let pick = |key: &str, default: Value| notifications.get(key).cloned().unwrap_or(default);
@@ -258,9 +277,17 @@ fn load_app(state: &mut State, seed: SeedApp) -> anyhow::Result<()> {
         }),
         record_acl: seed.record_acl.unwrap_or_else(|| json!([])),
         field_acl: seed.field_acl.unwrap_or_else(|| json!([])),
-        notifications_general: serde_json::from_value(pick("general", json!({"notifications": [], "notifyToCommenter": true}))).context("notifications.general")?,
+        notifications_general: serde_json::from_value(pick(
+            "general",
+            json!({"notifications": [], "notifyToCommenter": true}),
+        ))
+        .context("notifications.general")?,
         notifications_per_record: pick("perRecord", json!([])),
-        notifications_reminder: serde_json::from_value(pick("reminder", json!({"notifications": [], "timezone": "Asia/Tokyo"}))).context("notifications.reminder")?,
+        notifications_reminder: serde_json::from_value(pick(
+            "reminder",
+            json!({"notifications": [], "timezone": "Asia/Tokyo"}),
+        ))
+        .context("notifications.reminder")?,
         properties,
     };
     let app = App {
@@ -294,14 +321,28 @@ fn to_input(state: &mut State, def: &Value, value: &Value) -> anyhow::Result<Val
     let t = field_type(def);
     let converted = match t {
         t if fields::is_entity_type(t) => Value::Array(
-            value.as_array().ok_or_else(|| anyhow!("{t} values are lists of codes"))?.iter().map(|c| json!({"code": c})).collect(),
+            value
+                .as_array()
+                .ok_or_else(|| anyhow!("{t} values are lists of codes"))?
+                .iter()
+                .map(|c| json!({"code": c}))
+                .collect(),
         ),
         "FILE" => {
             let mut keys = Vec::new();
             for file in value.as_array().ok_or_else(|| anyhow!("FILE values are lists"))? {
-                let name = file.get("name").and_then(Value::as_str).ok_or_else(|| anyhow!("a file needs a name"))?;
-                let content_type = file.get("contentType").and_then(Value::as_str).unwrap_or("application/octet-stream");
-                let data = match (file.get("text").and_then(Value::as_str), file.get("base64").and_then(Value::as_str)) {
+                let name = file
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| anyhow!("a file needs a name"))?;
+                let content_type = file
+                    .get("contentType")
+                    .and_then(Value::as_str)
+                    .unwrap_or("application/octet-stream");
+                let data = match (
+                    file.get("text").and_then(Value::as_str),
+                    file.get("base64").and_then(Value::as_str),
+                ) {
                     (Some(text), _) => text.as_bytes().to_vec(),
                     (None, Some(b64)) => STANDARD.decode(b64).context("file base64")?,
                     _ => bail!("file {name} needs text or base64 content"),
@@ -309,20 +350,35 @@ fn to_input(state: &mut State, def: &Value, value: &Value) -> anyhow::Result<Val
                 let key = crate::random::hex_key::<16>();
                 state.files.insert(
                     key.clone(),
-                    StoredFile { name: name.into(), content_type: content_type.into(), data: data.into(), owner: None, uploaded_at: Instant::now() },
+                    StoredFile {
+                        name: name.into(),
+                        content_type: content_type.into(),
+                        data: data.into(),
+                        owner: None,
+                        uploaded_at: Instant::now(),
+                    },
                 );
                 keys.push(json!({"fileKey": key}));
             }
             Value::Array(keys)
         }
         "SUBTABLE" => {
-            let inner = def.get("fields").and_then(Value::as_object).cloned().unwrap_or_default();
+            let inner = def
+                .get("fields")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
             let mut rows = Vec::new();
-            for row in value.as_array().ok_or_else(|| anyhow!("SUBTABLE values are lists of rows"))? {
+            for row in value
+                .as_array()
+                .ok_or_else(|| anyhow!("SUBTABLE values are lists of rows"))?
+            {
                 let row = row.as_object().ok_or_else(|| anyhow!("a subtable row is an object"))?;
                 let mut cells = Map::new();
                 for (code, cell) in row {
-                    let inner_def = inner.get(code).ok_or_else(|| anyhow!("unknown subtable field {code}"))?;
+                    let inner_def = inner
+                        .get(code)
+                        .ok_or_else(|| anyhow!("unknown subtable field {code}"))?;
                     cells.insert(code.clone(), to_input(state, inner_def, cell)?);
                 }
                 rows.push(json!({"value": cells}));
@@ -335,19 +391,36 @@ fn to_input(state: &mut State, def: &Value, value: &Value) -> anyhow::Result<Val
 }
 
 fn load_record(state: &mut State, app_id: u64, mut seed: Map<String, Value>) -> anyhow::Result<()> {
-    let take_str = |seed: &mut Map<String, Value>, key: &str| seed.remove(key).and_then(|v| v.as_str().map(String::from));
+    let take_str =
+        |seed: &mut Map<String, Value>, key: &str| seed.remove(key).and_then(|v| v.as_str().map(String::from));
     let creator = take_str(&mut seed, "$creator").ok_or_else(|| anyhow!("$creator is required"))?;
-    let created_at = parse_time(&take_str(&mut seed, "$createdAt").ok_or_else(|| anyhow!("$createdAt is required"))?, "$createdAt")?;
+    let created_at = parse_time(
+        &take_str(&mut seed, "$createdAt").ok_or_else(|| anyhow!("$createdAt is required"))?,
+        "$createdAt",
+    )?;
     let modifier = take_str(&mut seed, "$modifier").unwrap_or_else(|| creator.clone());
     let updated_at = match take_str(&mut seed, "$updatedAt") {
         Some(t) => parse_time(&t, "$updatedAt")?,
         None => created_at,
     };
     let status = take_str(&mut seed, "$status");
-    let assignees: Option<Vec<String>> = seed.remove("$assignees").map(|v| serde_json::from_value(v).context("$assignees")).transpose()?;
-    let comments = seed.remove("$comments").map(|v| v.as_array().cloned().unwrap_or_default()).unwrap_or_default();
-    let caller = state.user(&creator).cloned().ok_or_else(|| anyhow!("unknown $creator {creator}"))?;
-    let props = state.apps.get(&app_id).map(|a| a.live.properties.clone()).unwrap_or_default();
+    let assignees: Option<Vec<String>> = seed
+        .remove("$assignees")
+        .map(|v| serde_json::from_value(v).context("$assignees"))
+        .transpose()?;
+    let comments = seed
+        .remove("$comments")
+        .map(|v| v.as_array().cloned().unwrap_or_default())
+        .unwrap_or_default();
+    let caller = state
+        .user(&creator)
+        .cloned()
+        .ok_or_else(|| anyhow!("unknown $creator {creator}"))?;
+    let props = state
+        .apps
+        .get(&app_id)
+        .map(|a| a.live.properties.clone())
+        .unwrap_or_default();
     let mut input = Map::new();
     for (code, value) in &seed {
         let def = props.get(code).ok_or_else(|| anyhow!("unknown field {code}"))?;
@@ -355,7 +428,15 @@ fn load_record(state: &mut State, app_id: u64, mut seed: Map<String, Value>) -> 
     }
     let id = state.apps.get(&app_id).map(|a| a.next_record_id).unwrap_or(1);
     let everything = |_: &str| true;
-    let State { users, groups, organizations, files, next_row_id, apps, .. } = state;
+    let State {
+        users,
+        groups,
+        organizations,
+        files,
+        next_row_id,
+        apps,
+        ..
+    } = state;
     let app = apps.get(&app_id).ok_or_else(|| anyhow!("app vanished"))?;
     let mut env = WriteEnv {
         lang: Lang::En,
@@ -372,8 +453,13 @@ fn load_record(state: &mut State, app_id: u64, mut seed: Map<String, Value>) -> 
         field_editable: &everything,
         key_prefix: "record".into(),
     };
-    let values = fields::apply_input(&mut env, &props, None, &input, WriteMode::Add)
-        .map_err(|e| anyhow!("{} {}", e.message, e.errors.map(|e| Value::Object(e).to_string()).unwrap_or_default()))?;
+    let values = fields::apply_input(&mut env, &props, None, &input, WriteMode::Add).map_err(|e| {
+        anyhow!(
+            "{} {}",
+            e.message,
+            e.errors.map(|e| Value::Object(e).to_string()).unwrap_or_default()
+        )
+    })?;
     let mut record = Record {
         id,
         revision: 1,
@@ -388,13 +474,26 @@ fn load_record(state: &mut State, app_id: u64, mut seed: Map<String, Value>) -> 
         next_comment_id: 1,
     };
     for comment in comments {
-        let text = comment.get("text").and_then(Value::as_str).ok_or_else(|| anyhow!("a comment needs text"))?;
-        let author = comment.get("creator").and_then(Value::as_str).unwrap_or(&record.creator).to_string();
+        let text = comment
+            .get("text")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("a comment needs text"))?;
+        let author = comment
+            .get("creator")
+            .and_then(Value::as_str)
+            .unwrap_or(&record.creator)
+            .to_string();
         let at = match comment.get("createdAt").and_then(Value::as_str) {
             Some(t) => parse_time(t, "comment createdAt")?,
             None => created_at,
         };
-        record.comments.push(Comment { id: record.next_comment_id, text: text.into(), created_at: at, creator: author, mentions: vec![] });
+        record.comments.push(Comment {
+            id: record.next_comment_id,
+            text: text.into(),
+            created_at: at,
+            creator: author,
+            mentions: vec![],
+        });
         record.next_comment_id += 1;
     }
     let users = state.users.clone();

@@ -33,7 +33,10 @@ struct ConnectionKiller(Arc<Notify>);
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/oauth2/authorization", get(oauth::authorize).post(oauth::authorize_submit))
+        .route(
+            "/oauth2/authorization",
+            get(oauth::authorize).post(oauth::authorize_submit),
+        )
         .route("/oauth2/token", axum::routing::post(oauth::token))
         .route("/k/{*rest}", any(kintone::handle))
         .merge(control::router())
@@ -45,7 +48,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
 fn describe_auth(shared: &Shared, headers: &http::HeaderMap) -> (Option<String>, Option<String>, Option<String>) {
     let authorization = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     if let Some(token) = authorization.and_then(|v| v.strip_prefix("Bearer ")) {
-        let user = shared.state().oauth.access_tokens.get(token.trim()).map(|t| t.user.clone());
+        let user = shared
+            .state()
+            .oauth
+            .access_tokens
+            .get(token.trim())
+            .map(|t| t.user.clone());
         return (Some("Bearer".into()), user, None);
     }
     if let Some(encoded) = authorization.and_then(|v| v.strip_prefix("Basic ")) {
@@ -77,20 +85,32 @@ async fn observe(AxumState(shared): AxumState<Arc<Shared>>, request: Request, ne
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
     };
-    let content_type = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(String::from);
+    let content_type = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     let (auth_scheme, user, client_id) = describe_auth(&shared, &parts.headers);
     let seq = shared.log_request(LoggedRequest {
         seq: 0,
         method: parts.method.to_string(),
         path: path.clone(),
         query: parts.uri.query().map(String::from),
-        method_override: parts.headers.get("X-HTTP-Method-Override").and_then(|v| v.to_str().ok()).map(String::from),
+        method_override: parts
+            .headers
+            .get("X-HTTP-Method-Override")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from),
         auth_scheme,
         user,
         client_id,
         body: body_text(content_type.as_deref(), &bytes),
         content_type,
-        content_length: parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(String::from),
+        content_length: parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from),
         chunked: parts
             .headers
             .get_all(http::header::TRANSFER_ENCODING)
@@ -104,7 +124,12 @@ async fn observe(AxumState(shared): AxumState<Arc<Shared>>, request: Request, ne
     let _slot = if path.starts_with("/k/") {
         let (slot, running) = kintone::InFlight::enter(&shared);
         if running > shared.concurrency_limit {
-            let lang = Lang::from_accept_language(parts.headers.get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
+            let lang = Lang::from_accept_language(
+                parts
+                    .headers
+                    .get(http::header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok()),
+            );
             shared.finish_request(seq, 429);
             return ApiError::rate_limited(lang, shared.concurrency_limit, running).into_response();
         }
@@ -114,7 +139,12 @@ async fn observe(AxumState(shared): AxumState<Arc<Shared>>, request: Request, ne
     };
     if let Some(kind) = shared.take_fault(parts.method.as_str(), &path) {
         shared.note_fault(seq, &kind);
-        let lang = Lang::from_accept_language(parts.headers.get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
+        let lang = Lang::from_accept_language(
+            parts
+                .headers
+                .get(http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        );
         match kind {
             FaultKind::Latency { millis } => tokio::time::sleep(Duration::from_millis(millis)).await,
             FaultKind::RateLimit => {
@@ -180,5 +210,7 @@ pub async fn serve(listener: TcpListener, app: Router, mut shutdown: oneshot::Re
 
 pub async fn bind(addr: Option<SocketAddr>) -> anyhow::Result<TcpListener> {
     let addr = addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-    TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
 }

@@ -284,7 +284,9 @@ impl State {
     }
 
     pub fn user_name(&self, code: &str) -> String {
-        self.user(code).map(|u| u.name.clone()).unwrap_or_else(|| code.to_string())
+        self.user(code)
+            .map(|u| u.name.clone())
+            .unwrap_or_else(|| code.to_string())
     }
 
     pub fn space(&self, id: u64) -> Option<&Space> {
@@ -296,7 +298,10 @@ impl State {
     }
 
     pub fn organization_name(&self, code: &str) -> Option<String> {
-        self.organizations.iter().find(|(c, _)| c == code).map(|(_, n)| n.clone())
+        self.organizations
+            .iter()
+            .find(|(c, _)| c == code)
+            .map(|(_, n)| n.clone())
     }
 
     pub fn next_row_id(&mut self) -> u64 {

@@ -12,7 +12,9 @@ use serde_json::Value;
 #[tokio::test]
 async fn authorization_code_grant_issues_tokens_and_redirects_with_state() {
     let h = Harness::start().await;
-    let response = h.authorize("alice", "k:app_record:read k:file:read", REDIRECT, "st-123").await;
+    let response = h
+        .authorize("alice", "k:app_record:read k:file:read", REDIRECT, "st-123")
+        .await;
     assert_eq!(response.status(), StatusCode::FOUND);
     let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
     assert_eq!(location.origin().ascii_serialization(), "http://127.0.0.1:3000");
@@ -28,7 +30,13 @@ async fn authorization_code_grant_issues_tokens_and_redirects_with_state() {
     assert_eq!(body["scope"], "k:app_record:read k:file:read");
     assert!(body["access_token"].as_str().unwrap().len() >= 32);
     assert!(body["refresh_token"].as_str().unwrap().len() >= 32);
-    let (status, _) = h.get(body["access_token"].as_str().unwrap(), "/k/v1/record.json", &[("app", "1"), ("id", "1")]).await;
+    let (status, _) = h
+        .get(
+            body["access_token"].as_str().unwrap(),
+            "/k/v1/record.json",
+            &[("app", "1"), ("id", "1")],
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -39,7 +47,10 @@ async fn refresh_returns_new_access_token_without_refresh_token() {
     let response = h.refresh(&tokens.refresh).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
-    assert!(body.get("refresh_token").is_none(), "Cybozu does not rotate refresh tokens: {body}");
+    assert!(
+        body.get("refresh_token").is_none(),
+        "Cybozu does not rotate refresh tokens: {body}"
+    );
     assert_eq!(body["scope"], "k:app_record:read");
     let new_access = body["access_token"].as_str().unwrap();
     assert_ne!(new_access, tokens.access);
@@ -51,7 +62,11 @@ async fn refresh_returns_new_access_token_without_refresh_token() {
 
 #[tokio::test]
 async fn access_tokens_expire_and_refresh_recovers() {
-    let h = Harness::start_with(FakeConfig { token_lifetime: Duration::from_secs(1), ..FakeConfig::default() }).await;
+    let h = Harness::start_with(FakeConfig {
+        token_lifetime: Duration::from_secs(1),
+        ..FakeConfig::default()
+    })
+    .await;
     let tokens = h.tokens("alice", "k:app_record:read").await;
     assert_eq!(tokens.body["expires_in"], 1);
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -62,7 +77,13 @@ async fn access_tokens_expire_and_refresh_recovers() {
     let refreshed_again: Value = h.refresh(&tokens.refresh).await.json().await.unwrap();
     assert_eq!(refreshed["expires_in"], 1);
     assert_eq!(refreshed_again["expires_in"], 3600);
-    let (status, _) = h.get(refreshed_again["access_token"].as_str().unwrap(), "/k/v1/records.json", &[("app", "1")]).await;
+    let (status, _) = h
+        .get(
+            refreshed_again["access_token"].as_str().unwrap(),
+            "/k/v1/records.json",
+            &[("app", "1")],
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -97,7 +118,11 @@ async fn wrong_client_secret_is_invalid_client() {
         .http
         .post(h.url("/oauth2/token"))
         .basic_auth(CLIENT_ID, Some("wrong"))
-        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", REDIRECT)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+        ])
         .send()
         .await
         .unwrap();
@@ -127,7 +152,12 @@ async fn client_credentials_in_the_body_are_accepted() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     // The log never keeps the secret.
-    let logged = h.fake.requests().into_iter().find(|r| r.path == "/oauth2/token").unwrap();
+    let logged = h
+        .fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/oauth2/token")
+        .unwrap();
     assert!(logged.body.contains("client_secret=***"), "{}", logged.body);
     assert!(!logged.body.contains(SECRET));
 }
@@ -136,7 +166,9 @@ async fn client_credentials_in_the_body_are_accepted() {
 async fn wrong_redirect_uri_is_refused() {
     let h = Harness::start().await;
     // At the authorization endpoint: an error page, no redirect.
-    let response = h.authorize("alice", "k:app_record:read", "http://127.0.0.1:9999/evil", "s").await;
+    let response = h
+        .authorize("alice", "k:app_record:read", "http://127.0.0.1:9999/evil", "s")
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(response.headers().get("location").is_none());
     // At the token endpoint: the code's redirect_uri must match.
@@ -161,21 +193,39 @@ async fn codes_are_single_use() {
 #[tokio::test]
 async fn bad_authorization_requests_redirect_with_errors() {
     let h = Harness::start().await;
-    let response = h.authorize("alice", "k:app_record:read k:space:read", REDIRECT, "s9").await;
+    let response = h
+        .authorize("alice", "k:app_record:read k:space:read", REDIRECT, "s9")
+        .await;
     let location = response.headers()["location"].to_str().unwrap().to_string();
-    assert!(location.contains("error=invalid_scope") && location.contains("state=s9"), "{location}");
+    assert!(
+        location.contains("error=invalid_scope") && location.contains("state=s9"),
+        "{location}"
+    );
     let response = h
         .http
         .get(h.url("/oauth2/authorization"))
-        .query(&[("client_id", CLIENT_ID), ("redirect_uri", REDIRECT), ("response_type", "token"), ("scope", "k:app_record:read")])
+        .query(&[
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "token"),
+            ("scope", "k:app_record:read"),
+        ])
         .send()
         .await
         .unwrap();
-    assert!(response.headers()["location"].to_str().unwrap().contains("error=unsupported_response_type"));
+    assert!(response.headers()["location"]
+        .to_str()
+        .unwrap()
+        .contains("error=unsupported_response_type"));
     let response = h
         .http
         .get(h.url("/oauth2/authorization"))
-        .query(&[("client_id", "unknown"), ("redirect_uri", REDIRECT), ("response_type", "code"), ("scope", "k:app_record:read")])
+        .query(&[
+            ("client_id", "unknown"),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("scope", "k:app_record:read"),
+        ])
         .send()
         .await
         .unwrap();
@@ -185,11 +235,31 @@ async fn bad_authorization_requests_redirect_with_errors() {
 #[tokio::test]
 async fn token_endpoint_rejects_bad_requests() {
     let h = Harness::start().await;
-    let json = h.http.post(h.url("/oauth2/token")).basic_auth(CLIENT_ID, Some(SECRET)).json(&serde_json::json!({"grant_type": "refresh_token"})).send().await.unwrap();
+    let json = h
+        .http
+        .post(h.url("/oauth2/token"))
+        .basic_auth(CLIENT_ID, Some(SECRET))
+        .json(&serde_json::json!({"grant_type": "refresh_token"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(json.status(), StatusCode::BAD_REQUEST);
-    let no_auth = h.http.post(h.url("/oauth2/token")).form(&[("grant_type", "refresh_token"), ("refresh_token", "x")]).send().await.unwrap();
+    let no_auth = h
+        .http
+        .post(h.url("/oauth2/token"))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(no_auth.status(), StatusCode::UNAUTHORIZED);
-    let grant = h.http.post(h.url("/oauth2/token")).basic_auth(CLIENT_ID, Some(SECRET)).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    let grant = h
+        .http
+        .post(h.url("/oauth2/token"))
+        .basic_auth(CLIENT_ID, Some(SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
     let body: Value = grant.json().await.unwrap();
     assert_eq!(body["error"], "unsupported_grant_type");
     let unknown = h.refresh("never-issued").await;
@@ -198,11 +268,21 @@ async fn token_endpoint_rejects_bad_requests() {
 
 #[tokio::test]
 async fn sign_in_page_posts_back_and_issues_a_code_for_the_chosen_user() {
-    let h = Harness::start_with(FakeConfig { auto_approve_user: None, ..FakeConfig::default() }).await;
+    let h = Harness::start_with(FakeConfig {
+        auto_approve_user: None,
+        ..FakeConfig::default()
+    })
+    .await;
     let page = h
         .http
         .get(h.url("/oauth2/authorization"))
-        .query(&[("client_id", CLIENT_ID), ("redirect_uri", REDIRECT), ("response_type", "code"), ("scope", "k:app_record:read"), ("state", "<s&>")])
+        .query(&[
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("scope", "k:app_record:read"),
+            ("state", "<s&>"),
+        ])
         .send()
         .await
         .unwrap();
@@ -220,31 +300,61 @@ async fn sign_in_page_posts_back_and_issues_a_code_for_the_chosen_user() {
         ("password", "bob-password"),
         ("decision", "allow"),
     ];
-    let response = h.http.post(h.url("/oauth2/authorization")).form(&form).send().await.unwrap();
+    let response = h
+        .http
+        .post(h.url("/oauth2/authorization"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::FOUND);
     let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
     let pairs: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
     assert_eq!(pairs["state"], "<s&>");
     let token: Value = h.exchange(&pairs["code"], REDIRECT).await.json().await.unwrap();
     // bob's token cannot see the HR app, which only alice can.
-    let (status, body) = h.get(token["access_token"].as_str().unwrap(), "/k/v1/records.json", &[("app", "3")]).await;
+    let (status, body) = h
+        .get(
+            token["access_token"].as_str().unwrap(),
+            "/k/v1/records.json",
+            &[("app", "3")],
+        )
+        .await;
     assert_error(status, &body, 403, "CB_NO02");
     // Wrong password: the page again, with an error; deny: access_denied.
     let mut wrong = form;
     wrong[6] = ("password", "nope");
-    let response = h.http.post(h.url("/oauth2/authorization")).form(&wrong).send().await.unwrap();
+    let response = h
+        .http
+        .post(h.url("/oauth2/authorization"))
+        .form(&wrong)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let mut deny = form;
     deny[7] = ("decision", "deny");
-    let response = h.http.post(h.url("/oauth2/authorization")).form(&deny).send().await.unwrap();
-    assert!(response.headers()["location"].to_str().unwrap().contains("error=access_denied"));
+    let response = h
+        .http
+        .post(h.url("/oauth2/authorization"))
+        .form(&deny)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers()["location"]
+        .to_str()
+        .unwrap()
+        .contains("error=access_denied"));
 }
 
 #[tokio::test]
 async fn redirect_uris_can_be_added_at_run_time() {
     let h = Harness::start().await;
     let late = "http://127.0.0.1:45678/callback";
-    assert_eq!(h.authorize("alice", "k:app_record:read", late, "s").await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        h.authorize("alice", "k:app_record:read", late, "s").await.status(),
+        StatusCode::BAD_REQUEST
+    );
     h.fake.add_redirect_uri(late).unwrap();
     let response = h.authorize("alice", "k:app_record:read", late, "s").await;
     assert_eq!(response.status(), StatusCode::FOUND);
@@ -260,5 +370,9 @@ async fn at_most_ten_refresh_tokens_per_user_and_client() {
         h.tokens("alice", "k:app_record:read").await;
     }
     let response = h.refresh(&first.refresh).await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "the oldest of 11 refresh tokens is revoked");
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "the oldest of 11 refresh tokens is revoked"
+    );
 }

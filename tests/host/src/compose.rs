@@ -29,7 +29,10 @@ pub fn load_composed(source: &Path, dependencies: &BTreeMap<String, PathBuf>) ->
         let bytes = read_component(path)?;
         let pkg = Package::from_bytes(&format!("app:dep{i}"), None, bytes, graph.types_mut())
             .with_context(|| format!("dependency `{key}`: {}", path.display()))?;
-        let exports_it = graph.types()[pkg.ty()].exports.keys().any(|name| import_matches(key, name));
+        let exports_it = graph.types()[pkg.ty()]
+            .exports
+            .keys()
+            .any(|name| import_matches(key, name));
         if !exports_it {
             bail!("dependency `{key}`: {} does not export it", path.display());
         }

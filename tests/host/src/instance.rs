@@ -92,13 +92,20 @@ impl InstanceState {
 
 impl WasiView for InstanceState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl WasiHttpView for InstanceState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
     }
 }
 
@@ -143,9 +150,17 @@ impl key_value::HostStore for InstanceState {
         self.config.kv.get(&label, &key).map_err(key_value::Error::Other)
     }
 
-    async fn set(&mut self, store: Resource<KvStoreHandle>, key: String, value: Vec<u8>) -> Result<(), key_value::Error> {
+    async fn set(
+        &mut self,
+        store: Resource<KvStoreHandle>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), key_value::Error> {
         let label = self.store_label(&store)?;
-        self.config.kv.set(&label, &key, &value).map_err(key_value::Error::Other)
+        self.config
+            .kv
+            .set(&label, &key, &value)
+            .map_err(key_value::Error::Other)
     }
 
     async fn delete(&mut self, store: Resource<KvStoreHandle>, key: String) -> Result<(), key_value::Error> {
@@ -173,11 +188,17 @@ impl key_value::HostStore for InstanceState {
 impl variables::Host for InstanceState {
     async fn get(&mut self, name: String) -> Result<String, variables::Error> {
         let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !valid {
             return Err(variables::Error::InvalidName(name));
         }
-        self.config.variables.get(&name).cloned().ok_or(variables::Error::Undefined(name))
+        self.config
+            .variables
+            .get(&name)
+            .cloned()
+            .ok_or(variables::Error::Undefined(name))
     }
 }
 

@@ -39,7 +39,10 @@ impl SqliteKv {
                 PRIMARY KEY (store, key))",
             [],
         )?;
-        Ok(SqliteKv { conn: Arc::new(Mutex::new(conn)), fault_file: state_dir.join(FAULT_FILE) })
+        Ok(SqliteKv {
+            conn: Arc::new(Mutex::new(conn)),
+            fault_file: state_dir.join(FAULT_FILE),
+        })
     }
 
     fn injected_fault(&self, op: &str) -> Result<(), String> {
@@ -52,16 +55,21 @@ impl SqliteKv {
     }
 
     fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, String> {
-        let conn = self.conn.lock().map_err(|_| "key-value store lock poisoned".to_string())?;
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| "key-value store lock poisoned".to_string())?;
         f(&conn).map_err(|e| e.to_string())
     }
 
     pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
         self.injected_fault("get")?;
         self.with(|c| {
-            c.query_row("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2", params![store, key], |r| {
-                r.get(0)
-            })
+            c.query_row(
+                "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
+                params![store, key],
+                |r| r.get(0),
+            )
             .optional()
         })
     }
@@ -80,7 +88,13 @@ impl SqliteKv {
 
     pub fn delete(&self, store: &str, key: &str) -> Result<(), String> {
         self.injected_fault("delete")?;
-        self.with(|c| c.execute("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2", params![store, key]).map(|_| ()))
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2",
+                params![store, key],
+            )
+            .map(|_| ())
+        })
     }
 
     pub fn exists(&self, store: &str, key: &str) -> Result<bool, String> {
@@ -152,6 +166,10 @@ mod tests {
     fn rand_suffix() -> u64 {
         use std::sync::atomic::{AtomicU64, Ordering};
         static N: AtomicU64 = AtomicU64::new(0);
-        N.fetch_add(1, Ordering::Relaxed) ^ (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64)
+        N.fetch_add(1, Ordering::Relaxed)
+            ^ (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64)
     }
 }

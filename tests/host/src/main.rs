@@ -94,7 +94,9 @@ async fn run(args: Args) -> Result<()> {
         }
         let mut vars = BTreeMap::new();
         for (name, template) in &c.variables {
-            let value = resolved.expand(template).with_context(|| format!("component `{id}`: variable `{name}`"))?;
+            let value = resolved
+                .expand(template)
+                .with_context(|| format!("component `{id}`: variable `{name}`"))?;
             vars.insert(name.clone(), value);
         }
         let bytes = compose::load_composed(&c.source, &c.dependencies).with_context(|| format!("component `{id}`"))?;
@@ -112,7 +114,13 @@ async fn run(args: Args) -> Result<()> {
             environment: c.environment.clone().into_iter().collect(),
             kv: kv.clone(),
         };
-        components.insert(id.clone(), server::LoadedComponent { pre, config: Arc::new(config) });
+        components.insert(
+            id.clone(),
+            server::LoadedComponent {
+                pre,
+                config: Arc::new(config),
+            },
+        );
     }
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -124,7 +132,11 @@ async fn run(args: Args) -> Result<()> {
     for r in &app.routes {
         println!("  {}: http://{addr}{}", r.component, r.pattern);
     }
-    let server = Arc::new(server::Server { engine, router: routing::Router::new(app.routes.clone()), components });
+    let server = Arc::new(server::Server {
+        engine,
+        router: routing::Router::new(app.routes.clone()),
+        components,
+    });
     tokio::select! {
         r = server.serve(listener) => r,
         _ = tokio::signal::ctrl_c() => Ok(()),

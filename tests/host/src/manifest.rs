@@ -156,8 +156,7 @@ pub struct Component {
 
 impl App {
     pub fn load(path: &Path) -> Result<App> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read manifest {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read manifest {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         App::parse(&text, base).with_context(|| format!("invalid manifest {}", path.display()))
     }
@@ -167,12 +166,18 @@ impl App {
         if raw.spin_manifest_version != 2 {
             bail!("only spin_manifest_version = 2 is supported");
         }
-        let _ = (&raw.application.version, &raw.application.description, &raw.application.authors);
+        let _ = (
+            &raw.application.version,
+            &raw.application.description,
+            &raw.application.authors,
+        );
         if let Some(trigger) = &raw.application.trigger {
             for (kind, settings) in trigger {
                 let base_is_root = settings.get("base").and_then(|b| b.as_str()).map(|b| b == "/");
                 if kind != "http" || base_is_root == Some(false) {
-                    bail!("[application.trigger.{kind}] is not supported by this test host (only the default base \"/\")");
+                    bail!(
+                        "[application.trigger.{kind}] is not supported by this test host (only the default base \"/\")"
+                    );
                 }
             }
         }
@@ -193,7 +198,10 @@ impl App {
             }
             for t in triggers {
                 if t.executor.is_some() {
-                    bail!("trigger for `{}`: `executor` is not supported by this test host", t.component);
+                    bail!(
+                        "trigger for `{}`: `executor` is not supported by this test host",
+                        t.component
+                    );
                 }
                 if !raw.component.contains_key(&t.component) {
                     bail!("trigger refers to unknown component `{}`", t.component);
@@ -206,7 +214,10 @@ impl App {
                         if routes.iter().any(|r: &Route| r.pattern == *p) {
                             bail!("duplicate route `{p}`");
                         }
-                        routes.push(Route { pattern: p.clone(), component: t.component.clone() });
+                        routes.push(Route {
+                            pattern: p.clone(),
+                            component: t.component.clone(),
+                        });
                     }
                     RawRoute::Private { private: true } => {}
                     RawRoute::Private { private: false } => bail!("route `{{ private = false }}` is not valid"),
@@ -274,14 +285,21 @@ impl App {
                 },
             );
         }
-        Ok(App { name: raw.application.name, variables: raw.variables, routes, components })
+        Ok(App {
+            name: raw.application.name,
+            variables: raw.variables,
+            routes,
+            components,
+        })
     }
 }
 
 /// Spin variable names: lower-case letters, digits and underscores, starting with a letter.
 fn check_variable_name(name: &str) -> Result<()> {
     let ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !ok {
         bail!("invalid variable name `{name}`: use lower_snake_case");
     }
@@ -349,7 +367,10 @@ base = "{{ base }}"
         let dep = format!("{MINIMAL}\n[component.c.dependencies]\n\"a:b/c\" = {{ path = \"d.wasm\" }}\n");
         let err = format!("{:#}", App::parse(&dep, Path::new(".")).unwrap_err());
         assert!(err.contains("dependencies_inherit_configuration"), "{err}");
-        let ok = dep.replace("[component.c.variables]", "dependencies_inherit_configuration = true\n[component.c.variables]");
+        let ok = dep.replace(
+            "[component.c.variables]",
+            "dependencies_inherit_configuration = true\n[component.c.variables]",
+        );
         let app = App::parse(&ok, Path::new("/x")).unwrap();
         assert_eq!(app.components["c"].dependencies["a:b/c"], Path::new("/x/d.wasm"));
     }

@@ -169,7 +169,10 @@ mod tests {
 
     #[test]
     fn entries_resolved_empty_are_skipped_silently() {
-        let entries: Vec<String> = ["", "https://", "http://", "https://claude.ai"].iter().map(|s| s.to_string()).collect();
+        let entries: Vec<String> = ["", "https://", "http://", "https://claude.ai"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let (l, problems) = AllowList::parse(&entries);
         assert!(problems.is_empty(), "{problems:?}");
         assert!(l.allows("https", "claude.ai", None));

@@ -34,22 +34,30 @@ impl Router {
                 None => (route.pattern.as_str(), false),
             };
             let route_segments = segments(prefix);
-            if route_segments.len() > path_segments.len() || (!wildcard && route_segments.len() != path_segments.len()) {
+            if route_segments.len() > path_segments.len() || (!wildcard && route_segments.len() != path_segments.len())
+            {
                 continue;
             }
             let mut params = Vec::new();
-            let fits = route_segments.iter().zip(&path_segments).all(|(r, p)| match r.strip_prefix(':') {
-                Some(name) => {
-                    params.push((name.to_owned(), (*p).to_owned()));
-                    true
-                }
-                None => r == p,
-            });
+            let fits = route_segments
+                .iter()
+                .zip(&path_segments)
+                .all(|(r, p)| match r.strip_prefix(':') {
+                    Some(name) => {
+                        params.push((name.to_owned(), (*p).to_owned()));
+                        true
+                    }
+                    None => r == p,
+                });
             if !fits {
                 continue;
             }
             let rest = &path_segments[route_segments.len()..];
-            let path_info = if rest.is_empty() { String::new() } else { format!("/{}", rest.join("/")) };
+            let path_info = if rest.is_empty() {
+                String::new()
+            } else {
+                format!("/{}", rest.join("/"))
+            };
             // Exact routes beat wildcards; then more literal segments beat fewer.
             let rank = (route_segments.len(), !wildcard);
             let better = match &best {
@@ -57,8 +65,21 @@ impl Router {
                 Some((len, exact, _)) => rank > (*len, *exact),
             };
             if better {
-                let component_route = if prefix.is_empty() { String::new() } else { prefix.to_owned() };
-                best = Some((rank.0, rank.1, Matched { route, component_route, path_info, params }));
+                let component_route = if prefix.is_empty() {
+                    String::new()
+                } else {
+                    prefix.to_owned()
+                };
+                best = Some((
+                    rank.0,
+                    rank.1,
+                    Matched {
+                        route,
+                        component_route,
+                        path_info,
+                        params,
+                    },
+                ));
             }
         }
         best.map(|(_, _, m)| m)
@@ -75,7 +96,13 @@ mod tests {
 
     fn router(patterns: &[&str]) -> Router {
         Router::new(
-            patterns.iter().map(|p| Route { pattern: (*p).to_owned(), component: (*p).to_owned() }).collect(),
+            patterns
+                .iter()
+                .map(|p| Route {
+                    pattern: (*p).to_owned(),
+                    component: (*p).to_owned(),
+                })
+                .collect(),
         )
     }
 

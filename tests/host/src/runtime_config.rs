@@ -47,7 +47,8 @@ impl ClientTls {
 
 /// Reads the file; `known_components` are the manifest's component ids.
 pub fn load(path: &Path, known_components: &[String]) -> Result<ClientTls> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the runtime config {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the runtime config {}", path.display()))?;
     let dir = path.parent().unwrap_or(Path::new("."));
     parse(&text, dir, known_components).with_context(|| format!("runtime config {}", path.display()))
 }
@@ -59,18 +60,34 @@ pub fn parse(text: &str, dir: &Path, known_components: &[String]) -> Result<Clie
             bail!("`{key}` is a runtime-config table this test host does not support (only [[client_tls]])");
         }
     }
-    let raw: RawRuntimeConfig = toml::Value::Table(table).try_into().context("failed to parse [[client_tls]]")?;
+    let raw: RawRuntimeConfig = toml::Value::Table(table)
+        .try_into()
+        .context("failed to parse [[client_tls]]")?;
     let mut out = ClientTls::default();
     for (i, entry) in raw.client_tls.into_iter().enumerate() {
         let context = || format!("[[client_tls]] entry {}", i + 1);
-        ensure!(!entry.component_ids.is_empty(), "{}: 'component_ids' list may not be empty", context());
+        ensure!(
+            !entry.component_ids.is_empty(),
+            "{}: 'component_ids' list may not be empty",
+            context()
+        );
         ensure!(!entry.hosts.is_empty(), "{}: 'hosts' list may not be empty", context());
         for host in &entry.hosts {
-            let authority: http::uri::Authority = host.parse().with_context(|| format!("{}: invalid TLS 'host' {host:?}", context()))?;
-            ensure!(authority.port().is_none(), "{}: invalid TLS 'host' {host:?}; ports not currently supported", context());
+            let authority: http::uri::Authority = host
+                .parse()
+                .with_context(|| format!("{}: invalid TLS 'host' {host:?}", context()))?;
+            ensure!(
+                authority.port().is_none(),
+                "{}: invalid TLS 'host' {host:?}; ports not currently supported",
+                context()
+            );
         }
         for id in &entry.component_ids {
-            ensure!(known_components.contains(id), "{}: no component `{id}` in the manifest", context());
+            ensure!(
+                known_components.contains(id),
+                "{}: no component `{id}` in the manifest",
+                context()
+            );
         }
         if entry.client_cert_file.is_some() || entry.client_private_key_file.is_some() {
             bail!("{}: client certificates are not supported by this test host", context());
@@ -88,7 +105,9 @@ pub fn parse(text: &str, dir: &Path, known_components: &[String]) -> Result<Clie
                 .and_then(Iterator::collect)
                 .with_context(|| format!("{}: failed to load certificate(s) from '{}'", context(), path.display()))?;
             for cert in certs {
-                roots.add(cert).with_context(|| format!("{}: unusable CA certificate in '{}'", context(), path.display()))?;
+                roots
+                    .add(cert)
+                    .with_context(|| format!("{}: unusable CA certificate in '{}'", context(), path.display()))?;
             }
         }
         // This host has no platform store of its own: the webpki roots stand in for it, as they do
@@ -141,9 +160,17 @@ mod tests {
 
     #[test]
     fn platform_roots_stand_in_when_no_file_is_given() {
-        let tls = parse("[[client_tls]]\ncomponent_ids = [\"oauth-provider\"]\nhosts = [\"Example.com\"]", Path::new("."), &components()).unwrap();
+        let tls = parse(
+            "[[client_tls]]\ncomponent_ids = [\"oauth-provider\"]\nhosts = [\"Example.com\"]",
+            Path::new("."),
+            &components(),
+        )
+        .unwrap();
         assert!(tls.for_component("oauth-provider").contains_key("example.com"));
         assert!(tls.for_component("other").is_empty());
-        assert!(parse("", Path::new("."), &components()).unwrap().for_component("oauth-provider").is_empty());
+        assert!(parse("", Path::new("."), &components())
+            .unwrap()
+            .for_component("oauth-provider")
+            .is_empty());
     }
 }

@@ -53,12 +53,18 @@ impl Server {
                 // builder, and the socket as accepted (Nagle on), so a response whose head leaves
                 // before its body shows the same delayed-ACK stall here as under `spin up`.
                 // Errors here are client disconnects mid-response; nothing to report.
-                let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     }
 
-    async fn handle(&self, req: hyper::Request<hyper::body::Incoming>, client: SocketAddr) -> hyper::Response<ResponseBody> {
+    async fn handle(
+        &self,
+        req: hyper::Request<hyper::body::Incoming>,
+        client: SocketAddr,
+    ) -> hyper::Response<ResponseBody> {
         let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
@@ -69,11 +75,19 @@ impl Server {
                 plain(500, "Internal Server Error\n")
             }
         };
-        eprintln!("{method} {path} -> {} ({} ms)", response.status().as_u16(), started.elapsed().as_millis());
+        eprintln!(
+            "{method} {path} -> {} ({} ms)",
+            response.status().as_u16(),
+            started.elapsed().as_millis()
+        );
         response
     }
 
-    async fn dispatch(&self, req: hyper::Request<hyper::body::Incoming>, client: SocketAddr) -> Result<hyper::Response<ResponseBody>> {
+    async fn dispatch(
+        &self,
+        req: hyper::Request<hyper::body::Incoming>,
+        client: SocketAddr,
+    ) -> Result<hyper::Response<ResponseBody>> {
         let path = req.uri().path().to_owned();
         let Some(matched) = self.router.route(&path) else {
             return Ok(plain(404, "Not Found\n"));
@@ -91,7 +105,12 @@ impl Server {
             .to_owned();
         let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_owned();
         // A client must not be able to forge the metadata Spin adds.
-        let forged: Vec<_> = parts.headers.keys().filter(|k| k.as_str().starts_with("spin-")).cloned().collect();
+        let forged: Vec<_> = parts
+            .headers
+            .keys()
+            .filter(|k| k.as_str().starts_with("spin-"))
+            .cloned()
+            .collect();
         for name in forged {
             parts.headers.remove(name);
         }
@@ -126,7 +145,10 @@ impl Server {
         // in its own task and the response is returned as soon as the head is ready.
         let task = tokio::spawn(async move {
             let proxy = pre.instantiate_async(&mut store).await?;
-            proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam).await
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, outparam)
+                .await
         });
         match receiver.await {
             Ok(Ok(response)) => Ok(response.map(|body| body.map_err(anyhow::Error::from).boxed_unsync())),
@@ -148,8 +170,14 @@ impl Server {
 }
 
 fn plain(status: u16, text: &'static str) -> hyper::Response<ResponseBody> {
-    let mut response = hyper::Response::new(Full::new(bytes::Bytes::from_static(text.as_bytes())).map_err(|never| match never {}).boxed_unsync());
+    let mut response = hyper::Response::new(
+        Full::new(bytes::Bytes::from_static(text.as_bytes()))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
     *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
     response
 }

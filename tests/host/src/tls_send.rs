@@ -24,9 +24,15 @@ pub async fn send_with_tls(
 ) -> Result<Sent, Error> {
     let uri = req.uri();
     let authority = uri.authority().ok_or(Error::HttpRequestUriInvalid)?;
-    let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     let address = format!("{}:{}", authority.host(), authority.port_u16().unwrap_or(443));
-    let timeout = |pick: fn(&RequestOptions) -> Option<Duration>| options.as_ref().and_then(pick).unwrap_or(Duration::from_secs(600));
+    let timeout = |pick: fn(&RequestOptions) -> Option<Duration>| {
+        options.as_ref().and_then(pick).unwrap_or(Duration::from_secs(600))
+    };
     let connect_timeout = timeout(|o| o.connect_timeout);
     let first_byte_timeout = timeout(|o| o.first_byte_timeout);
     let between_bytes_timeout = timeout(|o| o.between_bytes_timeout).max(Duration::new(0, 1));
@@ -39,16 +45,31 @@ pub async fn send_with_tls(
         Ok(ip) => rustls::pki_types::ServerName::from(ip),
         Err(_) => rustls::pki_types::ServerName::try_from(host)?,
     };
-    let stream = match tokio::time::timeout(connect_timeout, tokio_rustls::TlsConnector::from(tls).connect(server_name, stream)).await {
+    let stream = match tokio::time::timeout(
+        connect_timeout,
+        tokio_rustls::TlsConnector::from(tls).connect(server_name, stream),
+    )
+    .await
+    {
         Ok(stream) => stream.map_err(Error::Tls)?,
         Err(_) => return Err(Error::ConnectionTimeout),
     };
-    let (mut sender, conn) = tokio::time::timeout(connect_timeout, hyper::client::conn::http1::Builder::new().handshake(TokioIo::new(stream)))
-        .await
-        .map_err(|_| Error::ConnectionTimeout)??;
+    let (mut sender, conn) = tokio::time::timeout(
+        connect_timeout,
+        hyper::client::conn::http1::Builder::new().handshake(TokioIo::new(stream)),
+    )
+    .await
+    .map_err(|_| Error::ConnectionTimeout)??;
     // The request line carries only the path and query (no proxy here).
-    let path = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".to_owned());
-    *req.uri_mut() = http::Uri::builder().path_and_query(path).build().map_err(|_| Error::HttpRequestUriInvalid)?;
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".to_owned());
+    *req.uri_mut() = http::Uri::builder()
+        .path_and_query(path)
+        .build()
+        .map_err(|_| Error::HttpRequestUriInvalid)?;
 
     let send = async move {
         let response = tokio::time::timeout(first_byte_timeout, sender.send_request(req))
@@ -56,7 +77,10 @@ pub async fn send_with_tls(
             .map_err(|_| Error::ConnectionReadTimeout)??;
         let mut interval = tokio::time::interval(between_bytes_timeout);
         interval.reset();
-        Ok::<_, Error>(response.map(|incoming| TimedBody { incoming, timeout: interval }))
+        Ok::<_, Error>(response.map(|incoming| TimedBody {
+            incoming,
+            timeout: interval,
+        }))
     };
     let mut send = pin!(send);
     let mut conn = Some(conn);
@@ -79,7 +103,13 @@ pub async fn send_with_tls(
     let io = async move {
         match conn.take() {
             None => Ok(()),
-            Some(conn) => conn.await.map_err(|e| if e.is_timeout() { Error::HttpResponseTimeout } else { e.into() }),
+            Some(conn) => conn.await.map_err(|e| {
+                if e.is_timeout() {
+                    Error::HttpResponseTimeout
+                } else {
+                    e.into()
+                }
+            }),
         }
     };
     Ok((response, Box::new(io)))
@@ -95,10 +125,17 @@ impl Body for TimedBody {
     type Data = Bytes;
     type Error = Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<http_body::Frame<Bytes>, Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Error>>> {
         match Pin::new(&mut self.as_mut().incoming).poll_frame(cx) {
             Poll::Ready(None) => Poll::Ready(None),
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(if e.is_timeout() { Error::HttpResponseTimeout } else { Error::from(e) }))),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(if e.is_timeout() {
+                Error::HttpResponseTimeout
+            } else {
+                Error::from(e)
+            }))),
             Poll::Ready(Some(Ok(frame))) => {
                 self.timeout.reset();
                 Poll::Ready(Some(Ok(frame)))

@@ -28,7 +28,10 @@ impl Resolved {
         let mut missing = Vec::new();
         for (name, var) in declared {
             let from_env = env(&format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()));
-            match from_env.or_else(|| cli.get(name).cloned()).or_else(|| var.default.clone()) {
+            match from_env
+                .or_else(|| cli.get(name).cloned())
+                .or_else(|| var.default.clone())
+            {
                 Some(v) => {
                     values.insert(name.clone(), v);
                 }
@@ -36,8 +39,10 @@ impl Resolved {
             }
         }
         if !missing.is_empty() {
-            let hint: Vec<String> =
-                missing.iter().map(|n| format!("SPIN_VARIABLE_{}", n.to_ascii_uppercase())).collect();
+            let hint: Vec<String> = missing
+                .iter()
+                .map(|n| format!("SPIN_VARIABLE_{}", n.to_ascii_uppercase()))
+                .collect();
             bail!(
                 "no provider resolved required variable(s): {missing:?}; set {} or pass --variable NAME=VALUE",
                 hint.join(", ")
@@ -57,7 +62,9 @@ impl Resolved {
         while let Some(start) = rest.find("{{") {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
-            let end = after.find("}}").ok_or_else(|| anyhow!("unclosed `{{{{` in `{template}`"))?;
+            let end = after
+                .find("}}")
+                .ok_or_else(|| anyhow!("unclosed `{{{{` in `{template}`"))?;
             let name = after[..end].trim();
             let value = self
                 .get(name)
@@ -91,7 +98,10 @@ mod tests {
     #[test]
     fn environment_beats_cli_beats_default() {
         let env = |k: &str| (k == "SPIN_VARIABLE_KINTONE_BASE_URL").then(|| "http://env".to_owned());
-        let cli = BTreeMap::from([("kintone_base_url".to_owned(), "http://cli".to_owned()), ("mode".to_owned(), "b".to_owned())]);
+        let cli = BTreeMap::from([
+            ("kintone_base_url".to_owned(), "http://cli".to_owned()),
+            ("mode".to_owned(), "b".to_owned()),
+        ]);
         let r = Resolved::resolve(&declared(), env, &cli).unwrap();
         assert_eq!(r.get("kintone_base_url"), Some("http://env"));
         assert_eq!(r.get("mode"), Some("b"));
@@ -100,7 +110,9 @@ mod tests {
 
     #[test]
     fn missing_required_variable_is_a_clear_error() {
-        let err = Resolved::resolve(&declared(), |_| None, &BTreeMap::new()).unwrap_err().to_string();
+        let err = Resolved::resolve(&declared(), |_| None, &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no provider resolved required variable(s)"), "{err}");
         assert!(err.contains("SPIN_VARIABLE_KINTONE_BASE_URL"), "{err}");
     }
@@ -113,9 +125,20 @@ mod tests {
 
     #[test]
     fn templates_expand_and_unknown_names_fail() {
-        let r = Resolved::resolve(&declared(), |_| Some("https://example.cybozu.com".into()), &BTreeMap::new()).unwrap();
-        assert_eq!(r.expand("{{ kintone_base_url }}").unwrap(), "https://example.cybozu.com");
-        assert_eq!(r.expand("x{{mode}}y{{ mode }}").unwrap(), "xhttps://example.cybozu.comyhttps://example.cybozu.com");
+        let r = Resolved::resolve(
+            &declared(),
+            |_| Some("https://example.cybozu.com".into()),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            r.expand("{{ kintone_base_url }}").unwrap(),
+            "https://example.cybozu.com"
+        );
+        assert_eq!(
+            r.expand("x{{mode}}y{{ mode }}").unwrap(),
+            "xhttps://example.cybozu.comyhttps://example.cybozu.com"
+        );
         assert!(r.expand("{{ nope }}").is_err());
         assert!(r.expand("{{ mode").is_err());
     }

@@ -26,7 +26,10 @@ impl Drop for Host {
 fn manifest() -> PathBuf {
     let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("probe.spin.toml");
     let wasm = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/wasm32-wasip2/release/host_probe.wasm");
-    assert!(wasm.exists(), "build the probe first: cargo build --target wasm32-wasip2 --release -p host-probe -p kintone-tools");
+    assert!(
+        wasm.exists(),
+        "build the probe first: cargo build --target wasm32-wasip2 --release -p host-probe -p kintone-tools"
+    );
     m
 }
 
@@ -43,8 +46,15 @@ fn temp_dir(name: &str) -> PathBuf {
 fn command(state_dir: &Path, envs: &[(&str, &str)]) -> (Command, String) {
     let port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_spin-test-host"));
-    cmd.arg("up").arg("-f").arg(manifest()).arg("--listen").arg(format!("127.0.0.1:{port}")).arg("--state-dir").arg(state_dir);
-    cmd.env_remove("SPIN_VARIABLE_UPSTREAM").env_remove("SPIN_VARIABLE_GREETING");
+    cmd.arg("up")
+        .arg("-f")
+        .arg(manifest())
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--state-dir")
+        .arg(state_dir);
+    cmd.env_remove("SPIN_VARIABLE_UPSTREAM")
+        .env_remove("SPIN_VARIABLE_GREETING");
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -97,7 +107,10 @@ async fn missing_required_variable_stops_start_up_with_a_clear_message() {
     let output = cmd.output().unwrap();
     assert!(!output.status.success());
     let err = String::from_utf8_lossy(&output.stderr);
-    assert!(err.contains("no provider resolved required variable(s)") && err.contains("SPIN_VARIABLE_UPSTREAM"), "{err}");
+    assert!(
+        err.contains("no provider resolved required variable(s)") && err.contains("SPIN_VARIABLE_UPSTREAM"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -118,11 +131,17 @@ async fn routing_headers_variables_and_key_value() {
         .text()
         .await
         .unwrap();
-    assert!(headers.contains(&format!("spin-full-url: {}/probe/headers?x=1", host.base)), "{headers}");
+    assert!(
+        headers.contains(&format!("spin-full-url: {}/probe/headers?x=1", host.base)),
+        "{headers}"
+    );
     assert!(headers.contains("spin-path-info: /headers"), "{headers}");
     assert!(headers.contains("spin-matched-route: /probe/..."), "{headers}");
     assert!(headers.contains("spin-component-route: /probe"), "{headers}");
-    assert!(headers.contains("spin-client-addr: 127.0.0.1:"), "a forged spin-* header must be replaced: {headers}");
+    assert!(
+        headers.contains("spin-client-addr: 127.0.0.1:"),
+        "a forged spin-* header must be replaced: {headers}"
+    );
 
     assert_eq!(get(&host, "/probe/var?name=greeting").await, (200, "hello".to_owned()));
     // `upstream` is an application variable but not one of this component's variables.
@@ -146,8 +165,18 @@ async fn routing_headers_variables_and_key_value() {
 async fn variables_come_from_the_environment() {
     let up = upstream();
     let dir = temp_dir("env");
-    let host = start(&dir, &[("SPIN_VARIABLE_UPSTREAM", &up), ("SPIN_VARIABLE_GREETING", "こんにちは")]).await;
-    assert_eq!(get(&host, "/probe/var?name=greeting").await, (200, "こんにちは".to_owned()));
+    let host = start(
+        &dir,
+        &[
+            ("SPIN_VARIABLE_UPSTREAM", &up),
+            ("SPIN_VARIABLE_GREETING", "こんにちは"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        get(&host, "/probe/var?name=greeting").await,
+        (200, "こんにちは".to_owned())
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -164,7 +193,10 @@ async fn outbound_requests_follow_allowed_outbound_hosts() {
     assert!(body.contains("HttpRequestDenied"), "{body}");
     // Same port, other host name: still refused (matching is exact).
     let localhost = allowed.replace("127.0.0.1", "localhost");
-    assert_eq!(get(&host, &format!("/probe/outbound?url={localhost}/ping")).await.0, 502);
+    assert_eq!(
+        get(&host, &format!("/probe/outbound?url={localhost}/ping")).await.0,
+        502
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -176,7 +208,10 @@ async fn a_dependency_export_reaches_its_parent() {
     let (status, names) = get(&host, "/probe/dependency").await;
     assert_eq!(status, 200);
     let names: Vec<&str> = names.split(',').collect();
-    assert!(names.contains(&"getRecords") && names.contains(&"addRecord"), "{names:?}");
+    assert!(
+        names.contains(&"getRecords") && names.contains(&"addRecord"),
+        "{names:?}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 

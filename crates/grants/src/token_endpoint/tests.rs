@@ -19,7 +19,14 @@ fn rfc7636_example_verifier_matches() {
 #[test]
 fn code_exchange_issues_tokens_once_and_stores_only_hashes() {
     let (kv, config) = (MemoryStore::new(), test_config());
-    let code = create_grant(&kv, &config, &sample_request(), &kintone_tokens("kintone-access-1", "kintone-refresh-1"), 100).unwrap();
+    let code = create_grant(
+        &kv,
+        &config,
+        &sample_request(),
+        &kintone_tokens("kintone-access-1", "kintone-refresh-1"),
+        100,
+    )
+    .unwrap();
     assert!(code.expose_secret().starts_with("kac_"));
     let tokens = redeem_code(&kv, &config, redemption(code.expose_secret()), 100).unwrap();
     assert_eq!(tokens.scopes, Scopes::ALL);
@@ -28,7 +35,13 @@ fn code_exchange_issues_tokens_once_and_stores_only_hashes() {
     assert_eq!(snapshot.len(), 2, "{:?}", snapshot.keys());
     for value in snapshot.values() {
         let text = String::from_utf8_lossy(value);
-        for secret in [code.expose_secret(), tokens.access_token.expose_secret(), tokens.refresh_token.expose_secret(), "kintone-access-1", "kintone-refresh-1"] {
+        for secret in [
+            code.expose_secret(),
+            tokens.access_token.expose_secret(),
+            tokens.refresh_token.expose_secret(),
+            "kintone-access-1",
+            "kintone-refresh-1",
+        ] {
             assert!(!text.contains(secret));
         }
     }
@@ -39,18 +52,28 @@ fn code_replay_revokes_the_grant() {
     let (kv, config) = (MemoryStore::new(), test_config());
     let code = create_grant(&kv, &config, &sample_request(), &kintone_tokens("a", "r"), 100).unwrap();
     let tokens = redeem_code(&kv, &config, redemption(code.expose_secret()), 100).unwrap();
-    let err = redeem_code(&kv, &config, redemption(code.expose_secret()), 101).err().unwrap();
+    let err = redeem_code(&kv, &config, redemption(code.expose_secret()), 101)
+        .err()
+        .unwrap();
     assert_eq!(err.code(), "invalid_grant");
     assert!(err.to_string().contains("revoked"));
     assert!(kv.snapshot().is_empty());
-    assert_eq!(refresh_tokens(&kv, &config, refresh_with(tokens.refresh_token.expose_secret()), 102).err().unwrap().code(), "invalid_grant");
+    assert_eq!(
+        refresh_tokens(&kv, &config, refresh_with(tokens.refresh_token.expose_secret()), 102)
+            .err()
+            .unwrap()
+            .code(),
+        "invalid_grant"
+    );
 }
 
 #[test]
 fn expired_code_is_refused_and_removed() {
     let (kv, config) = (MemoryStore::new(), test_config());
     let code = create_grant(&kv, &config, &sample_request(), &kintone_tokens("a", "r"), 100).unwrap();
-    let err = redeem_code(&kv, &config, redemption(code.expose_secret()), 100 + CODE_LIFETIME_SECS).err().unwrap();
+    let err = redeem_code(&kv, &config, redemption(code.expose_secret()), 100 + CODE_LIFETIME_SECS)
+        .err()
+        .unwrap();
     assert_eq!(err.to_string(), "authorization code expired");
     assert!(kv.snapshot().is_empty());
 }
@@ -61,24 +84,69 @@ fn pkce_redirect_client_and_resource_mismatches_are_refused() {
     let code = create_grant(&kv, &config, &sample_request(), &kintone_tokens("a", "r"), 100).unwrap();
     let code = code.expose_secret();
     let cases: Vec<(CodeRedemption, &str)> = vec![
-        (CodeRedemption { client_id: "kc1.other", ..redemption(code) }, "invalid_grant"),
-        (CodeRedemption { redirect_uri: Some("http://localhost:4567/other"), ..redemption(code) }, "invalid_grant"),
-        (CodeRedemption { redirect_uri: None, ..redemption(code) }, "invalid_request"),
-        (CodeRedemption { resource: Some("https://other.example.com/mcp"), ..redemption(code) }, "invalid_target"),
-        (CodeRedemption { code_verifier: None, ..redemption(code) }, "invalid_request"),
+        (
+            CodeRedemption {
+                client_id: "kc1.other",
+                ..redemption(code)
+            },
+            "invalid_grant",
+        ),
+        (
+            CodeRedemption {
+                redirect_uri: Some("http://localhost:4567/other"),
+                ..redemption(code)
+            },
+            "invalid_grant",
+        ),
+        (
+            CodeRedemption {
+                redirect_uri: None,
+                ..redemption(code)
+            },
+            "invalid_request",
+        ),
+        (
+            CodeRedemption {
+                resource: Some("https://other.example.com/mcp"),
+                ..redemption(code)
+            },
+            "invalid_target",
+        ),
+        (
+            CodeRedemption {
+                code_verifier: None,
+                ..redemption(code)
+            },
+            "invalid_request",
+        ),
     ];
     for (r, expected) in cases {
         assert_eq!(redeem_code(&kv, &config, r, 101).err().unwrap().code(), expected);
     }
     // None of those burned the code; the resource may also come in another spelling.
-    let ok = CodeRedemption { resource: Some("HTTPS://mcp.example.com/mcp/"), ..redemption(code) };
+    let ok = CodeRedemption {
+        resource: Some("HTTPS://mcp.example.com/mcp/"),
+        ..redemption(code)
+    };
     assert!(redeem_code(&kv, &config, ok, 101).is_ok());
 
     // A wrong verifier burns it.
     let code = create_grant(&kv, &config, &sample_request(), &kintone_tokens("a", "r"), 100).unwrap();
-    let wrong = CodeRedemption { code_verifier: Some(&"x".repeat(43)), ..redemption(code.expose_secret()) };
-    assert_eq!(redeem_code(&kv, &config, wrong, 101).err().unwrap().code(), "invalid_grant");
-    assert_eq!(redeem_code(&kv, &config, redemption(code.expose_secret()), 101).err().unwrap().code(), "invalid_grant");
+    let wrong = CodeRedemption {
+        code_verifier: Some(&"x".repeat(43)),
+        ..redemption(code.expose_secret())
+    };
+    assert_eq!(
+        redeem_code(&kv, &config, wrong, 101).err().unwrap().code(),
+        "invalid_grant"
+    );
+    assert_eq!(
+        redeem_code(&kv, &config, redemption(code.expose_secret()), 101)
+            .err()
+            .unwrap()
+            .code(),
+        "invalid_grant"
+    );
 }
 
 #[test]
@@ -88,7 +156,10 @@ fn forged_codes_are_unknown_and_harmless() {
     let (id, _) = parse_grant_secret(code.expose_secret(), CODE_PREFIX).unwrap();
     let forged = format!("kac_{id}.{}", "A".repeat(43));
     for bad in [forged.as_str(), "kac_", "nonsense", "kac_0.short.x"] {
-        assert_eq!(redeem_code(&kv, &config, redemption(bad), 101).err().unwrap().code(), "invalid_grant");
+        assert_eq!(
+            redeem_code(&kv, &config, redemption(bad), 101).err().unwrap().code(),
+            "invalid_grant"
+        );
     }
     assert!(redeem_code(&kv, &config, redemption(code.expose_secret()), 101).is_ok());
 }
@@ -119,7 +190,12 @@ fn the_previous_token_after_its_grace_revokes_the_grant() {
     let (kv, config) = (MemoryStore::new(), test_config());
     let first = active_grant(&kv, &config, 100);
     let second = refresh_tokens(&kv, &config, refresh_with(first.refresh_token.expose_secret()), 200).unwrap();
-    let late = refresh_tokens(&kv, &config, refresh_with(first.refresh_token.expose_secret()), 200 + REFRESH_GRACE_SECS);
+    let late = refresh_tokens(
+        &kv,
+        &config,
+        refresh_with(first.refresh_token.expose_secret()),
+        200 + REFRESH_GRACE_SECS,
+    );
     assert!(late.err().unwrap().to_string().contains("reuse"));
     assert!(kv.snapshot().is_empty());
     assert!(refresh_tokens(&kv, &config, refresh_with(second.refresh_token.expose_secret()), 261).is_err());
@@ -135,7 +211,10 @@ fn presenting_the_previous_token_again_and_again_cannot_push_the_current_one_out
     let state = kv.snapshot();
     for i in 0..10 {
         let thief = refresh_tokens(&kv, &config, refresh_with(first.refresh_token.expose_secret()), 201 + i).unwrap();
-        assert_eq!(thief.refresh_token.expose_secret(), victim.refresh_token.expose_secret());
+        assert_eq!(
+            thief.refresh_token.expose_secret(),
+            victim.refresh_token.expose_secret()
+        );
     }
     assert_eq!(kv.snapshot(), state);
     let next = refresh_tokens(&kv, &config, refresh_with(victim.refresh_token.expose_secret()), 220).unwrap();
@@ -151,7 +230,10 @@ fn a_forged_refresh_token_naming_a_live_grant_is_unknown_and_revokes_nothing() {
     let t = active_grant(&kv, &config, 100);
     let (id, _) = parse_grant_secret(t.refresh_token.expose_secret(), REFRESH_PREFIX).unwrap();
     let before = kv.snapshot();
-    for forged in [format!("krt_{id}.{}", "A".repeat(43)), format!("krt_{id}.{}", crypto::random_token::<32>().unwrap())] {
+    for forged in [
+        format!("krt_{id}.{}", "A".repeat(43)),
+        format!("krt_{id}.{}", crypto::random_token::<32>().unwrap()),
+    ] {
         let err = refresh_tokens(&kv, &config, refresh_with(&forged), 101).err().unwrap();
         assert_eq!(err.to_string(), "unknown, expired or revoked refresh token");
         assert!(!revoke_token(&kv, &config, &forged, "kc1.client").unwrap());
@@ -171,7 +253,13 @@ fn refresh_reuse_after_rotation_is_refused() {
     let first = active_grant(&kv, &config, 100);
     let second = refresh_tokens(&kv, &config, refresh_with(first.refresh_token.expose_secret()), 200).unwrap();
     let _third = refresh_tokens(&kv, &config, refresh_with(second.refresh_token.expose_secret()), 300).unwrap();
-    assert_eq!(refresh_tokens(&kv, &config, refresh_with(first.refresh_token.expose_secret()), 400).err().unwrap().code(), "invalid_grant");
+    assert_eq!(
+        refresh_tokens(&kv, &config, refresh_with(first.refresh_token.expose_secret()), 400)
+            .err()
+            .unwrap()
+            .code(),
+        "invalid_grant"
+    );
 }
 
 #[test]
@@ -179,16 +267,43 @@ fn refresh_checks_client_scope_resource_and_expiry() {
     let (kv, config) = (MemoryStore::new(), test_config());
     let t = active_grant(&kv, &config, 100);
     let rt = t.refresh_token.expose_secret();
-    let other_client = RefreshRedemption { client_id: "kc1.other", ..refresh_with(rt) };
-    assert_eq!(refresh_tokens(&kv, &config, other_client, 101).err().unwrap().code(), "invalid_grant");
-    let other_resource = RefreshRedemption { resource: Some("https://mcp.example.com/sse"), ..refresh_with(rt) };
-    assert_eq!(refresh_tokens(&kv, &config, other_resource, 101).err().unwrap().code(), "invalid_target");
+    let other_client = RefreshRedemption {
+        client_id: "kc1.other",
+        ..refresh_with(rt)
+    };
+    assert_eq!(
+        refresh_tokens(&kv, &config, other_client, 101).err().unwrap().code(),
+        "invalid_grant"
+    );
+    let other_resource = RefreshRedemption {
+        resource: Some("https://mcp.example.com/sse"),
+        ..refresh_with(rt)
+    };
+    assert_eq!(
+        refresh_tokens(&kv, &config, other_resource, 101).err().unwrap().code(),
+        "invalid_target"
+    );
     // Narrowing works; unknown scopes are ignored.
-    let narrowed = refresh_tokens(&kv, &config, RefreshRedemption { scope: Some("k:file:read claudeai"), ..refresh_with(rt) }, 102).unwrap();
+    let narrowed = refresh_tokens(
+        &kv,
+        &config,
+        RefreshRedemption {
+            scope: Some("k:file:read claudeai"),
+            ..refresh_with(rt)
+        },
+        102,
+    )
+    .unwrap();
     assert_eq!(narrowed.scopes.to_string(), "k:file:read");
     // Idle expiry.
     let rt2 = narrowed.refresh_token.expose_secret().to_owned();
-    assert_eq!(refresh_tokens(&kv, &config, refresh_with(&rt2), 102 + REFRESH_IDLE_SECS).err().unwrap().code(), "invalid_grant");
+    assert_eq!(
+        refresh_tokens(&kv, &config, refresh_with(&rt2), 102 + REFRESH_IDLE_SECS)
+            .err()
+            .unwrap()
+            .code(),
+        "invalid_grant"
+    );
     assert!(kv.snapshot().is_empty());
 }
 
@@ -199,8 +314,14 @@ fn refresh_cannot_widen_scopes() {
     req.scopes = Scopes::parse_lenient("k:app_record:read");
     let code = create_grant(&kv, &config, &req, &kintone_tokens("a", "r"), 100).unwrap();
     let t = redeem_code(&kv, &config, redemption(code.expose_secret()), 100).unwrap();
-    let wide = RefreshRedemption { scope: Some("k:app_record:read k:app_record:write"), ..refresh_with(t.refresh_token.expose_secret()) };
-    assert_eq!(refresh_tokens(&kv, &config, wide, 101).err().unwrap().code(), "invalid_scope");
+    let wide = RefreshRedemption {
+        scope: Some("k:app_record:read k:app_record:write"),
+        ..refresh_with(t.refresh_token.expose_secret())
+    };
+    assert_eq!(
+        refresh_tokens(&kv, &config, wide, 101).err().unwrap().code(),
+        "invalid_scope"
+    );
 }
 
 #[test]
@@ -240,10 +361,17 @@ fn concurrent_refreshes_with_one_token_yield_one_successor_and_keep_the_grant() 
         let mine = refresh_tokens(&racing, &config, refresh_with(&token), 200).unwrap();
         assert!(racing.fired(), "{op} #{nth}");
         let theirs = other.borrow_mut().take().unwrap();
-        assert_eq!(mine.refresh_token.expose_secret(), theirs.refresh_token.expose_secret(), "{op} #{nth}");
+        assert_eq!(
+            mine.refresh_token.expose_secret(),
+            theirs.refresh_token.expose_secret(),
+            "{op} #{nth}"
+        );
         // The client carries on with the successor, and again.
         let next = refresh_tokens(&kv, &config, refresh_with(mine.refresh_token.expose_secret()), 201).unwrap();
-        assert!(refresh_tokens(&kv, &config, refresh_with(next.refresh_token.expose_secret()), 202).is_ok(), "{op} #{nth}");
+        assert!(
+            refresh_tokens(&kv, &config, refresh_with(next.refresh_token.expose_secret()), 202).is_ok(),
+            "{op} #{nth}"
+        );
     }
 }
 
@@ -252,13 +380,23 @@ fn concurrent_refreshes_with_one_token_yield_one_successor_and_keep_the_grant() 
 #[test]
 fn concurrent_redemptions_of_one_code_yield_one_refresh_token() {
     // (step at which the other redemption runs, whether both overlap = both read it pending)
-    let steps = [("get", "g", 1, false), ("get", "g", 2, true), ("set", "g", 1, true), ("get", "rt", 1, false), ("set", "rt", 1, false)];
+    let steps = [
+        ("get", "g", 1, false),
+        ("get", "g", 2, true),
+        ("set", "g", 1, true),
+        ("get", "rt", 1, false),
+        ("set", "rt", 1, false),
+    ];
     for (op, key_kind, nth, overlapping) in steps {
         let (kv, config) = (MemoryStore::new(), test_config());
         let code = create_grant(&kv, &config, &sample_request(), &kintone_tokens("a", "r"), 100).unwrap();
         let code = code.expose_secret().to_owned();
         let (id, _) = parse_grant_secret(&code, CODE_PREFIX).unwrap();
-        let key = if key_kind == "g" { id.grant_key() } else { id.refresh_key() };
+        let key = if key_kind == "g" {
+            id.grant_key()
+        } else {
+            id.refresh_key()
+        };
         let other = std::cell::RefCell::new(None);
         let racing = RacingStore::new(&kv, op, &key, nth, |inner| {
             *other.borrow_mut() = Some(redeem_code(inner, &config, redemption(&code), 100));
@@ -269,14 +407,25 @@ fn concurrent_redemptions_of_one_code_yield_one_refresh_token() {
         match (mine, theirs) {
             (Ok(a), Ok(b)) => {
                 assert!(overlapping, "{op} {key_kind} #{nth}: a plain replay must not succeed");
-                assert_eq!(a.refresh_token.expose_secret(), b.refresh_token.expose_secret(), "{op} {key_kind} #{nth}");
+                assert_eq!(
+                    a.refresh_token.expose_secret(),
+                    b.refresh_token.expose_secret(),
+                    "{op} {key_kind} #{nth}"
+                );
                 assert!(refresh_tokens(&kv, &config, refresh_with(a.refresh_token.expose_secret()), 101).is_ok());
             }
             // One came after the other's activation: a replay, which revokes the grant (the
             // first may learn it too, if it had not finished). Nothing survives either way.
             (mine, theirs) => {
-                assert!(!overlapping, "{op} {key_kind} #{nth}: overlapping redemptions both succeed");
-                assert!(kv.snapshot().is_empty(), "{op} {key_kind} #{nth}: {:?}", kv.snapshot().keys());
+                assert!(
+                    !overlapping,
+                    "{op} {key_kind} #{nth}: overlapping redemptions both succeed"
+                );
+                assert!(
+                    kv.snapshot().is_empty(),
+                    "{op} {key_kind} #{nth}: {:?}",
+                    kv.snapshot().keys()
+                );
                 for tokens in [mine, theirs].into_iter().flatten() {
                     assert!(!resolve(&kv, &config, &tokens), "{op} {key_kind} #{nth}");
                 }

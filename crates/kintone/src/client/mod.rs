@@ -21,7 +21,14 @@ pub(crate) struct Kintone<'a, H> {
 
 impl<'a, H: HttpClient> Kintone<'a, H> {
     pub(crate) fn new(http: &'a H, conn: &'a Connection, guest_space: Option<u64>) -> Self {
-        Kintone { http, site: Site { base_url: &conn.base_url, access_token: &conn.access_token, guest_space } }
+        Kintone {
+            http,
+            site: Site {
+                base_url: &conn.base_url,
+                access_token: &conn.access_token,
+                guest_space,
+            },
+        }
     }
 
     pub(crate) async fn get(&self, resource: &str, params: Value) -> Result<Value, Failure> {
@@ -69,6 +76,9 @@ impl<'a, H: HttpClient> Kintone<'a, H> {
     }
 
     async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, Failure> {
-        self.http.send(request).await.map_err(|e| Failure::Unavailable(format!("kintone could not be reached: {e}")))
+        self.http
+            .send(request)
+            .await
+            .map_err(|e| Failure::Unavailable(format!("kintone could not be reached: {e}")))
     }
 }

@@ -29,7 +29,9 @@ impl Site<'_> {
             .map_err(|_| Failure::Unavailable("the configured kintone base URL is not a valid URL".into()))?;
         let scheme_ok = matches!(uri.scheme_str(), Some("https") | Some("http"));
         if !scheme_ok || uri.host().is_none() || !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-            return Err(Failure::Unavailable("the configured kintone base URL must be an origin such as https://example.cybozu.com".into()));
+            return Err(Failure::Unavailable(
+                "the configured kintone base URL must be an origin such as https://example.cybozu.com".into(),
+            ));
         }
         Ok(match self.guest_space {
             Some(space) => format!("{base}/k/guest/{space}/v1/{resource}.json"),
@@ -46,13 +48,26 @@ impl Site<'_> {
     }
 
     /// A JSON API call. GET and DELETE parameters go in the query string when they fit there.
-    pub(crate) fn json_call(&self, method: Method, resource: &str, params: &Map<String, Value>) -> Result<Request<Vec<u8>>, Failure> {
+    pub(crate) fn json_call(
+        &self,
+        method: Method,
+        resource: &str,
+        params: &Map<String, Value>,
+    ) -> Result<Request<Vec<u8>>, Failure> {
         let url = self.url(resource)?;
         if method == Method::GET || method == Method::DELETE {
             if let Some(query) = query_string(params) {
-                let full = if query.is_empty() { url.clone() } else { format!("{url}?{query}") };
+                let full = if query.is_empty() {
+                    url.clone()
+                } else {
+                    format!("{url}?{query}")
+                };
                 if full.len() <= MAX_URL_LEN {
-                    return self.start(method, &full).header(ACCEPT, "application/json").body(Vec::new()).map_err(invalid);
+                    return self
+                        .start(method, &full)
+                        .header(ACCEPT, "application/json")
+                        .body(Vec::new())
+                        .map_err(invalid);
                 }
             }
             let body = serde_json::to_vec(params).map_err(|e| Failure::Invalid(e.to_string()))?;
@@ -75,8 +90,12 @@ impl Site<'_> {
     /// A raw file download: `GET file.json?fileKey=…`.
     pub(crate) fn download(&self, file_key: &str) -> Result<Request<Vec<u8>>, Failure> {
         let url = self.url("file")?;
-        let query = form_urlencoded::Serializer::new(String::new()).append_pair("fileKey", file_key).finish();
-        self.start(Method::GET, &format!("{url}?{query}")).body(Vec::new()).map_err(invalid)
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("fileKey", file_key)
+            .finish();
+        self.start(Method::GET, &format!("{url}?{query}"))
+            .body(Vec::new())
+            .map_err(invalid)
     }
 
     /// A multipart upload of one file in the part named `file`.
@@ -132,7 +151,11 @@ mod tests {
     use serde_json::json;
 
     fn site(guest: Option<u64>) -> Site<'static> {
-        Site { base_url: "https://example.cybozu.com/", access_token: "tok-secret", guest_space: guest }
+        Site {
+            base_url: "https://example.cybozu.com/",
+            access_token: "tok-secret",
+            guest_space: guest,
+        }
     }
 
     fn params(v: Value) -> Map<String, Value> {
@@ -141,23 +164,48 @@ mod tests {
 
     #[test]
     fn paths_follow_the_guest_space() {
-        assert_eq!(site(None).url("record").unwrap(), "https://example.cybozu.com/k/v1/record.json");
-        assert_eq!(site(Some(7)).url("app/form/fields").unwrap(), "https://example.cybozu.com/k/guest/7/v1/app/form/fields.json");
+        assert_eq!(
+            site(None).url("record").unwrap(),
+            "https://example.cybozu.com/k/v1/record.json"
+        );
+        assert_eq!(
+            site(Some(7)).url("app/form/fields").unwrap(),
+            "https://example.cybozu.com/k/guest/7/v1/app/form/fields.json"
+        );
     }
 
     #[test]
     fn base_urls_must_be_origins() {
-        for bad in ["example.cybozu.com", "ftp://x.cybozu.com", "https://x.cybozu.com/k/v1", "https://x.cybozu.com/?a=1", ""] {
-            let s = Site { base_url: bad, access_token: "t", guest_space: None };
+        for bad in [
+            "example.cybozu.com",
+            "ftp://x.cybozu.com",
+            "https://x.cybozu.com/k/v1",
+            "https://x.cybozu.com/?a=1",
+            "",
+        ] {
+            let s = Site {
+                base_url: bad,
+                access_token: "t",
+                guest_space: None,
+            };
             assert!(matches!(s.url("record"), Err(Failure::Unavailable(_))), "{bad}");
         }
     }
 
     #[test]
     fn short_gets_use_a_query_string_with_indexed_arrays() {
-        let req = site(None).json_call(Method::GET, "records", &params(json!({"app": 1, "fields": ["a", "$id"], "totalCount": true}))).unwrap();
+        let req = site(None)
+            .json_call(
+                Method::GET,
+                "records",
+                &params(json!({"app": 1, "fields": ["a", "$id"], "totalCount": true})),
+            )
+            .unwrap();
         assert_eq!(req.method(), Method::GET);
-        assert_eq!(req.uri().to_string(), "https://example.cybozu.com/k/v1/records.json?app=1&fields%5B0%5D=a&fields%5B1%5D=%24id&totalCount=true");
+        assert_eq!(
+            req.uri().to_string(),
+            "https://example.cybozu.com/k/v1/records.json?app=1&fields%5B0%5D=a&fields%5B1%5D=%24id&totalCount=true"
+        );
         assert_eq!(req.headers()["authorization"], "Bearer tok-secret");
         assert!(req.body().is_empty());
     }
@@ -165,24 +213,33 @@ mod tests {
     #[test]
     fn long_or_nested_gets_use_the_method_override() {
         let long_query = "a".repeat(MAX_URL_LEN);
-        let req = site(None).json_call(Method::GET, "records", &params(json!({"app": 1, "query": long_query}))).unwrap();
+        let req = site(None)
+            .json_call(Method::GET, "records", &params(json!({"app": 1, "query": long_query})))
+            .unwrap();
         assert_eq!(req.method(), Method::POST);
         assert_eq!(req.headers()["x-http-method-override"], "GET");
         assert_eq!(req.headers()["content-type"], "application/json");
         let body: Value = serde_json::from_slice(req.body()).unwrap();
         assert_eq!(body["app"], 1);
 
-        let nested = site(None).json_call(Method::DELETE, "x", &params(json!({"apps": [{"app": 1}]}))).unwrap();
+        let nested = site(None)
+            .json_call(Method::DELETE, "x", &params(json!({"apps": [{"app": 1}]})))
+            .unwrap();
         assert_eq!(nested.method(), Method::POST);
         assert_eq!(nested.headers()["x-http-method-override"], "DELETE");
     }
 
     #[test]
     fn writes_send_json_bodies() {
-        let req = site(Some(3)).json_call(Method::PUT, "record", &params(json!({"app": 1, "id": 2}))).unwrap();
+        let req = site(Some(3))
+            .json_call(Method::PUT, "record", &params(json!({"app": 1, "id": 2})))
+            .unwrap();
         assert_eq!(req.method(), Method::PUT);
         assert_eq!(req.uri().path(), "/k/guest/3/v1/record.json");
-        assert_eq!(serde_json::from_slice::<Value>(req.body()).unwrap(), json!({"app": 1, "id": 2}));
+        assert_eq!(
+            serde_json::from_slice::<Value>(req.body()).unwrap(),
+            json!({"app": 1, "id": 2})
+        );
     }
 
     #[test]

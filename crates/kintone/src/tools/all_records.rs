@@ -53,9 +53,15 @@ async fn get_all_records<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Out
     let query = args.opt_str("query")?.unwrap_or("");
     let parts = query::split(query).map_err(|e| ArgError::new("query", e))?;
     if parts.limit.is_some() || parts.offset.is_some() {
-        return Err(ArgError::new("query", "remove limit and offset: getAllRecords pages by itself; use maxRecords to cap the result").into());
+        return Err(ArgError::new(
+            "query",
+            "remove limit and offset: getAllRecords pages by itself; use maxRecords to cap the result",
+        )
+        .into());
     }
-    let max = args.opt_int("maxRecords", 1, MAX_MAX_RECORDS)?.unwrap_or(DEFAULT_MAX_RECORDS) as usize;
+    let max = args
+        .opt_int("maxRecords", 1, MAX_MAX_RECORDS)?
+        .unwrap_or(DEFAULT_MAX_RECORDS) as usize;
     let mut fields = field_codes(args)?;
     let by_id = parts.order_by.is_none();
     if by_id {
@@ -87,8 +93,15 @@ async fn get_all_records<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Out
             if offset > MAX_OFFSET as usize {
                 break;
             }
-            let condition = if parts.condition.is_empty() { String::new() } else { format!("{} ", parts.condition) };
-            format!("{condition}order by {} limit {wanted} offset {offset}", parts.order_by.unwrap_or("$id asc"))
+            let condition = if parts.condition.is_empty() {
+                String::new()
+            } else {
+                format!("{} ", parts.condition)
+            };
+            format!(
+                "{condition}order by {} limit {wanted} offset {offset}",
+                parts.order_by.unwrap_or("$id asc")
+            )
         };
         let mut params = json!({"app": app, "query": page_query, "totalCount": total.is_none()});
         if let Some(fields) = &fields {
@@ -96,17 +109,25 @@ async fn get_all_records<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Out
         }
         let answer = kc.get("records", params).await?;
         if total.is_none() {
-            total = answer.get("totalCount").and_then(|t| t.as_str().and_then(|s| s.parse().ok()).or(t.as_u64()));
+            total = answer
+                .get("totalCount")
+                .and_then(|t| t.as_str().and_then(|s| s.parse().ok()).or(t.as_u64()));
         }
         let page = match answer.get("records") {
             Some(Value::Array(page)) => page.clone(),
-            _ => return Err(Failure::Unavailable("kintone answered getRecords without a records array".into())),
+            _ => {
+                return Err(Failure::Unavailable(
+                    "kintone answered getRecords without a records array".into(),
+                ))
+            }
         };
         let got = page.len();
         if by_id {
             let last = page.last().and_then(record_id);
             if got > 0 && last.is_none() {
-                return Err(Failure::Unavailable("kintone returned records without $id, so paging cannot continue".into()));
+                return Err(Failure::Unavailable(
+                    "kintone returned records without $id, so paging cannot continue".into(),
+                ));
             }
             last_id = last.or(last_id);
         }
@@ -122,7 +143,10 @@ async fn get_all_records<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Out
     let note = truncated.then(|| {
         format!("Returned the first {returned} of {total} matching records (maxRecords {max}). Narrow the query, or raise maxRecords (at most 10000).")
     });
-    Ok(structured_with_note(json!({"records": records, "totalCount": total, "returned": returned, "truncated": truncated}), note))
+    Ok(structured_with_note(
+        json!({"records": records, "totalCount": total, "returned": returned, "truncated": truncated}),
+        note,
+    ))
 }
 
 fn record_id(record: &Value) -> Option<u64> {

@@ -56,7 +56,9 @@ pub(super) async fn call<H: HttpClient>(kc: &Kintone<'_, H>, name: &str, args: &
 }
 
 async fn search_apps<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome {
-    let limit = args.opt_int("limit", 1, MAX_APPS_PER_CALL)?.unwrap_or(MAX_APPS_PER_CALL);
+    let limit = args
+        .opt_int("limit", 1, MAX_APPS_PER_CALL)?
+        .unwrap_or(MAX_APPS_PER_CALL);
     let offset = args.opt_int("offset", 0, i64::from(u32::MAX))?.unwrap_or(0);
     let mut params = json!({"limit": limit, "offset": offset});
     if let Some(name) = args.opt_str("name")?.map(str::trim).filter(|n| !n.is_empty()) {
@@ -64,14 +66,22 @@ async fn search_apps<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome
     }
     for key in ["ids", "spaceIds"] {
         if let Some(items) = args.opt_array(key, 0, MAX_FILTER_ITEMS)? {
-            let ids = items.iter().enumerate().map(|(i, v)| args::id(&format!("{key}[{i}]"), v)).collect::<Result<Vec<_>, _>>()?;
+            let ids = items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| args::id(&format!("{key}[{i}]"), v))
+                .collect::<Result<Vec<_>, _>>()?;
             if !ids.is_empty() {
                 params[key] = json!(ids);
             }
         }
     }
     if let Some(items) = args.opt_array("codes", 0, MAX_FILTER_ITEMS)? {
-        let codes = items.iter().enumerate().map(|(i, v)| args::text(&format!("codes[{i}]"), v, 64)).collect::<Result<Vec<_>, ArgError>>()?;
+        let codes = items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| args::text(&format!("codes[{i}]"), v, 64))
+            .collect::<Result<Vec<_>, ArgError>>()?;
         if !codes.is_empty() {
             params["codes"] = json!(codes);
         }
@@ -81,8 +91,12 @@ async fn search_apps<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome
     let returned = apps.as_array().map_or(0, Vec::len) as i64;
     // kintone reports no total: a full page means there may be more.
     let next_offset = (returned == limit).then_some(offset + returned);
-    let note = next_offset.map(|n| format!("This page is full; more apps may exist: call searchApps again with offset {n}."));
-    Ok(structured_with_note(json!({"apps": apps, "returned": returned, "offset": offset, "nextOffset": next_offset}), note))
+    let note =
+        next_offset.map(|n| format!("This page is full; more apps may exist: call searchApps again with offset {n}."));
+    Ok(structured_with_note(
+        json!({"apps": apps, "returned": returned, "offset": offset, "nextOffset": next_offset}),
+        note,
+    ))
 }
 
 async fn add_app<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome {
@@ -94,10 +108,14 @@ async fn add_app<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome {
             body["thread"] = json!(thread);
         }
         (None, None) => {}
-        (Some(_), None) => return Err(ArgError::new("thread", "required with space: give the space's thread ID").into()),
+        (Some(_), None) => {
+            return Err(ArgError::new("thread", "required with space: give the space's thread ID").into())
+        }
         (None, Some(_)) => return Err(ArgError::new("space", "required with thread").into()),
     }
     let answer: Value = kc.post("preview/app", body).await?;
-    let note = answer.get("app").map(|app| format!("Created app {app} in pre-live state; call deployApp with apps [{{\"app\": {app}}}] to publish it."));
+    let note = answer.get("app").map(|app| {
+        format!("Created app {app} in pre-live state; call deployApp with apps [{{\"app\": {app}}}] to publish it.")
+    });
     Ok(structured_with_note(answer, note))
 }

@@ -85,13 +85,24 @@ async fn get_comments<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcom
     let (app, record) = (args.id("appId")?, args.id("recordId")?);
     let order = args.opt_enum("order", &["asc", "desc"])?.unwrap_or("desc");
     let offset = args.opt_int("offset", 0, 1_000_000)?.unwrap_or(0);
-    let limit = args.opt_int("limit", 1, MAX_COMMENTS_PER_CALL)?.unwrap_or(MAX_COMMENTS_PER_CALL);
-    let answer = kc.get("record/comments", json!({"app": app, "record": record, "order": order, "offset": offset, "limit": limit})).await?;
+    let limit = args
+        .opt_int("limit", 1, MAX_COMMENTS_PER_CALL)?
+        .unwrap_or(MAX_COMMENTS_PER_CALL);
+    let answer = kc
+        .get(
+            "record/comments",
+            json!({"app": app, "record": record, "order": order, "offset": offset, "limit": limit}),
+        )
+        .await?;
     // In desc order "older" means more comments further on; in asc order it is "newer".
     let more_key = if order == "desc" { "older" } else { "newer" };
     let returned = answer.get("comments").and_then(Value::as_array).map_or(0, Vec::len) as i64;
-    let note = (answer.get(more_key).and_then(Value::as_bool) == Some(true))
-        .then(|| format!("More comments exist: call getRecordComments again with offset {}.", offset + returned));
+    let note = (answer.get(more_key).and_then(Value::as_bool) == Some(true)).then(|| {
+        format!(
+            "More comments exist: call getRecordComments again with offset {}.",
+            offset + returned
+        )
+    });
     Ok(structured_with_note(answer, note))
 }
 
@@ -101,7 +112,11 @@ async fn add_comment<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome
     if let Some(extra) = comment.keys().find(|k| *k != "text" && *k != "mentions") {
         return Err(ArgError::new("comment", format!("takes text and mentions, not {extra:?}")).into());
     }
-    let text = args::text("comment.text", comment.get("text").unwrap_or(&Value::Null), MAX_COMMENT_TEXT)?;
+    let text = args::text(
+        "comment.text",
+        comment.get("text").unwrap_or(&Value::Null),
+        MAX_COMMENT_TEXT,
+    )?;
     let mut body = json!({"text": text});
     if let Some(mentions) = comment.get("mentions") {
         let mentions = args::array("comment.mentions", mentions, 0, MAX_MENTIONS)?;
@@ -112,17 +127,28 @@ async fn add_comment<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome
                 let path = format!("comment.mentions[{i}]");
                 let m = args::object(&path, m)?;
                 let code = args::text(&format!("{path}.code"), m.get("code").unwrap_or(&Value::Null), 128)?;
-                let kind = args::one_of(&format!("{path}.type"), m.get("type").unwrap_or(&Value::Null), &["USER", "ORGANIZATION", "GROUP"])?;
+                let kind = args::one_of(
+                    &format!("{path}.type"),
+                    m.get("type").unwrap_or(&Value::Null),
+                    &["USER", "ORGANIZATION", "GROUP"],
+                )?;
                 Ok(json!({"code": code, "type": kind}))
             })
             .collect::<Result<Vec<_>, ArgError>>()?;
         body["mentions"] = json!(checked);
     }
-    Ok(structured(kc.post("record/comment", json!({"app": app, "record": record, "comment": body})).await?))
+    Ok(structured(
+        kc.post("record/comment", json!({"app": app, "record": record, "comment": body}))
+            .await?,
+    ))
 }
 
 async fn delete_comment<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome {
     let (app, record, comment) = (args.id("appId")?, args.id("recordId")?, args.id("commentId")?);
-    kc.delete("record/comment", json!({"app": app, "record": record, "comment": comment})).await?;
+    kc.delete(
+        "record/comment",
+        json!({"app": app, "record": record, "comment": comment}),
+    )
+    .await?;
     Ok(structured(json!({"deletedCommentId": comment.to_string()})))
 }

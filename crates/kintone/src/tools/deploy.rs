@@ -10,7 +10,7 @@ use crate::args::{self, ArgError, Args};
 use crate::client::Kintone;
 use crate::outcome::{structured, structured_with_note, Failure, Outcome};
 use crate::schema::{self, out};
-use crate::types::{Annotations, ToolResult, ToolDefinition};
+use crate::types::{Annotations, ToolDefinition, ToolResult};
 
 const MAX_APPS: usize = 300;
 /// Pauses between status polls when deployApp waits: about 15 s in all, well inside the 30 s
@@ -18,13 +18,16 @@ const MAX_APPS: usize = 300;
 const POLL_PAUSES_MS: &[u64] = &[500, 1000, 1000, 1500, 2000, 3000, 3000, 3000];
 
 fn statuses_out() -> Value {
-    schema::output(vec![(
-        "apps",
-        json!({"type": "array", "items": {"type": "object", "properties": {
+    schema::output(
+        vec![(
+            "apps",
+            json!({"type": "array", "items": {"type": "object", "properties": {
             "app": out::id(),
             "status": {"type": "string", "enum": ["PROCESSING", "SUCCESS", "FAIL", "CANCEL"]},
         }, "required": ["app"]}}),
-    )], &["apps"])
+        )],
+        &["apps"],
+    )
 }
 
 pub(super) fn specs_original() -> Vec<ToolDefinition> {
@@ -66,7 +69,11 @@ pub(super) async fn call<H: HttpClient>(kc: &Kintone<'_, H>, name: &str, args: &
 
 fn app_ids(args: &Args) -> Result<Vec<u64>, Failure> {
     let items = args.array("apps", 1, MAX_APPS)?;
-    Ok(items.iter().enumerate().map(|(i, v)| args::id(&format!("apps[{i}]"), v)).collect::<Result<Vec<_>, _>>()?)
+    Ok(items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| args::id(&format!("apps[{i}]"), v))
+        .collect::<Result<Vec<_>, _>>()?)
 }
 
 async fn status<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome {
@@ -100,7 +107,10 @@ async fn deploy<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome {
     kc.post("preview/app/deploy", body).await?;
     if !wait {
         let started = json!({"apps": ids.iter().map(|id| json!({"app": id.to_string()})).collect::<Vec<_>>()});
-        return Ok(structured_with_note(started, Some("Deployment started. Check getDeployStatus until every app shows SUCCESS.".into())));
+        return Ok(structured_with_note(
+            started,
+            Some("Deployment started. Check getDeployStatus until every app shows SUCCESS.".into()),
+        ));
     }
     let mut answer = Value::Null;
     for pause in POLL_PAUSES_MS {
@@ -115,10 +125,13 @@ async fn deploy<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome {
 }
 
 fn any_status(answer: &Value, wanted: &[&str]) -> bool {
-    answer
-        .get("apps")
-        .and_then(Value::as_array)
-        .is_some_and(|apps| apps.iter().any(|a| a.get("status").and_then(Value::as_str).is_some_and(|s| wanted.contains(&s))))
+    answer.get("apps").and_then(Value::as_array).is_some_and(|apps| {
+        apps.iter().any(|a| {
+            a.get("status")
+                .and_then(Value::as_str)
+                .is_some_and(|s| wanted.contains(&s))
+        })
+    })
 }
 
 fn report(answer: Value) -> ToolResult {
@@ -139,7 +152,8 @@ mod tests {
 
     #[test]
     fn reports_say_whether_to_check_again() {
-        let running = report(json!({"apps": [{"app": "1", "status": "SUCCESS"}, {"app": "2", "status": "PROCESSING"}]}));
+        let running =
+            report(json!({"apps": [{"app": "1", "status": "SUCCESS"}, {"app": "2", "status": "PROCESSING"}]}));
         assert!(!running.is_error);
         assert!(running.text().contains("still running; check getDeployStatus"));
         let done = report(json!({"apps": [{"app": "1", "status": "SUCCESS"}]}));

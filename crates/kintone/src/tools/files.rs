@@ -10,7 +10,7 @@ use crate::args::{self, ArgError, Args};
 use crate::client::{FileDownload, Kintone};
 use crate::outcome::{structured_with_note, Outcome};
 use crate::schema;
-use crate::types::{Annotations, Blob, Content, ToolResult, ToolDefinition};
+use crate::types::{Annotations, Blob, Content, ToolDefinition, ToolResult};
 
 /// Largest file uploadFile accepts (decoded). Its base64 form (~6.7 MB) must also fit in one
 /// MCP request.
@@ -20,8 +20,10 @@ pub const DOWNLOAD_MAX_BYTES: usize = 5 * 1024 * 1024;
 const MAX_FILE_NAME: usize = 255;
 
 /// Standard base64 alphabet; padding optional, because models often drop it.
-const BASE64: GeneralPurpose =
-    GeneralPurpose::new(&base64::alphabet::STANDARD, GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent));
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 pub(super) fn specs() -> Vec<ToolDefinition> {
     vec![
@@ -65,7 +67,10 @@ pub(super) async fn call<H: HttpClient>(kc: &Kintone<'_, H>, name: &str, args: &
 
 async fn upload<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome {
     let file = args.object("file")?;
-    if let Some(extra) = file.keys().find(|k| !matches!(k.as_str(), "name" | "content" | "contentType")) {
+    if let Some(extra) = file
+        .keys()
+        .find(|k| !matches!(k.as_str(), "name" | "content" | "contentType"))
+    {
         return Err(ArgError::new("file", format!("takes name, content and contentType, not {extra:?}")).into());
     }
     let null = Value::Null;
@@ -80,14 +85,28 @@ async fn upload<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome {
     let encoded = args::string("file.content", file.get("content").unwrap_or(&null))?;
     // Cheap size check before decoding: 4 base64 characters carry 3 bytes.
     if encoded.len() / 4 * 3 > UPLOAD_MAX_BYTES + 3 {
-        return Err(ArgError::new("file.content", format!("is over the upload limit of {UPLOAD_MAX_BYTES} bytes (5 MiB); upload a smaller file")).into());
+        return Err(ArgError::new(
+            "file.content",
+            format!("is over the upload limit of {UPLOAD_MAX_BYTES} bytes (5 MiB); upload a smaller file"),
+        )
+        .into());
     }
     let compact: String = encoded.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let data = BASE64
-        .decode(compact.as_bytes())
-        .map_err(|e| ArgError::new("file.content", format!("is not valid base64 ({e}); send the file bytes base64-encoded with the standard alphabet")))?;
+    let data = BASE64.decode(compact.as_bytes()).map_err(|e| {
+        ArgError::new(
+            "file.content",
+            format!("is not valid base64 ({e}); send the file bytes base64-encoded with the standard alphabet"),
+        )
+    })?;
     if data.len() > UPLOAD_MAX_BYTES {
-        return Err(ArgError::new("file.content", format!("decodes to {} bytes; the upload limit is {UPLOAD_MAX_BYTES} bytes (5 MiB)", data.len())).into());
+        return Err(ArgError::new(
+            "file.content",
+            format!(
+                "decodes to {} bytes; the upload limit is {UPLOAD_MAX_BYTES} bytes (5 MiB)",
+                data.len()
+            ),
+        )
+        .into());
     }
     let answer = kc.upload(name, &content_type, &data).await?;
     let note = answer.get("fileKey").and_then(Value::as_str).map(|key| {
@@ -102,7 +121,10 @@ fn mime_type(path: &str, value: &str) -> Result<String, ArgError> {
     let token = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c));
     match value.split_once('/') {
         Some((kind, sub)) if token(kind) && token(sub) => Ok(value.to_ascii_lowercase()),
-        _ => Err(ArgError::new(path, format!("must be a MIME type such as application/pdf, got {value:?}"))),
+        _ => Err(ArgError::new(
+            path,
+            format!("must be a MIME type such as application/pdf, got {value:?}"),
+        )),
     }
 }
 
@@ -117,36 +139,63 @@ async fn download<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome {
 
 /// The MCP content for a downloaded file, chosen by its MIME type.
 pub(crate) fn file_result(file: FileDownload) -> ToolResult {
-    let essence = file.mime_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = file
+        .mime_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let size = file.data.len();
     let label = file.name.clone().unwrap_or_else(|| "file".to_string());
     let (returned_as, body) = if is_textual(&essence) {
-        let text = std::str::from_utf8(&file.data).ok().map(|t| t.strip_prefix('\u{feff}').unwrap_or(t).to_string());
+        let text = std::str::from_utf8(&file.data)
+            .ok()
+            .map(|t| t.strip_prefix('\u{feff}').unwrap_or(t).to_string());
         match text {
             Some(text) => ("text", Content::Text(text)),
             // Text in another charset (e.g. a Shift_JIS CSV) is passed on untouched.
             None => ("resource", Content::EmbeddedResource(blob(&file))),
         }
-    } else if matches!(essence.as_str(), "image/png" | "image/jpeg" | "image/gif" | "image/webp") {
+    } else if matches!(
+        essence.as_str(),
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
+    ) {
         ("image", Content::Image(blob(&file)))
     } else {
         ("resource", Content::EmbeddedResource(blob(&file)))
     };
     let info = json!({"name": file.name, "mimeType": file.mime_type, "size": size, "returnedAs": returned_as});
     let mut result = structured_with_note(info, None);
-    result.content = vec![Content::Text(format!("{label} ({}, {size} bytes):", file.mime_type)), body];
+    result.content = vec![
+        Content::Text(format!("{label} ({}, {size} bytes):", file.mime_type)),
+        body,
+    ];
     result
 }
 
 fn blob(file: &FileDownload) -> Blob {
-    Blob { mime_type: file.mime_type.clone(), name: file.name.clone(), data: file.data.clone() }
+    Blob {
+        mime_type: file.mime_type.clone(),
+        name: file.name.clone(),
+        data: file.data.clone(),
+    }
 }
 
 fn is_textual(essence: &str) -> bool {
     essence.starts_with("text/")
         || essence.ends_with("+json")
         || essence.ends_with("+xml")
-        || matches!(essence, "application/json" | "application/xml" | "application/javascript" | "application/x-yaml" | "application/yaml" | "application/csv" | "application/x-ndjson")
+        || matches!(
+            essence,
+            "application/json"
+                | "application/xml"
+                | "application/javascript"
+                | "application/x-yaml"
+                | "application/yaml"
+                | "application/csv"
+                | "application/x-ndjson"
+        )
 }
 
 #[cfg(test)]
@@ -154,7 +203,11 @@ mod tests {
     use super::*;
 
     fn file(mime: &str, data: &[u8]) -> FileDownload {
-        FileDownload { mime_type: mime.into(), name: Some("x".into()), data: data.to_vec() }
+        FileDownload {
+            mime_type: mime.into(),
+            name: Some("x".into()),
+            data: data.to_vec(),
+        }
     }
 
     #[test]

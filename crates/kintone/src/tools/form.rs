@@ -13,7 +13,8 @@ use crate::types::{Annotations, ToolDefinition};
 
 const MAX_FIELD_CODE: usize = 128;
 const MAX_FIELDS_PER_CALL: usize = 100;
-const DEPLOY_NOTE: &str = "Saved to the pre-live app. Call deployApp to publish the change (getFormFields shows the pre-live fields).";
+const DEPLOY_NOTE: &str =
+    "Saved to the pre-live app. Call deployApp to publish the change (getFormFields shows the pre-live fields).";
 
 fn properties_schema(description: &str) -> Value {
     json!({
@@ -93,14 +94,22 @@ fn field_properties(args: &Args, adding: bool) -> ArgResult<Map<String, Value>> 
     for (code, definition) in properties {
         let path = format!("properties.{code}");
         if code.trim().is_empty() || code.chars().count() > MAX_FIELD_CODE {
-            return Err(ArgError::new(&path, format!("field codes are 1–{MAX_FIELD_CODE} characters")));
+            return Err(ArgError::new(
+                &path,
+                format!("field codes are 1–{MAX_FIELD_CODE} characters"),
+            ));
         }
         let mut definition = args::object(&path, definition)?.clone();
         match definition.get("type") {
             Some(t) => {
                 args::text(&format!("{path}.type"), t, 64)?;
             }
-            None if adding => return Err(ArgError::new(&format!("{path}.type"), "required, e.g. \"SINGLE_LINE_TEXT\" or \"NUMBER\"")),
+            None if adding => {
+                return Err(ArgError::new(
+                    &format!("{path}.type"),
+                    "required, e.g. \"SINGLE_LINE_TEXT\" or \"NUMBER\"",
+                ))
+            }
             None => {}
         }
         if adding {
@@ -109,7 +118,12 @@ fn field_properties(args: &Args, adding: bool) -> ArgResult<Map<String, Value>> 
                     definition.insert("code".into(), json!(code));
                 }
                 Some(Value::String(c)) if c == code => {}
-                Some(other) => return Err(ArgError::new(&format!("{path}.code"), format!("must equal the key {code:?}, got {other}"))),
+                Some(other) => {
+                    return Err(ArgError::new(
+                        &format!("{path}.code"),
+                        format!("must equal the key {code:?}, got {other}"),
+                    ))
+                }
             }
         }
         checked.insert(code.clone(), Value::Object(definition));
@@ -128,7 +142,11 @@ async fn change_fields<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args, adding: 
     let app = args.id("appId")?;
     let properties = field_properties(args, adding)?;
     let body = with_revision(args, json!({"app": app, "properties": properties}))?;
-    let answer = if adding { kc.post("preview/app/form/fields", body).await? } else { kc.put("preview/app/form/fields", body).await? };
+    let answer = if adding {
+        kc.post("preview/app/form/fields", body).await?
+    } else {
+        kc.put("preview/app/form/fields", body).await?
+    };
     Ok(structured_with_note(answer, Some(DEPLOY_NOTE.into())))
 }
 
@@ -151,7 +169,11 @@ async fn update_layout<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outco
     for (i, row) in layout.iter().enumerate() {
         let path = format!("layout[{i}]");
         let row = args::object(&path, row)?;
-        args::one_of(&format!("{path}.type"), row.get("type").unwrap_or(&Value::Null), &["ROW", "SUBTABLE", "GROUP"])?;
+        args::one_of(
+            &format!("{path}.type"),
+            row.get("type").unwrap_or(&Value::Null),
+            &["ROW", "SUBTABLE", "GROUP"],
+        )?;
     }
     let body = with_revision(args, json!({"app": app, "layout": layout}))?;
     let answer = kc.put("preview/app/form/layout", body).await?;

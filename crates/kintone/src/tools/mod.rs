@@ -105,5 +105,13 @@ pub(crate) fn spec(
     output_schema: Option<Value>,
 ) -> ToolDefinition {
     // The family is the group's, set by `definitions`.
-    ToolDefinition { name, title, description: description.into(), input_schema, output_schema, annotations, family: Family::AppSettings }
+    ToolDefinition {
+        name,
+        title,
+        description: description.into(),
+        input_schema,
+        output_schema,
+        annotations,
+        family: Family::AppSettings,
+    }
 }

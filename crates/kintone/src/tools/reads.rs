@@ -98,7 +98,14 @@ fn to_spec(read: &Read) -> ToolDefinition {
     if read.preview == Preview::Optional {
         props.push(("preview", schema::preview()));
     }
-    spec(read.name, read.title, Annotations::READ, read.description, schema::input(props, &["appId"]), Some((read.output)()))
+    spec(
+        read.name,
+        read.title,
+        Annotations::READ,
+        read.description,
+        schema::input(props, &["appId"]),
+        Some((read.output)()),
+    )
 }
 
 pub(super) fn specs_original_apps() -> Vec<ToolDefinition> {
@@ -114,7 +121,11 @@ pub(super) fn specs_more() -> Vec<ToolDefinition> {
 }
 
 pub(super) async fn call<H: HttpClient>(kc: &Kintone<'_, H>, name: &str, args: &Args) -> Option<Outcome> {
-    let read = ORIGINAL_APPS.iter().chain(ORIGINAL_ACL_AND_NOTIFICATIONS).chain(MORE).find(|r| r.name == name)?;
+    let read = ORIGINAL_APPS
+        .iter()
+        .chain(ORIGINAL_ACL_AND_NOTIFICATIONS)
+        .chain(MORE)
+        .find(|r| r.name == name)?;
     Some(run(kc, read, args).await)
 }
 
@@ -127,86 +138,155 @@ async fn run<H: HttpClient>(kc: &Kintone<'_, H>, read: &Read, args: &Args) -> Ou
         }
     }
     let preview = read.preview == Preview::Optional && args.opt_bool("preview")?.unwrap_or(false);
-    let resource = if preview { format!("preview/{}", read.resource) } else { read.resource.to_string() };
+    let resource = if preview {
+        format!("preview/{}", read.resource)
+    } else {
+        read.resource.to_string()
+    };
     Ok(structured(kc.get(&resource, params).await?))
 }
 
 fn app_out() -> Value {
-    schema::output(vec![
-        ("appId", out::id()),
-        ("code", json!({"type": "string"})),
-        ("name", json!({"type": "string"})),
-        ("description", json!({"type": "string"})),
-        ("spaceId", json!({"type": ["string", "integer", "null"]})),
-        ("threadId", json!({"type": ["string", "integer", "null"]})),
-        ("createdAt", json!({"type": "string"})),
-        ("creator", out::object("{code, name}")),
-        ("modifiedAt", json!({"type": "string"})),
-        ("modifier", out::object("{code, name}")),
-    ], &["appId", "name"])
+    schema::output(
+        vec![
+            ("appId", out::id()),
+            ("code", json!({"type": "string"})),
+            ("name", json!({"type": "string"})),
+            ("description", json!({"type": "string"})),
+            ("spaceId", json!({"type": ["string", "integer", "null"]})),
+            ("threadId", json!({"type": ["string", "integer", "null"]})),
+            ("createdAt", json!({"type": "string"})),
+            ("creator", out::object("{code, name}")),
+            ("modifiedAt", json!({"type": "string"})),
+            ("modifier", out::object("{code, name}")),
+        ],
+        &["appId", "name"],
+    )
 }
 
 fn fields_out() -> Value {
-    schema::output(vec![("properties", out::object("Field code → field definition")), ("revision", out::revision())], &["properties"])
+    schema::output(
+        vec![
+            ("properties", out::object("Field code → field definition")),
+            ("revision", out::revision()),
+        ],
+        &["properties"],
+    )
 }
 
 fn settings_out() -> Value {
-    schema::output(vec![
-        ("name", json!({"type": "string"})),
-        ("description", json!({"type": "string"})),
-        ("icon", out::object("{type FILE|PRESET, key?, file?}")),
-        ("theme", json!({"type": "string"})),
-        ("revision", out::revision()),
-    ], &["name"])
+    schema::output(
+        vec![
+            ("name", json!({"type": "string"})),
+            ("description", json!({"type": "string"})),
+            ("icon", out::object("{type FILE|PRESET, key?, file?}")),
+            ("theme", json!({"type": "string"})),
+            ("revision", out::revision()),
+        ],
+        &["name"],
+    )
 }
 
 fn layout_out() -> Value {
-    schema::output(vec![("layout", out::objects("Rows, subtables and groups")), ("revision", out::revision())], &["layout"])
+    schema::output(
+        vec![
+            ("layout", out::objects("Rows, subtables and groups")),
+            ("revision", out::revision()),
+        ],
+        &["layout"],
+    )
 }
 
 fn views_out() -> Value {
-    schema::output(vec![("views", out::object("View name → view settings")), ("revision", out::revision())], &["views"])
+    schema::output(
+        vec![
+            ("views", out::object("View name → view settings")),
+            ("revision", out::revision()),
+        ],
+        &["views"],
+    )
 }
 
 fn status_out() -> Value {
-    schema::output(vec![
-        ("enable", json!({"type": "boolean"})),
-        ("states", json!({"type": ["object", "null"], "description": "Status name → {name, index, assignee}"})),
-        ("actions", json!({"type": ["array", "null"], "items": {"type": "object"}, "description": "Actions: name, from, to, filterCond"})),
-        ("revision", out::revision()),
-    ], &["enable"])
+    schema::output(
+        vec![
+            ("enable", json!({"type": "boolean"})),
+            (
+                "states",
+                json!({"type": ["object", "null"], "description": "Status name → {name, index, assignee}"}),
+            ),
+            (
+                "actions",
+                json!({"type": ["array", "null"], "items": {"type": "object"}, "description": "Actions: name, from, to, filterCond"}),
+            ),
+            ("revision", out::revision()),
+        ],
+        &["enable"],
+    )
 }
 
 fn reports_out() -> Value {
-    schema::output(vec![("reports", out::object("Graph name → graph settings")), ("revision", out::revision())], &["reports"])
+    schema::output(
+        vec![
+            ("reports", out::object("Graph name → graph settings")),
+            ("revision", out::revision()),
+        ],
+        &["reports"],
+    )
 }
 
 fn customize_out() -> Value {
-    schema::output(vec![
-        ("scope", json!({"type": "string", "enum": ["ALL", "ADMIN", "NONE"]})),
-        ("desktop", out::object("{js: [...], css: [...]}")),
-        ("mobile", out::object("{js: [...], css: [...]}")),
-        ("revision", out::revision()),
-    ], &["desktop", "mobile"])
+    schema::output(
+        vec![
+            ("scope", json!({"type": "string", "enum": ["ALL", "ADMIN", "NONE"]})),
+            ("desktop", out::object("{js: [...], css: [...]}")),
+            ("mobile", out::object("{js: [...], css: [...]}")),
+            ("revision", out::revision()),
+        ],
+        &["desktop", "mobile"],
+    )
 }
 
 fn actions_out() -> Value {
-    schema::output(vec![("actions", out::object("Action name → action settings")), ("revision", out::revision())], &["actions"])
+    schema::output(
+        vec![
+            ("actions", out::object("Action name → action settings")),
+            ("revision", out::revision()),
+        ],
+        &["actions"],
+    )
 }
 
 fn rights_out() -> Value {
-    schema::output(vec![("rights", out::objects("Permission entries")), ("revision", out::revision())], &["rights"])
+    schema::output(
+        vec![
+            ("rights", out::objects("Permission entries")),
+            ("revision", out::revision()),
+        ],
+        &["rights"],
+    )
 }
 
 fn general_notifications_out() -> Value {
-    schema::output(vec![
-        ("notifications", out::objects("Recipients and the events they are notified of")),
-        ("notifyToCommenter", json!({"type": "boolean"})),
-        ("revision", out::revision()),
-    ], &["notifications"])
+    schema::output(
+        vec![
+            (
+                "notifications",
+                out::objects("Recipients and the events they are notified of"),
+            ),
+            ("notifyToCommenter", json!({"type": "boolean"})),
+            ("revision", out::revision()),
+        ],
+        &["notifications"],
+    )
 }
 
 fn notifications_out() -> Value {
-    schema::output(vec![("notifications", out::objects("Notification settings")), ("revision", out::revision())], &["notifications"])
+    schema::output(
+        vec![
+            ("notifications", out::objects("Notification settings")),
+            ("revision", out::revision()),
+        ],
+        &["notifications"],
+    )
 }
-

@@ -127,7 +127,12 @@ pub(super) async fn call<H: HttpClient>(kc: &Kintone<'_, H>, name: &str, args: &
 }
 
 pub(crate) fn fields_schema() -> Value {
-    schema::array("Field codes to return (optional; default all fields). Fewer fields mean smaller answers.", schema::string("Field code"), 0, MAX_FIELDS)
+    schema::array(
+        "Field codes to return (optional; default all fields). Fewer fields mean smaller answers.",
+        schema::string("Field code"),
+        0,
+        MAX_FIELDS,
+    )
 }
 
 fn record_schema() -> Value {
@@ -153,14 +158,22 @@ fn out_ids() -> Value {
 }
 
 fn records_out() -> Value {
-    schema::output(vec![
-        ("records", out::objects("Records; each maps field code → {type, value}")),
-        ("totalCount", json!({"type": ["string", "null"], "description": "Number of all matching records (null unless totalCount was requested)"})),
-    ], &["records"])
+    schema::output(
+        vec![
+            ("records", out::objects("Records; each maps field code → {type, value}")),
+            (
+                "totalCount",
+                json!({"type": ["string", "null"], "description": "Number of all matching records (null unless totalCount was requested)"}),
+            ),
+        ],
+        &["records"],
+    )
 }
 
 pub(crate) fn field_codes(args: &Args) -> ArgResult<Option<Vec<String>>> {
-    let Some(items) = args.opt_array("fields", 0, MAX_FIELDS)? else { return Ok(None) };
+    let Some(items) = args.opt_array("fields", 0, MAX_FIELDS)? else {
+        return Ok(None);
+    };
     let codes = items
         .iter()
         .enumerate()
@@ -176,7 +189,10 @@ pub(crate) fn record_data(path: &str, value: &Value) -> ArgResult<()> {
         if !field.as_object().is_some_and(|f| f.contains_key("value")) {
             return Err(ArgError::new(
                 &format!("{path}.{code}"),
-                format!("must be {{\"value\": ...}}, for example {{\"{code}\": {{\"value\": {}}}}}", field),
+                format!(
+                    "must be {{\"value\": ...}}, for example {{\"{code}\": {{\"value\": {}}}}}",
+                    field
+                ),
             ));
         }
     }
@@ -186,13 +202,21 @@ pub(crate) fn record_data(path: &str, value: &Value) -> ArgResult<()> {
 fn update_key(path: &str, value: &Value) -> ArgResult<Value> {
     let key = args::object(path, value)?;
     if let Some(extra) = key.keys().find(|k| *k != "field" && *k != "value") {
-        return Err(ArgError::new(path, format!("takes only field and value, not {extra:?}")));
+        return Err(ArgError::new(
+            path,
+            format!("takes only field and value, not {extra:?}"),
+        ));
     }
     let field = args::text(&format!("{path}.field"), key.get("field").unwrap_or(&Value::Null), 128)?;
     let value = match key.get("value") {
         Some(Value::String(s)) => Value::String(s.clone()),
         Some(Value::Number(n)) => Value::String(n.to_string()),
-        _ => return Err(ArgError::new(&format!("{path}.value"), "must be the unique value as a string or number")),
+        _ => {
+            return Err(ArgError::new(
+                &format!("{path}.value"),
+                "must be the unique value as a string or number",
+            ))
+        }
     };
     Ok(json!({"field": field, "value": value}))
 }
@@ -204,16 +228,28 @@ async fn get_records<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome
     let limit_arg = args.opt_int("limit", 1, MAX_READ)?;
     let offset_arg = args.opt_int("offset", 0, MAX_OFFSET)?;
     if limit_arg.is_some() && parts.limit.is_some() {
-        return Err(ArgError::new("limit", "the query already ends with a limit clause; give the limit in one place only").into());
+        return Err(ArgError::new(
+            "limit",
+            "the query already ends with a limit clause; give the limit in one place only",
+        )
+        .into());
     }
     if offset_arg.is_some() && parts.offset.is_some() {
-        return Err(ArgError::new("offset", "the query already has an offset clause; give the offset in one place only").into());
+        return Err(ArgError::new(
+            "offset",
+            "the query already has an offset clause; give the offset in one place only",
+        )
+        .into());
     }
     if parts.limit.is_some_and(|l| l > MAX_READ as u64) {
         return Err(ArgError::new("query", "limit may be at most 500; use getAllRecords for more").into());
     }
     if parts.offset.is_some_and(|o| o > MAX_OFFSET as u64) {
-        return Err(ArgError::new("query", "offset may be at most 10000; narrow the query (e.g. $id < N) or use getAllRecords").into());
+        return Err(ArgError::new(
+            "query",
+            "offset may be at most 10000; narrow the query (e.g. $id < N) or use getAllRecords",
+        )
+        .into());
     }
     let mut full_query = query.trim().to_string();
     if let Some(limit) = limit_arg {
@@ -233,7 +269,9 @@ async fn get_records<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome
     let answer = kc.get("records", params).await?;
     let returned = answer.get("records").and_then(Value::as_array).map_or(0, Vec::len) as u64;
     let offset = offset_arg.map(|o| o as u64).or(parts.offset).unwrap_or(0);
-    let total = answer.get("totalCount").and_then(|t| t.as_str().and_then(|s| s.parse::<u64>().ok()).or(t.as_u64()));
+    let total = answer
+        .get("totalCount")
+        .and_then(|t| t.as_str().and_then(|s| s.parse::<u64>().ok()).or(t.as_u64()));
     let note = match total {
         Some(total) if offset + returned < total && returned > 0 => Some(format!(
             "Returned records {}–{} of {total} matches. For the next page call getRecords again with offset {} (at most 10000), or use getAllRecords.",
@@ -255,7 +293,9 @@ async fn add_record<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome 
     let app = args.id("appId")?;
     let record = args.get("record").cloned().unwrap_or(Value::Null);
     record_data("record", &record)?;
-    Ok(structured(kc.post("record", json!({"app": app, "record": record})).await?))
+    Ok(structured(
+        kc.post("record", json!({"app": app, "record": record})).await?,
+    ))
 }
 
 async fn add_records<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome {
@@ -294,13 +334,22 @@ async fn update_records<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outc
     for (i, entry) in entries.iter().enumerate() {
         let path = format!("records[{i}]");
         let entry = args::object(&path, entry)?;
-        if let Some(extra) = entry.keys().find(|k| !matches!(k.as_str(), "id" | "updateKey" | "record" | "revision")) {
-            return Err(ArgError::new(&path, format!("unknown key {extra:?}; entries take id or updateKey, record, revision")).into());
+        if let Some(extra) = entry
+            .keys()
+            .find(|k| !matches!(k.as_str(), "id" | "updateKey" | "record" | "revision"))
+        {
+            return Err(ArgError::new(
+                &path,
+                format!("unknown key {extra:?}; entries take id or updateKey, record, revision"),
+            )
+            .into());
         }
         let mut out = Map::new();
         match (entry.get("id"), entry.get("updateKey")) {
             (Some(_), Some(_)) => return Err(ArgError::new(&path, "give either id or updateKey, not both").into()),
-            (Some(_), None) if upsert => return Err(ArgError::new(&path, "upsert needs updateKey on every entry instead of id").into()),
+            (Some(_), None) if upsert => {
+                return Err(ArgError::new(&path, "upsert needs updateKey on every entry instead of id").into())
+            }
             (Some(id), None) => {
                 out.insert("id".into(), json!(args::id(&format!("{path}.id"), id)?));
             }
@@ -314,7 +363,10 @@ async fn update_records<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outc
             out.insert("record".into(), record.clone());
         }
         if let Some(revision) = entry.get("revision") {
-            out.insert("revision".into(), json!(args::revision(&format!("{path}.revision"), revision)?));
+            out.insert(
+                "revision".into(),
+                json!(args::revision(&format!("{path}.revision"), revision)?),
+            );
         }
         records.push(Value::Object(out));
     }
@@ -331,7 +383,15 @@ async fn delete_records<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outc
     let mut params = json!({"app": app, "ids": ids});
     if let Some(revisions) = args.opt_array("revisions", 1, MAX_WRITE)? {
         if revisions.len() != ids.len() {
-            return Err(ArgError::new("revisions", format!("has {} entries but ids has {}; give one revision per id", revisions.len(), ids.len())).into());
+            return Err(ArgError::new(
+                "revisions",
+                format!(
+                    "has {} entries but ids has {}; give one revision per id",
+                    revisions.len(),
+                    ids.len()
+                ),
+            )
+            .into());
         }
         let revisions = revisions
             .iter()
@@ -341,13 +401,17 @@ async fn delete_records<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outc
         params["revisions"] = json!(revisions);
     }
     kc.delete("records", params).await?;
-    Ok(structured(json!({"deletedIds": ids.iter().map(u64::to_string).collect::<Vec<_>>()})))
+    Ok(structured(
+        json!({"deletedIds": ids.iter().map(u64::to_string).collect::<Vec<_>>()}),
+    ))
 }
 
 async fn evaluate_acl<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome {
     let app = args.id("appId")?;
     let ids = ids_arg(args, "ids")?;
-    Ok(structured(kc.get("records/acl/evaluate", json!({"app": app, "ids": ids})).await?))
+    Ok(structured(
+        kc.get("records/acl/evaluate", json!({"app": app, "ids": ids})).await?,
+    ))
 }
 
 /// 1–100 distinct ids.

@@ -90,8 +90,12 @@ const TABLE: &[Replace] = &[
 
 fn part_schema(part: &Part) -> Value {
     match part.kind {
-        Kind::List => json!({"type": "array", "items": {"type": "object"}, "description": format!("{} ({ENTITY})", part.description)}),
-        Kind::Map => json!({"type": "object", "additionalProperties": {"type": "object"}, "description": part.description}),
+        Kind::List => {
+            json!({"type": "array", "items": {"type": "object"}, "description": format!("{} ({ENTITY})", part.description)})
+        }
+        Kind::Map => {
+            json!({"type": "object", "additionalProperties": {"type": "object"}, "description": part.description})
+        }
         Kind::Flag => schema::boolean(part.description),
         Kind::Text => schema::text(part.description, 64),
     }
@@ -103,8 +107,14 @@ fn to_spec(row: &Replace) -> ToolDefinition {
     props.push(("revision", schema::settings_revision()));
     let mut required = vec!["appId"];
     required.extend_from_slice(row.required);
-    spec(row.name, row.title, Annotations::OVERWRITE, row.description, schema::input(props, &required),
-        Some(schema::output(vec![("revision", out::revision())], &["revision"])))
+    spec(
+        row.name,
+        row.title,
+        Annotations::OVERWRITE,
+        row.description,
+        schema::input(props, &required),
+        Some(schema::output(vec![("revision", out::revision())], &["revision"])),
+    )
 }
 
 pub(super) fn specs() -> Vec<ToolDefinition> {
@@ -121,10 +131,15 @@ async fn run<H: HttpClient>(kc: &Kintone<'_, H>, row: &Replace, args: &Args) -> 
     body.insert("app".into(), json!(args.id("appId")?));
     for part in row.parts {
         let value = match part.kind {
-            Kind::List => args.opt_array(part.key, 0, 1000)?.map(|items| {
-                items.iter().enumerate().try_for_each(|(i, item)| crate::args::object(&format!("{}[{i}]", part.key), item).map(|_| ()))?;
-                Ok::<_, ArgError>(Value::Array(items.clone()))
-            }).transpose()?,
+            Kind::List => args
+                .opt_array(part.key, 0, 1000)?
+                .map(|items| {
+                    items.iter().enumerate().try_for_each(|(i, item)| {
+                        crate::args::object(&format!("{}[{i}]", part.key), item).map(|_| ())
+                    })?;
+                    Ok::<_, ArgError>(Value::Array(items.clone()))
+                })
+                .transpose()?,
             Kind::Map => args.opt_object(part.key)?.map(|m| Value::Object(m.clone())),
             Kind::Flag => args.opt_bool(part.key)?.map(Value::Bool),
             Kind::Text => args.opt_text(part.key, 64)?.map(|t| json!(t)),
@@ -141,5 +156,8 @@ async fn run<H: HttpClient>(kc: &Kintone<'_, H>, row: &Replace, args: &Args) -> 
         body.insert("revision".into(), json!(revision));
     }
     let answer = kc.put(row.resource, Value::Object(body)).await?;
-    Ok(structured_with_note(answer, Some("Saved to the pre-live app. Call deployApp to apply it.".into())))
+    Ok(structured_with_note(
+        answer,
+        Some("Saved to the pre-live app. Call deployApp to apply it.".into()),
+    ))
 }

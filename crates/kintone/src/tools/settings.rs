@@ -120,17 +120,31 @@ fn check_resources(path: &str, value: &Value) -> ArgResult<()> {
         for (i, item) in list.iter().enumerate() {
             let at = format!("{path}.{kind}[{i}]");
             let item = args::object(&at, item)?;
-            match args::one_of(&format!("{at}.type"), item.get("type").unwrap_or(&Value::Null), &["URL", "FILE"])? {
+            match args::one_of(
+                &format!("{at}.type"),
+                item.get("type").unwrap_or(&Value::Null),
+                &["URL", "FILE"],
+            )? {
                 "URL" => {
                     let url = args::string(&format!("{at}.url"), item.get("url").unwrap_or(&Value::Null))?;
                     if !url.starts_with("https://") {
-                        return Err(ArgError::new(&format!("{at}.url"), "kintone loads customization only from https:// URLs"));
+                        return Err(ArgError::new(
+                            &format!("{at}.url"),
+                            "kintone loads customization only from https:// URLs",
+                        ));
                     }
                 }
                 _ => {
-                    let key = item.get("file").and_then(|f| f.get("fileKey")).and_then(Value::as_str).filter(|k| !k.is_empty());
+                    let key = item
+                        .get("file")
+                        .and_then(|f| f.get("fileKey"))
+                        .and_then(Value::as_str)
+                        .filter(|k| !k.is_empty());
                     if key.is_none() {
-                        return Err(ArgError::new(&format!("{at}.file"), "must be {\"fileKey\": \"...\"} (from uploadFile, or from getAppCustomize to keep a file)"));
+                        return Err(ArgError::new(
+                            &format!("{at}.file"),
+                            "must be {\"fileKey\": \"...\"} (from uploadFile, or from getAppCustomize to keep a file)",
+                        ));
                     }
                 }
             }
@@ -167,7 +181,11 @@ async fn update_settings<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Out
     }
     if let Some(description) = args.opt_str("description")? {
         if description.chars().count() > MAX_APP_DESCRIPTION {
-            return Err(ArgError::new("description", format!("may be at most {MAX_APP_DESCRIPTION} characters")).into());
+            return Err(ArgError::new(
+                "description",
+                format!("may be at most {MAX_APP_DESCRIPTION} characters"),
+            )
+            .into());
         }
         body.insert("description".into(), json!(description));
     }
@@ -179,7 +197,13 @@ async fn update_settings<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Out
     if let Some(theme) = args.opt_text("theme", 64)? {
         body.insert("theme".into(), json!(theme));
     }
-    for key in ["enableThumbnails", "enableBulkDeletion", "enableComments", "enableDuplicateRecord", "enableInlineRecordEditing"] {
+    for key in [
+        "enableThumbnails",
+        "enableBulkDeletion",
+        "enableComments",
+        "enableDuplicateRecord",
+        "enableInlineRecordEditing",
+    ] {
         if let Some(flag) = args.opt_bool(key)? {
             body.insert(key.into(), json!(flag));
         }

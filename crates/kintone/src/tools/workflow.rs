@@ -16,7 +16,9 @@ fn action_schema() -> Value {
 }
 
 fn assignee_schema() -> Value {
-    schema::string("User code of the next assignee, needed when the next status lets the user choose one of several assignees")
+    schema::string(
+        "User code of the next assignee, needed when the next status lets the user choose one of several assignees",
+    )
 }
 
 pub(super) fn specs() -> Vec<ToolDefinition> {
@@ -74,7 +76,13 @@ pub(super) async fn call<H: HttpClient>(kc: &Kintone<'_, H>, name: &str, args: &
 
 /// One `{id, action, assignee?, revision?}` entry, checked.
 fn status_entry(path: &str, entry: &Map<String, Value>) -> Result<Value, ArgError> {
-    let at = |key: &str| if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+    let at = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
     let null = Value::Null;
     let mut out = json!({
         "id": args::id(&at("id"), entry.get("id").unwrap_or(&null))?,
@@ -91,8 +99,10 @@ fn status_entry(path: &str, entry: &Map<String, Value>) -> Result<Value, ArgErro
 
 async fn update_status<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome {
     let app = args.id("appId")?;
-    let entry: Map<String, Value> =
-        ["id", "action", "assignee", "revision"].iter().filter_map(|k| args.get(k).map(|v| (k.to_string(), v.clone()))).collect();
+    let entry: Map<String, Value> = ["id", "action", "assignee", "revision"]
+        .iter()
+        .filter_map(|k| args.get(k).map(|v| (k.to_string(), v.clone())))
+        .collect();
     let mut body = status_entry("", &entry)?;
     body["app"] = json!(app);
     Ok(structured(kc.put("record/status", body).await?))
@@ -105,12 +115,22 @@ async fn update_statuses<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Out
     for (i, entry) in entries.iter().enumerate() {
         let path = format!("records[{i}]");
         let entry = args::object(&path, entry)?;
-        if let Some(extra) = entry.keys().find(|k| !matches!(k.as_str(), "id" | "action" | "assignee" | "revision")) {
-            return Err(ArgError::new(&path, format!("unknown key {extra:?}; entries take id, action, assignee, revision")).into());
+        if let Some(extra) = entry
+            .keys()
+            .find(|k| !matches!(k.as_str(), "id" | "action" | "assignee" | "revision"))
+        {
+            return Err(ArgError::new(
+                &path,
+                format!("unknown key {extra:?}; entries take id, action, assignee, revision"),
+            )
+            .into());
         }
         records.push(status_entry(&path, entry)?);
     }
-    Ok(structured(kc.put("records/status", json!({"app": app, "records": records})).await?))
+    Ok(structured(
+        kc.put("records/status", json!({"app": app, "records": records}))
+            .await?,
+    ))
 }
 
 async fn update_assignees<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome {

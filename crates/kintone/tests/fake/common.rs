@@ -6,7 +6,8 @@ use kintone::{call_tool, list_tools, CallError, Connection, ToolConfig, ToolResu
 use platform::{HttpClient, OutboundError};
 use serde_json::Value;
 
-pub const ALL_SCOPES: &str = "k:app_record:read k:app_record:write k:app_settings:read k:app_settings:write k:file:read k:file:write";
+pub const ALL_SCOPES: &str =
+    "k:app_record:read k:app_record:write k:app_settings:read k:app_settings:write k:file:read k:file:write";
 const REDIRECT: &str = "http://127.0.0.1:3000/callback";
 
 /// Outbound HTTP through reqwest: no redirects, buffered bodies.
@@ -16,8 +17,12 @@ impl HttpClient for Reqwest {
     async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, OutboundError> {
         let (parts, body) = request.into_parts();
         let host = parts.uri.host().unwrap_or_default().to_string();
-        let unreachable = |e: reqwest::Error| OutboundError::Unreachable { host: host.clone(), reason: e.to_string() };
-        let method = reqwest::Method::from_bytes(parts.method.as_str().as_bytes()).map_err(|e| OutboundError::Invalid(e.to_string()))?;
+        let unreachable = |e: reqwest::Error| OutboundError::Unreachable {
+            host: host.clone(),
+            reason: e.to_string(),
+        };
+        let method = reqwest::Method::from_bytes(parts.method.as_str().as_bytes())
+            .map_err(|e| OutboundError::Invalid(e.to_string()))?;
         let mut builder = self.0.request(method, parts.uri.to_string()).body(body);
         for (name, value) in &parts.headers {
             builder = builder.header(name.as_str(), value.as_bytes());
@@ -28,7 +33,8 @@ impl HttpClient for Reqwest {
             out = out.header(name.as_str(), value.as_bytes());
         }
         let bytes = response.bytes().await.map_err(unreachable)?;
-        out.body(bytes.to_vec()).map_err(|e| OutboundError::Invalid(e.to_string()))
+        out.body(bytes.to_vec())
+            .map_err(|e| OutboundError::Invalid(e.to_string()))
     }
 }
 
@@ -46,17 +52,31 @@ impl Env {
 
     pub async fn start_as(user: &str, scopes: &str) -> Env {
         let fake = FakeCybozu::start(FakeConfig::default()).await.unwrap();
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
         let token = sign_in(&fake, &client, user, scopes).await;
-        let conn = Connection { base_url: fake.base_url(), access_token: token };
-        Env { fake, http: Reqwest(client), conn, config: ToolConfig::default() }
+        let conn = Connection {
+            base_url: fake.base_url(),
+            access_token: token,
+        };
+        Env {
+            fake,
+            http: Reqwest(client),
+            conn,
+            config: ToolConfig::default(),
+        }
     }
 
     pub async fn call(&self, name: &str, args: Value) -> Result<ToolResult, CallError> {
         let result = call_tool(&self.http, &self.conn, &self.config, name, &args.to_string()).await;
         // No answer, error or not, may ever carry the user's token.
         let shown = format!("{result:?}");
-        assert!(!shown.contains(&self.conn.access_token), "{name} leaked the access token");
+        assert!(
+            !shown.contains(&self.conn.access_token),
+            "{name} leaked the access token"
+        );
         result
     }
 
@@ -87,7 +107,11 @@ impl Env {
 
     /// The kintone requests (not OAuth) since the last clear.
     pub fn kintone_requests(&self) -> Vec<LoggedRequest> {
-        self.fake.requests().into_iter().filter(|r| r.path.starts_with("/k/")).collect()
+        self.fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/k/"))
+            .collect()
     }
 }
 
@@ -97,16 +121,30 @@ async fn sign_in(fake: &FakeCybozu, client: &reqwest::Client, user: &str, scopes
     let base = fake.base_url();
     let response = client
         .get(format!("{base}/oauth2/authorization"))
-        .query(&[("client_id", "kintone-mcp-test"), ("redirect_uri", REDIRECT), ("response_type", "code"), ("scope", scopes), ("state", "s")])
+        .query(&[
+            ("client_id", "kintone-mcp-test"),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("scope", scopes),
+            ("state", "s"),
+        ])
         .send()
         .await
         .unwrap();
     let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).expect("an authorization code");
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("an authorization code");
     let response = client
         .post(format!("{base}/oauth2/token"))
         .basic_auth("kintone-mcp-test", Some("test-secret"))
-        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", REDIRECT)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+        ])
         .send()
         .await
         .unwrap();
@@ -119,10 +157,19 @@ pub fn check_output(name: &str, result: &ToolResult) {
     let spec = list_tools(&ToolConfig::default()).find(|t| t.name == name).unwrap();
     if let Some(schema) = spec.output_schema {
         let schema: Value = serde_json::from_str(schema).unwrap();
-        let structured = result.structured.as_ref().unwrap_or_else(|| panic!("{name} returned no structured content"));
+        let structured = result
+            .structured
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name} returned no structured content"));
         let validator = jsonschema::validator_for(&schema).unwrap();
-        let errors: Vec<String> = validator.iter_errors(structured).map(|e| format!("{} at {}", e, e.instance_path)).collect();
-        assert!(errors.is_empty(), "{name} structured content breaks its output schema: {errors:?}");
+        let errors: Vec<String> = validator
+            .iter_errors(structured)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{name} structured content breaks its output schema: {errors:?}"
+        );
         // The text block carries the same JSON for clients that ignore structuredContent.
         let first = match &result.content[0] {
             kintone::Content::Text(t) => t,
@@ -140,5 +187,9 @@ pub fn field<'a>(record: &'a Value, code: &str) -> &'a Value {
 }
 
 pub fn record_by_id(records: &[Value], id: u64) -> Value {
-    records.iter().find(|r| r["$id"]["value"].as_str() == Some(id.to_string().as_str())).cloned().unwrap_or(Value::Null)
+    records
+        .iter()
+        .find(|r| r["$id"]["value"].as_str() == Some(id.to_string().as_str()))
+        .cloned()
+        .unwrap_or(Value::Null)
 }

@@ -10,12 +10,24 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 
 /// Uploads through the tool, attaches to deal record `id` and returns the download key.
 async fn upload_and_attach(env: &Env, name: &str, content_type: &str, data: &[u8], id: u64) -> String {
-    let uploaded = env.data("uploadFile", json!({"file": {"name": name, "content": B64.encode(data), "contentType": content_type}})).await;
+    let uploaded = env
+        .data(
+            "uploadFile",
+            json!({"file": {"name": name, "content": B64.encode(data), "contentType": content_type}}),
+        )
+        .await;
     let upload_key = uploaded["fileKey"].as_str().unwrap().to_string();
-    env.ok("updateRecord", json!({"appId": 2, "id": id, "record": {"見積書": {"value": [{"fileKey": upload_key}]}}})).await;
+    env.ok(
+        "updateRecord",
+        json!({"appId": 2, "id": id, "record": {"見積書": {"value": [{"fileKey": upload_key}]}}}),
+    )
+    .await;
     let record = env.data("getRecord", json!({"appId": 2, "id": id})).await;
     let file = &record["record"]["見積書"]["value"][0];
-    assert_eq!((file["name"].as_str(), file["contentType"].as_str()), (Some(name), Some(content_type)));
+    assert_eq!(
+        (file["name"].as_str(), file["contentType"].as_str()),
+        (Some(name), Some(content_type))
+    );
     assert_eq!(file["size"], data.len().to_string());
     file["fileKey"].as_str().unwrap().to_string()
 }
@@ -31,10 +43,21 @@ async fn text_files_round_trip_as_text() {
     let result = env.ok("downloadFile", json!({"fileKey": key})).await;
     assert_eq!(result.content[1], Content::Text(text.into()));
     let info = result.structured.as_ref().unwrap();
-    assert_eq!((info["name"].as_str(), info["returnedAs"].as_str(), info["size"].as_u64()), (Some("明細.csv"), Some("text"), Some(text.len() as u64)));
+    assert_eq!(
+        (
+            info["name"].as_str(),
+            info["returnedAs"].as_str(),
+            info["size"].as_u64()
+        ),
+        (Some("明細.csv"), Some("text"), Some(text.len() as u64))
+    );
 
     // The seeded quote on deal 1.
-    let seeded_key = env.data("getRecord", json!({"appId": 2, "id": 1})).await["record"]["見積書"]["value"][0]["fileKey"].as_str().unwrap().to_string();
+    let seeded_key = env.data("getRecord", json!({"appId": 2, "id": 1})).await["record"]["見積書"]["value"][0]
+        ["fileKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let seeded = env.ok("downloadFile", json!({"fileKey": seeded_key})).await;
     assert!(matches!(&seeded.content[1], Content::Text(t) if t.starts_with("御見積書")));
 }
@@ -42,11 +65,16 @@ async fn text_files_round_trip_as_text() {
 #[tokio::test]
 async fn images_and_other_binaries_keep_their_bytes() {
     let env = Env::start().await;
-    let png: Vec<u8> = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89".to_vec();
+    let png: Vec<u8> =
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+            .to_vec();
     let key = upload_and_attach(&env, "dot.png", "image/png", &png, 2).await;
     let result = env.ok("downloadFile", json!({"fileKey": key})).await;
     match &result.content[1] {
-        Content::Image(blob) => assert_eq!((blob.mime_type.as_str(), blob.data.as_slice(), blob.name.as_deref()), ("image/png", png.as_slice(), Some("dot.png"))),
+        Content::Image(blob) => assert_eq!(
+            (blob.mime_type.as_str(), blob.data.as_slice(), blob.name.as_deref()),
+            ("image/png", png.as_slice(), Some("dot.png"))
+        ),
         other => panic!("expected an image, got {other:?}"),
     }
 
@@ -54,7 +82,9 @@ async fn images_and_other_binaries_keep_their_bytes() {
     let key = upload_and_attach(&env, "見積 書.pdf", "application/pdf", &pdf, 2).await;
     let result = env.ok("downloadFile", json!({"fileKey": key})).await;
     match &result.content[1] {
-        Content::EmbeddedResource(blob) => assert_eq!((blob.data.len(), blob.name.as_deref()), (5000, Some("見積 書.pdf"))),
+        Content::EmbeddedResource(blob) => {
+            assert_eq!((blob.data.len(), blob.name.as_deref()), (5000, Some("見積 書.pdf")))
+        }
         other => panic!("expected a resource, got {other:?}"),
     }
     assert_eq!(result.structured.as_ref().unwrap()["returnedAs"], "resource");
@@ -66,10 +96,21 @@ async fn images_and_other_binaries_keep_their_bytes() {
 #[tokio::test]
 async fn uploads_arrive_as_one_multipart_part() {
     let env = Env::start().await;
-    env.data("uploadFile", json!({"file": {"name": "a.txt", "content": B64.encode("hello")}})).await;
+    env.data(
+        "uploadFile",
+        json!({"file": {"name": "a.txt", "content": B64.encode("hello")}}),
+    )
+    .await;
     let sent = env.kintone_requests();
-    assert_eq!((sent[0].method.as_str(), sent[0].path.as_str()), ("POST", "/k/v1/file.json"));
-    assert!(sent[0].content_type.as_deref().unwrap().starts_with("multipart/form-data; boundary="));
+    assert_eq!(
+        (sent[0].method.as_str(), sent[0].path.as_str()),
+        ("POST", "/k/v1/file.json")
+    );
+    assert!(sent[0]
+        .content_type
+        .as_deref()
+        .unwrap()
+        .starts_with("multipart/form-data; boundary="));
 }
 
 #[tokio::test]
@@ -89,15 +130,33 @@ async fn files_over_the_limit_are_refused() {
         .send()
         .await
         .unwrap();
-    let upload_key = serde_json::from_slice::<Value>(&response.bytes().await.unwrap()).unwrap()["fileKey"].as_str().unwrap().to_string();
-    env.ok("updateRecord", json!({"appId": 2, "id": 2, "record": {"見積書": {"value": [{"fileKey": upload_key}]}}})).await;
-    let key = env.data("getRecord", json!({"appId": 2, "id": 2})).await["record"]["見積書"]["value"][0]["fileKey"].as_str().unwrap().to_string();
+    let upload_key = serde_json::from_slice::<Value>(&response.bytes().await.unwrap()).unwrap()["fileKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.ok(
+        "updateRecord",
+        json!({"appId": 2, "id": 2, "record": {"見積書": {"value": [{"fileKey": upload_key}]}}}),
+    )
+    .await;
+    let key = env.data("getRecord", json!({"appId": 2, "id": 2})).await["record"]["見積書"]["value"][0]["fileKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let text = env.tool_error("downloadFile", json!({"fileKey": key})).await;
-    assert!(text.contains(&format!("{} bytes", DOWNLOAD_MAX_BYTES + 1)) && text.contains("5 MiB"), "{text}");
+    assert!(
+        text.contains(&format!("{} bytes", DOWNLOAD_MAX_BYTES + 1)) && text.contains("5 MiB"),
+        "{text}"
+    );
 
     env.fake.clear_requests();
-    let text = env.tool_error("uploadFile", json!({"file": {"name": "big.bin", "content": B64.encode(&big)}})).await;
+    let text = env
+        .tool_error(
+            "uploadFile",
+            json!({"file": {"name": "big.bin", "content": B64.encode(&big)}}),
+        )
+        .await;
     assert!(text.contains("upload limit"), "{text}");
     assert!(env.kintone_requests().is_empty());
 }

@@ -37,10 +37,7 @@ impl ToolProvider for FakeTools {
     }
 
     fn tool_scopes(&self, name: &str) -> Option<Vec<String>> {
-        self.tools
-            .iter()
-            .find(|t| t.name == name)
-            .map(|t| t.scopes.clone())
+        self.tools.iter().find(|t| t.name == name).map(|t| t.scopes.clone())
     }
 
     fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, CallError> {
@@ -109,9 +106,7 @@ fn modern(method: &str, name: Option<&str>) -> RequestContext {
     RequestContext {
         protocol_version: Some(ProtocolVersion::V_2026_07_28),
         mcp_method: MirroredHeader::Value(method.to_owned()),
-        mcp_name: name.map_or(MirroredHeader::Absent, |n| {
-            MirroredHeader::Value(n.to_owned())
-        }),
+        mcp_name: name.map_or(MirroredHeader::Absent, |n| MirroredHeader::Value(n.to_owned())),
     }
 }
 
@@ -196,11 +191,7 @@ fn initialize_without_a_version_is_invalid_params() {
         assert_eq!(error(&reply).code, ErrorCode::INVALID_PARAMS);
         assert_eq!(reply.id, Some(NumberOrString::String("i".into())));
     }
-    let reply = ask(
-        legacy(),
-        &tools,
-        json!({"jsonrpc":"2.0","id":1,"method":"initialize"}),
-    );
+    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"initialize"}));
     assert_eq!(error(&reply).code, ErrorCode::INVALID_PARAMS);
 }
 
@@ -210,9 +201,7 @@ fn initialize_cannot_be_batched() {
     let exchange = Exchange::batch(
         legacy(),
         vec![
-            classify(
-                json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26"}}),
-            ),
+            classify(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26"}})),
             classify(json!({"jsonrpc":"2.0","id":2,"method":"ping"})),
         ],
     );
@@ -226,11 +215,7 @@ fn initialize_cannot_be_batched() {
 #[test]
 fn ping_answers_an_empty_result_in_the_legacy_era_and_is_gone_in_the_modern_one() {
     let tools = FakeTools::new(1);
-    let reply = ask(
-        legacy(),
-        &tools,
-        json!({"jsonrpc":"2.0","id":1,"method":"ping"}),
-    );
+    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
     assert_eq!(result(&reply), json!({}));
     // 2026-07-28 removed ping.
     let reply = ask(
@@ -264,11 +249,7 @@ fn unknown_methods_are_method_not_found_404_only_in_the_modern_era() {
 #[test]
 fn unknown_method_names_are_sanitised_in_messages() {
     let tools = FakeTools::new(1);
-    let reply = ask(
-        legacy(),
-        &tools,
-        json!({"jsonrpc":"2.0","id":1,"method":"x\ny\u{7}"}),
-    );
+    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"x\ny\u{7}"}));
     assert_eq!(error(&reply).message, "Method not found: x?y?");
 }
 
@@ -308,11 +289,7 @@ fn tools_list_pages_with_opaque_cursors() {
 #[test]
 fn tools_list_without_params_returns_the_first_page() {
     let tools = FakeTools::new(1);
-    let reply = ask(
-        legacy(),
-        &tools,
-        json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
-    );
+    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}));
     assert_eq!(result(&reply)["tools"].as_array().unwrap().len(), 1);
     assert!(result(&reply).get("nextCursor").is_none());
 }
@@ -349,11 +326,7 @@ fn modern_tools_list_carries_cache_hints() {
 fn a_broken_catalogue_is_an_internal_error_naming_the_tool() {
     let mut tools = FakeTools::new(2);
     tools.tools[1].input_schema = "nope".into();
-    let reply = ask(
-        legacy(),
-        &tools,
-        json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
-    );
+    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}));
     assert_eq!(error(&reply).code, ErrorCode::INTERNAL_ERROR);
     assert!(error(&reply).message.contains("tool1"));
 }
@@ -363,11 +336,7 @@ fn legacy_tools_list_drops_non_object_output_schemas() {
     let mut tools = FakeTools::new(2);
     tools.tools[0].output_schema = Some(r#"{"type":"array"}"#.into());
     tools.tools[1].output_schema = Some(r#"{"type":"object"}"#.into());
-    let reply = ask(
-        legacy(),
-        &tools,
-        json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
-    );
+    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}));
     let listed = result(&reply)["tools"].as_array().unwrap().clone();
     assert!(listed[0].get("outputSchema").is_none());
     assert_eq!(listed[1]["outputSchema"], json!({"type":"object"}));
@@ -376,10 +345,7 @@ fn legacy_tools_list_drops_non_object_output_schemas() {
         &tools,
         json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta": modern_meta()}}),
     );
-    assert_eq!(
-        result(&reply)["tools"][0]["outputSchema"],
-        json!({"type":"array"})
-    );
+    assert_eq!(result(&reply)["tools"][0]["outputSchema"], json!({"type":"array"}));
 }
 
 #[test]
@@ -431,11 +397,7 @@ fn bad_tools_call_params_are_invalid_params_and_call_nothing() {
         );
         assert_eq!(error(&reply).code, ErrorCode::INVALID_PARAMS, "{params}");
     }
-    let reply = ask(
-        legacy(),
-        &tools,
-        json!({"jsonrpc":"2.0","id":1,"method":"tools/call"}),
-    );
+    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"tools/call"}));
     assert_eq!(error(&reply).code, ErrorCode::INVALID_PARAMS);
     assert!(tools.calls.borrow().is_empty());
 }
@@ -468,10 +430,7 @@ fn tool_errors_and_outages_are_is_error_results() {
     let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0"}});
     let first = ask(legacy(), &tools, call.clone());
     assert_eq!(result(&first)["isError"], true);
-    assert_eq!(
-        result(&first)["content"][0]["text"],
-        "GAIA_RE01: no such record"
-    );
+    assert_eq!(result(&first)["content"][0]["text"], "GAIA_RE01: no such record");
     let second = ask(legacy(), &tools, call);
     assert_eq!(result(&second)["isError"], true);
     assert_eq!(
@@ -516,10 +475,7 @@ fn a_second_unauthorized_becomes_an_is_error_result_not_a_loop() {
     let finished = finish(exchange.run(&config(), &tools));
     let r = result(&finished.replies[0]);
     assert_eq!(r["isError"], true);
-    assert!(r["content"][0]["text"]
-        .as_str()
-        .unwrap()
-        .contains("Sign in"));
+    assert!(r["content"][0]["text"].as_str().unwrap().contains("Sign in"));
 }
 
 #[test]
@@ -538,13 +494,9 @@ fn a_resumed_batch_keeps_earlier_replies_and_does_not_rerun_them() {
     let exchange = Exchange::batch(
         legacy(),
         vec![
-            classify(
-                json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0"}}),
-            ),
+            classify(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0"}})),
             classify(json!({"jsonrpc":"2.0","method":"notifications/initialized"})),
-            classify(
-                json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"tool1"}}),
-            ),
+            classify(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"tool1"}})),
             classify(json!({"jsonrpc":"2.0","id":3,"method":"ping"})),
         ],
     );
@@ -552,17 +504,10 @@ fn a_resumed_batch_keeps_earlier_replies_and_does_not_rerun_them() {
         panic!("expected a refresh request")
     };
     let finished = finish(exchange.run(&config(), &tools));
-    let ids: Vec<_> = finished
-        .replies
-        .iter()
-        .map(|r| r.id.clone().unwrap())
-        .collect();
+    let ids: Vec<_> = finished.replies.iter().map(|r| r.id.clone().unwrap()).collect();
     assert_eq!(ids, [1, 2, 3].map(NumberOrString::Number));
     assert_eq!(result(&finished.replies[0])["content"][0]["text"], "first");
-    assert_eq!(
-        result(&finished.replies[1])["content"][0]["text"],
-        "tool1 ran"
-    );
+    assert_eq!(result(&finished.replies[1])["content"][0]["text"], "tool1 ran");
     let calls: Vec<_> = tools.calls.borrow().iter().map(|c| c.0.clone()).collect();
     assert_eq!(calls, ["tool0", "tool1", "tool1"]);
     assert_eq!(finished.summary.tool.as_deref(), Some("tool0"));
@@ -605,19 +550,10 @@ fn server_discover_lists_every_revision() {
     let r = result(&reply);
     assert_eq!(
         r["supportedVersions"],
-        json!([
-            "2024-11-05",
-            "2025-03-26",
-            "2025-06-18",
-            "2025-11-25",
-            "2026-07-28"
-        ])
+        json!(["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"])
     );
     assert_eq!(r["capabilities"]["tools"], json!({"listChanged": false}));
-    assert_eq!(
-        r["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
-        "kintone-mcp"
-    );
+    assert_eq!(r["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "kintone-mcp");
     assert_eq!(r["resultType"], "complete");
     assert_eq!(r["ttlMs"], LIST_TTL_MS);
     assert_eq!(r["instructions"], "Use the tools.");
@@ -672,30 +608,21 @@ fn modern_requests_need_matching_mirrored_headers() {
     ];
     for context in cases {
         let reply = ask(context.clone(), &tools, call.clone());
-        assert_eq!(
-            error(&reply).code,
-            ErrorCode::HEADER_MISMATCH,
-            "{context:?}"
-        );
+        assert_eq!(error(&reply).code, ErrorCode::HEADER_MISMATCH, "{context:?}");
         assert_eq!(reply.status, 400);
     }
     assert!(tools.calls.borrow().is_empty());
     let reply = ask(modern("tools/call", Some("tool0")), &tools, call.clone());
     assert_eq!(result(&reply)["resultType"], "complete");
     // Base64 sentinel form of "tool0".
-    let reply = ask(
-        modern("tools/call", Some("=?base64?dG9vbDA=?=")),
-        &tools,
-        call,
-    );
+    let reply = ask(modern("tools/call", Some("=?base64?dG9vbDA=?=")), &tools, call);
     assert!(reply.outcome.is_ok());
 }
 
 #[test]
 fn meta_version_must_match_the_header() {
     let tools = FakeTools::new(1);
-    let message =
-        json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta": modern_meta()}});
+    let message = json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta": modern_meta()}});
     let reply = ask(legacy(), &tools, message.clone());
     assert_eq!(error(&reply).code, ErrorCode::HEADER_MISMATCH);
     let context = RequestContext {

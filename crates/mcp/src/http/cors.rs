@@ -23,10 +23,7 @@ pub fn apply(headers: &mut HeaderMap) {
 /// 2026-07-28 `Mcp-Param-*` family) are allowed as asked.
 pub fn apply_preflight(request: &HeaderMap, headers: &mut HeaderMap) {
     apply(headers);
-    headers.insert(
-        "access-control-allow-methods",
-        HeaderValue::from_static(ALLOW_METHODS),
-    );
+    headers.insert("access-control-allow-methods", HeaderValue::from_static(ALLOW_METHODS));
     let requested = request
         .get("access-control-request-headers")
         .and_then(|v| v.to_str().ok())
@@ -77,10 +74,7 @@ mod tests {
         assert!(allowed.starts_with("Authorization, Content-Type"));
         assert_eq!(h["access-control-max-age"], "86400");
 
-        req.insert(
-            "access-control-request-headers",
-            "bad header(x)".parse().unwrap(),
-        );
+        req.insert("access-control-request-headers", "bad header(x)".parse().unwrap());
         let mut h = HeaderMap::new();
         apply_preflight(&req, &mut h);
         assert_eq!(h["access-control-allow-headers"], ALLOW_HEADERS);

@@ -32,8 +32,7 @@ pub fn accepts(headers: &HeaderMap) -> Accepts {
             seen = true;
             let refused = parts.any(|p| {
                 p.split_once('=').is_some_and(|(k, v)| {
-                    k.trim().eq_ignore_ascii_case("q")
-                        && v.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+                    k.trim().eq_ignore_ascii_case("q") && v.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
                 })
             });
             if refused {
@@ -91,10 +90,7 @@ mod tests {
             event_stream: true,
         };
         assert_eq!(accepts(&HeaderMap::new()), both);
-        assert_eq!(
-            accepts(&with("accept", "application/json, text/event-stream")),
-            both
-        );
+        assert_eq!(accepts(&with("accept", "application/json, text/event-stream")), both);
         assert_eq!(accepts(&with("accept", "*/*")), both);
         assert_eq!(
             accepts(&with("accept", "Application/JSON; charset=utf-8")),

@@ -77,10 +77,7 @@ pub fn route(req: &Request<Vec<u8>>, config: &EndpointConfig) -> Route {
         _ => {
             let mut response = error_response(
                 StatusCode::METHOD_NOT_ALLOWED,
-                ErrorData::invalid_request(
-                    format!("Method Not Allowed: {path} accepts {allowed}"),
-                    None,
-                ),
+                ErrorData::invalid_request(format!("Method Not Allowed: {path} accepts {allowed}"), None),
                 Framing::modern(is_modern_request(req.headers())),
             );
             if let Ok(value) = HeaderValue::from_str(allowed) {
@@ -92,10 +89,7 @@ pub fn route(req: &Request<Vec<u8>>, config: &EndpointConfig) -> Route {
 }
 
 /// 403 for a `Host` that is not this server or an `Origin` we do not serve.
-fn check_host_and_origin(
-    req: &Request<Vec<u8>>,
-    policy: &OriginPolicy,
-) -> Option<Response<Vec<u8>>> {
+fn check_host_and_origin(req: &Request<Vec<u8>>, policy: &OriginPolicy) -> Option<Response<Vec<u8>>> {
     let modern = is_modern_request(req.headers());
     let authority = req
         .headers()
@@ -120,9 +114,7 @@ fn check_host_and_origin(
     let own = authority
         .as_deref()
         .and_then(|a| Origin::parse(&format!("{scheme}://{a}")));
-    let allowed = origin
-        .to_str()
-        .is_ok_and(|o| policy.origin_allowed(o, own.as_ref()));
+    let allowed = origin.to_str().is_ok_and(|o| policy.origin_allowed(o, own.as_ref()));
     (!allowed).then(|| {
         error_response(
             StatusCode::FORBIDDEN,
@@ -213,24 +205,17 @@ pub(crate) struct Prepared {
 /// The checks every JSON-RPC POST gets, in order: size (413), content type (415), Accept
 /// (406), `MCP-Protocol-Version` (400), JSON (400 + -32700), batch rules (400 + -32600).
 /// Refusals are boxed: a response is large and the happy path should not pay for it.
-pub(crate) fn prepare(
-    req: &Request<Vec<u8>>,
-    config: &EndpointConfig,
-) -> Result<Prepared, Box<Response<Vec<u8>>>> {
+pub(crate) fn prepare(req: &Request<Vec<u8>>, config: &EndpointConfig) -> Result<Prepared, Box<Response<Vec<u8>>>> {
     let headers = req.headers();
     let modern = is_modern_request(headers);
-    let refuse = |status: StatusCode, error: ErrorData| {
-        Box::new(error_response(status, error, Framing::modern(modern)))
-    };
+    let refuse =
+        |status: StatusCode, error: ErrorData| Box::new(error_response(status, error, Framing::modern(modern)));
     let body = req.body();
     if body.len() > config.max_body_bytes {
         return Err(refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
             ErrorData::invalid_request(
-                format!(
-                    "Request body too large: the limit is {} bytes",
-                    config.max_body_bytes
-                ),
+                format!("Request body too large: the limit is {} bytes", config.max_body_bytes),
                 None,
             ),
         ));
@@ -238,25 +223,18 @@ pub(crate) fn prepare(
     if !media::is_json_content(headers) {
         return Err(refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorData::invalid_request(
-                "Unsupported Media Type: Content-Type must be application/json",
-                None,
-            ),
+            ErrorData::invalid_request("Unsupported Media Type: Content-Type must be application/json", None),
         ));
     }
     let accepts = media::accepts(headers);
     if !accepts.json && !accepts.event_stream {
         return Err(refuse(
             StatusCode::NOT_ACCEPTABLE,
-            ErrorData::invalid_request(
-                "Not Acceptable: accept application/json or text/event-stream",
-                None,
-            ),
+            ErrorData::invalid_request("Not Acceptable: accept application/json or text/event-stream", None),
         ));
     }
     let protocol_version = protocol_version_header(headers, body)?;
-    let parsed =
-        jsonrpc::parse_body(body).map_err(|error| refuse(StatusCode::BAD_REQUEST, error))?;
+    let parsed = jsonrpc::parse_body(body).map_err(|error| refuse(StatusCode::BAD_REQUEST, error))?;
     if let Body::Batch(_) = parsed {
         let revision = protocol_version.clone().unwrap_or(version::WITHOUT_HEADER);
         if revision != version::BATCH_REVISION {
@@ -294,11 +272,7 @@ fn protocol_version_header(
     if let Some(version) = requested.and_then(version::supported) {
         return Ok(Some(version));
     }
-    let requested_text: String = requested
-        .unwrap_or("(unreadable)")
-        .chars()
-        .take(64)
-        .collect();
+    let requested_text: String = requested.unwrap_or("(unreadable)").chars().take(64).collect();
     let id = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v.get("id").cloned())

@@ -73,9 +73,9 @@ pub fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host.ends_with(".localhost")
         || host == "[::1]"
-        || host.strip_prefix("127.").is_some_and(|rest| {
-            rest.split('.').count() == 3 && rest.split('.').all(|o| o.parse::<u8>().is_ok())
-        })
+        || host
+            .strip_prefix("127.")
+            .is_some_and(|rest| rest.split('.').count() == 3 && rest.split('.').all(|o| o.parse::<u8>().is_ok()))
 }
 
 /// The origins and hosts this deployment answers, from its configuration.
@@ -89,11 +89,7 @@ impl OriginPolicy {
     pub fn new(config: &EndpointConfig) -> Self {
         OriginPolicy {
             public: config.public_origin.as_deref().and_then(Origin::parse),
-            extra: config
-                .extra_origins
-                .iter()
-                .filter_map(|o| Origin::parse(o))
-                .collect(),
+            extra: config.extra_origins.iter().filter_map(|o| Origin::parse(o)).collect(),
         }
     }
 
@@ -102,12 +98,7 @@ impl OriginPolicy {
         let Some((host, _)) = split_authority(authority.trim()) else {
             return false;
         };
-        is_loopback(&host)
-            || self
-                .public
-                .iter()
-                .chain(&self.extra)
-                .any(|o| o.host == host)
+        is_loopback(&host) || self.public.iter().chain(&self.extra).any(|o| o.host == host)
     }
 
     /// May a browser page from `origin` call us? `request_origin` is the request's own origin,

@@ -76,9 +76,7 @@ pub fn handle_post(
     }
     match exchange.run(config, tools) {
         Progress::Done(finished) => PostOutcome::Respond(respond(finished, sse)),
-        Progress::NeedsRefresh(exchange) => {
-            PostOutcome::NeedsRefresh(PendingPost { exchange, sse })
-        }
+        Progress::NeedsRefresh(exchange) => PostOutcome::NeedsRefresh(PendingPost { exchange, sse }),
     }
 }
 

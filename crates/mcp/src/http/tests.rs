@@ -29,11 +29,7 @@ fn post() -> http::request::Builder {
 }
 
 fn send(builder: http::request::Builder, body: &Value) -> Handled {
-    send_raw(
-        builder,
-        serde_json::to_vec(body).unwrap(),
-        &FakeTools::new(3),
-    )
+    send_raw(builder, serde_json::to_vec(body).unwrap(), &FakeTools::new(3))
 }
 
 fn send_raw(builder: http::request::Builder, body: Vec<u8>, tools: &FakeTools) -> Handled {
@@ -67,37 +63,22 @@ fn routes_by_path_and_method() {
     assert!(matches!(r(Method::POST, "/mcp/"), Route::StreamablePost));
     assert!(matches!(r(Method::POST, "/sse"), Route::StreamablePost));
     assert!(matches!(r(Method::GET, "/sse"), Route::LegacyStream));
-    assert!(matches!(
-        r(Method::POST, "/sse/message"),
-        Route::LegacyMessage
-    ));
-    assert_eq!(
-        respond(r(Method::GET, "/elsewhere")).status(),
-        StatusCode::NOT_FOUND
-    );
+    assert!(matches!(r(Method::POST, "/sse/message"), Route::LegacyMessage));
+    assert_eq!(respond(r(Method::GET, "/elsewhere")).status(), StatusCode::NOT_FOUND);
 }
 
 #[test]
 fn get_and_delete_on_mcp_are_405_with_allow() {
     let c = config();
     for method in [Method::GET, Method::DELETE, Method::PUT] {
-        let response = respond(route(
-            &request(method.clone(), "/mcp").body(Vec::new()).unwrap(),
-            &c,
-        ));
-        assert_eq!(
-            response.status(),
-            StatusCode::METHOD_NOT_ALLOWED,
-            "{method}"
-        );
+        let response = respond(route(&request(method.clone(), "/mcp").body(Vec::new()).unwrap(), &c));
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
         assert_eq!(response.headers()["allow"], "POST, OPTIONS");
         assert_eq!(json_body(&response)["error"]["code"], -32600);
         assert_eq!(response.headers()["access-control-allow-origin"], "*");
     }
     let response = respond(route(
-        &request(Method::GET, "/sse/message")
-            .body(Vec::new())
-            .unwrap(),
+        &request(Method::GET, "/sse/message").body(Vec::new()).unwrap(),
         &c,
     ));
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
@@ -144,19 +125,13 @@ fn foreign_hosts_and_origins_are_refused() {
         .header("origin", "https://evil.example.com")
         .body(Vec::new())
         .unwrap();
-    assert_eq!(
-        respond(route(&evil_origin, &c)).status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(respond(route(&evil_origin, &c)).status(), StatusCode::FORBIDDEN);
 
     let evil_preflight = request(Method::OPTIONS, "/mcp")
         .header("origin", "https://evil.example.com")
         .body(Vec::new())
         .unwrap();
-    assert_eq!(
-        respond(route(&evil_preflight, &c)).status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(respond(route(&evil_preflight, &c)).status(), StatusCode::FORBIDDEN);
 
     for ok in ["https://mcp.example.com", "http://127.0.0.1:6274"] {
         let req = request(Method::POST, "/mcp")
@@ -174,10 +149,7 @@ fn loopback_host_passes_without_configuration() {
         .uri("http://127.0.0.1:3000/mcp")
         .body(Vec::new())
         .unwrap();
-    assert!(matches!(
-        route(&req, &EndpointConfig::default()),
-        Route::StreamablePost
-    ));
+    assert!(matches!(route(&req, &EndpointConfig::default()), Route::StreamablePost));
 }
 
 #[test]
@@ -255,10 +227,7 @@ fn unsupported_protocol_version_headers_are_400_with_supported_list() {
     let twice = post()
         .header("mcp-protocol-version", "2025-11-25")
         .header("mcp-protocol-version", "2025-06-18");
-    assert_eq!(
-        send(twice, &body).response.status(),
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(send(twice, &body).response.status(), StatusCode::BAD_REQUEST);
 }
 
 #[test]
@@ -286,12 +255,7 @@ fn batches_only_for_2025_03_26() {
         let response = send(builder, &batch).response;
         assert_eq!(response.status(), StatusCode::OK);
         let v = json_body(&response);
-        let ids: Vec<_> = v
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["id"].clone())
-            .collect();
+        let ids: Vec<_> = v.as_array().unwrap().iter().map(|r| r["id"].clone()).collect();
         assert_eq!(ids, [json!(901), json!(902)]);
     }
     for header in ["2025-06-18", "2025-11-25", "2024-11-05"] {
@@ -322,11 +286,7 @@ fn oversized_bodies_are_413_and_call_nothing() {
 #[test]
 fn wrong_content_type_is_415() {
     let body = init();
-    for content_type in [
-        Some("text/plain"),
-        Some("application/x-www-form-urlencoded"),
-        None,
-    ] {
+    for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
         let mut builder = request(Method::POST, "/mcp").header("accept", "application/json");
         if let Some(ct) = content_type {
             builder = builder.header("content-type", ct);
@@ -346,10 +306,7 @@ fn unacceptable_accept_is_406_but_missing_accept_is_fine() {
     let refuse = request(Method::POST, "/mcp")
         .header("content-type", "application/json")
         .header("accept", "text/html");
-    assert_eq!(
-        send(refuse, &body).response.status(),
-        StatusCode::NOT_ACCEPTABLE
-    );
+    assert_eq!(send(refuse, &body).response.status(), StatusCode::NOT_ACCEPTABLE);
     let lenient = request(Method::POST, "/mcp").header("content-type", "application/json");
     assert_eq!(send(lenient, &body).response.status(), StatusCode::OK);
 }
@@ -437,8 +394,7 @@ fn refresh_then_resume_yields_the_tool_result() {
     let body = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"tool0"}});
     let stale = FakeTools::scripted(1, vec![Err(CallError::Unauthorized("CB_OA01".into()))]);
     let req = post().body(serde_json::to_vec(&body).unwrap()).unwrap();
-    let PostOutcome::NeedsRefresh(pending) = handle_post(&req, &config(), &stale, ALL_SCOPES)
-    else {
+    let PostOutcome::NeedsRefresh(pending) = handle_post(&req, &config(), &stale, ALL_SCOPES) else {
         panic!("expected a refresh request")
     };
     let fresh = FakeTools::scripted(
@@ -519,9 +475,6 @@ fn calls_within_the_granted_scopes_and_calls_that_cannot_run_need_no_scope() {
         r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
     ] {
         let (outcome, _) = post_with_scopes(body, read);
-        assert!(
-            matches!(outcome, PostOutcome::Respond(_)),
-            "{body}: {outcome:?}"
-        );
+        assert!(matches!(outcome, PostOutcome::Respond(_)), "{body}: {outcome:?}");
     }
 }

@@ -50,22 +50,8 @@ fn message(uri: &str, body: &Value) -> Request<Vec<u8>> {
         .unwrap()
 }
 
-fn post_as(
-    kv: &MemoryStore,
-    owner: &str,
-    uri: &str,
-    body: &Value,
-    tools: &dyn ToolProvider,
-) -> Handled {
-    match handle_message_post(
-        &message(uri, body),
-        kv,
-        &config(),
-        owner,
-        tools,
-        ALL_SCOPES,
-        1_000,
-    ) {
+fn post_as(kv: &MemoryStore, owner: &str, uri: &str, body: &Value, tools: &dyn ToolProvider) -> Handled {
+    match handle_message_post(&message(uri, body), kv, &config(), owner, tools, ALL_SCOPES, 1_000) {
         MessageOutcome::Respond(handled) => handled,
         other => panic!("unexpected {other:?}"),
     }
@@ -104,10 +90,7 @@ fn open_creates_a_session_and_names_its_message_endpoint() {
     assert_eq!(session.len(), 32);
     let record = read_record(&kv, &session).unwrap().unwrap();
     assert_eq!(record.owner, owner_hash(OWNER));
-    assert!(
-        !record.owner.contains("grant"),
-        "the owner is stored only as a hash"
-    );
+    assert!(!record.owner.contains("grant"), "the owner is stored only as a hash");
     assert_eq!(record.expires_at, 1_000 + 22 + EXPIRY_MARGIN_SECS);
 }
 
@@ -147,11 +130,7 @@ fn tool_calls_and_errors_travel_the_same_way() {
         &uri,
         &json!({"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"tool1","arguments":{"q":1}}}),
     );
-    post(
-        &kv,
-        &uri,
-        &json!({"jsonrpc":"2.0","id":"b","method":"nope"}),
-    );
+    post(&kv, &uri, &json!({"jsonrpc":"2.0","id":"b","method":"nope"}));
     let mut got = messages_in(&sent(stream.next(&kv, 1_000_050)));
     got.sort_by_key(|m| m["id"].as_str().unwrap().to_owned());
     assert_eq!(got[0]["result"]["structuredContent"], json!({"q":1}));
@@ -208,15 +187,9 @@ fn bad_bodies_are_refused_on_the_post_and_nothing_is_queued() {
         .header("content-type", "application/json")
         .body(b"{broken".to_vec())
         .unwrap();
-    let MessageOutcome::Respond(handled) = handle_message_post(
-        &req,
-        &kv,
-        &config(),
-        OWNER,
-        &FakeTools::new(1),
-        ALL_SCOPES,
-        1_000,
-    ) else {
+    let MessageOutcome::Respond(handled) =
+        handle_message_post(&req, &kv, &config(), OWNER, &FakeTools::new(1), ALL_SCOPES, 1_000)
+    else {
         panic!()
     };
     assert_eq!(handled.response.status(), StatusCode::BAD_REQUEST);
@@ -237,10 +210,7 @@ fn bad_bodies_are_refused_on_the_post_and_nothing_is_queued() {
     ) else {
         panic!()
     };
-    assert_eq!(
-        handled.response.status(),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE
-    );
+    assert_eq!(handled.response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(
         stream.next(&kv, 1_000_050),
         StreamStep::Wait(config().stream.fast_poll_interval)
@@ -275,13 +245,7 @@ fn the_stream_drains_then_ends_cleanly_after_its_maximum_duration() {
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
     // …but a reply accepted before (its POST passed the session check) still arrives.
     let session = stream.session_id().unwrap().to_owned();
-    mailbox::post(
-        &kv,
-        &session,
-        br#"{"jsonrpc":"2.0","id":9,"result":{}}"#,
-        1_000,
-    )
-    .unwrap();
+    mailbox::post(&kv, &session, br#"{"jsonrpc":"2.0","id":9,"result":{}}"#, 1_000).unwrap();
     let got = messages_in(&sent(stream.next(&kv, 1_021_000)));
     assert_eq!(got[0]["id"], 9);
     // After the drain it ends, and nothing is left in the store.
@@ -293,10 +257,7 @@ fn the_stream_drains_then_ends_cleanly_after_its_maximum_duration() {
         .ends_with(": stream ends; reconnect for a new session\n\n"));
     assert!(kv.snapshot().is_empty());
     assert_eq!(stream.next(&kv, 1_022_050), StreamStep::Finish(Vec::new()));
-    assert_eq!(
-        post(&kv, &uri, &init(2)).response.status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(post(&kv, &uri, &init(2)).response.status(), StatusCode::NOT_FOUND);
 }
 
 #[test]
@@ -326,10 +287,7 @@ fn an_abandoned_stream_closes_its_session() {
     post(&kv, &uri, &init(1));
     stream.abandon(&kv);
     assert!(kv.snapshot().is_empty());
-    assert_eq!(
-        post(&kv, &uri, &init(2)).response.status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(post(&kv, &uri, &init(2)).response.status(), StatusCode::NOT_FOUND);
 }
 
 #[test]
@@ -338,15 +296,9 @@ fn a_refresh_is_requested_and_the_resumed_reply_reaches_the_stream() {
     let (mut stream, uri) = open(&kv);
     let stale = FakeTools::scripted(1, vec![Err(CallError::Unauthorized("CB_OA01".into()))]);
     let call = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"tool0"}});
-    let MessageOutcome::NeedsRefresh(pending) = handle_message_post(
-        &message(&uri, &call),
-        &kv,
-        &config(),
-        OWNER,
-        &stale,
-        ALL_SCOPES,
-        1_000,
-    ) else {
+    let MessageOutcome::NeedsRefresh(pending) =
+        handle_message_post(&message(&uri, &call), &kv, &config(), OWNER, &stale, ALL_SCOPES, 1_000)
+    else {
         panic!("expected a refresh request")
     };
     assert_eq!(
@@ -368,10 +320,7 @@ impl ToolProvider for EchoTools {
         self.0.clone()
     }
     fn tool_scopes(&self, name: &str) -> Option<Vec<String>> {
-        self.0
-            .iter()
-            .find(|t| t.name == name)
-            .map(|t| t.scopes.clone())
+        self.0.iter().find(|t| t.name == name).map(|t| t.scopes.clone())
     }
     fn call_tool(&self, name: &str, arguments_json: &str) -> Result<ToolResult, CallError> {
         Ok(ToolResult {
@@ -391,8 +340,17 @@ fn fifty_concurrent_posts_each_get_exactly_one_reply_on_the_stream() {
         .map(|i| {
             let (kv, tools, uri) = (kv.clone(), tools.clone(), uri.clone());
             std::thread::spawn(move || {
-                let body = json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"echo","arguments":{"n":i}}});
-                match handle_message_post(&message(&uri, &body), &*kv, &config(), OWNER, &*tools, ALL_SCOPES, 1_000) {
+                let body =
+                    json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"echo","arguments":{"n":i}}});
+                match handle_message_post(
+                    &message(&uri, &body),
+                    &*kv,
+                    &config(),
+                    OWNER,
+                    &*tools,
+                    ALL_SCOPES,
+                    1_000,
+                ) {
                     MessageOutcome::Respond(h) => h.response.status(),
                     _ => StatusCode::IM_A_TEAPOT,
                 }
@@ -404,10 +362,7 @@ fn fifty_concurrent_posts_each_get_exactly_one_reply_on_the_stream() {
     let mut collect = |step: StreamStep| {
         if let StreamStep::Send(bytes) = step {
             for m in messages_in(&bytes) {
-                replies
-                    .entry(m["id"].as_i64().unwrap())
-                    .or_default()
-                    .push(m);
+                replies.entry(m["id"].as_i64().unwrap()).or_default().push(m);
             }
         }
     };
@@ -423,10 +378,7 @@ fn fifty_concurrent_posts_each_get_exactly_one_reply_on_the_stream() {
     assert_eq!(replies.len(), 50);
     for (id, got) in &replies {
         assert_eq!(got.len(), 1, "id {id} answered {} times", got.len());
-        assert_eq!(
-            got[0]["result"]["content"][0]["text"],
-            format!("echo:{{\"n\":{id}}}")
-        );
+        assert_eq!(got[0]["result"]["content"][0]["text"], format!("echo:{{\"n\":{id}}}"));
     }
 }
 
@@ -438,8 +390,7 @@ struct CountingStore {
 
 impl KeyValue for CountingStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        self.reads
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inner.get(key)
     }
     fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
@@ -449,8 +400,7 @@ impl KeyValue for CountingStore {
         self.inner.delete(key)
     }
     fn exists(&self, key: &str) -> Result<bool, KvError> {
-        self.reads
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inner.exists(key)
     }
 }
@@ -484,10 +434,7 @@ fn an_idle_stream_reads_one_key_per_poll_and_scans_the_slots_once_a_second() {
     let reads = kv.reads.load(std::sync::atomic::Ordering::Relaxed);
     // 20 doorbell polls (every 50 ms) plus one full pass over the window of 8 slots (its own
     // doorbell read included): 29. The slot-by-slot polling this replaced read 160.
-    assert!(
-        reads <= 30,
-        "an idle stream read {reads} keys in one second"
-    );
+    assert!(reads <= 30, "an idle stream read {reads} keys in one second");
 }
 
 #[test]
@@ -496,10 +443,7 @@ fn a_reply_posted_right_after_a_delivery_is_picked_up_within_the_fast_poll() {
     let (mut stream, uri) = open(&kv);
     let mut clock = 1_000_000;
     let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0","arguments":{}}});
-    assert_eq!(
-        post(&kv, &uri, &call).response.status(),
-        StatusCode::ACCEPTED
-    );
+    assert_eq!(post(&kv, &uri, &call).response.status(), StatusCode::ACCEPTED);
     // Delivered by the very next poll: the doorbell rang.
     let first = match stream.next(&kv, clock) {
         StreamStep::Send(bytes) => bytes,
@@ -513,10 +457,7 @@ fn a_reply_posted_right_after_a_delivery_is_picked_up_within_the_fast_poll() {
     );
     // Quiet for longer than the fast window: back to the idle pace.
     run_for(&mut stream, &kv, &mut clock, 2_500);
-    assert_eq!(
-        stream.next(&kv, clock),
-        StreamStep::Wait(config().stream.poll_interval)
-    );
+    assert_eq!(stream.next(&kv, clock), StreamStep::Wait(config().stream.poll_interval));
 }
 
 #[test]
@@ -542,11 +483,7 @@ fn a_session_whose_stream_stopped_beating_is_gone_and_collected() {
     // The owner's list still names it until the owner's next stream drops it.
     let (_next, _) = SseStream::open(&kv, &config(), OWNER, 1_021_000).unwrap();
     let listed = crate::owner_sessions::listed(&kv, &owner_hash(OWNER)).unwrap();
-    assert_eq!(
-        listed.len(),
-        1,
-        "only the new session is listed: {listed:?}"
-    );
+    assert_eq!(listed.len(), 1, "only the new session is listed: {listed:?}");
 }
 
 #[test]
@@ -568,12 +505,7 @@ fn a_fifth_stream_for_one_owner_ends_the_oldest_at_its_next_heartbeat() {
     };
     assert!(String::from_utf8_lossy(&sent).contains("reconnect"));
     assert!(clock <= 1_000_000 + 2_000 + 2_000 + 50, "ended at {clock}");
-    assert_eq!(
-        crate::owner_sessions::listed(&kv, &owner_hash(OWNER))
-            .unwrap()
-            .len(),
-        4
-    );
+    assert_eq!(crate::owner_sessions::listed(&kv, &owner_hash(OWNER)).unwrap().len(), 4);
     drop(others);
 }
 

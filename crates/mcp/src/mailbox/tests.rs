@@ -17,10 +17,7 @@ fn reader(kv: &dyn KeyValue, suspect_ms: u64) -> Reader {
 }
 
 fn texts(messages: Vec<Vec<u8>>) -> Vec<String> {
-    messages
-        .into_iter()
-        .map(|m| String::from_utf8(m).unwrap())
-        .collect()
+    messages.into_iter().map(|m| String::from_utf8(m).unwrap()).collect()
 }
 
 #[test]
@@ -51,10 +48,7 @@ fn posting_to_a_missing_or_expired_session_is_gone_and_leaves_nothing() {
     // An expired session (its stream died) is collected by the writer that finds it.
     Reader::create(&kv, SESSION, "o".into(), 100, 1000, 0).unwrap();
     kv.set(&slot_key(SESSION, 'y', 0), b"t").unwrap();
-    assert!(matches!(
-        post(&kv, SESSION, b"x", 100),
-        Err(PostError::Gone)
-    ));
+    assert!(matches!(post(&kv, SESSION, b"x", 100), Err(PostError::Gone)));
     assert!(kv.snapshot().is_empty());
 }
 
@@ -84,11 +78,7 @@ fn a_closed_session_refuses_and_a_racing_writer_cleans_up_after_the_reader() {
     let reader_finishes = |_: Duration| {
         pauses.set(pauses.get() + 1);
         if pauses.get() == 3 {
-            assert_eq!(
-                kv.snapshot().len(),
-                3,
-                "record, x:0, y:0 untouched while closed"
-            );
+            assert_eq!(kv.snapshot().len(), 3, "record, x:0, y:0 untouched while closed");
             kv.delete(&record_key(SESSION)).unwrap();
         }
     };
@@ -109,10 +99,7 @@ fn close_delivers_what_was_posted_before_it() {
     post(&kv, SESSION, b"late", 0).unwrap();
     assert_eq!(texts(r.close(&kv).unwrap()), ["late"]);
     assert!(kv.snapshot().is_empty());
-    assert!(matches!(
-        post(&kv, SESSION, b"after", 0),
-        Err(PostError::Gone)
-    ));
+    assert!(matches!(post(&kv, SESSION, b"after", 0), Err(PostError::Gone)));
 }
 
 #[test]
@@ -180,10 +167,7 @@ fn a_stale_hint_into_retired_slots_is_recovered_and_tidied() {
         spread: SmallRng::seed_from_u64(1),
     };
     let slot = writer.claim(0, "stale.0").unwrap();
-    assert_eq!(
-        slot, 0,
-        "retired slots have no keys left, so it STOPs at once"
-    );
+    assert_eq!(slot, 0, "retired slots have no keys left, so it STOPs at once");
     // The real protocol re-reads the record, sees slot < low and retries from the frontier.
     let low = writer.post("stale", b"slow", 0).unwrap();
     writer.tidy_retired(low);
@@ -337,8 +321,7 @@ fn interleave(seed: u64, writers: usize, suspect_ms: u64, close_after_polls: Opt
         schedule: schedule.clone(),
     });
     // The session exists before anyone can learn its id.
-    let mut r =
-        Reader::create(&store.inner, SESSION, "o".into(), FAR_FUTURE, suspect_ms, 0).unwrap();
+    let mut r = Reader::create(&store.inner, SESSION, "o".into(), FAR_FUTURE, suspect_ms, 0).unwrap();
     let done = Arc::new(AtomicUsize::new(0));
 
     let mut handles = Vec::new();
@@ -348,15 +331,8 @@ fn interleave(seed: u64, writers: usize, suspect_ms: u64, close_after_polls: Opt
             ACTOR.with(|a| a.set(w));
             let _retire = Retire(schedule);
             let message = format!("m{w}");
-            let outcome = post_with(
-                &*store,
-                SESSION,
-                message.as_bytes(),
-                0,
-                seed << 8 | w as u64,
-                &|_| {},
-            )
-            .map_err(|e| e.to_string());
+            let outcome = post_with(&*store, SESSION, message.as_bytes(), 0, seed << 8 | w as u64, &|_| {})
+                .map_err(|e| e.to_string());
             done.fetch_add(1, Ordering::SeqCst);
             outcome
         }));
@@ -436,17 +412,11 @@ fn fifty_interleaved_writers_each_delivered_exactly_once() {
         for suspect_ms in [2_000, 0, 30] {
             let run = interleave(seed, 50, suspect_ms, None);
             for (w, outcome) in run.outcomes.iter().enumerate() {
-                assert!(
-                    outcome.is_ok(),
-                    "seed {seed}/{suspect_ms}: writer {w}: {outcome:?}"
-                );
+                assert!(outcome.is_ok(), "seed {seed}/{suspect_ms}: writer {w}: {outcome:?}");
             }
             assert_exactly_once(&run, 50);
             assert_eq!(run.delivered.len(), 50, "seed {seed}/{suspect_ms}");
-            assert_eq!(
-                run.leftover_keys, 0,
-                "seed {seed}/{suspect_ms}: keys left behind"
-            );
+            assert_eq!(run.leftover_keys, 0, "seed {seed}/{suspect_ms}: keys left behind");
             let writer_ops: usize = run.operations[..50].iter().sum();
             worst = worst.max(run.operations[..50].iter().copied().max().unwrap_or(0));
             total += writer_ops;
@@ -478,10 +448,7 @@ fn closing_while_writers_race_never_loses_a_confirmed_message() {
         assert_eq!(run.leftover_keys, 0, "seed {seed}: keys left behind");
     }
     // The schedules really raced the close: both outcomes happened.
-    assert!(
-        posted > 50 && refused > 50,
-        "posted {posted}, refused {refused}"
-    );
+    assert!(posted > 50 && refused > 50, "posted {posted}, refused {refused}");
 }
 
 #[test]

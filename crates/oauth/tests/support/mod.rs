@@ -30,7 +30,10 @@ pub struct ReqwestHttp {
 impl ReqwestHttp {
     pub fn new() -> Self {
         ReqwestHttp {
-            client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
             token_responses: RefCell::new(vec![]),
         }
     }
@@ -40,7 +43,9 @@ impl ReqwestHttp {
         self.token_responses
             .borrow()
             .iter()
-            .flat_map(|v| ["access_token", "refresh_token"].map(|k| v.get(k).and_then(Value::as_str).map(str::to_owned)))
+            .flat_map(|v| {
+                ["access_token", "refresh_token"].map(|k| v.get(k).and_then(Value::as_str).map(str::to_owned))
+            })
             .flatten()
             .collect()
     }
@@ -54,12 +59,18 @@ impl HttpClient for ReqwestHttp {
             .client
             .execute(request)
             .await
-            .map_err(|e| OutboundError::Unreachable { host: "fake".into(), reason: e.to_string() })?;
+            .map_err(|e| OutboundError::Unreachable {
+                host: "fake".into(),
+                reason: e.to_string(),
+            })?;
         let mut builder = http::Response::builder().status(response.status());
         for (k, v) in response.headers() {
             builder = builder.header(k, v);
         }
-        let body = response.bytes().await.map_err(|e| OutboundError::Unreachable { host: "fake".into(), reason: e.to_string() })?;
+        let body = response.bytes().await.map_err(|e| OutboundError::Unreachable {
+            host: "fake".into(),
+            reason: e.to_string(),
+        })?;
         if is_token {
             if let Ok(v) = serde_json::from_slice::<Value>(&body) {
                 self.token_responses.borrow_mut().push(v);
@@ -97,7 +108,12 @@ impl Harness {
     pub async fn start() -> Harness {
         let fake = FakeCybozu::start(FakeConfig::default()).await.unwrap();
         let config = config_for(&fake.base_url(), &[]);
-        Harness { fake, config, kv: MemoryStore::new(), http: ReqwestHttp::new() }
+        Harness {
+            fake,
+            config,
+            kv: MemoryStore::new(),
+            http: ReqwestHttp::new(),
+        }
     }
 
     pub fn provider(&self, request: Request, now: u64) -> Response {
@@ -141,12 +157,20 @@ impl Harness {
     /// GET Cybozu's authorization URL (the fake approves at once) and return our callback's
     /// path and query from its redirect.
     pub async fn follow_cybozu(&self, url: &str) -> String {
-        assert!(url.starts_with(&format!("{}/oauth2/authorization?", self.fake.base_url())), "{url}");
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        assert!(
+            url.starts_with(&format!("{}/oauth2/authorization?", self.fake.base_url())),
+            "{url}"
+        );
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
         let response = client.get(url).send().await.unwrap();
         assert_eq!(response.status(), 302, "{}", response.text().await.unwrap());
         let to = response.headers()["location"].to_str().unwrap().to_owned();
-        to.strip_prefix(ISSUER).unwrap_or_else(|| panic!("fake redirected elsewhere: {to}")).to_owned()
+        to.strip_prefix(ISSUER)
+            .unwrap_or_else(|| panic!("fake redirected elsewhere: {to}"))
+            .to_owned()
     }
 
     /// POST /token with a form, optionally with Basic credentials.
@@ -154,7 +178,10 @@ impl Harness {
         let mut request = post_form("/token", form);
         if let Some((id, secret)) = basic {
             use base64::Engine;
-            let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")));
+            let value = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+            );
             request.headers_mut().insert("authorization", value.parse().unwrap());
         }
         self.provider(request, now)
@@ -176,7 +203,15 @@ impl Harness {
     }
 
     pub fn refresh(&self, client_id: &str, refresh_token: &str, now: u64) -> Response {
-        self.token(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("client_id", client_id)], None, now)
+        self.token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+                ("client_id", client_id),
+            ],
+            None,
+            now,
+        )
     }
 
     /// Call the fake kintone with a session's kintone token; returns the status and the user the
@@ -218,7 +253,10 @@ impl Browser {
     pub fn absorb(&mut self, response: &Response) {
         for value in response.headers().get_all("set-cookie") {
             let text = value.to_str().unwrap();
-            assert!(text.contains("; Secure") && text.contains("; Path=/") && text.contains("HttpOnly"), "{text}");
+            assert!(
+                text.contains("; Secure") && text.contains("; Path=/") && text.contains("HttpOnly"),
+                "{text}"
+            );
             let (pair, attrs) = text.split_once(';').unwrap();
             let (name, value) = pair.split_once('=').unwrap();
             assert!(name.starts_with("__Host-"), "{name}");
@@ -232,7 +270,12 @@ impl Browser {
 
     pub fn prepare(&self, mut request: Request) -> Request {
         if !self.cookies.is_empty() {
-            let header = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+            let header = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
             request.headers_mut().insert("cookie", header.parse().unwrap());
         }
         if let Some(lang) = &self.accept_language {
@@ -268,7 +311,9 @@ pub fn post_json(path: &str, body: &Value) -> Request {
 }
 
 pub fn post_form(path: &str, form: &[(&str, &str)]) -> Request {
-    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
     http::Request::builder()
         .method("POST")
         .uri(path)
@@ -278,7 +323,10 @@ pub fn post_form(path: &str, form: &[(&str, &str)]) -> Request {
 }
 
 pub fn approve(sealed: &str, csrf: &str) -> Request {
-    post_form("/authorize", &[("request", sealed), ("csrf_token", csrf), ("decision", "approve")])
+    post_form(
+        "/authorize",
+        &[("request", sealed), ("csrf_token", csrf), ("decision", "approve")],
+    )
 }
 
 /// `/authorize?…` for the test client with PKCE, state and the /mcp resource; `overrides`
@@ -303,7 +351,9 @@ pub fn authorize_path(client_id: &str, overrides: &[(&str, &str)]) -> String {
             params.push((k.to_string(), v.to_string()));
         }
     }
-    let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
     format!("/authorize?{query}")
 }
 
@@ -316,7 +366,11 @@ pub fn json_of(response: &Response) -> Value {
 }
 
 pub fn location(response: &Response) -> &str {
-    response.headers().get("location").map(|v| v.to_str().unwrap()).unwrap_or_else(|| panic!("no Location: {} {}", response.status(), body_text(response)))
+    response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or_else(|| panic!("no Location: {} {}", response.status(), body_text(response)))
 }
 
 pub fn query_of(url: &str) -> BTreeMap<String, String> {
@@ -329,7 +383,10 @@ pub fn consent_fields(page: &Response) -> (String, String) {
     let html = body_text(page);
     let field = |name: &str| {
         let marker = format!("name=\"{name}\" value=\"");
-        let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} field in {html}")) + marker.len();
+        let start = html
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {name} field in {html}"))
+            + marker.len();
         html[start..].split('"').next().unwrap().to_owned()
     };
     (field("request"), field("csrf_token"))

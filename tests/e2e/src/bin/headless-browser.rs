@@ -39,7 +39,12 @@ async fn follow(start: &str) -> Result<()> {
     let mut url = Url::parse(start).context("the authorization URL does not parse")?;
     for _ in 0..MAX_HOPS {
         let page = get_with_patience(&mut browser, &url).await?;
-        eprintln!("headless-browser: GET {}{} -> {}", origin(&url), url.path(), page.status);
+        eprintln!(
+            "headless-browser: GET {}{} -> {}",
+            origin(&url),
+            url.path(),
+            page.status
+        );
         match page.status {
             300..=399 => url = page.redirect()?,
             200 if page.body.contains(&format!("name=\"{CONSENT_CSRF_FIELD}\"")) => {
@@ -48,10 +53,19 @@ async fn follow(start: &str) -> Result<()> {
                 let answer = browser
                     .post_form(
                         action.as_str(),
-                        &[(CONSENT_REQUEST_FIELD, &consent.request), (CONSENT_CSRF_FIELD, &consent.csrf_token), ("decision", "approve")],
+                        &[
+                            (CONSENT_REQUEST_FIELD, &consent.request),
+                            (CONSENT_CSRF_FIELD, &consent.csrf_token),
+                            ("decision", "approve"),
+                        ],
                     )
                     .await?;
-                eprintln!("headless-browser: POST {}{} (approve) -> {}", origin(&action), action.path(), answer.status);
+                eprintln!(
+                    "headless-browser: POST {}{} (approve) -> {}",
+                    origin(&action),
+                    action.path(),
+                    answer.status
+                );
                 url = answer.redirect()?;
             }
             200 => return Ok(()),
@@ -68,7 +82,11 @@ async fn get_with_patience(browser: &mut Browser, url: &Url) -> Result<Page> {
         match browser.get(url.as_str()).await {
             Ok(page) => return Ok(page),
             Err(e) if Instant::now() < deadline => {
-                eprintln!("headless-browser: {}{} not reachable yet ({e}); retrying", origin(url), url.path());
+                eprintln!(
+                    "headless-browser: {}{} not reachable yet ({e}); retrying",
+                    origin(url),
+                    url.path()
+                );
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
             Err(e) => return Err(e),

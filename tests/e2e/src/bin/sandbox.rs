@@ -52,7 +52,10 @@ async fn run() -> Result<()> {
         port: Some(port),
         // Show the fake's sign-in page (user picker) rather than approving as alice at once, so
         // the sandbox walks through every page a real user sees.
-        fake_config: Some(FakeConfig { auto_approve_user: None, ..FakeConfig::default() }),
+        fake_config: Some(FakeConfig {
+            auto_approve_user: None,
+            ..FakeConfig::default()
+        }),
         ..Options::default()
     };
     let mut app = App::start_with(options).await?;
@@ -80,15 +83,21 @@ struct Args {
 impl Args {
     /// `None` when help was asked for.
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>> {
-        let mut parsed = Args { port: DEFAULT_PORT, build: true };
+        let mut parsed = Args {
+            port: DEFAULT_PORT,
+            build: true,
+        };
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "-h" | "--help" => return Ok(None),
                 "--no-build" => parsed.build = false,
                 "--port" => {
                     let value = args.next().context("--port needs a value")?;
-                    parsed.port =
-                        value.parse().ok().filter(|p| *p != 0).with_context(|| format!("--port {value}: expected a port number 1-65535"))?;
+                    parsed.port = value
+                        .parse()
+                        .ok()
+                        .filter(|p| *p != 0)
+                        .with_context(|| format!("--port {value}: expected a port number 1-65535"))?;
                 }
                 other => bail!("unknown argument {other:?}\n\n{USAGE}"),
             }
@@ -116,7 +125,8 @@ fn build_what_runs(host: HostKind) -> Result<()> {
     let started = std::time::Instant::now();
     println!("building the wasm components (wasm32-wasip2, release) ...");
     let mut wasm = Command::new(&cargo);
-    wasm.current_dir(&root).args(["build", "--target", "wasm32-wasip2", "--release"]);
+    wasm.current_dir(&root)
+        .args(["build", "--target", "wasm32-wasip2", "--release"]);
     for component in e2e::COMPONENTS {
         wasm.args(["-p", component]);
     }
@@ -195,8 +205,20 @@ mod tests {
 
     #[test]
     fn defaults_are_port_3000_and_a_build() {
-        assert_eq!(Args::parse(args(&[])).unwrap(), Some(Args { port: 3000, build: true }));
-        assert_eq!(Args::parse(args(&["--port", "3456", "--no-build"])).unwrap(), Some(Args { port: 3456, build: false }));
+        assert_eq!(
+            Args::parse(args(&[])).unwrap(),
+            Some(Args {
+                port: 3000,
+                build: true
+            })
+        );
+        assert_eq!(
+            Args::parse(args(&["--port", "3456", "--no-build"])).unwrap(),
+            Some(Args {
+                port: 3456,
+                build: false
+            })
+        );
         assert_eq!(Args::parse(args(&["--help"])).unwrap(), None);
     }
 

@@ -53,10 +53,18 @@ impl Session {
         }
         let response = request.send().await.with_context(|| format!("GET {sse_url} failed"))?;
         let status = response.status().as_u16();
-        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         if status != 200 || !content_type.starts_with("text/event-stream") {
             let text = response.text().await.unwrap_or_default();
-            bail!("GET {sse_url} answered {status} {content_type}: {}", raw::excerpt(&text));
+            bail!(
+                "GET {sse_url} answered {status} {content_type}: {}",
+                raw::excerpt(&text)
+            );
         }
         let opened_at = Instant::now();
         let (tx, mut seen) = mpsc::unbounded_channel();
@@ -84,20 +92,33 @@ impl Session {
             }
         });
         let endpoint_data = loop {
-            let next = tokio::time::timeout(Duration::from_secs(10), seen.recv()).await.context("no endpoint event within 10 s")?;
+            let next = tokio::time::timeout(Duration::from_secs(10), seen.recv())
+                .await
+                .context("no endpoint event within 10 s")?;
             match next {
                 Some(Seen::Item(Item::Event { event, data, .. })) if event == "endpoint" => break data,
                 Some(Seen::Item(Item::Comment(_))) => continue,
                 other => bail!("the stream began with {other:?}, not an endpoint event"),
             }
         };
-        let endpoint = Url::parse(sse_url)?.join(&endpoint_data).with_context(|| format!("bad endpoint {endpoint_data:?}"))?;
+        let endpoint = Url::parse(sse_url)?
+            .join(&endpoint_data)
+            .with_context(|| format!("bad endpoint {endpoint_data:?}"))?;
         let session_id = endpoint
             .query_pairs()
             .find(|(k, _)| k == "sessionId")
             .map(|(_, v)| v.into_owned())
             .context("the endpoint URL has no sessionId")?;
-        Ok(Session { http, authorization: authorization.map(str::to_owned), endpoint, endpoint_data, session_id, opened_at, seen, reader })
+        Ok(Session {
+            http,
+            authorization: authorization.map(str::to_owned),
+            endpoint,
+            endpoint_data,
+            session_id,
+            opened_at,
+            seen,
+            reader,
+        })
     }
 
     /// POST `body` to the message URL; the HTTP answer (202 expected; the reply comes on the
@@ -108,7 +129,11 @@ impl Session {
 
     /// POST to another message URL (a wrong or closed session, say) with this session's token.
     pub async fn post_to(&self, url: &str, body: &Value) -> Result<Reply> {
-        let mut request = self.http.post(url).header("content-type", "application/json").json(body);
+        let mut request = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .json(body);
         if let Some(auth) = &self.authorization {
             request = request.header("authorization", auth);
         }
@@ -118,11 +143,20 @@ impl Session {
     /// A JSON-RPC request through the session: POST (202 expected), then its reply off the
     /// stream (other messages arriving meanwhile are an error).
     pub async fn request(&mut self, id: i64, method: &str, params: Value) -> Result<Value> {
-        let reply = self.post(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await?;
+        let reply = self
+            .post(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await?;
         if reply.status != 202 {
-            bail!("POST {method} answered {} (202 expected): {}", reply.status, raw::excerpt(&reply.text));
+            bail!(
+                "POST {method} answered {} (202 expected): {}",
+                reply.status,
+                raw::excerpt(&reply.text)
+            );
         }
-        let message = self.next_message(Duration::from_secs(30)).await?.context("the stream ended before the reply")?;
+        let message = self
+            .next_message(Duration::from_secs(30))
+            .await?
+            .context("the stream ended before the reply")?;
         if message["id"] != json!(id) {
             bail!("expected the reply to {id}, got {message}");
         }
@@ -136,7 +170,9 @@ impl Session {
         loop {
             match self.next_seen(deadline).await? {
                 Seen::Item(Item::Event { event, data, .. }) if event == "message" => {
-                    return serde_json::from_str(&data).map(Some).with_context(|| format!("a message that is not JSON: {data}"));
+                    return serde_json::from_str(&data)
+                        .map(Some)
+                        .with_context(|| format!("a message that is not JSON: {data}"));
                 }
                 Seen::Item(Item::Event { event, .. }) => bail!("unexpected {event} event"),
                 Seen::Item(Item::Comment(_)) => continue,

@@ -45,5 +45,9 @@ pub const ORIGINAL_TOOLS: [&str; 28] = [
 /// Every original tool that `listed` lacks.
 pub fn missing_original_tools<'a>(listed: impl IntoIterator<Item = &'a str>) -> Vec<&'static str> {
     let listed: std::collections::BTreeSet<&str> = listed.into_iter().collect();
-    ORIGINAL_TOOLS.iter().copied().filter(|name| !listed.contains(name)).collect()
+    ORIGINAL_TOOLS
+        .iter()
+        .copied()
+        .filter(|name| !listed.contains(name))
+        .collect()
 }

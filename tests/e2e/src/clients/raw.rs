@@ -24,7 +24,10 @@ pub struct Endpoint {
 // The token stays out of test output.
 impl std::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint").field("url", &self.url).field("protocol_version", &self.protocol_version).finish_non_exhaustive()
+        f.debug_struct("Endpoint")
+            .field("url", &self.url)
+            .field("protocol_version", &self.protocol_version)
+            .finish_non_exhaustive()
     }
 }
 
@@ -56,7 +59,12 @@ impl Endpoint {
             .timeout(Duration::from_secs(60))
             .build()
             .expect("a reqwest client with static settings builds");
-        Endpoint { http, url: url.into(), authorization, protocol_version: Some("2025-11-25".to_owned()) }
+        Endpoint {
+            http,
+            url: url.into(),
+            authorization,
+            protocol_version: Some("2025-11-25".to_owned()),
+        }
     }
 
     /// A POST with the headers a well-behaved client sends; add more before sending it with
@@ -68,8 +76,10 @@ impl Endpoint {
     /// A POST with the usual headers, `overrides` replacing them by name (an empty value
     /// leaves the header out).
     pub fn post_with(&self, overrides: &[(&str, &str)]) -> reqwest::RequestBuilder {
-        let mut headers: Vec<(String, String)> =
-            vec![("content-type".into(), "application/json".into()), ("accept".into(), ACCEPT_BOTH.into())];
+        let mut headers: Vec<(String, String)> = vec![
+            ("content-type".into(), "application/json".into()),
+            ("accept".into(), ACCEPT_BOTH.into()),
+        ];
         if let Some(auth) = &self.authorization {
             headers.push(("authorization".into(), auth.clone()));
         }
@@ -82,7 +92,11 @@ impl Endpoint {
                 headers.push((name.to_string(), value.to_string()));
             }
         }
-        headers.into_iter().fold(self.http.post(&self.url), |request, (name, value)| request.header(name, value))
+        headers
+            .into_iter()
+            .fold(self.http.post(&self.url), |request, (name, value)| {
+                request.header(name, value)
+            })
     }
 
     /// POST `body` as it is.
@@ -110,7 +124,8 @@ impl Endpoint {
 
     /// `tools/call` that must succeed; its `result`.
     pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value> {
-        self.call("tools/call", json!({"name": name, "arguments": arguments})).await
+        self.call("tools/call", json!({"name": name, "arguments": arguments}))
+            .await
     }
 }
 
@@ -120,13 +135,24 @@ pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply> {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().await.context("reading the body failed")?;
-    let is_sse = headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/event-stream"));
+    let is_sse = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/event-stream"));
     let json = if is_sse {
-        sse::data_of_body(&text).last().and_then(|d| serde_json::from_str(d).ok()).unwrap_or(Value::Null)
+        sse::data_of_body(&text)
+            .last()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or(Value::Null)
     } else {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     };
-    Ok(Reply { status, headers, text, json })
+    Ok(Reply {
+        status,
+        headers,
+        text,
+        json,
+    })
 }
 
 /// The start of a body, for messages.

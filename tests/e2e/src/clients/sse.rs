@@ -6,7 +6,11 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Item {
     /// A dispatched event: its `event` field (`message` when absent) and joined `data`.
-    Event { event: String, data: String, id: Option<String> },
+    Event {
+        event: String,
+        data: String,
+        id: Option<String>,
+    },
     /// A `: …` comment line (text after the colon, one leading space removed).
     Comment(String),
 }
@@ -96,15 +100,26 @@ mod tests {
         assert_eq!(
             items,
             vec![
-                Item::Event { event: "endpoint".into(), data: "/sse/message?sessionId=ab".into(), id: None },
+                Item::Event {
+                    event: "endpoint".into(),
+                    data: "/sse/message?sessionId=ab".into(),
+                    id: None
+                },
                 Item::Comment("keep-alive".into()),
-                Item::Event { event: "message".into(), data: "{\"a\":1}\n2".into(), id: None },
+                Item::Event {
+                    event: "message".into(),
+                    data: "{\"a\":1}\n2".into(),
+                    id: None
+                },
             ]
         );
     }
 
     #[test]
     fn data_of_a_whole_body() {
-        assert_eq!(data_of_body("id: 1\ndata:\n\nevent: message\ndata: {}\n"), vec!["{}".to_owned()]);
+        assert_eq!(
+            data_of_body("id: 1\ndata:\n\nevent: message\ndata: {}\n"),
+            vec!["{}".to_owned()]
+        );
     }
 }

@@ -22,9 +22,16 @@ async fn replaying_the_approve_post_500_times_stores_nothing_and_a_real_sign_in_
     let mut attacker = Flow::new(&app, "/mcp").await.unwrap();
     let form = attacker.consent().await.unwrap();
     let before = snapshot(&app);
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([("request", form.request.as_str()), ("csrf_token", form.csrf_token.as_str()), ("decision", "approve")])
+        .extend_pairs([
+            ("request", form.request.as_str()),
+            ("csrf_token", form.csrf_token.as_str()),
+            ("decision", "approve"),
+        ])
         .finish();
     let replay = || {
         http.post(app.url("/authorize"))
@@ -41,7 +48,10 @@ async fn replaying_the_approve_post_500_times_stores_nothing_and_a_real_sign_in_
         }
     }
     assert_eq!(before, snapshot(&app), "replayed approvals changed the store");
-    assert!(kv_store::keys(&app).unwrap().is_empty(), "a sign-in in progress stores nothing");
+    assert!(
+        kv_store::keys(&app).unwrap().is_empty(),
+        "a sign-in in progress stores nothing"
+    );
 
     // The user's sign-in finishes and works.
     let callback = user.cybozu_sign_in(&to_cybozu, "alice").await.unwrap();
@@ -67,16 +77,30 @@ async fn a_remembered_approval_covers_only_its_client_id_resource_and_scopes() {
     // Same client, resource and scopes: remembered, straight to Cybozu.
     let page = flow.open_authorize(&[]).await.unwrap();
     assert_eq!(page.status, 302, "the approval is remembered");
-    assert!(page.redirect().unwrap().as_str().starts_with(&format!("{}/oauth2/authorization?", app.fake_base_url)));
+    assert!(page
+        .redirect()
+        .unwrap()
+        .as_str()
+        .starts_with(&format!("{}/oauth2/authorization?", app.fake_base_url)));
 
     // A scope not yet approved, another resource: the page again.
-    let write = flow.open_authorize(&[("scope", "k:app_record:read k:app_record:write")]).await.unwrap();
+    let write = flow
+        .open_authorize(&[("scope", "k:app_record:read k:app_record:write")])
+        .await
+        .unwrap();
     assert_eq!(write.status, 200, "a write scope was never approved");
     assert!(write.body.contains("k:app_record:write"));
     let sse = app.url("/sse");
-    assert_eq!(flow.open_authorize(&[("resource", &sse)]).await.unwrap().status, 200, "another resource");
+    assert_eq!(
+        flow.open_authorize(&[("resource", &sse)]).await.unwrap().status,
+        200,
+        "another resource"
+    );
     // The same loopback client on another port (another local program): the page again.
-    let other_port = flow.open_authorize(&[("redirect_uri", "http://127.0.0.1:2/e2e/callback")]).await.unwrap();
+    let other_port = flow
+        .open_authorize(&[("redirect_uri", "http://127.0.0.1:2/e2e/callback")])
+        .await
+        .unwrap();
     assert_eq!(other_port.status, 200, "another redirect URI");
 
     // Another client id with identical metadata, in the same browser: the page again.
@@ -85,7 +109,11 @@ async fn a_remembered_approval_covers_only_its_client_id_resource_and_scopes() {
     let mut twin_flow = Flow::with_client(&app, flow.discovery.clone(), twin).unwrap();
     twin_flow.scope = flow.scope.clone();
     twin_flow.browser = std::mem::take(&mut flow.browser);
-    assert_eq!(twin_flow.open_authorize(&[]).await.unwrap().status, 200, "consent belongs to a client id");
+    assert_eq!(
+        twin_flow.open_authorize(&[]).await.unwrap().status,
+        200,
+        "consent belongs to a client id"
+    );
     assert_eq!(before, snapshot(&app), "asking changed the store");
 }
 
@@ -94,9 +122,23 @@ async fn a_remembered_approval_covers_only_its_client_id_resource_and_scopes() {
 #[tokio::test]
 async fn client_names_with_bidi_or_zero_width_characters_are_refused_at_registration() {
     let app = App::start().await.unwrap();
-    for name in ["Claude\u{202E}lanigiro", "Cla\u{200B}ude", "\u{2067}Claude\u{2069}", "Claude\u{FEFF}"] {
-        let reply = signin::register_raw(&app, &json!({ "client_name": name, "redirect_uris": [CLIENT_REDIRECT_URI] })).await.unwrap();
-        assert_eq!((reply.status, reply.error()), (400, Some("invalid_client_metadata")), "{name:?}");
+    for name in [
+        "Claude\u{202E}lanigiro",
+        "Cla\u{200B}ude",
+        "\u{2067}Claude\u{2069}",
+        "Claude\u{FEFF}",
+    ] {
+        let reply = signin::register_raw(
+            &app,
+            &json!({ "client_name": name, "redirect_uris": [CLIENT_REDIRECT_URI] }),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (reply.status, reply.error()),
+            (400, Some("invalid_client_metadata")),
+            "{name:?}"
+        );
         let description = reply.body["error_description"].as_str().unwrap_or_default();
         assert!(description.contains("client_name"), "{description}");
     }
@@ -108,8 +150,14 @@ async fn the_consent_page_shows_the_full_redirect_uri_and_the_name_as_the_client
     let app = App::start().await.unwrap();
     let mut flow = Flow::new(&app, "/mcp").await.unwrap();
     let consent = flow.consent().await.unwrap();
-    assert!(consent.html.contains(CLIENT_REDIRECT_URI), "the full redirect URI is shown");
-    assert!(consent.html.contains("says its name is"), "the name is the client's claim");
+    assert!(
+        consent.html.contains(CLIENT_REDIRECT_URI),
+        "the full redirect URI is shown"
+    );
+    assert!(
+        consent.html.contains("says its name is"),
+        "the name is the client's claim"
+    );
     assert!(consent.html.contains("e2e MCP client"));
     let mut ja = Flow::new(&app, "/mcp").await.unwrap();
     ja.browser.accept_language = Some("ja".into());
@@ -133,7 +181,10 @@ async fn a_denial_at_cybozu_sends_access_denied_back_to_the_client() {
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let denied = flow.browser.post_form(endpoint.as_str(), &pairs).await.unwrap();
     let callback = denied.redirect().unwrap();
-    assert_eq!(query_of(&callback).get("error").map(String::as_str), Some("access_denied"));
+    assert_eq!(
+        query_of(&callback).get("error").map(String::as_str),
+        Some("access_denied")
+    );
 
     let page = flow.browser.get(callback.as_str()).await.unwrap();
     assert_eq!(page.status, 302, "{}", page.body);

@@ -39,7 +39,12 @@ impl Done {
 
     /// The only kintone request of the call.
     pub fn one(&self) -> &LoggedRequest {
-        assert_eq!(self.sent.len(), 1, "expected one kintone request, got {:?}", summary(&self.sent));
+        assert_eq!(
+            self.sent.len(),
+            1,
+            "expected one kintone request, got {:?}",
+            summary(&self.sent)
+        );
         &self.sent[0]
     }
 }
@@ -51,18 +56,25 @@ pub fn effective(r: &LoggedRequest) -> &str {
 
 /// `GET /k/v1/records.json` lines, for assertion messages.
 pub fn summary(sent: &[LoggedRequest]) -> Vec<String> {
-    sent.iter().map(|r| format!("{} {} -> {:?}", effective(r), r.path, r.status)).collect()
+    sent.iter()
+        .map(|r| format!("{} {} -> {:?}", effective(r), r.path, r.status))
+        .collect()
 }
 
 /// The request's parameters: the JSON body, or the query string as `{key: value}` (array
 /// brackets kept, e.g. `ids[0]`).
 pub fn params(r: &LoggedRequest) -> Value {
-    if r.content_type.as_deref().is_some_and(|c| c.starts_with("application/json")) && !r.body.is_empty() {
+    if r.content_type
+        .as_deref()
+        .is_some_and(|c| c.starts_with("application/json"))
+        && !r.body.is_empty()
+    {
         return serde_json::from_str(&r.body).unwrap_or(Value::Null);
     }
     let query = r.query.clone().unwrap_or_default();
-    let pairs: serde_json::Map<String, Value> =
-        url::form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect();
+    let pairs: serde_json::Map<String, Value> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect();
     Value::Object(pairs)
 }
 
@@ -95,12 +107,19 @@ impl Session {
     }
 
     pub fn tool(&self, name: &str) -> &Value {
-        self.tools.iter().find(|t| t["name"] == name).unwrap_or_else(|| panic!("{name} is not in tools/list"))
+        self.tools
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not in tools/list"))
     }
 
     /// The kintone requests (not OAuth) since the last clear.
     pub fn kintone_requests(&self) -> Vec<LoggedRequest> {
-        self.fake().requests().into_iter().filter(|r| r.path.starts_with("/k/")).collect()
+        self.fake()
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/k/"))
+            .collect()
     }
 
     pub fn records(&self, app: u64) -> Vec<Value> {
@@ -150,18 +169,34 @@ impl Session {
     pub async fn invalid(&self, name: &str, args: Value, expected: &str) {
         let done = self.tool_error(name, args.clone()).await;
         let text = done.text();
-        assert!(text.starts_with(&format!("Invalid arguments for {name}: ")), "{name} {args}: {text}");
-        assert!(text.contains(expected), "{name} {args}: expected {expected:?} in {text}");
+        assert!(
+            text.starts_with(&format!("Invalid arguments for {name}: ")),
+            "{name} {args}: {text}"
+        );
+        assert!(
+            text.contains(expected),
+            "{name} {args}: expected {expected:?} in {text}"
+        );
         assert!(text.ends_with("Nothing was sent to kintone."), "{text}");
-        assert!(done.sent.is_empty(), "{name} {args} reached kintone: {:?}", summary(&done.sent));
+        assert!(
+            done.sent.is_empty(),
+            "{name} {args} reached kintone: {:?}",
+            summary(&done.sent)
+        );
     }
 
     /// kintone refused: `isError` carrying kintone's code.
     pub async fn kintone_error(&self, name: &str, args: Value, code: &str) -> Done {
         let done = self.tool_error(name, args.clone()).await;
         let text = done.text();
-        assert!(text.starts_with("kintone returned an error (HTTP ") && text.contains(&format!(", {code}): ")), "{name} {args}: expected {code} in {text}");
-        assert!(!done.sent.is_empty(), "{name}: a kintone error without a kintone request");
+        assert!(
+            text.starts_with("kintone returned an error (HTTP ") && text.contains(&format!(", {code}): ")),
+            "{name} {args}: expected {code} in {text}"
+        );
+        assert!(
+            !done.sent.is_empty(),
+            "{name}: a kintone error without a kintone request"
+        );
         done
     }
 
@@ -178,14 +213,29 @@ impl Session {
         assert!(!done.call.is_error(), "{name} failed: {}", done.text());
         let tool = self.tool(name);
         if let Some(schema) = tool.get("outputSchema") {
-            let structured = done.call.structured().unwrap_or_else(|| panic!("{name} has an outputSchema but sent no structuredContent"));
+            let structured = done
+                .call
+                .structured()
+                .unwrap_or_else(|| panic!("{name} has an outputSchema but sent no structuredContent"));
             let validator = jsonschema::validator_for(schema).expect("outputSchema compiles");
-            let errors: Vec<String> = validator.iter_errors(structured).map(|e| format!("{e} at {}", e.instance_path)).collect();
-            assert!(errors.is_empty(), "{name}: structuredContent breaks its outputSchema: {errors:?}");
+            let errors: Vec<String> = validator
+                .iter_errors(structured)
+                .map(|e| format!("{e} at {}", e.instance_path))
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{name}: structuredContent breaks its outputSchema: {errors:?}"
+            );
             // Clients that ignore structuredContent get the same JSON as the first text block.
             if name != "downloadFile" {
-                let first = done.call.content()[0]["text"].as_str().unwrap_or_else(|| panic!("{name}: first block is not text"));
-                assert_eq!(&serde_json::from_str::<Value>(first).expect("JSON text block"), structured, "{name}");
+                let first = done.call.content()[0]["text"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{name}: first block is not text"));
+                assert_eq!(
+                    &serde_json::from_str::<Value>(first).expect("JSON text block"),
+                    structured,
+                    "{name}"
+                );
             }
         }
         check_annotations(name, tool, &done.sent);
@@ -194,36 +244,71 @@ impl Session {
 
 fn check_failure(name: &str, done: &Done) {
     assert!(done.call.is_error(), "{name} unexpectedly succeeded: {}", done.text());
-    assert!(done.call.structured().is_none(), "{name}: an error with structuredContent");
+    assert!(
+        done.call.structured().is_none(),
+        "{name}: an error with structuredContent"
+    );
     assert!(!done.text().is_empty(), "{name}: an error without a message");
 }
 
 /// The annotations against what a successful call sent to kintone.
 pub fn check_annotations(name: &str, tool: &Value, sent: &[LoggedRequest]) {
     let hints = &tool["annotations"];
-    let hint = |key: &str| hints[key].as_bool().unwrap_or_else(|| panic!("{name}: annotation {key} missing"));
+    let hint = |key: &str| {
+        hints[key]
+            .as_bool()
+            .unwrap_or_else(|| panic!("{name}: annotation {key} missing"))
+    };
     assert!(!sent.is_empty(), "{name} succeeded without asking kintone");
     let methods: Vec<&str> = sent.iter().map(effective).collect();
     assert!(!hint("openWorldHint"), "{name}: kintone is a closed domain");
     if hint("readOnlyHint") {
-        assert!(methods.iter().all(|m| *m == "GET"), "{name} is readOnly but sent {:?}", summary(sent));
+        assert!(
+            methods.iter().all(|m| *m == "GET"),
+            "{name} is readOnly but sent {:?}",
+            summary(sent)
+        );
     } else {
-        assert!(methods.iter().any(|m| *m != "GET"), "{name} is not readOnly but wrote nothing: {:?}", summary(sent));
+        assert!(
+            methods.iter().any(|m| *m != "GET"),
+            "{name} is not readOnly but wrote nothing: {:?}",
+            summary(sent)
+        );
     }
     if methods.iter().any(|m| *m == "PUT" || *m == "DELETE") {
-        assert!(hint("destructiveHint"), "{name} overwrites or deletes but is not destructive: {:?}", summary(sent));
+        assert!(
+            hint("destructiveHint"),
+            "{name} overwrites or deletes but is not destructive: {:?}",
+            summary(sent)
+        );
     }
     if !hint("readOnlyHint") && !hint("destructiveHint") {
-        assert!(methods.iter().all(|m| *m == "POST" || *m == "GET"), "{name} is additive but sent {:?}", summary(sent));
-        assert!(!hint("idempotentHint"), "{name} adds something on every call, so it is not idempotent");
+        assert!(
+            methods.iter().all(|m| *m == "POST" || *m == "GET"),
+            "{name} is additive but sent {:?}",
+            summary(sent)
+        );
+        assert!(
+            !hint("idempotentHint"),
+            "{name} adds something on every call, so it is not idempotent"
+        );
     }
     // App settings are written only to the pre-live app (a live ACL PUT would deploy).
-    for r in sent.iter().filter(|r| effective(r) != "GET" && (r.path.contains("/app/") || r.path.ends_with("/acl.json"))) {
+    for r in sent
+        .iter()
+        .filter(|r| effective(r) != "GET" && (r.path.contains("/app/") || r.path.ends_with("/acl.json")))
+    {
         assert!(r.path.contains("/preview/"), "{name} wrote live settings at {}", r.path);
     }
     for r in sent {
         assert_eq!(r.auth_scheme.as_deref(), Some("Bearer"), "{name}: {}", r.path);
-        assert!(r.status.is_some_and(|s| s < 300), "{name}: {} {} answered {:?}", effective(r), r.path, r.status);
+        assert!(
+            r.status.is_some_and(|s| s < 300),
+            "{name}: {} {} answered {:?}",
+            effective(r),
+            r.path,
+            r.status
+        );
     }
 }
 
@@ -233,7 +318,11 @@ pub fn field<'a>(record: &'a Value, code: &str) -> &'a Value {
 }
 
 pub fn record_by_id(records: &[Value], id: u64) -> Value {
-    records.iter().find(|r| r["$id"]["value"].as_str() == Some(id.to_string().as_str())).cloned().unwrap_or(Value::Null)
+    records
+        .iter()
+        .find(|r| r["$id"]["value"].as_str() == Some(id.to_string().as_str()))
+        .cloned()
+        .unwrap_or(Value::Null)
 }
 
 pub fn id_of(value: &Value) -> u64 {
@@ -245,11 +334,17 @@ pub fn id_of(value: &Value) -> u64 {
 
 /// Options with Spin variables set.
 pub fn with_variables(vars: &[(&str, &str)]) -> Options {
-    Options { variables: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..Options::default() }
+    Options {
+        variables: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        ..Options::default()
+    }
 }
 
 pub fn names(tools: &[Value]) -> Vec<String> {
-    tools.iter().map(|t| t["name"].as_str().expect("name").to_owned()).collect()
+    tools
+        .iter()
+        .map(|t| t["name"].as_str().expect("name").to_owned())
+        .collect()
 }
 
 pub fn empty() -> Value {

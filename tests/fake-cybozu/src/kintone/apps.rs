@@ -26,18 +26,54 @@ pub struct SettingKind {
 }
 
 pub const SETTING_KINDS: &[SettingKind] = &[
-    SettingKind { resource: "app/views", admin_only: false },
-    SettingKind { resource: "app/settings", admin_only: false },
-    SettingKind { resource: "app/status", admin_only: false },
-    SettingKind { resource: "app/reports", admin_only: false },
-    SettingKind { resource: "app/actions", admin_only: false },
-    SettingKind { resource: "app/customize", admin_only: true },
-    SettingKind { resource: "app/acl", admin_only: true },
-    SettingKind { resource: "record/acl", admin_only: true },
-    SettingKind { resource: "field/acl", admin_only: true },
-    SettingKind { resource: "app/notifications/general", admin_only: true },
-    SettingKind { resource: "app/notifications/perRecord", admin_only: true },
-    SettingKind { resource: "app/notifications/reminder", admin_only: true },
+    SettingKind {
+        resource: "app/views",
+        admin_only: false,
+    },
+    SettingKind {
+        resource: "app/settings",
+        admin_only: false,
+    },
+    SettingKind {
+        resource: "app/status",
+        admin_only: false,
+    },
+    SettingKind {
+        resource: "app/reports",
+        admin_only: false,
+    },
+    SettingKind {
+        resource: "app/actions",
+        admin_only: false,
+    },
+    SettingKind {
+        resource: "app/customize",
+        admin_only: true,
+    },
+    SettingKind {
+        resource: "app/acl",
+        admin_only: true,
+    },
+    SettingKind {
+        resource: "record/acl",
+        admin_only: true,
+    },
+    SettingKind {
+        resource: "field/acl",
+        admin_only: true,
+    },
+    SettingKind {
+        resource: "app/notifications/general",
+        admin_only: true,
+    },
+    SettingKind {
+        resource: "app/notifications/perRecord",
+        admin_only: true,
+    },
+    SettingKind {
+        resource: "app/notifications/reminder",
+        admin_only: true,
+    },
 ];
 
 fn user_ref(state: &State, code: &str) -> Value {
@@ -90,16 +126,34 @@ pub fn get_apps(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Repl
     let space_ids = params.opt_id_list("spaceIds")?;
     let limit = params.opt_int("limit")?.unwrap_or(MAX_APPS_PER_PAGE);
     let offset = params.opt_int("offset")?.unwrap_or(0);
-    for (key, list_len) in [("ids", ids.as_ref().map(Vec::len)), ("codes", codes.as_ref().map(Vec::len)), ("spaceIds", space_ids.as_ref().map(Vec::len))] {
+    for (key, list_len) in [
+        ("ids", ids.as_ref().map(Vec::len)),
+        ("codes", codes.as_ref().map(Vec::len)),
+        ("spaceIds", space_ids.as_ref().map(Vec::len)),
+    ] {
         if list_len.unwrap_or(0) > 100 {
-            return Err(ApiError::field(ctx.lang, key, ctx.lang.t("最大でも100件です。", "A maximum of 100 values can be specified.")));
+            return Err(ApiError::field(
+                ctx.lang,
+                key,
+                ctx.lang
+                    .t("最大でも100件です。", "A maximum of 100 values can be specified."),
+            ));
         }
     }
     if !(1..=MAX_APPS_PER_PAGE).contains(&limit) {
-        return Err(ApiError::field(ctx.lang, "limit", ctx.lang.t("1以上100以下である必要があります。", "must be between 1 and 100")));
+        return Err(ApiError::field(
+            ctx.lang,
+            "limit",
+            ctx.lang
+                .t("1以上100以下である必要があります。", "must be between 1 and 100"),
+        ));
     }
     if offset < 0 {
-        return Err(ApiError::field(ctx.lang, "offset", ctx.lang.t("最小でも0以上です。", "must be greater than or equal to 0")));
+        return Err(ApiError::field(
+            ctx.lang,
+            "offset",
+            ctx.lang.t("最小でも0以上です。", "must be greater than or equal to 0"),
+        ));
     }
     let apps: Vec<Value> = state
         .apps
@@ -110,13 +164,20 @@ pub fn get_apps(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Repl
             None => true,
         })
         .filter(|app| {
-            let space_ok = app.space_id.and_then(|id| state.space(id)).is_none_or(|s| s.members.contains(&ctx.user.code));
+            let space_ok = app
+                .space_id
+                .and_then(|id| state.space(id))
+                .is_none_or(|s| s.members.contains(&ctx.user.code));
             space_ok && perm::can_see_app(app, &ctx.user)
         })
         .filter(|app| ids.as_ref().is_none_or(|ids| ids.contains(&app.id)))
         .filter(|app| codes.as_ref().is_none_or(|codes| codes.contains(&app.code)))
         .filter(|app| name.as_ref().is_none_or(|n| app.name.to_lowercase().contains(n)))
-        .filter(|app| space_ids.as_ref().is_none_or(|s| app.space_id.is_some_and(|id| s.contains(&id))))
+        .filter(|app| {
+            space_ids
+                .as_ref()
+                .is_none_or(|s| app.space_id.is_some_and(|id| s.contains(&id)))
+        })
         .skip(offset as usize)
         .take(limit as usize)
         .map(|app| app_summary(state, app))
@@ -150,12 +211,19 @@ pub fn add_app(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Reply
         return Err(ApiError::required_param(ctx.lang, "name"));
     }
     if name.chars().count() > 64 {
-        return Err(ApiError::field(ctx.lang, "name", ctx.lang.t("65文字より短くなければなりません。", "Enter less than 65 characters.")));
+        return Err(ApiError::field(
+            ctx.lang,
+            "name",
+            ctx.lang
+                .t("65文字より短くなければなりません。", "Enter less than 65 characters."),
+        ));
     }
     let space = params.opt_id("space")?;
     let thread = params.opt_id("thread")?;
     if let Some(space_id) = space {
-        let member = state.space(space_id).is_some_and(|s| s.members.contains(&ctx.user.code));
+        let member = state
+            .space(space_id)
+            .is_some_and(|s| s.members.contains(&ctx.user.code));
         let path_ok = match (ctx.guest_space, state.space(space_id)) {
             (Some(g), Some(s)) => s.is_guest && s.id == g,
             (None, Some(s)) => !s.is_guest,
@@ -178,7 +246,10 @@ pub fn add_app(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Reply
         general: default_general(&name, ""),
         status: serde_json::from_value(json!({"enable": false, "states": null, "actions": null})).unwrap_or_default(),
         reports: json!({}),
-        customize: serde_json::from_value(json!({"scope": "ALL", "desktop": {"js": [], "css": []}, "mobile": {"js": [], "css": []}})).unwrap_or_default(),
+        customize: serde_json::from_value(
+            json!({"scope": "ALL", "desktop": {"js": [], "css": []}, "mobile": {"js": [], "css": []}}),
+        )
+        .unwrap_or_default(),
         actions: json!({}),
         app_acl: json!([
             {"entity": {"type": "USER", "code": ctx.user.code}, "includeSubs": false, "appEditable": true, "recordViewable": true, "recordAddable": true, "recordEditable": true, "recordDeletable": true, "recordImportable": true, "recordExportable": true},
@@ -186,9 +257,11 @@ pub fn add_app(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Reply
         ]),
         record_acl: json!([]),
         field_acl: json!([]),
-        notifications_general: serde_json::from_value(json!({"notifications": [], "notifyToCommenter": true})).unwrap_or_default(),
+        notifications_general: serde_json::from_value(json!({"notifications": [], "notifyToCommenter": true}))
+            .unwrap_or_default(),
         notifications_per_record: json!([]),
-        notifications_reminder: serde_json::from_value(json!({"notifications": [], "timezone": "Asia/Tokyo"})).unwrap_or_default(),
+        notifications_reminder: serde_json::from_value(json!({"notifications": [], "timezone": "Asia/Tokyo"}))
+            .unwrap_or_default(),
     };
     state.apps.insert(
         id,
@@ -251,7 +324,11 @@ fn layout_row(code: &str, def: &Value) -> Option<Value> {
     }
     Some(match t {
         "SUBTABLE" => {
-            let inner = def.get("fields").and_then(Value::as_object).cloned().unwrap_or_default();
+            let inner = def
+                .get("fields")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
             json!({
                 "type": "SUBTABLE",
                 "code": code,
@@ -313,7 +390,10 @@ fn begin_write(state: &State, ctx: &Ctx, params: &Params) -> ApiResult<u64> {
 }
 
 fn finish_write(state: &mut State, ctx: &Ctx, app_id: u64) -> ApiResult<u64> {
-    let app = state.apps.get_mut(&app_id).ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
+    let app = state
+        .apps
+        .get_mut(&app_id)
+        .ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
     app.preview.revision += 1;
     app.modifier = ctx.user.code.clone();
     app.modified_at = ctx.now;
@@ -325,7 +405,9 @@ fn revision_reply(revision: u64) -> Reply {
 }
 
 fn properties_param(ctx: &Ctx, params: &Params) -> ApiResult<Map<String, Value>> {
-    params.opt_object("properties")?.ok_or_else(|| ApiError::required_param(ctx.lang, "properties"))
+    params
+        .opt_object("properties")?
+        .ok_or_else(|| ApiError::required_param(ctx.lang, "properties"))
 }
 
 fn definition_error(ctx: &Ctx, code: &str, message: String) -> ApiError {
@@ -340,13 +422,23 @@ fn codes_in_use(props: &Map<String, Value>) -> Vec<String> {
 pub fn add_fields(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Reply> {
     let app_id = begin_write(state, ctx, params)?;
     let input = properties_param(ctx, params)?;
-    let app = state.apps.get_mut(&app_id).ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
+    let app = state
+        .apps
+        .get_mut(&app_id)
+        .ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
     for (code, def) in &input {
         let mut in_use = codes_in_use(&app.preview.properties);
         let normalized = fields::normalize_definition(code, def).map_err(|m| definition_error(ctx, code, m))?;
         let t = field_type(&normalized);
         if fields::SYSTEM_TYPES.contains(&t) {
-            return Err(definition_error(ctx, code, ctx.lang.t(format!("{t}フィールドは追加できません。"), format!("A {t} field cannot be added."))));
+            return Err(definition_error(
+                ctx,
+                code,
+                ctx.lang.t(
+                    format!("{t}フィールドは追加できません。"),
+                    format!("A {t} field cannot be added."),
+                ),
+            ));
         }
         in_use.retain(|c| !c.is_empty());
         let mut new_codes = vec![code.clone()];
@@ -357,7 +449,10 @@ pub fn add_fields(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Re
             return Err(ApiError::field(
                 ctx.lang,
                 format!("properties[{code}].code"),
-                ctx.lang.t(format!("フィールドコード「{taken}」は重複しています。"), format!("The field code \"{taken}\" is already in use.")),
+                ctx.lang.t(
+                    format!("フィールドコード「{taken}」は重複しています。"),
+                    format!("The field code \"{taken}\" is already in use."),
+                ),
             ));
         }
         if let Some(row) = layout_row(code, &normalized) {
@@ -373,16 +468,35 @@ pub fn add_fields(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Re
 pub fn update_fields(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Reply> {
     let app_id = begin_write(state, ctx, params)?;
     let input = properties_param(ctx, params)?;
-    let app = state.apps.get_mut(&app_id).ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
+    let app = state
+        .apps
+        .get_mut(&app_id)
+        .ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
     for (code, changes) in &input {
         let Some(existing) = app.preview.properties.get(code).cloned() else {
-            return Err(definition_error(ctx, code, ctx.lang.t(format!("フィールド「{code}」が見つかりません。"), format!("The field \"{code}\" is not found."))));
+            return Err(definition_error(
+                ctx,
+                code,
+                ctx.lang.t(
+                    format!("フィールド「{code}」が見つかりません。"),
+                    format!("The field \"{code}\" is not found."),
+                ),
+            ));
         };
-        let Some(changes) = changes.as_object() else { return Err(ApiError::invalid_json(ctx.lang)) };
+        let Some(changes) = changes.as_object() else {
+            return Err(ApiError::invalid_json(ctx.lang));
+        };
         let mut merged = existing.as_object().cloned().unwrap_or_default();
         if let Some(t) = changes.get("type").and_then(Value::as_str) {
             if t != field_type(&existing) {
-                return Err(definition_error(ctx, code, ctx.lang.t("フィールドの種類は変更できません。", "The field type cannot be changed.")));
+                return Err(definition_error(
+                    ctx,
+                    code,
+                    ctx.lang.t(
+                        "フィールドの種類は変更できません。",
+                        "The field type cannot be changed.",
+                    ),
+                ));
             }
         }
         for (key, value) in changes {
@@ -393,10 +507,14 @@ pub fn update_fields(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult
             return Err(ApiError::field(
                 ctx.lang,
                 format!("properties[{code}].code"),
-                ctx.lang.t(format!("フィールドコード「{new_code}」は重複しています。"), format!("The field code \"{new_code}\" is already in use.")),
+                ctx.lang.t(
+                    format!("フィールドコード「{new_code}」は重複しています。"),
+                    format!("The field code \"{new_code}\" is already in use."),
+                ),
             ));
         }
-        let normalized = fields::normalize_definition(&new_code, &Value::Object(merged)).map_err(|m| definition_error(ctx, code, m))?;
+        let normalized = fields::normalize_definition(&new_code, &Value::Object(merged))
+            .map_err(|m| definition_error(ctx, code, m))?;
         app.preview.properties.remove(code);
         app.preview.properties.insert(new_code.clone(), normalized);
         if new_code != *code {
@@ -425,16 +543,31 @@ fn rename_in_layout(layout: &mut Value, from: &str, to: &str) {
 
 fn remove_from_layout(layout: &mut Value, codes: &[String]) {
     let Some(items) = layout.as_array_mut() else { return };
-    items.retain(|item| !item.get("code").and_then(Value::as_str).is_some_and(|c| codes.iter().any(|x| x == c)));
+    items.retain(|item| {
+        !item
+            .get("code")
+            .and_then(Value::as_str)
+            .is_some_and(|c| codes.iter().any(|x| x == c))
+    });
     for item in items.iter_mut() {
         if let Some(fields) = item.get_mut("fields").and_then(Value::as_array_mut) {
-            fields.retain(|f| !f.get("code").and_then(Value::as_str).is_some_and(|c| codes.iter().any(|x| x == c)));
+            fields.retain(|f| {
+                !f.get("code")
+                    .and_then(Value::as_str)
+                    .is_some_and(|c| codes.iter().any(|x| x == c))
+            });
         }
         if let Some(inner) = item.get_mut("layout") {
             remove_from_layout(inner, codes);
         }
     }
-    items.retain(|item| item.get("type").and_then(Value::as_str) != Some("ROW") || item.get("fields").and_then(Value::as_array).is_some_and(|f| !f.is_empty()));
+    items.retain(|item| {
+        item.get("type").and_then(Value::as_str) != Some("ROW")
+            || item
+                .get("fields")
+                .and_then(Value::as_array)
+                .is_some_and(|f| !f.is_empty())
+    });
 }
 
 pub fn delete_fields(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Reply> {
@@ -444,15 +577,37 @@ pub fn delete_fields(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult
         return Err(ApiError::required_param(ctx.lang, "fields"));
     }
     if codes.len() > 100 {
-        return Err(ApiError::field(ctx.lang, "fields", ctx.lang.t("一度に100個までのフィールドを削除できます。", "A maximum of 100 fields can be deleted at one time.")));
+        return Err(ApiError::field(
+            ctx.lang,
+            "fields",
+            ctx.lang.t(
+                "一度に100個までのフィールドを削除できます。",
+                "A maximum of 100 fields can be deleted at one time.",
+            ),
+        ));
     }
-    let app = state.apps.get_mut(&app_id).ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
+    let app = state
+        .apps
+        .get_mut(&app_id)
+        .ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
     for (i, code) in codes.iter().enumerate() {
         let Some(def) = app.preview.properties.get(code) else {
-            return Err(ApiError::field(ctx.lang, format!("fields[{i}]"), ctx.lang.t(format!("フィールド「{code}」が見つかりません。"), format!("The field \"{code}\" is not found."))));
+            return Err(ApiError::field(
+                ctx.lang,
+                format!("fields[{i}]"),
+                ctx.lang.t(
+                    format!("フィールド「{code}」が見つかりません。"),
+                    format!("The field \"{code}\" is not found."),
+                ),
+            ));
         };
         if fields::SYSTEM_TYPES.contains(&field_type(def)) {
-            return Err(ApiError::field(ctx.lang, format!("fields[{i}]"), ctx.lang.t("このフィールドは削除できません。", "This field cannot be deleted.")));
+            return Err(ApiError::field(
+                ctx.lang,
+                format!("fields[{i}]"),
+                ctx.lang
+                    .t("このフィールドは削除できません。", "This field cannot be deleted."),
+            ));
         }
         app.preview.properties.remove(code);
     }
@@ -482,14 +637,26 @@ fn layout_codes(layout: &Value, out: &mut Vec<String>) {
 
 pub fn update_layout(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Reply> {
     let app_id = begin_write(state, ctx, params)?;
-    let Some(layout) = params.opt_array("layout")? else { return Err(ApiError::required_param(ctx.lang, "layout")) };
+    let Some(layout) = params.opt_array("layout")? else {
+        return Err(ApiError::required_param(ctx.lang, "layout"));
+    };
     let layout = Value::Array(layout);
-    let app = state.apps.get_mut(&app_id).ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
+    let app = state
+        .apps
+        .get_mut(&app_id)
+        .ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
     let mut codes = Vec::new();
     layout_codes(&layout, &mut codes);
     let known = codes_in_use(&app.preview.properties);
     if let Some(unknown) = codes.iter().find(|c| !known.contains(c)) {
-        return Err(ApiError::field(ctx.lang, "layout", ctx.lang.t(format!("フィールド「{unknown}」が見つかりません。"), format!("The field \"{unknown}\" is not found."))));
+        return Err(ApiError::field(
+            ctx.lang,
+            "layout",
+            ctx.lang.t(
+                format!("フィールド「{unknown}」が見つかりません。"),
+                format!("The field \"{unknown}\" is not found."),
+            ),
+        ));
     }
     app.preview.layout = layout;
     Ok(revision_reply(finish_write(state, ctx, app_id)?))
@@ -533,7 +700,12 @@ fn expect<'a>(ctx: &Ctx, params: &'a Params, key: &str, check: fn(&Value) -> boo
     match params.get(key) {
         None => Ok(None),
         Some(v) if check(v) => Ok(Some(v)),
-        Some(_) => Err(ApiError::field(ctx.lang, key, ctx.lang.t("値の形式が正しくありません。", "The value has the wrong type."))),
+        Some(_) => Err(ApiError::field(
+            ctx.lang,
+            key,
+            ctx.lang
+                .t("値の形式が正しくありません。", "The value has the wrong type."),
+        )),
     }
 }
 
@@ -542,16 +714,22 @@ pub fn update_setting(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResul
     let app_id = begin_write(state, ctx, params)?;
     let lang = ctx.lang;
     let mut extra = Map::new();
-    let app = state.apps.get(&app_id).ok_or_else(|| ApiError::app_not_found(lang, app_id))?;
+    let app = state
+        .apps
+        .get(&app_id)
+        .ok_or_else(|| ApiError::app_not_found(lang, app_id))?;
     let mut s = app.preview.clone();
     match kind.resource {
         "app/views" => {
-            let views = expect(ctx, params, "views", Value::is_object)?.ok_or_else(|| ApiError::required_param(lang, "views"))?;
+            let views = expect(ctx, params, "views", Value::is_object)?
+                .ok_or_else(|| ApiError::required_param(lang, "views"))?;
             let mut views = views.as_object().cloned().unwrap_or_default();
             let mut ids = Map::new();
             let mut next_id = 6_000_000 + app_id * 100;
             for (name, view) in views.iter_mut() {
-                let Some(view) = view.as_object_mut() else { return Err(ApiError::invalid_json(lang)) };
+                let Some(view) = view.as_object_mut() else {
+                    return Err(ApiError::invalid_json(lang));
+                };
                 let id = match view.get("id").and_then(as_int) {
                     Some(id) => id.to_string(),
                     None => {
@@ -568,13 +746,27 @@ pub fn update_setting(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResul
         }
         "app/settings" => {
             const KEYS: &[&str] = &[
-                "name", "description", "icon", "theme", "titleField", "enableThumbnails", "enableBulkDeletion", "enableComments",
-                "enableDuplicateRecord", "enableInlineRecordEditing", "numberPrecision", "firstMonthOfFiscalYear",
+                "name",
+                "description",
+                "icon",
+                "theme",
+                "titleField",
+                "enableThumbnails",
+                "enableBulkDeletion",
+                "enableComments",
+                "enableDuplicateRecord",
+                "enableInlineRecordEditing",
+                "numberPrecision",
+                "firstMonthOfFiscalYear",
             ];
             if let Some(name) = params.get("name") {
                 let name = name.as_str().ok_or_else(|| ApiError::invalid_json(lang))?;
                 if name.trim().is_empty() || name.chars().count() > 64 {
-                    return Err(ApiError::field(lang, "name", lang.t("1文字以上64文字以下で指定してください。", "Enter 1 to 64 characters.")));
+                    return Err(ApiError::field(
+                        lang,
+                        "name",
+                        lang.t("1文字以上64文字以下で指定してください。", "Enter 1 to 64 characters."),
+                    ));
                 }
             }
             for key in KEYS {
@@ -600,25 +792,49 @@ pub fn update_setting(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResul
             }
         }
         "app/reports" | "app/actions" => {
-            let key = if kind.resource == "app/reports" { "reports" } else { "actions" };
-            let value = expect(ctx, params, key, Value::is_object)?.ok_or_else(|| ApiError::required_param(lang, key))?;
-            if key == "reports" { s.reports = value.clone() } else { s.actions = value.clone() }
+            let key = if kind.resource == "app/reports" {
+                "reports"
+            } else {
+                "actions"
+            };
+            let value =
+                expect(ctx, params, key, Value::is_object)?.ok_or_else(|| ApiError::required_param(lang, key))?;
+            if key == "reports" {
+                s.reports = value.clone()
+            } else {
+                s.actions = value.clone()
+            }
         }
         "app/customize" => {
             if let Some(scope) = params.get("scope") {
                 if !matches!(scope.as_str(), Some("ALL" | "ADMIN" | "NONE")) {
-                    return Err(ApiError::field(lang, "scope", lang.t("Enum値のいずれかでなければなりません。", "must be one of the enum value")));
+                    return Err(ApiError::field(
+                        lang,
+                        "scope",
+                        lang.t(
+                            "Enum値のいずれかでなければなりません。",
+                            "must be one of the enum value",
+                        ),
+                    ));
                 }
                 s.customize.insert("scope".into(), scope.clone());
             }
             for platform in ["desktop", "mobile"] {
-                let Some(value) = expect(ctx, params, platform, Value::is_object)? else { continue };
+                let Some(value) = expect(ctx, params, platform, Value::is_object)? else {
+                    continue;
+                };
                 let mut resolved = Map::new();
                 for list in ["js", "css"] {
                     let items = value.get(list).and_then(Value::as_array).cloned().unwrap_or_default();
                     let mut out = Vec::new();
                     for (i, item) in items.iter().enumerate() {
-                        out.push(customize_item(state, ctx, app_id, item, &format!("{platform}.{list}[{i}]"))?);
+                        out.push(customize_item(
+                            state,
+                            ctx,
+                            app_id,
+                            item,
+                            &format!("{platform}.{list}[{i}]"),
+                        )?);
                     }
                     resolved.insert(list.into(), Value::Array(out));
                 }
@@ -626,7 +842,8 @@ pub fn update_setting(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResul
             }
         }
         "app/acl" | "record/acl" | "field/acl" => {
-            let rights = expect(ctx, params, "rights", Value::is_array)?.ok_or_else(|| ApiError::required_param(lang, "rights"))?;
+            let rights = expect(ctx, params, "rights", Value::is_array)?
+                .ok_or_else(|| ApiError::required_param(lang, "rights"))?;
             match kind.resource {
                 "app/acl" => s.app_acl = rights.clone(),
                 "record/acl" => s.record_acl = rights.clone(),
@@ -634,12 +851,17 @@ pub fn update_setting(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResul
             }
         }
         "app/notifications/perRecord" => {
-            let list = expect(ctx, params, "notifications", Value::is_array)?.ok_or_else(|| ApiError::required_param(lang, "notifications"))?;
+            let list = expect(ctx, params, "notifications", Value::is_array)?
+                .ok_or_else(|| ApiError::required_param(lang, "notifications"))?;
             s.notifications_per_record = list.clone();
         }
         resource => {
             expect(ctx, params, "notifications", Value::is_array)?;
-            let target = if resource == "app/notifications/general" { &mut s.notifications_general } else { &mut s.notifications_reminder };
+            let target = if resource == "app/notifications/general" {
+                &mut s.notifications_general
+            } else {
+                &mut s.notifications_reminder
+            };
             for key in ["notifications", "notifyToCommenter", "timezone"] {
                 if let Some(value) = params.get(key) {
                     target.insert(key.into(), value.clone());
@@ -647,7 +869,10 @@ pub fn update_setting(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResul
             }
         }
     }
-    let app = state.apps.get_mut(&app_id).ok_or_else(|| ApiError::app_not_found(lang, app_id))?;
+    let app = state
+        .apps
+        .get_mut(&app_id)
+        .ok_or_else(|| ApiError::app_not_found(lang, app_id))?;
     let revision = s.revision;
     app.preview = s;
     app.preview.revision = revision;
@@ -661,18 +886,35 @@ fn customize_item(state: &mut State, ctx: &Ctx, app_id: u64, item: &Value, key: 
     let lang = ctx.lang;
     match item.get("type").and_then(Value::as_str) {
         Some("URL") => {
-            let url = item.get("url").and_then(Value::as_str).filter(|u| u.starts_with("https://"));
-            let url = url.ok_or_else(|| ApiError::field(lang, format!("{key}.url"), lang.t("https:// で始まるURLを指定してください。", "Specify a URL that starts with https://.")))?;
+            let url = item
+                .get("url")
+                .and_then(Value::as_str)
+                .filter(|u| u.starts_with("https://"));
+            let url = url.ok_or_else(|| {
+                ApiError::field(
+                    lang,
+                    format!("{key}.url"),
+                    lang.t(
+                        "https:// で始まるURLを指定してください。",
+                        "Specify a URL that starts with https://.",
+                    ),
+                )
+            })?;
             Ok(json!({"type": "URL", "url": url}))
         }
         Some("FILE") => {
-            let file_key = item.pointer("/file/fileKey").and_then(Value::as_str).ok_or_else(|| ApiError::required_param(lang, &format!("{key}.file.fileKey")))?;
+            let file_key = item
+                .pointer("/file/fileKey")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ApiError::required_param(lang, &format!("{key}.file.fileKey")))?;
             let file = match state.files.get(file_key) {
                 Some(f) if f.owner.is_none() => state.files.remove(file_key),
                 // Keeping a file the app already has: its key is a download key of this app.
                 Some(f) if f.owner.as_ref().is_some_and(|o| o.app == app_id && o.record == 0) => {
                     let f = f.clone();
-                    return Ok(json!({"type": "FILE", "file": {"contentType": f.content_type, "fileKey": file_key, "name": f.name, "size": f.data.len().to_string()}}));
+                    return Ok(
+                        json!({"type": "FILE", "file": {"contentType": f.content_type, "fileKey": file_key, "name": f.name, "size": f.data.len().to_string()}}),
+                    );
                 }
                 _ => None,
             };
@@ -683,7 +925,14 @@ fn customize_item(state: &mut State, ctx: &Ctx, app_id: u64, item: &Value, key: 
             state.files.insert(new_key, file);
             Ok(body)
         }
-        _ => Err(ApiError::field(lang, format!("{key}.type"), lang.t("Enum値のいずれかでなければなりません。", "must be one of the enum value"))),
+        _ => Err(ApiError::field(
+            lang,
+            format!("{key}.type"),
+            lang.t(
+                "Enum値のいずれかでなければなりません。",
+                "must be one of the enum value",
+            ),
+        )),
     }
 }
 
@@ -705,7 +954,12 @@ fn data_fits(app: &App) -> bool {
         if matches!(t, "SINGLE_LINE_TEXT" | "MULTI_LINE_TEXT" | "LINK") {
             let max = def.get("maxLength").and_then(as_int);
             if let Some(max) = max {
-                let too_long = app.records.values().any(|r| r.values.get(code).and_then(Value::as_str).is_some_and(|s| s.chars().count() as i64 > max));
+                let too_long = app.records.values().any(|r| {
+                    r.values
+                        .get(code)
+                        .and_then(Value::as_str)
+                        .is_some_and(|s| s.chars().count() as i64 > max)
+                });
                 if too_long {
                     return false;
                 }
@@ -716,31 +970,52 @@ fn data_fits(app: &App) -> bool {
 }
 
 pub fn deploy(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Reply> {
-    let Some(items) = params.opt_array("apps")? else { return Err(ApiError::required_param(ctx.lang, "apps")) };
+    let Some(items) = params.opt_array("apps")? else {
+        return Err(ApiError::required_param(ctx.lang, "apps"));
+    };
     if items.is_empty() {
         return Err(ApiError::required_param(ctx.lang, "apps"));
     }
     if items.len() > MAX_DEPLOY_APPS {
-        return Err(ApiError::field(ctx.lang, "apps", ctx.lang.t("一度に300個までのアプリを指定できます。", "A maximum of 300 apps can be specified.")));
+        return Err(ApiError::field(
+            ctx.lang,
+            "apps",
+            ctx.lang.t(
+                "一度に300個までのアプリを指定できます。",
+                "A maximum of 300 apps can be specified.",
+            ),
+        ));
     }
     let revert = params.opt_bool("revert")?.unwrap_or(false);
     let mut targets = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let app_value = item.get("app").ok_or_else(|| ApiError::required_param(ctx.lang, &format!("apps[{i}].app")))?;
+        let app_value = item
+            .get("app")
+            .ok_or_else(|| ApiError::required_param(ctx.lang, &format!("apps[{i}].app")))?;
         let app_id = super::params::positive_id(app_value, &format!("apps[{i}].app"), ctx.lang)?;
-        let app = state.apps.get(&app_id).ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
+        let app = state
+            .apps
+            .get(&app_id)
+            .ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
         check_space(state, ctx, app)?;
         require_admin(app, ctx)?;
         check_revision(ctx, item.get("revision").and_then(as_int), app.preview.revision)?;
         targets.push(app_id);
     }
     let polls = state.deploy_processing_polls;
-    let failed = !revert && targets.iter().any(|id| state.apps.get(id).is_some_and(|a| !data_fits(a)));
+    let failed = !revert
+        && targets
+            .iter()
+            .any(|id| state.apps.get(id).is_some_and(|a| !data_fits(a)));
     let users = state.users.clone();
     for id in &targets {
         let Some(app) = state.apps.get_mut(id) else { continue };
         let outcome = if failed {
-            if data_fits(app) { DeployStatus::Cancel } else { DeployStatus::Fail }
+            if data_fits(app) {
+                DeployStatus::Cancel
+            } else {
+                DeployStatus::Fail
+            }
         } else if revert {
             app.preview = app.live.clone();
             DeployStatus::Success
@@ -756,7 +1031,10 @@ pub fn deploy(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Reply>
             sync_process_state(app, &users);
             DeployStatus::Success
         };
-        app.deploy = Some(DeployState { outcome, processing_polls_left: polls });
+        app.deploy = Some(DeployState {
+            outcome,
+            processing_polls_left: polls,
+        });
     }
     Ok(Reply::Json(json!({})))
 }
@@ -766,11 +1044,17 @@ fn sync_process_state(app: &mut App, users: &[crate::state::User]) {
     let enabled = app.live.status.get("enable").and_then(Value::as_bool).unwrap_or(false);
     let ids: Vec<u64> = app.records.keys().copied().collect();
     for id in ids {
-        let Some(mut record) = app.records.get(&id).cloned() else { continue };
+        let Some(mut record) = app.records.get(&id).cloned() else {
+            continue;
+        };
         if !enabled {
             record.status = None;
             record.assignees.clear();
-        } else if record.status.as_ref().is_none_or(|s| app.live.status.get("states").and_then(|st| st.get(s)).is_none()) {
+        } else if record
+            .status
+            .as_ref()
+            .is_none_or(|s| app.live.status.get("states").and_then(|st| st.get(s)).is_none())
+        {
             process::start(app, users, &mut record);
         }
         app.records.insert(id, record);
@@ -783,14 +1067,27 @@ pub fn deploy_status(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult
         return Err(ApiError::required_param(ctx.lang, "apps"));
     }
     if ids.len() > MAX_DEPLOY_APPS {
-        return Err(ApiError::field(ctx.lang, "apps", ctx.lang.t("一度に300個までのアプリを指定できます。", "A maximum of 300 apps can be specified.")));
+        return Err(ApiError::field(
+            ctx.lang,
+            "apps",
+            ctx.lang.t(
+                "一度に300個までのアプリを指定できます。",
+                "A maximum of 300 apps can be specified.",
+            ),
+        ));
     }
     let mut out = Vec::new();
     for id in ids {
-        let app = state.apps.get(&id).ok_or_else(|| ApiError::app_not_found(ctx.lang, id))?;
+        let app = state
+            .apps
+            .get(&id)
+            .ok_or_else(|| ApiError::app_not_found(ctx.lang, id))?;
         check_space(state, ctx, app)?;
         require_admin(app, ctx)?;
-        let app = state.apps.get_mut(&id).ok_or_else(|| ApiError::app_not_found(ctx.lang, id))?;
+        let app = state
+            .apps
+            .get_mut(&id)
+            .ok_or_else(|| ApiError::app_not_found(ctx.lang, id))?;
         let status = match app.deploy.as_mut() {
             None => DeployStatus::Success,
             Some(d) if d.processing_polls_left > 0 => {

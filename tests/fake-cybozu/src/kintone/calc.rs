@@ -215,7 +215,11 @@ mod tests {
 
     #[test]
     fn arithmetic_sum_and_rounding() {
-        let fields = Fields(HashMap::from([("単価", vec![1200.0]), ("数量", vec![3.0]), ("小計", vec![10.0, 20.5])]));
+        let fields = Fields(HashMap::from([
+            ("単価", vec![1200.0]),
+            ("数量", vec![3.0]),
+            ("小計", vec![10.0, 20.5]),
+        ]));
         assert_eq!(evaluate("単価 * 数量", &fields), Some(3600.0));
         assert_eq!(evaluate("SUM(小計) * 2", &fields), Some(61.0));
         assert_eq!(evaluate("ROUND(10 / 3, 2)", &fields), Some(3.33));

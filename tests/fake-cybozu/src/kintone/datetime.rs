@@ -104,8 +104,14 @@ mod tests {
     fn datetimes_drop_seconds_and_go_to_utc() {
         let dt = parse_datetime("2024-04-01T09:30:45+09:00").unwrap();
         assert_eq!(format_datetime(dt), "2024-04-01T00:30:00Z");
-        assert_eq!(format_datetime(parse_datetime("2024-04-01T09:30Z").unwrap()), "2024-04-01T09:30:00Z");
-        assert_eq!(format_datetime(parse_datetime("2024-04-01T09:30:00+0900").unwrap()), "2024-04-01T00:30:00Z");
+        assert_eq!(
+            format_datetime(parse_datetime("2024-04-01T09:30Z").unwrap()),
+            "2024-04-01T09:30:00Z"
+        );
+        assert_eq!(
+            format_datetime(parse_datetime("2024-04-01T09:30:00+0900").unwrap()),
+            "2024-04-01T00:30:00Z"
+        );
         assert_eq!(format_time(parse_time("9:05").unwrap()), "09:05");
     }
 }

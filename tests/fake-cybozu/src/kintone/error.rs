@@ -47,7 +47,13 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: String) -> Self {
-        ApiError { status, code: code.to_string(), message, errors: None, extra_headers: Vec::new() }
+        ApiError {
+            status,
+            code: code.to_string(),
+            message,
+            errors: None,
+            extra_headers: Vec::new(),
+        }
     }
 
     /// 400 CB_VA01 with per-key messages, e.g. `("app", "必須です。")`.
@@ -61,7 +67,11 @@ impl ApiError {
         }
         ApiError {
             errors: Some(map),
-            ..ApiError::new(StatusCode::BAD_REQUEST, "CB_VA01", lang.t("入力内容が正しくありません。", "Missing or invalid input."))
+            ..ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "CB_VA01",
+                lang.t("入力内容が正しくありません。", "Missing or invalid input."),
+            )
         }
     }
 
@@ -75,18 +85,29 @@ impl ApiError {
     }
 
     pub fn invalid_json(lang: Lang) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "CB_IJ01", lang.t("不正なJSON文字列です。", "Invalid JSON string."))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "CB_IJ01",
+            lang.t("不正なJSON文字列です。", "Invalid JSON string."),
+        )
     }
 
     pub fn no_credentials(lang: Lang) -> Self {
-        ApiError::new(StatusCode::UNAUTHORIZED, "CB_AU01", lang.t("ログインしてください。", "Please login."))
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "CB_AU01",
+            lang.t("ログインしてください。", "Please login."),
+        )
     }
 
     pub fn wrong_password(lang: Lang) -> Self {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "CB_WA01",
-            lang.t("ユーザーのパスワード認証に失敗しました。", "Password authentication failed."),
+            lang.t(
+                "ユーザーのパスワード認証に失敗しました。",
+                "Password authentication failed.",
+            ),
         )
     }
 
@@ -112,7 +133,11 @@ impl ApiError {
     }
 
     pub fn no_permission(lang: Lang) -> Self {
-        ApiError::new(StatusCode::FORBIDDEN, "CB_NO02", lang.t("権限がありません。", "No privilege to proceed."))
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "CB_NO02",
+            lang.t("権限がありません。", "No privilege to proceed."),
+        )
     }
 
     pub fn app_not_found(lang: Lang, app: impl std::fmt::Display) -> Self {
@@ -231,5 +256,8 @@ impl IntoResponse for ApiError {
 
 /// kintone answers `application/json;charset=utf-8`.
 pub fn json_body(value: &Value) -> ([(http::header::HeaderName, &'static str); 1], String) {
-    ([(http::header::CONTENT_TYPE, "application/json;charset=utf-8")], value.to_string())
+    (
+        [(http::header::CONTENT_TYPE, "application/json;charset=utf-8")],
+        value.to_string(),
+    )
 }

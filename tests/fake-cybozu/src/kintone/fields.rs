@@ -90,15 +90,23 @@ pub fn is_empty_value(value: &Value) -> bool {
 /// Completes a field definition the way kintone stores it: `code`, `label`, `noLabel`, and the
 /// per-type attributes with their defaults. `code` comes from the map key.
 pub fn normalize_definition(code: &str, def: &Value) -> Result<Value, String> {
-    let Some(object) = def.as_object() else { return Err(format!("field {code} must be an object")) };
-    let t = object.get("type").and_then(Value::as_str).ok_or_else(|| format!("field {code} has no type"))?;
+    let Some(object) = def.as_object() else {
+        return Err(format!("field {code} must be an object"));
+    };
+    let t = object
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("field {code} has no type"))?;
     if !is_known_type(t) {
         return Err(format!("field {code} has an unknown type {t}"));
     }
     let mut out = Map::new();
     out.insert("type".into(), json!(t));
     out.insert("code".into(), json!(code));
-    out.insert("label".into(), object.get("label").cloned().unwrap_or_else(|| json!(code)));
+    out.insert(
+        "label".into(),
+        object.get("label").cloned().unwrap_or_else(|| json!(code)),
+    );
     if !matches!(t, "LABEL" | "SPACER" | "HR") {
         out.insert("noLabel".into(), object.get("noLabel").cloned().unwrap_or(json!(false)));
     }
@@ -133,10 +141,28 @@ pub fn normalize_definition(code: &str, def: &Value) -> Result<Value, String> {
             ("unit", json!("")),
             ("unitPosition", json!("BEFORE")),
         ],
-        "RADIO_BUTTON" => &[("required", json!(true)), ("options", json!({})), ("defaultValue", json!("")), ("align", json!("HORIZONTAL"))],
-        "CHECK_BOX" => &[("required", json!(false)), ("options", json!({})), ("defaultValue", json!([])), ("align", json!("HORIZONTAL"))],
-        "MULTI_SELECT" => &[("required", json!(false)), ("options", json!({})), ("defaultValue", json!([]))],
-        "DROP_DOWN" => &[("required", json!(false)), ("options", json!({})), ("defaultValue", json!(""))],
+        "RADIO_BUTTON" => &[
+            ("required", json!(true)),
+            ("options", json!({})),
+            ("defaultValue", json!("")),
+            ("align", json!("HORIZONTAL")),
+        ],
+        "CHECK_BOX" => &[
+            ("required", json!(false)),
+            ("options", json!({})),
+            ("defaultValue", json!([])),
+            ("align", json!("HORIZONTAL")),
+        ],
+        "MULTI_SELECT" => &[
+            ("required", json!(false)),
+            ("options", json!({})),
+            ("defaultValue", json!([])),
+        ],
+        "DROP_DOWN" => &[
+            ("required", json!(false)),
+            ("options", json!({})),
+            ("defaultValue", json!("")),
+        ],
         "DATE" | "TIME" | "DATETIME" => &[
             ("required", json!(false)),
             ("unique", json!(false)),
@@ -151,22 +177,31 @@ pub fn normalize_definition(code: &str, def: &Value) -> Result<Value, String> {
             ("defaultValue", json!("")),
             ("protocol", json!("WEB")),
         ],
-        "USER_SELECT" | "ORGANIZATION_SELECT" | "GROUP_SELECT" => {
-            &[("required", json!(false)), ("entities", json!([])), ("defaultValue", json!([]))]
-        }
+        "USER_SELECT" | "ORGANIZATION_SELECT" | "GROUP_SELECT" => &[
+            ("required", json!(false)),
+            ("entities", json!([])),
+            ("defaultValue", json!([])),
+        ],
         "FILE" => &[("required", json!(false)), ("thumbnailSize", json!("150"))],
         "STATUS" | "STATUS_ASSIGNEE" | "CATEGORY" => &[("enabled", json!(false))],
         "GROUP" => &[("openGroup", json!(false))],
         _ => &[],
     };
     for (key, default) in defaults {
-        out.insert((*key).into(), object.get(*key).cloned().unwrap_or_else(|| default.clone()));
+        out.insert(
+            (*key).into(),
+            object.get(*key).cloned().unwrap_or_else(|| default.clone()),
+        );
     }
     if let Some(options) = out.get("options").cloned() {
         out.insert("options".into(), normalize_options(code, &options)?);
     }
     if t == "SUBTABLE" {
-        let inner = object.get("fields").and_then(Value::as_object).cloned().unwrap_or_default();
+        let inner = object
+            .get("fields")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         let mut fields = Map::new();
         for (inner_code, inner_def) in &inner {
             let normalized = normalize_definition(inner_code, inner_def)?;
@@ -193,7 +228,9 @@ fn normalize_options(code: &str, options: &Value) -> Result<Value, String> {
     match options {
         Value::Array(labels) => {
             for (i, label) in labels.iter().enumerate() {
-                let label = label.as_str().ok_or_else(|| format!("options of {code} must be strings"))?;
+                let label = label
+                    .as_str()
+                    .ok_or_else(|| format!("options of {code} must be strings"))?;
                 out.insert(label.into(), json!({"label": label, "index": i.to_string()}));
             }
         }
@@ -204,7 +241,10 @@ fn normalize_options(code: &str, options: &Value) -> Result<Value, String> {
                     Value::String(s) => s.clone(),
                     _ => i.to_string(),
                 });
-                out.insert(label.clone(), json!({"label": label, "index": index.unwrap_or_else(|| i.to_string())}));
+                out.insert(
+                    label.clone(),
+                    json!({"label": label, "index": index.unwrap_or_else(|| i.to_string())}),
+                );
             }
         }
         _ => return Err(format!("options of {code} must be an object")),
@@ -213,7 +253,10 @@ fn normalize_options(code: &str, options: &Value) -> Result<Value, String> {
 }
 
 fn option_labels(def: &Value) -> Vec<String> {
-    def.get("options").and_then(Value::as_object).map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    def.get("options")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// A stored record in kintone's response shape. `visible` decides per field code (field ACL,
@@ -239,7 +282,11 @@ pub fn render_record(
             "UPDATED_TIME" => json!(datetime::format_datetime(record.updated_at)),
             "STATUS" if enabled => json!(record.status.clone().unwrap_or_default()),
             "STATUS_ASSIGNEE" if enabled => Value::Array(
-                record.assignees.iter().map(|c| json!({"code": c, "name": user_name(c)})).collect(),
+                record
+                    .assignees
+                    .iter()
+                    .map(|c| json!({"code": c, "name": user_name(c)}))
+                    .collect(),
             ),
             "CATEGORY" if enabled => json!([]),
             "SUBTABLE" => render_subtable(def, record.values.get(code)),
@@ -252,7 +299,10 @@ pub fn render_record(
         out.insert("$id".into(), json!({"type": "__ID__", "value": record.id.to_string()}));
     }
     if visible("$revision") {
-        out.insert("$revision".into(), json!({"type": "__REVISION__", "value": record.revision.to_string()}));
+        out.insert(
+            "$revision".into(),
+            json!({"type": "__REVISION__", "value": record.revision.to_string()}),
+        );
     }
     out
 }
@@ -267,7 +317,11 @@ fn render_scalar(t: &str, stored: Option<&Value>) -> Value {
 }
 
 fn render_subtable(def: &Value, stored: Option<&Value>) -> Value {
-    let inner = def.get("fields").and_then(Value::as_object).cloned().unwrap_or_default();
+    let inner = def
+        .get("fields")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     let rows = stored.and_then(Value::as_array).cloned().unwrap_or_default();
     Value::Array(
         rows.iter()
@@ -276,7 +330,10 @@ fn render_subtable(def: &Value, stored: Option<&Value>) -> Value {
                 let mut cells = Map::new();
                 for (code, inner_def) in &inner {
                     let t = field_type(inner_def);
-                    cells.insert(code.clone(), json!({"type": t, "value": render_scalar(t, values.get(code))}));
+                    cells.insert(
+                        code.clone(),
+                        json!({"type": t, "value": render_scalar(t, values.get(code))}),
+                    );
                 }
                 json!({"id": row.get("id").cloned().unwrap_or(json!("")), "value": cells})
             })
@@ -329,18 +386,31 @@ pub fn apply_input(
         if !is_writable_type(t) {
             continue;
         }
-        let Some(field_input) = field_input.as_object() else { return Err(ApiError::invalid_json(lang)) };
+        let Some(field_input) = field_input.as_object() else {
+            return Err(ApiError::invalid_json(lang));
+        };
         if !(env.field_editable)(code) {
             return Err(ApiError::new(
                 http::StatusCode::FORBIDDEN,
                 "GAIA_FU01",
-                lang.t(format!("フィールド「{code}」の編集権限がありません。"), format!("You do not have permission to edit field \"{code}\".")),
+                lang.t(
+                    format!("フィールド「{code}」の編集権限がありません。"),
+                    format!("You do not have permission to edit field \"{code}\"."),
+                ),
             ));
         }
         let raw = field_input.get("value").cloned().unwrap_or(Value::Null);
         let key = format!("{prefix}.{code}");
         let value = if t == "SUBTABLE" {
-            apply_subtable(env, def, existing.and_then(|e| e.get(code)), &raw, &key, mode, &mut errors)?
+            apply_subtable(
+                env,
+                def,
+                existing.and_then(|e| e.get(code)),
+                &raw,
+                &key,
+                mode,
+                &mut errors,
+            )?
         } else {
             convert_value(env, def, &raw, &key, false, &mut errors)?
         };
@@ -367,17 +437,27 @@ pub fn apply_input(
             continue;
         }
         if values.get(code).is_none_or(is_empty_value) {
-            errors.push((required_key(&format!("{prefix}.{code}"), t), lang.t("必須です。", "Required.")));
+            errors.push((
+                required_key(&format!("{prefix}.{code}"), t),
+                lang.t("必須です。", "Required."),
+            ));
         }
     }
     for (code, def) in props {
         // "" never counts as a duplicate; an update does not collide with its own record.
         if def.get("unique").and_then(Value::as_bool).unwrap_or(false) {
             if let Some(value) = values.get(code).filter(|v| !is_empty_value(v)) {
-                if env.others.values().any(|r| r.id != env.record_id && r.values.get(code) == Some(value)) {
+                if env
+                    .others
+                    .values()
+                    .any(|r| r.id != env.record_id && r.values.get(code) == Some(value))
+                {
                     errors.push((
                         format!("{prefix}.{code}.value"),
-                        lang.t("値がほかのレコードと重複しています。", "This value already exists in another record."),
+                        lang.t(
+                            "値がほかのレコードと重複しています。",
+                            "This value already exists in another record.",
+                        ),
                     ));
                 }
             }
@@ -417,7 +497,11 @@ fn default_value(env: &WriteEnv<'_>, def: &Value) -> Value {
                 .iter()
                 .filter_map(|e| {
                     let code = e.get("code").and_then(Value::as_str)?;
-                    let code = if code == "LOGINUSER()" { env.caller.code.as_str() } else { code };
+                    let code = if code == "LOGINUSER()" {
+                        env.caller.code.as_str()
+                    } else {
+                        code
+                    };
                     Some(json!({"code": code, "name": entity_name(env, t, code).unwrap_or_else(|| code.to_string())}))
                 })
                 .collect(),
@@ -430,7 +514,11 @@ fn default_value(env: &WriteEnv<'_>, def: &Value) -> Value {
 fn entity_name(env: &WriteEnv<'_>, t: &str, code: &str) -> Option<String> {
     match t {
         "USER_SELECT" => env.users.iter().find(|u| u.code == code).map(|u| u.name.clone()),
-        "ORGANIZATION_SELECT" => env.organizations.iter().find(|(c, _)| c == code).map(|(_, n)| n.clone()),
+        "ORGANIZATION_SELECT" => env
+            .organizations
+            .iter()
+            .find(|(c, _)| c == code)
+            .map(|(_, n)| n.clone()),
         _ => env.groups.iter().find(|(c, _)| c == code).map(|(_, n)| n.clone()),
     }
 }
@@ -475,7 +563,10 @@ fn convert_value(
                         let prefix = key.rsplit_once('.').map(|(p, _)| p).unwrap_or(key);
                         // A required field also gets "Required." from the required check: the
                         // unparseable value counts as empty, as in kintone.
-                        errors.push((format!("{prefix}[{code}].value"), lang.t("数字でなければなりません。", "Only numbers are allowed.")));
+                        errors.push((
+                            format!("{prefix}[{code}].value"),
+                            lang.t("数字でなければなりません。", "Only numbers are allowed."),
+                        ));
                         json!("")
                     }
                 }
@@ -483,9 +574,12 @@ fn convert_value(
         }
         "CHECK_BOX" | "MULTI_SELECT" => match raw {
             Value::Null => json!([]),
-            Value::Array(items) => {
-                Value::Array(items.iter().map(|v| as_text(lang, v).map(Value::String)).collect::<ApiResult<_>>()?)
-            }
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|v| as_text(lang, v).map(Value::String))
+                    .collect::<ApiResult<_>>()?,
+            ),
             _ => return Err(ApiError::invalid_json(lang)),
         },
         "DATE" => {
@@ -495,7 +589,10 @@ fn convert_value(
             } else if let Some(date) = datetime::parse_date(&text) {
                 json!(datetime::format_date(date))
             } else {
-                errors.push((format!("{key}.value"), lang.t("日付の形式が不正です。", "Invalid date format.")));
+                errors.push((
+                    format!("{key}.value"),
+                    lang.t("日付の形式が不正です。", "Invalid date format."),
+                ));
                 json!("")
             }
         }
@@ -506,7 +603,10 @@ fn convert_value(
             } else if let Some(time) = datetime::parse_time(&text) {
                 json!(datetime::format_time(time))
             } else {
-                errors.push((format!("{key}.value"), lang.t("時刻の形式が不正です。", "Invalid time format.")));
+                errors.push((
+                    format!("{key}.value"),
+                    lang.t("時刻の形式が不正です。", "Invalid time format."),
+                ));
                 json!("")
             }
         }
@@ -517,7 +617,10 @@ fn convert_value(
             } else if let Some(dt) = datetime::parse_datetime(&text) {
                 json!(datetime::format_datetime(dt))
             } else {
-                errors.push((format!("{key}.value"), lang.t("日時の形式が不正です。", "Invalid datetime format.")));
+                errors.push((
+                    format!("{key}.value"),
+                    lang.t("日時の形式が不正です。", "Invalid datetime format."),
+                ));
                 json!("")
             }
         }
@@ -536,7 +639,10 @@ fn convert_entities(env: &WriteEnv<'_>, t: &str, raw: &Value) -> ApiResult<Value
     };
     let mut out = Vec::new();
     for item in items {
-        let code = item.get("code").and_then(Value::as_str).ok_or_else(|| ApiError::invalid_json(lang))?;
+        let code = item
+            .get("code")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::invalid_json(lang))?;
         let Some(name) = entity_name(env, t, code) else {
             let (error_code, ja, en) = match t {
                 "USER_SELECT" => ("GAIA_IL26", "ユーザー", "user"),
@@ -546,7 +652,10 @@ fn convert_entities(env: &WriteEnv<'_>, t: &str, raw: &Value) -> ApiResult<Value
             return Err(ApiError::new(
                 http::StatusCode::BAD_REQUEST,
                 error_code,
-                lang.t(format!("指定した{ja}(code:{code})が見つかりません。"), format!("The specified {en} (code: {code}) not found.")),
+                lang.t(
+                    format!("指定した{ja}(code:{code})が見つかりません。"),
+                    format!("The specified {en} (code: {code}) not found."),
+                ),
             ));
         };
         out.push(json!({"code": code, "name": name}));
@@ -565,12 +674,22 @@ fn convert_files(env: &mut WriteEnv<'_>, raw: &Value) -> ApiResult<Value> {
     };
     let mut out = Vec::new();
     for item in items {
-        let key = item.get("fileKey").and_then(Value::as_str).ok_or_else(|| ApiError::invalid_json(lang))?;
-        let Some(file) = env.files.get(key) else { return Err(ApiError::file_not_found(lang, key)) };
+        let key = item
+            .get("fileKey")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::invalid_json(lang))?;
+        let Some(file) = env.files.get(key) else {
+            return Err(ApiError::file_not_found(lang, key));
+        };
         let download_key = match &file.owner {
             None => {
-                let Some(mut file) = env.files.remove(key) else { return Err(ApiError::file_not_found(lang, key)) };
-                file.owner = Some(FileOwner { app: env.app, record: env.record_id });
+                let Some(mut file) = env.files.remove(key) else {
+                    return Err(ApiError::file_not_found(lang, key));
+                };
+                file.owner = Some(FileOwner {
+                    app: env.app,
+                    record: env.record_id,
+                });
                 let download_key = random::hex_key::<24>();
                 env.files.insert(download_key.clone(), file);
                 download_key
@@ -578,7 +697,9 @@ fn convert_files(env: &mut WriteEnv<'_>, raw: &Value) -> ApiResult<Value> {
             Some(owner) if owner.app == env.app && owner.record == env.record_id => key.to_string(),
             Some(_) => return Err(ApiError::file_not_found(lang, key)),
         };
-        let Some(file) = env.files.get(&download_key) else { return Err(ApiError::file_not_found(lang, key)) };
+        let Some(file) = env.files.get(&download_key) else {
+            return Err(ApiError::file_not_found(lang, key));
+        };
         out.push(json!({
             "contentType": file.content_type,
             "fileKey": download_key,
@@ -601,7 +722,11 @@ fn apply_subtable(
     errors: &mut Vec<(String, String)>,
 ) -> ApiResult<Value> {
     let lang = env.lang;
-    let inner = def.get("fields").and_then(Value::as_object).cloned().unwrap_or_default();
+    let inner = def
+        .get("fields")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     let rows = match raw {
         Value::Null => return Ok(json!([])),
         Value::Array(rows) => rows,
@@ -610,7 +735,9 @@ fn apply_subtable(
     let existing_rows: Vec<Value> = existing.and_then(Value::as_array).cloned().unwrap_or_default();
     let mut out = Vec::new();
     for (index, row) in rows.iter().enumerate() {
-        let Some(row) = row.as_object() else { return Err(ApiError::invalid_json(lang)) };
+        let Some(row) = row.as_object() else {
+            return Err(ApiError::invalid_json(lang));
+        };
         let cells = match row.get("value") {
             Some(Value::Object(cells)) => cells.clone(),
             None | Some(Value::Null) => Map::new(),
@@ -621,13 +748,19 @@ fn apply_subtable(
             Value::Number(n) => Some(n.to_string()),
             _ => None,
         });
-        let matched = row_id
-            .as_ref()
-            .and_then(|id| existing_rows.iter().find(|r| r.get("id").and_then(Value::as_str) == Some(id.as_str())));
+        let matched = row_id.as_ref().and_then(|id| {
+            existing_rows
+                .iter()
+                .find(|r| r.get("id").and_then(Value::as_str) == Some(id.as_str()))
+        });
         let (id, mut values) = match matched {
             Some(existing_row) => (
                 existing_row.get("id").cloned().unwrap_or(json!("")),
-                existing_row.get("value").and_then(Value::as_object).cloned().unwrap_or_default(),
+                existing_row
+                    .get("value")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default(),
             ),
             None => {
                 let id = *env.next_row_id;
@@ -642,11 +775,15 @@ fn apply_subtable(
             }
         };
         for (inner_code, cell) in &cells {
-            let Some(inner_def) = inner.get(inner_code) else { continue };
+            let Some(inner_def) = inner.get(inner_code) else {
+                continue;
+            };
             if !is_writable_type(field_type(inner_def)) {
                 continue;
             }
-            let Some(cell) = cell.as_object() else { return Err(ApiError::invalid_json(lang)) };
+            let Some(cell) = cell.as_object() else {
+                return Err(ApiError::invalid_json(lang));
+            };
             let cell_key = format!("{key}.value[{index}].value.{inner_code}");
             let raw_cell = cell.get("value").cloned().unwrap_or(Value::Null);
             let value = convert_value(env, inner_def, &raw_cell, &cell_key, true, errors)?;
@@ -656,8 +793,15 @@ fn apply_subtable(
         for (inner_code, inner_def) in &inner {
             let t = field_type(inner_def);
             let required = inner_def.get("required").and_then(Value::as_bool).unwrap_or(false);
-            if required && is_writable_type(t) && t != "RADIO_BUTTON" && values.get(inner_code).is_none_or(is_empty_value) {
-                errors.push((required_key(&format!("{key}.value[{index}].value.{inner_code}"), t), lang.t("必須です。", "Required.")));
+            if required
+                && is_writable_type(t)
+                && t != "RADIO_BUTTON"
+                && values.get(inner_code).is_none_or(is_empty_value)
+            {
+                errors.push((
+                    required_key(&format!("{key}.value[{index}].value.{inner_code}"), t),
+                    lang.t("必須です。", "Required."),
+                ));
             }
         }
         out.push(json!({"id": id, "value": values}));
@@ -680,22 +824,46 @@ fn check_constraints(lang: Lang, def: &Value, value: &Value, key: &str, errors: 
             let length = s.chars().count() as f64;
             if let Some(max) = limit("maxLength").filter(|max| length > *max) {
                 let n = max as i64 + 1;
-                errors.push((format!("{key}.value"), lang.t(format!("{n}文字より短くなければなりません。"), format!("Enter less than {n} characters."))));
+                errors.push((
+                    format!("{key}.value"),
+                    lang.t(
+                        format!("{n}文字より短くなければなりません。"),
+                        format!("Enter less than {n} characters."),
+                    ),
+                ));
             }
             if let Some(min) = limit("minLength").filter(|min| length < *min) {
                 let n = min as i64 - 1;
-                errors.push((format!("{key}.value"), lang.t(format!("{n}文字より長くなければなりません。"), format!("Enter more than {n} characters."))));
+                errors.push((
+                    format!("{key}.value"),
+                    lang.t(
+                        format!("{n}文字より長くなければなりません。"),
+                        format!("Enter more than {n} characters."),
+                    ),
+                ));
             }
         }
         ("NUMBER", Value::String(s)) if !s.is_empty() => {
             let Ok(n) = s.parse::<f64>() else { return };
             if let Some(max) = limit("maxValue").filter(|max| n > *max) {
                 let max = calc::format_number(max);
-                errors.push((format!("{key}.value"), lang.t(format!("{max}以下である必要があります。"), format!("The value must be {max} or less."))));
+                errors.push((
+                    format!("{key}.value"),
+                    lang.t(
+                        format!("{max}以下である必要があります。"),
+                        format!("The value must be {max} or less."),
+                    ),
+                ));
             }
             if let Some(min) = limit("minValue").filter(|min| n < *min) {
                 let min = calc::format_number(min);
-                errors.push((format!("{key}.value"), lang.t(format!("{min}以上である必要があります。"), format!("The value must be {min} or more."))));
+                errors.push((
+                    format!("{key}.value"),
+                    lang.t(
+                        format!("{min}以上である必要があります。"),
+                        format!("The value must be {min} or more."),
+                    ),
+                ));
             }
         }
         ("RADIO_BUTTON" | "DROP_DOWN", Value::String(s)) if !s.is_empty() && !option_labels(def).contains(s) => {
@@ -715,7 +883,10 @@ fn check_constraints(lang: Lang, def: &Value, value: &Value, key: &str, errors: 
 }
 
 fn not_in_options(lang: Lang, value: &str) -> String {
-    lang.t(format!("\"{value}\"は選択肢にありません。"), format!("The value, \"{value}\", is not in options."))
+    lang.t(
+        format!("\"{value}\"は選択肢にありません。"),
+        format!("The value, \"{value}\", is not in options."),
+    )
 }
 
 /// Recomputes every CALC field: inside subtable rows first, then at top level.
@@ -748,9 +919,16 @@ pub fn compute_calcs(props: &Map<String, Value>, values: &mut Map<String, Value>
                 }
                 let inner_exists = def.get("fields").and_then(|f| f.get(code)).is_some();
                 if inner_exists {
-                    let rows = self.values.get(table_code).and_then(Value::as_array).cloned().unwrap_or_default();
+                    let rows = self
+                        .values
+                        .get(table_code)
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
                     return Some(
-                        rows.iter().map(|r| r.get("value").and_then(|v| v.get(code)).map(number_of).unwrap_or(0.0)).collect(),
+                        rows.iter()
+                            .map(|r| r.get("value").and_then(|v| v.get(code)).map(number_of).unwrap_or(0.0))
+                            .collect(),
                     );
                 }
             }
@@ -763,15 +941,32 @@ pub fn compute_calcs(props: &Map<String, Value>, values: &mut Map<String, Value>
         if field_type(def) != "SUBTABLE" {
             continue;
         }
-        let inner = def.get("fields").and_then(Value::as_object).cloned().unwrap_or_default();
-        let Some(Value::Array(rows)) = values.get_mut(code) else { continue };
+        let inner = def
+            .get("fields")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let Some(Value::Array(rows)) = values.get_mut(code) else {
+            continue;
+        };
         for row in rows.iter_mut() {
-            let Some(cells) = row.get_mut("value").and_then(Value::as_object_mut) else { continue };
+            let Some(cells) = row.get_mut("value").and_then(Value::as_object_mut) else {
+                continue;
+            };
             for (inner_code, inner_def) in &inner {
                 if field_type(inner_def) == "CALC" {
                     let expression = inner_def.get("expression").and_then(Value::as_str).unwrap_or_default();
-                    let result = calc::evaluate(expression, &RowLookup { row: cells, top: &top_snapshot });
-                    cells.insert(inner_code.clone(), json!(result.map(calc::format_number).unwrap_or_default()));
+                    let result = calc::evaluate(
+                        expression,
+                        &RowLookup {
+                            row: cells,
+                            top: &top_snapshot,
+                        },
+                    );
+                    cells.insert(
+                        inner_code.clone(),
+                        json!(result.map(calc::format_number).unwrap_or_default()),
+                    );
                 }
             }
         }

@@ -54,7 +54,11 @@ pub struct Ctx {
 
 pub enum Reply {
     Json(Value),
-    File { data: Bytes, content_type: String, name: String },
+    File {
+        data: Bytes,
+        content_type: String,
+        name: String,
+    },
 }
 
 type Handler = fn(&mut State, &Ctx, &Params) -> ApiResult<Reply>;
@@ -137,7 +141,10 @@ pub fn add_concurrency_headers(shared: &Shared, response: &mut Response) {
     let headers = response.headers_mut();
     headers.insert("X-ConcurrencyLimit-Limit", HeaderValue::from(shared.concurrency_limit));
     if !headers.contains_key("X-ConcurrencyLimit-Running") {
-        headers.insert("X-ConcurrencyLimit-Running", HeaderValue::from(shared.in_flight.load(Ordering::SeqCst)));
+        headers.insert(
+            "X-ConcurrencyLimit-Running",
+            HeaderValue::from(shared.in_flight.load(Ordering::SeqCst)),
+        );
     }
 }
 
@@ -179,34 +186,60 @@ async fn serve(shared: &Arc<Shared>, request: Request, accept_language: Option<&
     } else {
         Some(route(&method, &base, preview).ok_or_else(|| ApiError::unsupported(method.as_str(), &path))?)
     };
-    let scope = if is_upload { Scope::FileWrite } else { route.map(|(_, s)| s).unwrap_or(Scope::FileWrite) };
+    let scope = if is_upload {
+        Scope::FileWrite
+    } else {
+        route.map(|(_, s)| s).unwrap_or(Scope::FileWrite)
+    };
 
     let ctx = {
         let state = shared.state();
         let user = authenticate(&state, &parts.headers, scope, fallback_lang)?;
         let lang = user.lang(accept_language);
         if let Some(space_id) = guest_space {
-            let allowed = state.space(space_id).is_some_and(|s| s.is_guest && s.members.contains(&user.code));
+            let allowed = state
+                .space(space_id)
+                .is_some_and(|s| s.is_guest && s.members.contains(&user.code));
             if !allowed {
                 return Err(ApiError::no_permission(lang));
             }
         }
-        Ctx { user, lang, guest_space, now: Utc::now(), preview, resource: base.clone() }
+        Ctx {
+            user,
+            lang,
+            guest_space,
+            now: Utc::now(),
+            preview,
+            resource: base.clone(),
+        }
     };
 
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "CB_VA01", ctx.lang.t("リクエストが大きすぎます。", "The request is too large."))
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "CB_VA01",
+            ctx.lang.t("リクエストが大きすぎます。", "The request is too large."),
+        )
     })?;
 
     if is_upload {
-        let content_type = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let content_type = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
         let upload = files::parse_upload(content_type, body, ctx.lang).await?;
         let mut state = shared.state();
         return Ok(reply_response(files::store_upload(&mut state, &ctx, upload)?));
     }
 
-    let params = Params::new(collect_params(parts.uri.query(), &parts.headers, &body, ctx.lang)?, ctx.lang);
-    let Some((handler, _)) = route else { return Err(ApiError::unsupported(method.as_str(), &path)) };
+    let params = Params::new(
+        collect_params(parts.uri.query(), &parts.headers, &body, ctx.lang)?,
+        ctx.lang,
+    );
+    let Some((handler, _)) = route else {
+        return Err(ApiError::unsupported(method.as_str(), &path));
+    };
     let mut state = shared.state();
     let reply = if method == Method::GET {
         handler(&mut state, &ctx, &params)?
@@ -255,14 +288,22 @@ impl Snapshot {
 fn reply_response(reply: Reply) -> Response {
     match reply {
         Reply::Json(value) => json_body(&value).into_response(),
-        Reply::File { data, content_type, name } => {
-            let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>().replace('+', "%20");
+        Reply::File {
+            data,
+            content_type,
+            name,
+        } => {
+            let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes())
+                .collect::<String>()
+                .replace('+', "%20");
             let mut response = Response::new(Body::from(data));
             let headers = response.headers_mut();
             if let Ok(value) = HeaderValue::from_str(&content_type) {
                 headers.insert(http::header::CONTENT_TYPE, value);
             }
-            if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{encoded}\"; filename*=UTF-8''{encoded}")) {
+            if let Ok(value) = HeaderValue::from_str(&format!(
+                "attachment; filename=\"{encoded}\"; filename*=UTF-8''{encoded}"
+            )) {
                 headers.insert(http::header::CONTENT_DISPOSITION, value);
             }
             response
@@ -272,7 +313,9 @@ fn reply_response(reply: Reply) -> Response {
 
 /// `X-HTTP-Method-Override` is honoured on POST only, with the exact upper-case values.
 fn effective_method(method: &Method, headers: &HeaderMap, lang: Lang) -> ApiResult<Method> {
-    let Some(value) = headers.get("X-HTTP-Method-Override") else { return Ok(method.clone()) };
+    let Some(value) = headers.get("X-HTTP-Method-Override") else {
+        return Ok(method.clone());
+    };
     if method != Method::POST {
         return Ok(method.clone());
     }
@@ -284,7 +327,10 @@ fn effective_method(method: &Method, headers: &HeaderMap, lang: Lang) -> ApiResu
         _ => Err(ApiError::field(
             lang,
             "X-HTTP-Method-Override",
-            lang.t("GET、POST、PUT、DELETEのいずれかを指定します。", "must be one of GET, POST, PUT, DELETE"),
+            lang.t(
+                "GET、POST、PUT、DELETEのいずれかを指定します。",
+                "must be one of GET, POST, PUT, DELETE",
+            ),
         )),
     }
 }
@@ -294,7 +340,10 @@ fn collect_params(query: Option<&str>, headers: &HeaderMap, body: &Bytes, lang: 
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(params);
     }
-    let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     if !content_type.to_ascii_lowercase().starts_with("application/json") {
         return Err(ApiError::invalid_json(lang));
     }
@@ -312,11 +361,15 @@ fn authenticate(state: &State, headers: &HeaderMap, scope: Scope, lang: Lang) ->
     let authorization = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     if let Some(token) = authorization.and_then(|v| v.strip_prefix("Bearer ")) {
         let token = token.trim();
-        let Some(grant) = state.oauth.access_tokens.get(token) else { return Err(ApiError::invalid_token(lang)) };
+        let Some(grant) = state.oauth.access_tokens.get(token) else {
+            return Err(ApiError::invalid_token(lang));
+        };
         if grant.expires_at <= std::time::Instant::now() {
             return Err(ApiError::invalid_token(lang));
         }
-        let Some(user) = state.user(&grant.user) else { return Err(ApiError::invalid_token(lang)) };
+        let Some(user) = state.user(&grant.user) else {
+            return Err(ApiError::invalid_token(lang));
+        };
         let lang = user.lang(headers.get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
         if !grant.scopes.contains(&scope) {
             return Err(ApiError::missing_scope(lang));
@@ -324,7 +377,10 @@ fn authenticate(state: &State, headers: &HeaderMap, scope: Scope, lang: Lang) ->
         return Ok(user.clone());
     }
     if let Some(encoded) = headers.get("X-Cybozu-Authorization").and_then(|v| v.to_str().ok()) {
-        let decoded = STANDARD.decode(encoded.trim()).ok().and_then(|b| String::from_utf8(b).ok());
+        let decoded = STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
         let Some((login, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
             return Err(ApiError::wrong_password(lang));
         };
@@ -339,7 +395,10 @@ fn authenticate(state: &State, headers: &HeaderMap, scope: Scope, lang: Lang) ->
 /// The app named by a request, checked for existence, guest-space path and space membership.
 /// `any_stage` admits apps not yet deployed (pre-live settings APIs).
 pub fn find_app<'a>(state: &'a State, ctx: &Ctx, app_id: u64, any_stage: bool) -> ApiResult<&'a App> {
-    let app = state.apps.get(&app_id).ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
+    let app = state
+        .apps
+        .get(&app_id)
+        .ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
     if !app.deployed && !any_stage {
         return Err(ApiError::app_not_found(ctx.lang, app_id));
     }

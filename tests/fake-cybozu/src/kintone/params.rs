@@ -21,7 +21,9 @@ pub fn parse_query_string(query: &str) -> Map<String, Value> {
 }
 
 fn split_key(key: &str) -> Vec<String> {
-    let Some(open) = key.find('[') else { return vec![key.to_string()] };
+    let Some(open) = key.find('[') else {
+        return vec![key.to_string()];
+    };
     let mut segments = vec![key[..open].to_string()];
     let mut rest = &key[open..];
     while let Some(stripped) = rest.strip_prefix('[') {
@@ -38,13 +40,19 @@ fn split_key(key: &str) -> Vec<String> {
 
 /// Inserts into an object tree; arrays are built as objects keyed by index and converted later.
 fn insert(node: &mut Value, segments: &[String], value: Value) {
-    let Some((first, rest)) = segments.split_first() else { return };
+    let Some((first, rest)) = segments.split_first() else {
+        return;
+    };
     if !node.is_object() {
         *node = Value::Object(Map::new());
     }
     let Some(map) = node.as_object_mut() else { return };
     // `a[]` pushes: its index is the next free one.
-    let key = if first.is_empty() { map.len().to_string() } else { first.clone() };
+    let key = if first.is_empty() {
+        map.len().to_string()
+    } else {
+        first.clone()
+    };
     if rest.is_empty() {
         match map.get_mut(&key) {
             // A repeated plain key (`a=1&a=2`) collects into a list.
@@ -67,8 +75,10 @@ fn arrays_from_index_objects(value: Value) -> Value {
     match value {
         Value::Object(map) => {
             let is_index_map = !map.is_empty() && map.keys().all(|k| k.parse::<usize>().is_ok());
-            let converted: Map<String, Value> =
-                map.into_iter().map(|(k, v)| (k, arrays_from_index_objects(v))).collect();
+            let converted: Map<String, Value> = map
+                .into_iter()
+                .map(|(k, v)| (k, arrays_from_index_objects(v)))
+                .collect();
             if is_index_map {
                 let mut entries: Vec<(usize, Value)> = converted
                     .into_iter()
@@ -138,7 +148,8 @@ impl Params {
     }
 
     pub fn str(&self, key: &str) -> ApiResult<String> {
-        self.opt_str(key)?.ok_or_else(|| ApiError::required_param(self.lang(), key))
+        self.opt_str(key)?
+            .ok_or_else(|| ApiError::required_param(self.lang(), key))
     }
 
     /// Booleans arrive as JSON booleans or as the strings "true"/"false".
@@ -168,7 +179,9 @@ impl Params {
     }
 
     pub fn opt_string_list(&self, key: &str) -> ApiResult<Option<Vec<String>>> {
-        let Some(list) = self.opt_array(key)? else { return Ok(None) };
+        let Some(list) = self.opt_array(key)? else {
+            return Ok(None);
+        };
         list.iter()
             .map(|v| match v {
                 Value::String(s) => Ok(s.clone()),
@@ -180,7 +193,9 @@ impl Params {
     }
 
     pub fn opt_id_list(&self, key: &str) -> ApiResult<Option<Vec<u64>>> {
-        let Some(list) = self.opt_array(key)? else { return Ok(None) };
+        let Some(list) = self.opt_array(key)? else {
+            return Ok(None);
+        };
         list.iter()
             .enumerate()
             .map(|(i, v)| positive_id(v, &format!("{key}[{i}]"), self.lang()))
@@ -206,13 +221,21 @@ pub fn as_int(value: &Value) -> Option<i64> {
 }
 
 fn not_a_number(lang: Lang, key: &str) -> ApiError {
-    ApiError::field(lang, key, lang.t("数字でなければなりません。", "Only numbers are allowed."))
+    ApiError::field(
+        lang,
+        key,
+        lang.t("数字でなければなりません。", "Only numbers are allowed."),
+    )
 }
 
 pub fn positive_id(value: &Value, key: &str, lang: Lang) -> ApiResult<u64> {
     let n = as_int(value).ok_or_else(|| not_a_number(lang, key))?;
     if n < 1 {
-        return Err(ApiError::field(lang, key, lang.t("最小でも1以上です。", "must be greater than or equal to 1")));
+        return Err(ApiError::field(
+            lang,
+            key,
+            lang.t("最小でも1以上です。", "must be greater than or equal to 1"),
+        ));
     }
     Ok(n as u64)
 }
@@ -225,9 +248,12 @@ mod tests {
     #[test]
     fn bracket_arrays_and_objects() {
         let map = parse_query_string("app=1&ids%5B0%5D=3&ids%5B1%5D=4&apps[0][app]=7&fields[]=a&fields[]=b&x=1&x=2");
-        assert_eq!(Value::Object(map), json!({
-            "app": "1", "ids": ["3", "4"], "apps": [{"app": "7"}], "fields": ["a", "b"], "x": ["1", "2"]
-        }));
+        assert_eq!(
+            Value::Object(map),
+            json!({
+                "app": "1", "ids": ["3", "4"], "apps": [{"app": "7"}], "fields": ["a", "b"], "x": ["1", "2"]
+            })
+        );
     }
 
     #[test]
@@ -241,7 +267,10 @@ mod tests {
         let params = Params::new(parse_query_string("app=-1&id=x"), Lang::En);
         let err = params.id("app").unwrap_err();
         assert_eq!(err.code, "CB_VA01");
-        assert_eq!(err.errors.unwrap()["app"]["messages"][0], "must be greater than or equal to 1");
+        assert_eq!(
+            err.errors.unwrap()["app"]["messages"][0],
+            "must be greater than or equal to 1"
+        );
         assert!(params.id("id").is_err());
         let missing = params.id("record").unwrap_err();
         assert_eq!(missing.errors.unwrap()["record"]["messages"][0], "Required field.");

@@ -45,12 +45,13 @@ pub fn entity_matches(entity: &Value, user: &User, record: Option<&Record>) -> b
         "ORGANIZATION" => user.organizations.iter().any(|o| o == code),
         "CREATOR" => record.is_some_and(|r| r.creator == user.code),
         "FIELD_ENTITY" => record.is_some_and(|r| {
-            let in_field = r
-                .values
-                .get(code)
-                .and_then(Value::as_array)
-                .is_some_and(|list| list.iter().any(|e| e.get("code").and_then(Value::as_str) == Some(&user.code)));
-            in_field || r.creator == user.code && code_is_creator_field(code) || r.assignees.contains(&user.code) && code_is_assignee_field(code)
+            let in_field = r.values.get(code).and_then(Value::as_array).is_some_and(|list| {
+                list.iter()
+                    .any(|e| e.get("code").and_then(Value::as_str) == Some(&user.code))
+            });
+            in_field
+                || r.creator == user.code && code_is_creator_field(code)
+                || r.assignees.contains(&user.code) && code_is_assignee_field(code)
         }),
         _ => false,
     }
@@ -91,17 +92,28 @@ pub fn can_see_app(app: &App, user: &User) -> bool {
 
 pub fn record_rights(app: &App, user: &User, record: &Record, now: chrono::DateTime<chrono::Utc>) -> RecordRights {
     let app_level = app_rights(app, user, Some(record));
-    let mut rights = RecordRights { viewable: app_level.viewable, editable: app_level.editable, deletable: app_level.deletable };
+    let mut rights = RecordRights {
+        viewable: app_level.viewable,
+        editable: app_level.editable,
+        deletable: app_level.deletable,
+    };
     let rules = app.live.record_acl.as_array().cloned().unwrap_or_default();
     for rule in &rules {
         let condition = rule.get("filterCond").and_then(Value::as_str).unwrap_or_default();
         if !condition_matches(&app.live.properties, condition, user, record, now) {
             continue;
         }
-        let entities = rule.get("entities").and_then(Value::as_array).cloned().unwrap_or_default();
+        let entities = rule
+            .get("entities")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let granted = entities
             .iter()
-            .find(|e| e.get("entity").is_some_and(|entity| entity_matches(entity, user, Some(record))))
+            .find(|e| {
+                e.get("entity")
+                    .is_some_and(|entity| entity_matches(entity, user, Some(record)))
+            })
             .map(|e| (flag(e, "viewable"), flag(e, "editable"), flag(e, "deletable")))
             .unwrap_or((false, false, false));
         rights.viewable &= granted.0;
@@ -112,11 +124,19 @@ pub fn record_rights(app: &App, user: &User, record: &Record, now: chrono::DateT
     rights
 }
 
-fn condition_matches(props: &Map<String, Value>, condition: &str, user: &User, record: &Record, now: chrono::DateTime<chrono::Utc>) -> bool {
+fn condition_matches(
+    props: &Map<String, Value>,
+    condition: &str,
+    user: &User,
+    record: &Record,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
     if condition.trim().is_empty() {
         return true;
     }
-    let Ok(parsed) = query::parse(condition, Lang::Ja) else { return false };
+    let Ok(parsed) = query::parse(condition, Lang::Ja) else {
+        return false;
+    };
     let Some(expr) = parsed.condition else { return true };
     let ctx = EvalContext {
         props,
@@ -129,7 +149,13 @@ fn condition_matches(props: &Map<String, Value>, condition: &str, user: &User, r
 }
 
 /// Field rights within an already evaluated record right.
-pub fn field_rights(app: &App, user: &User, record: Option<&Record>, record_rights: RecordRights, code: &str) -> FieldRights {
+pub fn field_rights(
+    app: &App,
+    user: &User,
+    record: Option<&Record>,
+    record_rights: RecordRights,
+    code: &str,
+) -> FieldRights {
     let entries = app.live.field_acl.as_array().cloned().unwrap_or_default();
     let accessibility = entries
         .iter()
@@ -140,7 +166,10 @@ pub fn field_rights(app: &App, user: &User, record: Option<&Record>, record_righ
                 .and_then(Value::as_array)
                 .and_then(|list| {
                     list.iter()
-                        .find(|e| e.get("entity").is_some_and(|entity| entity_matches(entity, user, record)))
+                        .find(|e| {
+                            e.get("entity")
+                                .is_some_and(|entity| entity_matches(entity, user, record))
+                        })
                         .and_then(|e| e.get("accessibility").and_then(Value::as_str).map(String::from))
                 })
                 .unwrap_or_else(|| "NONE".to_string())

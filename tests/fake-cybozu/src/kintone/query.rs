@@ -116,7 +116,9 @@ fn tokenize(input: &str, lang: Lang) -> ApiResult<Vec<Token>> {
                 let mut text = String::new();
                 i += 1;
                 loop {
-                    let Some(&c) = chars.get(i) else { return Err(syntax_error(lang)) };
+                    let Some(&c) = chars.get(i) else {
+                        return Err(syntax_error(lang));
+                    };
                     match c {
                         '"' => break,
                         '\\' => {
@@ -178,7 +180,11 @@ impl Parser {
     }
 
     fn next(&mut self) -> ApiResult<Token> {
-        let token = self.tokens.get(self.pos).cloned().ok_or_else(|| syntax_error(self.lang))?;
+        let token = self
+            .tokens
+            .get(self.pos)
+            .cloned()
+            .ok_or_else(|| syntax_error(self.lang))?;
         self.pos += 1;
         Ok(token)
     }
@@ -205,7 +211,9 @@ impl Parser {
                     self.pos += 1;
                     self.expect_keyword("by")?;
                     loop {
-                        let Token::Word(field) = self.next()? else { return Err(syntax_error(self.lang)) };
+                        let Token::Word(field) = self.next()? else {
+                            return Err(syntax_error(self.lang));
+                        };
                         let mut descending = false;
                         if self.peek_keyword("asc") {
                             self.pos += 1;
@@ -240,7 +248,14 @@ impl Parser {
         match self.next()? {
             Token::Word(w) => match w.parse::<i64>() {
                 Ok(n) if n >= 0 => Ok(n as u64),
-                Ok(_) => Err(ApiError::validation(self.lang, vec![("query".into(), self.lang.t("0以上である必要があります。", "must be greater than or equal to 0"))])),
+                Ok(_) => Err(ApiError::validation(
+                    self.lang,
+                    vec![(
+                        "query".into(),
+                        self.lang
+                            .t("0以上である必要があります。", "must be greater than or equal to 0"),
+                    )],
+                )),
                 Err(_) => Err(syntax_error(self.lang)),
             },
             _ => Err(syntax_error(self.lang)),
@@ -276,7 +291,9 @@ impl Parser {
                 _ => Err(syntax_error(self.lang)),
             };
         }
-        let Token::Word(field) = self.next()? else { return Err(syntax_error(self.lang)) };
+        let Token::Word(field) = self.next()? else {
+            return Err(syntax_error(self.lang));
+        };
         let lang = self.lang;
         let (op, operands) = match self.next()? {
             Token::Sym(sym) => {
@@ -389,7 +406,11 @@ fn resolve(props: &Map<String, Value>, code: &str) -> Option<FieldRef> {
     }
     for (table, def) in props {
         if let Some(inner) = def.get("fields").and_then(|f| f.get(code)) {
-            return Some(FieldRef::Inner(table.clone(), code.to_string(), field_type(inner).to_string()));
+            return Some(FieldRef::Inner(
+                table.clone(),
+                code.to_string(),
+                field_type(inner).to_string(),
+            ));
         }
     }
     None
@@ -437,7 +458,10 @@ fn unknown_field(lang: Lang, field: &str) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
         "GAIA_IQ11",
-        lang.t(format!("指定されたフィールド（{field}）が見つかりません。"), format!("Specified field ({field}) not found.")),
+        lang.t(
+            format!("指定されたフィールド（{field}）が見つかりません。"),
+            format!("Specified field ({field}) not found."),
+        ),
     )
 }
 
@@ -464,7 +488,10 @@ fn validate_condition(cond: &Condition, props: &Map<String, Value>, lang: Lang) 
             StatusCode::BAD_REQUEST,
             "GAIA_IQ03",
             lang.t(
-                format!("{}フィールドのフィールドタイプには演算子{op}を使用できません。", cond.field),
+                format!(
+                    "{}フィールドのフィールドタイプには演算子{op}を使用できません。",
+                    cond.field
+                ),
                 format!("The operator {op} cannot be used for the field type of {}.", cond.field),
             ),
         ));
@@ -478,19 +505,32 @@ fn validate_condition(cond: &Condition, props: &Map<String, Value>, lang: Lang) 
 }
 
 fn function_misuse(lang: Lang) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "GAIA_IL08", lang.t("クエリの指定が不正です。", "The query is invalid."))
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "GAIA_IL08",
+        lang.t("クエリの指定が不正です。", "The query is invalid."),
+    )
 }
 
 fn validate_function(name: &str, args: &[String], t: &str, lang: Lang) -> ApiResult<()> {
-    let is_entity = matches!(t, "USER_SELECT" | "ORGANIZATION_SELECT" | "GROUP_SELECT" | "CREATOR" | "MODIFIER" | "STATUS_ASSIGNEE");
+    let is_entity = matches!(
+        t,
+        "USER_SELECT" | "ORGANIZATION_SELECT" | "GROUP_SELECT" | "CREATOR" | "MODIFIER" | "STATUS_ASSIGNEE"
+    );
     let is_date = matches!(t, "DATE" | "DATETIME" | "CREATED_TIME" | "UPDATED_TIME");
     match name {
         "LOGINUSER" | "PRIMARY_ORGANIZATION" if is_entity && args.is_empty() => Ok(()),
         "NOW" | "TODAY" | "YESTERDAY" | "TOMORROW" | "THIS_YEAR" | "LAST_YEAR" | "NEXT_YEAR" if is_date => {
-            if args.is_empty() { Ok(()) } else { Err(function_misuse(lang)) }
+            if args.is_empty() {
+                Ok(())
+            } else {
+                Err(function_misuse(lang))
+            }
         }
         "FROM_TODAY" if is_date => {
-            let [n, unit] = args else { return Err(function_misuse(lang)) };
+            let [n, unit] = args else {
+                return Err(function_misuse(lang));
+            };
             if n.parse::<i64>().is_err() {
                 return Err(function_misuse(lang));
             }
@@ -575,12 +615,19 @@ impl EvalContext<'_> {
     }
 
     fn condition(&self, cond: &Condition, record: &Record) -> bool {
-        let Some(field) = resolve(self.props, &cond.field) else { return false };
+        let Some(field) = resolve(self.props, &cond.field) else {
+            return false;
+        };
         match field {
             FieldRef::Id => self.test(&Cell::Number(Some(record.id as f64)), cond),
             FieldRef::Top(code, t) => self.test(&cell_of(&t, &code, record, record.values.get(&code)), cond),
             FieldRef::Inner(table, code, t) => {
-                let rows = record.values.get(&table).and_then(Value::as_array).cloned().unwrap_or_default();
+                let rows = record
+                    .values
+                    .get(&table)
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 let any = |op_cond: &Condition| {
                     rows.iter().any(|row| {
                         let value = row.get("value").and_then(|v| v.get(&code));
@@ -589,8 +636,14 @@ impl EvalContext<'_> {
                 };
                 // "not in" on a table field: no row has one of the values.
                 match cond.op {
-                    Op::NotIn => !any(&Condition { op: Op::In, ..cond.clone() }),
-                    Op::NotLike => !any(&Condition { op: Op::Like, ..cond.clone() }),
+                    Op::NotIn => !any(&Condition {
+                        op: Op::In,
+                        ..cond.clone()
+                    }),
+                    Op::NotLike => !any(&Condition {
+                        op: Op::Like,
+                        ..cond.clone()
+                    }),
                     _ => any(cond),
                 }
             }
@@ -624,7 +677,9 @@ impl EvalContext<'_> {
                 (cond.op == Op::IsEmpty) == empty
             }
             Op::Gt | Op::Lt | Op::Ge | Op::Le => {
-                let Some(operand) = cond.operands.first() else { return false };
+                let Some(operand) = cond.operands.first() else {
+                    return false;
+                };
                 self.ordered(cell, operand, &cond.op)
             }
         }
@@ -663,7 +718,9 @@ impl EvalContext<'_> {
 
     fn ordered(&self, cell: &Cell, operand: &Operand, op: &Op) -> bool {
         if let Cell::Number(n) = cell {
-            let (Some(n), Some(rhs)) = (n, literal(operand).and_then(|s| s.parse::<f64>().ok())) else { return false };
+            let (Some(n), Some(rhs)) = (n, literal(operand).and_then(|s| s.parse::<f64>().ok())) else {
+                return false;
+            };
             return match op {
                 Op::Gt => *n > rhs,
                 Op::Lt => *n < rhs,
@@ -671,7 +728,9 @@ impl EvalContext<'_> {
                 _ => *n <= rhs,
             };
         }
-        let Some((lo, hi, v)) = self.range(cell, operand) else { return false };
+        let Some((lo, hi, v)) = self.range(cell, operand) else {
+            return false;
+        };
         match op {
             Op::Gt => v >= hi,
             Op::Ge => v >= lo,
@@ -739,7 +798,11 @@ impl EvalContext<'_> {
                 }
                 "THIS_WEEK" | "LAST_WEEK" | "NEXT_WEEK" => {
                     let sunday = today - Duration::days(today.weekday().num_days_from_sunday() as i64);
-                    let shift = match name.as_str() { "LAST_WEEK" => -7, "NEXT_WEEK" => 7, _ => 0 };
+                    let shift = match name.as_str() {
+                        "LAST_WEEK" => -7,
+                        "NEXT_WEEK" => 7,
+                        _ => 0,
+                    };
                     let start = sunday + Duration::days(shift);
                     match args.first() {
                         Some(w) => day(start + Duration::days(weekday(w)?.num_days_from_sunday() as i64)),
@@ -748,7 +811,11 @@ impl EvalContext<'_> {
                 }
                 "THIS_MONTH" | "LAST_MONTH" | "NEXT_MONTH" => {
                     let first = today.with_day(1)?;
-                    let shift = match name.as_str() { "LAST_MONTH" => -1, "NEXT_MONTH" => 1, _ => 0 };
+                    let shift = match name.as_str() {
+                        "LAST_MONTH" => -1,
+                        "NEXT_MONTH" => 1,
+                        _ => 0,
+                    };
                     let start = shift_months(first, shift)?;
                     let next = shift_months(start, 1)?;
                     match args.first().map(String::as_str) {
@@ -759,7 +826,11 @@ impl EvalContext<'_> {
                     }
                 }
                 "THIS_YEAR" | "LAST_YEAR" | "NEXT_YEAR" => {
-                    let shift = match name.as_str() { "LAST_YEAR" => -1, "NEXT_YEAR" => 1, _ => 0 };
+                    let shift = match name.as_str() {
+                        "LAST_YEAR" => -1,
+                        "NEXT_YEAR" => 1,
+                        _ => 0,
+                    };
                     let start = NaiveDate::from_ymd_opt(today.year() + shift, 1, 1)?;
                     Some((start, NaiveDate::from_ymd_opt(today.year() + shift + 1, 1, 1)?))
                 }
@@ -802,7 +873,10 @@ fn cell_of(t: &str, code: &str, record: &Record, value: Option<&Value>) -> Cell 
             s[..2].parse::<u32>().unwrap_or(0) * 60 + s[3..].parse::<u32>().unwrap_or(0)
         })),
         "CHECK_BOX" | "MULTI_SELECT" => Cell::List(
-            value.and_then(Value::as_array).map(|l| l.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default(),
+            value
+                .and_then(Value::as_array)
+                .map(|l| l.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                .unwrap_or_default(),
         ),
         "RADIO_BUTTON" | "DROP_DOWN" => {
             let s = text(value);
@@ -811,13 +885,21 @@ fn cell_of(t: &str, code: &str, record: &Record, value: Option<&Value>) -> Cell 
         "USER_SELECT" | "ORGANIZATION_SELECT" | "GROUP_SELECT" => Cell::List(
             value
                 .and_then(Value::as_array)
-                .map(|l| l.iter().filter_map(|v| v.get("code").and_then(Value::as_str).map(String::from)).collect())
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|v| v.get("code").and_then(Value::as_str).map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default(),
         ),
         "FILE" => Cell::List(
             value
                 .and_then(Value::as_array)
-                .map(|l| l.iter().filter_map(|v| v.get("name").and_then(Value::as_str).map(String::from)).collect())
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|v| v.get("name").and_then(Value::as_str).map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default(),
         ),
         "CREATOR" => Cell::List(vec![record.creator.clone()]),
@@ -881,10 +963,21 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_cb_va01() {
-        for bad in ["会社名 = ", "会社名 == \"a\"", "(a = \"1\"", "a = \"x\" and", "a in \"x\"", "a = \"tab\there\"", "limit x"] {
+        for bad in [
+            "会社名 = ",
+            "会社名 == \"a\"",
+            "(a = \"1\"",
+            "a = \"x\" and",
+            "a in \"x\"",
+            "a = \"tab\there\"",
+            "limit x",
+        ] {
             let err = parse(bad, Lang::Ja).unwrap_err();
             assert_eq!(err.code, "CB_VA01", "{bad}");
-            assert_eq!(err.errors.unwrap()["query"]["messages"][0], "クエリ記法が間違っています。");
+            assert_eq!(
+                err.errors.unwrap()["query"]["messages"][0],
+                "クエリ記法が間違っています。"
+            );
         }
     }
 

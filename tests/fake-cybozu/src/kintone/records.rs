@@ -28,7 +28,14 @@ fn user_names(state: &State) -> impl Fn(&str) -> String + '_ {
 
 /// A record as the caller may see it: fields hidden by field permissions or left out of
 /// `fields` are omitted.
-pub fn render_for(state: &State, app: &App, ctx: &Ctx, record: &Record, rights: RecordRights, only: Option<&[String]>) -> Value {
+pub fn render_for(
+    state: &State,
+    app: &App,
+    ctx: &Ctx,
+    record: &Record,
+    rights: RecordRights,
+    only: Option<&[String]>,
+) -> Value {
     let names = user_names(state);
     let visible = |code: &str| {
         if let Some(only) = only {
@@ -45,19 +52,27 @@ pub fn get_record(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Re
     let app_id = params.id("app")?;
     let id = params.id("id")?;
     let app = find_app(state, ctx, app_id, false)?;
-    let record = app.records.get(&id).ok_or_else(|| ApiError::record_not_found(ctx.lang, id))?;
+    let record = app
+        .records
+        .get(&id)
+        .ok_or_else(|| ApiError::record_not_found(ctx.lang, id))?;
     let rights = perm::record_rights(app, &ctx.user, record, ctx.now);
     if !rights.viewable {
         return Err(ApiError::no_permission(ctx.lang));
     }
-    Ok(Reply::Json(json!({"record": render_for(state, app, ctx, record, rights, None)})))
+    Ok(Reply::Json(
+        json!({"record": render_for(state, app, ctx, record, rights, None)}),
+    ))
 }
 
 fn limit_error(lang: Lang) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
         "GAIA_QU01",
-        lang.t("limit には 500 以下の値を指定してください。", "Specify 500 or less for limit."),
+        lang.t(
+            "limit には 500 以下の値を指定してください。",
+            "Specify 500 or less for limit.",
+        ),
     )
 }
 
@@ -65,7 +80,10 @@ fn offset_error(lang: Lang) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
         "GAIA_QU02",
-        lang.t("offset には 10,000 以下の値を指定してください。", "Specify 10,000 or less for offset."),
+        lang.t(
+            "offset には 10,000 以下の値を指定してください。",
+            "Specify 10,000 or less for offset.",
+        ),
     )
 }
 
@@ -84,8 +102,11 @@ fn select(app: &App, ctx: &Ctx, parsed: &query::Query) -> Vec<u64> {
         .filter(|r| perm::record_rights(app, &ctx.user, r, ctx.now).viewable)
         .filter(|r| parsed.condition.as_ref().is_none_or(|c| eval.matches(c, r)))
         .collect();
-    let order: Vec<(String, bool)> =
-        if parsed.order_by.is_empty() { vec![("$id".to_string(), true)] } else { parsed.order_by.clone() };
+    let order: Vec<(String, bool)> = if parsed.order_by.is_empty() {
+        vec![("$id".to_string(), true)]
+    } else {
+        parsed.order_by.clone()
+    };
     hits.sort_by(|a, b| {
         for (code, descending) in &order {
             let ka = query::sort_key(&app.live.properties, code, a);
@@ -134,27 +155,54 @@ pub fn get_records(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<R
             render_for(state, app, ctx, r, rights, only.as_deref())
         })
         .collect();
-    let total = if total_count { json!(total.to_string()) } else { Value::Null };
+    let total = if total_count {
+        json!(total.to_string())
+    } else {
+        Value::Null
+    };
     Ok(Reply::Json(json!({"records": page, "totalCount": total})))
 }
 
 fn app_mut(state: &mut State, app_id: u64) -> ApiResult<&mut App> {
-    state.apps.get_mut(&app_id).ok_or_else(|| ApiError::app_not_found(Lang::Ja, app_id))
+    state
+        .apps
+        .get_mut(&app_id)
+        .ok_or_else(|| ApiError::app_not_found(Lang::Ja, app_id))
 }
 
 /// Adds one record's values; shared by the single and bulk APIs. Returns the new id.
-fn insert_record(state: &mut State, ctx: &Ctx, app_id: u64, input: &Map<String, Value>, prefix: String) -> ApiResult<u64> {
+fn insert_record(
+    state: &mut State,
+    ctx: &Ctx,
+    app_id: u64,
+    input: &Map<String, Value>,
+    prefix: String,
+) -> ApiResult<u64> {
     let app = find_app(state, ctx, app_id, false)?;
     if !perm::app_rights(app, &ctx.user, None).addable {
         return Err(ApiError::no_permission(ctx.lang));
     }
     let id = app.next_record_id;
-    let full = RecordRights { viewable: true, editable: true, deletable: true };
+    let full = RecordRights {
+        viewable: true,
+        editable: true,
+        deletable: true,
+    };
     let editable_codes = editable_fields(app, ctx, None, full);
     let editable = |code: &str| editable_codes.contains(code);
     let props = app.live.properties.clone();
-    let State { users, groups, organizations, files, next_row_id, apps, .. } = state;
-    let app = apps.get(&app_id).ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
+    let State {
+        users,
+        groups,
+        organizations,
+        files,
+        next_row_id,
+        apps,
+        ..
+    } = state;
+    let app = apps
+        .get(&app_id)
+        .ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
     let mut env = WriteEnv {
         lang: ctx.lang,
         now: ctx.now,
@@ -172,7 +220,9 @@ fn insert_record(state: &mut State, ctx: &Ctx, app_id: u64, input: &Map<String, 
     };
     let values = fields::apply_input(&mut env, &props, None, input, WriteMode::Add)?;
     let minute = minute_of(ctx.now);
-    let creator = entity_code(input, &props, "CREATOR").filter(|c| users.iter().any(|u| &u.code == c)).unwrap_or_else(|| ctx.user.code.clone());
+    let creator = entity_code(input, &props, "CREATOR")
+        .filter(|c| users.iter().any(|u| &u.code == c))
+        .unwrap_or_else(|| ctx.user.code.clone());
     let created_at = time_of(input, &props, "CREATED_TIME").unwrap_or(minute);
     let mut record = Record {
         id,
@@ -196,7 +246,12 @@ fn insert_record(state: &mut State, ctx: &Ctx, app_id: u64, input: &Map<String, 
 }
 
 /// The field codes the caller may write, computed before the state is borrowed for writing.
-fn editable_fields(app: &App, ctx: &Ctx, record: Option<&Record>, rights: RecordRights) -> std::collections::HashSet<String> {
+fn editable_fields(
+    app: &App,
+    ctx: &Ctx,
+    record: Option<&Record>,
+    rights: RecordRights,
+) -> std::collections::HashSet<String> {
     fields::all_field_codes(&app.live.properties)
         .into_iter()
         .filter(|code| perm::field_rights(app, &ctx.user, record, rights, code).editable)
@@ -209,16 +264,25 @@ fn minute_of(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc
 
 /// The value given for a system field of type `t` (kintone lets an add set creator and times).
 fn system_input<'a>(input: &'a Map<String, Value>, props: &Map<String, Value>, t: &str) -> Option<&'a Value> {
-    let code = props.iter().find(|(_, def)| fields::field_type(def) == t).map(|(code, _)| code)?;
+    let code = props
+        .iter()
+        .find(|(_, def)| fields::field_type(def) == t)
+        .map(|(code, _)| code)?;
     input.get(code)?.get("value")
 }
 
 fn entity_code(input: &Map<String, Value>, props: &Map<String, Value>, t: &str) -> Option<String> {
-    system_input(input, props, t)?.get("code").and_then(Value::as_str).map(String::from)
+    system_input(input, props, t)?
+        .get("code")
+        .and_then(Value::as_str)
+        .map(String::from)
 }
 
 fn time_of(input: &Map<String, Value>, props: &Map<String, Value>, t: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    system_input(input, props, t).and_then(Value::as_str).and_then(super::datetime::parse_datetime).map(minute_of)
+    system_input(input, props, t)
+        .and_then(Value::as_str)
+        .and_then(super::datetime::parse_datetime)
+        .map(minute_of)
 }
 
 pub fn add_record(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Reply> {
@@ -230,12 +294,17 @@ pub fn add_record(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Re
 
 pub fn add_records(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Reply> {
     let app_id = params.id("app")?;
-    let Some(items) = params.opt_array("records")? else { return Err(ApiError::required_param(ctx.lang, "records")) };
+    let Some(items) = params.opt_array("records")? else {
+        return Err(ApiError::required_param(ctx.lang, "records"));
+    };
     if items.len() > MAX_WRITE {
         return Err(ApiError::field(
             ctx.lang,
             "records",
-            ctx.lang.t("一度に100件までのレコードを追加できます。", "A maximum of 100 records can be added at one time."),
+            ctx.lang.t(
+                "一度に100件までのレコードを追加できます。",
+                "A maximum of 100 records can be added at one time.",
+            ),
         ));
     }
     find_app(state, ctx, app_id, false)?;
@@ -255,7 +324,11 @@ pub fn add_records(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<R
 fn locate(app: &App, ctx: &Ctx, item: &Map<String, Value>, prefix: &str) -> ApiResult<Result<u64, (String, Value)>> {
     if let Some(id) = item.get("id").filter(|v| !v.is_null()) {
         let id = super::params::positive_id(id, &format!("{prefix}id"), ctx.lang)?;
-        return if app.records.contains_key(&id) { Ok(Ok(id)) } else { Err(ApiError::record_not_found(ctx.lang, id)) };
+        return if app.records.contains_key(&id) {
+            Ok(Ok(id))
+        } else {
+            Err(ApiError::record_not_found(ctx.lang, id))
+        };
     }
     let Some(key) = item.get("updateKey").and_then(Value::as_object) else {
         return Err(ApiError::required_param(ctx.lang, &format!("{prefix}id")));
@@ -264,27 +337,48 @@ fn locate(app: &App, ctx: &Ctx, item: &Map<String, Value>, prefix: &str) -> ApiR
     let value = key.get("value").cloned().unwrap_or(Value::Null);
     let unique = app.live.properties.get(field).is_some_and(|def| {
         def.get("unique").and_then(Value::as_bool).unwrap_or(false)
-            && matches!(fields::field_type(def), "SINGLE_LINE_TEXT" | "NUMBER" | "LINK" | "DATE" | "DATETIME")
+            && matches!(
+                fields::field_type(def),
+                "SINGLE_LINE_TEXT" | "NUMBER" | "LINK" | "DATE" | "DATETIME"
+            )
     });
     if !unique {
         return Err(ApiError::field(
             ctx.lang,
             format!("{prefix}updateKey.field"),
-            ctx.lang.t("重複禁止が設定されたフィールドを指定してください。", "Specify a field that prohibits duplicate values."),
+            ctx.lang.t(
+                "重複禁止が設定されたフィールドを指定してください。",
+                "Specify a field that prohibits duplicate values.",
+            ),
         ));
     }
     let wanted = match &value {
         Value::Number(n) => Value::String(n.to_string()),
         other => other.clone(),
     };
-    let found = app.records.values().find(|r| r.values.get(field) == Some(&wanted)).map(|r| r.id);
+    let found = app
+        .records
+        .values()
+        .find(|r| r.values.get(field) == Some(&wanted))
+        .map(|r| r.id);
     Ok(found.ok_or((field.to_string(), wanted)))
 }
 
 /// Updates one record in place; returns its new revision.
-fn change_record(state: &mut State, ctx: &Ctx, app_id: u64, id: u64, revision: Option<i64>, input: &Map<String, Value>, prefix: String) -> ApiResult<u64> {
+fn change_record(
+    state: &mut State,
+    ctx: &Ctx,
+    app_id: u64,
+    id: u64,
+    revision: Option<i64>,
+    input: &Map<String, Value>,
+    prefix: String,
+) -> ApiResult<u64> {
     let app = find_app(state, ctx, app_id, false)?;
-    let record = app.records.get(&id).ok_or_else(|| ApiError::record_not_found(ctx.lang, id))?;
+    let record = app
+        .records
+        .get(&id)
+        .ok_or_else(|| ApiError::record_not_found(ctx.lang, id))?;
     let rights = perm::record_rights(app, &ctx.user, record, ctx.now);
     if !rights.editable {
         return Err(ApiError::no_permission(ctx.lang));
@@ -294,8 +388,18 @@ fn change_record(state: &mut State, ctx: &Ctx, app_id: u64, id: u64, revision: O
     let editable = |code: &str| editable_codes.contains(code);
     let props = app.live.properties.clone();
     let existing = record.values.clone();
-    let State { users, groups, organizations, files, next_row_id, apps, .. } = state;
-    let app = apps.get(&app_id).ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
+    let State {
+        users,
+        groups,
+        organizations,
+        files,
+        next_row_id,
+        apps,
+        ..
+    } = state;
+    let app = apps
+        .get(&app_id)
+        .ok_or_else(|| ApiError::app_not_found(ctx.lang, app_id))?;
     let mut env = WriteEnv {
         lang: ctx.lang,
         now: ctx.now,
@@ -313,7 +417,10 @@ fn change_record(state: &mut State, ctx: &Ctx, app_id: u64, id: u64, revision: O
     };
     let values = fields::apply_input(&mut env, &props, Some(&existing), input, WriteMode::Update)?;
     let app = app_mut(state, app_id)?;
-    let record = app.records.get_mut(&id).ok_or_else(|| ApiError::record_not_found(ctx.lang, id))?;
+    let record = app
+        .records
+        .get_mut(&id)
+        .ok_or_else(|| ApiError::record_not_found(ctx.lang, id))?;
     record.values = values;
     record.revision += 1;
     record.modifier = ctx.user.code.clone();
@@ -346,12 +453,17 @@ pub fn update_record(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult
 pub fn update_records(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Reply> {
     let app_id = params.id("app")?;
     let upsert = params.opt_bool("upsert")?.unwrap_or(false);
-    let Some(items) = params.opt_array("records")? else { return Err(ApiError::required_param(ctx.lang, "records")) };
+    let Some(items) = params.opt_array("records")? else {
+        return Err(ApiError::required_param(ctx.lang, "records"));
+    };
     if items.len() > MAX_WRITE {
         return Err(ApiError::field(
             ctx.lang,
             "records",
-            ctx.lang.t("一度に100件までのレコードを更新できます。", "A maximum of 100 records can be updated at one time."),
+            ctx.lang.t(
+                "一度に100件までのレコードを更新できます。",
+                "A maximum of 100 records can be updated at one time.",
+            ),
         ));
     }
     let mut results = Vec::new();
@@ -359,7 +471,11 @@ pub fn update_records(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResul
         let item = item.as_object().ok_or_else(|| ApiError::invalid_json(ctx.lang))?;
         let prefix = format!("records[{i}]");
         let app = find_app(state, ctx, app_id, false)?;
-        let revision = item.get("revision").filter(|v| !v.is_null()).map(|v| as_int(v).ok_or_else(|| ApiError::invalid_json(ctx.lang))).transpose()?;
+        let revision = item
+            .get("revision")
+            .filter(|v| !v.is_null())
+            .map(|v| as_int(v).ok_or_else(|| ApiError::invalid_json(ctx.lang)))
+            .transpose()?;
         let input = match item.get("record") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(map)) => map.clone(),
@@ -389,7 +505,10 @@ pub fn update_records(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResul
 
 pub fn delete_records(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Reply> {
     let app_id = params.id("app")?;
-    let range_message = ctx.lang.t("一度に1件から100件までのレコードを削除できます。", "Between 1 and 100 records can be deleted at one time.");
+    let range_message = ctx.lang.t(
+        "一度に1件から100件までのレコードを削除できます。",
+        "Between 1 and 100 records can be deleted at one time.",
+    );
     let required = ctx.lang.t("必須です。", "Required field.");
     let ids = params.opt_id_list("ids")?.unwrap_or_default();
     if ids.is_empty() {
@@ -397,7 +516,10 @@ pub fn delete_records(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResul
             Lang::Ja => vec![required, range_message],
             Lang::En => vec![range_message, required],
         };
-        return Err(ApiError::validation(ctx.lang, messages.into_iter().map(|m| ("ids".to_string(), m)).collect()));
+        return Err(ApiError::validation(
+            ctx.lang,
+            messages.into_iter().map(|m| ("ids".to_string(), m)).collect(),
+        ));
     }
     if ids.len() > MAX_WRITE {
         return Err(ApiError::field(ctx.lang, "ids", range_message));
@@ -408,13 +530,19 @@ pub fn delete_records(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResul
             return Err(ApiError::field(
                 ctx.lang,
                 "revisions",
-                ctx.lang.t("idsとrevisionsの要素数が一致しません。", "The number of ids and revisions must match."),
+                ctx.lang.t(
+                    "idsとrevisionsの要素数が一致しません。",
+                    "The number of ids and revisions must match.",
+                ),
             ));
         }
     }
     let app = find_app(state, ctx, app_id, false)?;
     for (i, id) in ids.iter().enumerate() {
-        let record = app.records.get(id).ok_or_else(|| ApiError::record_not_found(ctx.lang, id))?;
+        let record = app
+            .records
+            .get(id)
+            .ok_or_else(|| ApiError::record_not_found(ctx.lang, id))?;
         if !perm::record_rights(app, &ctx.user, record, ctx.now).deletable {
             return Err(ApiError::no_permission(ctx.lang));
         }
@@ -425,17 +553,35 @@ pub fn delete_records(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResul
     for id in &ids {
         app.records.remove(id);
     }
-    state.files.retain(|_, f| !f.owner.as_ref().is_some_and(|o| o.app == app_id && ids.contains(&o.record)));
+    state.files.retain(|_, f| {
+        !f.owner
+            .as_ref()
+            .is_some_and(|o| o.app == app_id && ids.contains(&o.record))
+    });
     Ok(Reply::Json(json!({})))
 }
 
 fn cursor_not_found(lang: Lang) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "GAIA_CU01", lang.t("指定したカーソルが見つかりません。", "The specified cursor does not exist."))
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "GAIA_CU01",
+        lang.t(
+            "指定したカーソルが見つかりません。",
+            "The specified cursor does not exist.",
+        ),
+    )
 }
 
 fn uuid_like() -> String {
     let hex = random::hex_key::<16>();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 pub fn create_cursor(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Reply> {
@@ -444,7 +590,12 @@ pub fn create_cursor(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult
     let query_text = params.opt_str("query")?.unwrap_or_default();
     let size = params.opt_int("size")?.unwrap_or(DEFAULT_LIMIT as i64);
     if !(1..=MAX_GET as i64).contains(&size) {
-        return Err(ApiError::field(ctx.lang, "size", ctx.lang.t("1から500までの値を指定してください。", "must be between 1 and 500")));
+        return Err(ApiError::field(
+            ctx.lang,
+            "size",
+            ctx.lang
+                .t("1から500までの値を指定してください。", "must be between 1 and 500"),
+        ));
     }
     let app = find_app(state, ctx, app_id, false)?;
     let parsed = query::parse(&query_text, ctx.lang)?;
@@ -452,7 +603,10 @@ pub fn create_cursor(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult
         return Err(ApiError::field(
             ctx.lang,
             "query",
-            ctx.lang.t("カーソルのクエリにはlimitとoffsetを指定できません。", "limit and offset cannot be used in a cursor query."),
+            ctx.lang.t(
+                "カーソルのクエリにはlimitとoffsetを指定できません。",
+                "limit and offset cannot be used in a cursor query.",
+            ),
         ));
     }
     query::validate(&parsed, &app.live.properties, ctx.lang)?;
@@ -473,7 +627,15 @@ pub fn create_cursor(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult
     let total = ids.len();
     state.cursors.insert(
         id.clone(),
-        Cursor { user: ctx.user.code.clone(), app: app_id, fields: only, record_ids: ids, position: 0, size: size as usize, expires_at: now + CURSOR_LIFETIME },
+        Cursor {
+            user: ctx.user.code.clone(),
+            app: app_id,
+            fields: only,
+            record_ids: ids,
+            position: 0,
+            size: size as usize,
+            expires_at: now + CURSOR_LIFETIME,
+        },
     );
     Ok(Reply::Json(json!({"id": id, "totalCount": total.to_string()})))
 }
@@ -511,7 +673,10 @@ pub fn get_cursor(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Re
 
 pub fn delete_cursor(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Reply> {
     let id = params.str("id")?;
-    let owned = state.cursors.get(&id).is_some_and(|c| c.user == ctx.user.code && c.expires_at > Instant::now());
+    let owned = state
+        .cursors
+        .get(&id)
+        .is_some_and(|c| c.user == ctx.user.code && c.expires_at > Instant::now());
     if !owned {
         return Err(cursor_not_found(ctx.lang));
     }
@@ -521,15 +686,24 @@ pub fn delete_cursor(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult
 
 pub fn evaluate_acl(state: &mut State, ctx: &Ctx, params: &Params) -> ApiResult<Reply> {
     let app_id = params.id("app")?;
-    let Some(ids) = params.opt_id_list("ids")? else { return Err(ApiError::required_param(ctx.lang, "ids")) };
+    let Some(ids) = params.opt_id_list("ids")? else {
+        return Err(ApiError::required_param(ctx.lang, "ids"));
+    };
     if ids.len() > MAX_WRITE {
-        return Err(ApiError::field(ctx.lang, "ids", ctx.lang.t("100件以下で指定してください。", "Specify 100 or fewer ids.")));
+        return Err(ApiError::field(
+            ctx.lang,
+            "ids",
+            ctx.lang.t("100件以下で指定してください。", "Specify 100 or fewer ids."),
+        ));
     }
     let app = find_app(state, ctx, app_id, false)?;
     let codes = fields::all_field_codes(&app.live.properties);
     let mut rights = Vec::new();
     for id in ids {
-        let record = app.records.get(&id).ok_or_else(|| ApiError::record_not_found(ctx.lang, id))?;
+        let record = app
+            .records
+            .get(&id)
+            .ok_or_else(|| ApiError::record_not_found(ctx.lang, id))?;
         let r = perm::record_rights(app, &ctx.user, record, ctx.now);
         let mut field_rights = Map::new();
         for code in &codes {

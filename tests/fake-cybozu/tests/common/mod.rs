@@ -9,7 +9,8 @@ use serde_json::Value;
 pub const CLIENT_ID: &str = "kintone-mcp-test";
 pub const SECRET: &str = "test-secret";
 pub const REDIRECT: &str = "http://127.0.0.1:3000/callback";
-pub const ALL_SCOPES: &str = "k:app_record:read k:app_record:write k:app_settings:read k:app_settings:write k:file:read k:file:write";
+pub const ALL_SCOPES: &str =
+    "k:app_record:read k:app_record:write k:app_settings:read k:app_settings:write k:file:read k:file:write";
 
 pub struct Harness {
     pub fake: FakeCybozu,
@@ -24,7 +25,10 @@ pub struct Tokens {
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 impl Harness {
@@ -35,7 +39,11 @@ impl Harness {
     pub async fn start_with(config: FakeConfig) -> Harness {
         let fake = FakeCybozu::start(config).await.unwrap();
         let base = fake.base_url();
-        Harness { fake, http: client(), base }
+        Harness {
+            fake,
+            http: client(),
+            base,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -47,7 +55,13 @@ impl Harness {
         self.fake.set_approving_user(Some(user)).unwrap();
         self.http
             .get(self.url("/oauth2/authorization"))
-            .query(&[("client_id", CLIENT_ID), ("redirect_uri", redirect), ("response_type", "code"), ("scope", scopes), ("state", state)])
+            .query(&[
+                ("client_id", CLIENT_ID),
+                ("redirect_uri", redirect),
+                ("response_type", "code"),
+                ("scope", scopes),
+                ("state", state),
+            ])
             .send()
             .await
             .unwrap()
@@ -57,14 +71,22 @@ impl Harness {
         let response = self.authorize(user, scopes, REDIRECT, "s1").await;
         assert_eq!(response.status(), StatusCode::FOUND);
         let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
-        location.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).expect("code in redirect")
+        location
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .expect("code in redirect")
     }
 
     pub async fn exchange(&self, code: &str, redirect: &str) -> reqwest::Response {
         self.http
             .post(self.url("/oauth2/token"))
             .basic_auth(CLIENT_ID, Some(SECRET))
-            .form(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect)])
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect),
+            ])
             .send()
             .await
             .unwrap()
@@ -99,13 +121,27 @@ impl Harness {
 
     /// GET with the parameters in the query string (qs-style brackets allowed).
     pub async fn get(&self, token: &str, path: &str, query: &[(&str, &str)]) -> (StatusCode, Value) {
-        let response = self.http.get(self.url(path)).bearer_auth(token).query(query).send().await.unwrap();
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .query(query)
+            .send()
+            .await
+            .unwrap();
         into_json(response).await
     }
 
     /// Any method with a JSON body.
     pub async fn call(&self, token: &str, method: Method, path: &str, body: Value) -> (StatusCode, Value) {
-        let response = self.http.request(method, self.url(path)).bearer_auth(token).json(&body).send().await.unwrap();
+        let response = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         into_json(response).await
     }
 
@@ -136,9 +172,17 @@ pub fn assert_error(status: StatusCode, body: &Value, expected_status: u16, code
     assert_eq!(status.as_u16(), expected_status, "body: {body}");
     assert_eq!(body["code"], code, "body: {body}");
     assert!(body["id"].as_str().is_some_and(|id| id.len() >= 16), "error id: {body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "message: {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message: {body}"
+    );
 }
 
 pub fn values(records: &Value, field: &str) -> Vec<String> {
-    records.as_array().unwrap().iter().map(|r| r[field]["value"].as_str().unwrap_or_default().to_string()).collect()
+    records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[field]["value"].as_str().unwrap_or_default().to_string())
+        .collect()
 }

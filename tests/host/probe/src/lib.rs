@@ -16,7 +16,10 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let path_query = req.path_with_query().unwrap_or_default();
     let (path, query) = path_query.split_once('?').unwrap_or((&path_query, ""));
     let param = |name: &str| {
-        query.split('&').find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('='))).map(decode)
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+            .map(decode)
     };
     let headers: Vec<String> = req
         .headers()
@@ -28,14 +31,22 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let (status, body) = match path {
         "/probe/stream" => return stream(out).await,
         "/probe/headers" => (200, headers.join("\n")),
-        "/probe/kv" => kv(param("op").as_deref(), param("store").as_deref().unwrap_or("default"), param("key"), param("value")),
+        "/probe/kv" => kv(
+            param("op").as_deref(),
+            param("store").as_deref().unwrap_or("default"),
+            param("key"),
+            param("value"),
+        ),
         "/probe/var" => match spin_sdk::variables::get(&param("name").unwrap_or_default()) {
             Ok(v) => (200, v),
             Err(e) => (404, format!("{e:?}")),
         },
         "/probe/outbound" => outbound(param("url").unwrap_or_default()).await,
         "/probe/dependency" => {
-            let names: Vec<String> = kintone::mcp::kintone_tools::list_tools().into_iter().map(|t| t.name).collect();
+            let names: Vec<String> = kintone::mcp::kintone_tools::list_tools()
+                .into_iter()
+                .map(|t| t.name)
+                .collect();
             (200, names.join(","))
         }
         _ => (404, "no such probe".into()),
@@ -50,8 +61,13 @@ fn kv(op: Option<&str>, label: &str, key: Option<String>, value: Option<String>)
     };
     let key = key.unwrap_or_default();
     let result = match op {
-        Some("set") => store.set(&key, value.unwrap_or_default().as_bytes()).map(|_| "ok".to_owned()),
-        Some("get") => store.get(&key).map(|v| v.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_else(|| "<none>".into())),
+        Some("set") => store
+            .set(&key, value.unwrap_or_default().as_bytes())
+            .map(|_| "ok".to_owned()),
+        Some("get") => store.get(&key).map(|v| {
+            v.map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_else(|| "<none>".into())
+        }),
         Some("delete") => store.delete(&key).map(|_| "ok".to_owned()),
         Some("keys") => store.get_keys().map(|k| k.join(",")),
         _ => return (400, "op must be set, get, delete or keys".into()),
@@ -65,7 +81,10 @@ fn kv(op: Option<&str>, label: &str, key: Option<String>, value: Option<String>)
 async fn outbound(url: String) -> (u16, String) {
     let request = spin_sdk::http::Request::get(url);
     match spin_sdk::http::send::<_, spin_sdk::http::Response>(request).await {
-        Ok(r) => (200, format!("upstream {}: {}", r.status(), String::from_utf8_lossy(r.body()))),
+        Ok(r) => (
+            200,
+            format!("upstream {}: {}", r.status(), String::from_utf8_lossy(r.body())),
+        ),
         Err(e) => (502, format!("refused: {e}")),
     }
 }
@@ -100,7 +119,9 @@ fn decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);

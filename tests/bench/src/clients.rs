@@ -19,7 +19,10 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// A JSON-RPC request with a fresh id.
 pub fn request(method: &str, params: Value) -> (u64, Value) {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    (id, json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+    (
+        id,
+        json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+    )
 }
 
 /// A `tools/call` request with a fresh JSON-RPC id.
@@ -33,7 +36,11 @@ pub fn check_tool_result(reply: &Value) -> Result<()> {
         bail!("JSON-RPC error: {error}");
     }
     let result = reply.get("result").context("reply without result")?;
-    ensure!(result.get("isError") != Some(&Value::Bool(true)), "tool error: {}", result);
+    ensure!(
+        result.get("isError") != Some(&Value::Bool(true)),
+        "tool error: {}",
+        result
+    );
     Ok(())
 }
 
@@ -61,12 +68,28 @@ impl Streamable {
             ("accept", "application/json, text/event-stream"),
             ("mcp-protocol-version", PROTOCOL_VERSION),
         ];
-        let response = self.conn.send(Method::POST, &self.path, &headers, body.to_string()).await?;
-        let is_sse = response.headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        let response = self
+            .conn
+            .send(Method::POST, &self.path, &headers, body.to_string())
+            .await?;
+        let is_sse = response
+            .headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
         let text = response.text();
-        ensure!(response.status.is_success(), "POST {} answered {}: {}", self.path, response.status, excerpt(&text));
+        ensure!(
+            response.status.is_success(),
+            "POST {} answered {}: {}",
+            self.path,
+            response.status,
+            excerpt(&text)
+        );
         let reply: Value = if is_sse {
-            let data = sse_events(&text).into_iter().find(|(event, _)| event == "message").map(|(_, d)| d).context("SSE reply without a message")?;
+            let data = sse_events(&text)
+                .into_iter()
+                .find(|(event, _)| event == "message")
+                .map(|(_, d)| d)
+                .context("SSE reply without a message")?;
             serde_json::from_str(&data)?
         } else {
             serde_json::from_str(&text)?
@@ -113,7 +136,15 @@ impl Legacy {
     pub async fn open(base_url: &str, bearer: &str, posts: Conn) -> Result<Legacy> {
         let http = Client::builder().build()?;
         let (message_path, replies) = Legacy::stream(&http, base_url, bearer).await?;
-        Ok(Legacy { http, base_url: base_url.to_owned(), bearer: bearer.to_owned(), posts, message_path, replies, streams: 1 })
+        Ok(Legacy {
+            http,
+            base_url: base_url.to_owned(),
+            bearer: bearer.to_owned(),
+            posts,
+            message_path,
+            replies,
+            streams: 1,
+        })
     }
 
     /// Open `GET /sse`: the message endpoint's path and the replies read from the stream.
@@ -124,7 +155,11 @@ impl Legacy {
             .header("accept", "text/event-stream")
             .send()
             .await?;
-        ensure!(response.status().is_success(), "GET /sse answered {}", response.status());
+        ensure!(
+            response.status().is_success(),
+            "GET /sse answered {}",
+            response.status()
+        );
         let (endpoint_tx, mut endpoint_rx) = mpsc::unbounded_channel::<String>();
         let (reply_tx, replies) = mpsc::unbounded_channel::<Value>();
         let mut body = response.bytes_stream();
@@ -147,7 +182,10 @@ impl Legacy {
                 buffer = normalized[end + 2..].to_owned();
             }
         });
-        let endpoint = endpoint_rx.recv().await.context("the SSE stream ended before its endpoint event")?;
+        let endpoint = endpoint_rx
+            .recv()
+            .await
+            .context("the SSE stream ended before its endpoint event")?;
         let message_path = if endpoint.starts_with("http") {
             let url = url::Url::parse(&endpoint).with_context(|| format!("bad endpoint event {endpoint}"))?;
             match url.query() {
@@ -175,11 +213,26 @@ impl Legacy {
 
     async fn try_call(&mut self, name: &str, arguments: Value) -> Result<Value> {
         let (id, body) = tools_call(name, arguments);
-        let headers = [("authorization", self.bearer.as_str()), ("content-type", "application/json")];
-        let response = self.posts.send(Method::POST, &self.message_path, &headers, body.to_string()).await?;
-        ensure!(response.status.as_u16() == 202, "POST /sse/message answered {}: {}", response.status, excerpt(&response.text()));
+        let headers = [
+            ("authorization", self.bearer.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let response = self
+            .posts
+            .send(Method::POST, &self.message_path, &headers, body.to_string())
+            .await?;
+        ensure!(
+            response.status.as_u16() == 202,
+            "POST /sse/message answered {}: {}",
+            response.status,
+            excerpt(&response.text())
+        );
         loop {
-            let reply = self.replies.recv().await.context("the SSE stream ended before the reply")?;
+            let reply = self
+                .replies
+                .recv()
+                .await
+                .context("the SSE stream ended before the reply")?;
             if reply.get("id") == Some(&json!(id)) {
                 check_tool_result(&reply)?;
                 return Ok(reply);
@@ -198,9 +251,22 @@ pub struct Direct {
 impl Direct {
     pub async fn get_record(&self, app: u64, id: u64) -> Result<Value> {
         let path = format!("/k/v1/record.json?app={app}&id={id}");
-        let response = self.conn.send(Method::GET, &path, &[("authorization", self.kintone_bearer.as_str())], "").await?;
-        let value: Value = serde_json::from_slice(&response.body).with_context(|| format!("GET record.json answered {}", excerpt(&response.text())))?;
-        ensure!(response.status.is_success(), "GET record.json answered {}: {value}", response.status);
+        let response = self
+            .conn
+            .send(
+                Method::GET,
+                &path,
+                &[("authorization", self.kintone_bearer.as_str())],
+                "",
+            )
+            .await?;
+        let value: Value = serde_json::from_slice(&response.body)
+            .with_context(|| format!("GET record.json answered {}", excerpt(&response.text())))?;
+        ensure!(
+            response.status.is_success(),
+            "GET record.json answered {}: {value}",
+            response.status
+        );
         Ok(value)
     }
 }
@@ -209,10 +275,21 @@ impl Direct {
     /// The kintone request behind `addRecord`: a POST with a JSON body.
     pub async fn add_record(&self, app: u64, record: &Value) -> Result<Value> {
         let body = json!({"app": app, "record": record}).to_string();
-        let headers = [("authorization", self.kintone_bearer.as_str()), ("content-type", "application/json")];
-        let response = self.conn.send(Method::POST, "/k/v1/record.json", &headers, body).await?;
-        let value: Value = serde_json::from_slice(&response.body).with_context(|| format!("POST record.json answered {}", excerpt(&response.text())))?;
-        ensure!(response.status.is_success(), "POST record.json answered {}: {value}", response.status);
+        let headers = [
+            ("authorization", self.kintone_bearer.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let response = self
+            .conn
+            .send(Method::POST, "/k/v1/record.json", &headers, body)
+            .await?;
+        let value: Value = serde_json::from_slice(&response.body)
+            .with_context(|| format!("POST record.json answered {}", excerpt(&response.text())))?;
+        ensure!(
+            response.status.is_success(),
+            "POST record.json answered {}: {value}",
+            response.status
+        );
         Ok(value)
     }
 }
@@ -232,20 +309,43 @@ pub async fn cybozu_token(fake_base_url: &str, redirect_uri: &str, user: &str) -
         ("password", password.as_str()),
         ("decision", "allow"),
     ];
-    let response = http.post(format!("{fake_base_url}/oauth2/authorization")).form(&form).send().await?;
-    ensure!(response.status().as_u16() == 302, "the fake's sign-in answered {}", response.status());
-    let location = response.headers().get("location").context("no Location")?.to_str()?.to_owned();
+    let response = http
+        .post(format!("{fake_base_url}/oauth2/authorization"))
+        .form(&form)
+        .send()
+        .await?;
+    ensure!(
+        response.status().as_u16() == 302,
+        "the fake's sign-in answered {}",
+        response.status()
+    );
+    let location = response
+        .headers()
+        .get("location")
+        .context("no Location")?
+        .to_str()?
+        .to_owned();
     let url = url::Url::parse(&location)?;
-    let code = url.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).context("no code")?;
+    let code = url
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .context("no code")?;
     let tokens: Value = http
         .post(format!("{fake_base_url}/oauth2/token"))
         .basic_auth(e2e::CLIENT_ID, Some(e2e::CLIENT_SECRET))
-        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", redirect_uri)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect_uri),
+        ])
         .send()
         .await?
         .json()
         .await?;
-    let token = tokens["access_token"].as_str().context("no access_token from the fake")?;
+    let token = tokens["access_token"]
+        .as_str()
+        .context("no access_token from the fake")?;
     Ok(format!("Bearer {token}"))
 }
 

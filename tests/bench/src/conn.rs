@@ -56,9 +56,18 @@ impl Conn {
             bail!("{base_url}: the benchmark's connection speaks plain http only");
         }
         let host = url.host_str().with_context(|| format!("no host in {base_url}"))?;
-        let port = url.port_or_known_default().with_context(|| format!("no port in {base_url}"))?;
+        let port = url
+            .port_or_known_default()
+            .with_context(|| format!("no port in {base_url}"))?;
         let authority = format!("{host}:{port}");
-        Ok(Conn { inner: Arc::new(Inner { address: authority.clone(), host: authority, sender: Mutex::new(None), opened: AtomicU64::new(0) }) })
+        Ok(Conn {
+            inner: Arc::new(Inner {
+                address: authority.clone(),
+                host: authority,
+                sender: Mutex::new(None),
+                opened: AtomicU64::new(0),
+            }),
+        })
     }
 
     /// TCP connections opened so far (1 when every request reused the first).
@@ -67,7 +76,9 @@ impl Conn {
     }
 
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>> {
-        let stream = TcpStream::connect(&self.inner.address).await.with_context(|| format!("cannot connect to {}", self.inner.address))?;
+        let stream = TcpStream::connect(&self.inner.address)
+            .await
+            .with_context(|| format!("cannot connect to {}", self.inner.address))?;
         stream.set_nodelay(true)?;
         let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
@@ -79,7 +90,13 @@ impl Conn {
     }
 
     /// Send one request (`path` with its query) and read the whole response.
-    pub async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Result<Reply> {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Result<Reply> {
         let body: Bytes = body.into();
         let mut slot = self.inner.sender.lock().await;
         for attempt in 0..2 {
@@ -90,7 +107,9 @@ impl Conn {
                     true
                 }
             };
-            let Some(sender) = slot.as_mut() else { bail!("no connection") };
+            let Some(sender) = slot.as_mut() else {
+                bail!("no connection")
+            };
             // Waits until the connection has finished the previous exchange.
             if let Err(e) = sender.ready().await {
                 *slot = None;
@@ -99,7 +118,10 @@ impl Conn {
                 }
                 continue;
             }
-            let mut request = Request::builder().method(method.clone()).uri(path).header("host", &self.inner.host);
+            let mut request = Request::builder()
+                .method(method.clone())
+                .uri(path)
+                .header("host", &self.inner.host);
             for (name, value) in headers {
                 request = request.header(*name, *value);
             }
@@ -108,7 +130,11 @@ impl Conn {
                 Ok(response) => {
                     let (parts, body) = response.into_parts();
                     let body = body.collect().await.context("reading the response body")?.to_bytes();
-                    return Ok(Reply { status: parts.status, headers: parts.headers, body });
+                    return Ok(Reply {
+                        status: parts.status,
+                        headers: parts.headers,
+                        body,
+                    });
                 }
                 Err(e) if !fresh && attempt == 0 => {
                     // The server closed the kept-alive connection: once more on a new one.

@@ -10,8 +10,12 @@ pub fn pid_listening_on(port: u16) -> Result<u32> {
     let wanted = format!("socket:[{inode}]");
     for entry in fs::read_dir("/proc").context("cannot list /proc")? {
         let entry = entry?;
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        let Ok(fds) = fs::read_dir(entry.path().join("fd")) else { continue };
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(fds) = fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
         for fd in fds.flatten() {
             if fs::read_link(fd.path()).is_ok_and(|target| target.to_string_lossy() == wanted) {
                 return Ok(pid);
@@ -36,7 +40,8 @@ fn listening_inode(port: u16) -> Result<u64> {
 
 /// A `kB` figure from `/proc/<pid>/status`, e.g. `VmHWM` (peak resident set) or `VmRSS`.
 pub fn status_kib(pid: u32, field: &str) -> Result<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).with_context(|| format!("cannot read /proc/{pid}/status"))?;
+    let status =
+        fs::read_to_string(format!("/proc/{pid}/status")).with_context(|| format!("cannot read /proc/{pid}/status"))?;
     for line in status.lines() {
         if let Some(rest) = line.strip_prefix(field).and_then(|r| r.strip_prefix(':')) {
             let number = rest.trim().trim_end_matches("kB").trim();
@@ -49,11 +54,18 @@ pub fn status_kib(pid: u32, field: &str) -> Result<u64> {
 /// CPU time (user + system) the process has used so far, in seconds, from `/proc/<pid>/stat`
 /// (fields 14 and 15, in USER_HZ = 100 ticks per second on Linux).
 pub fn cpu_seconds(pid: u32) -> Result<f64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("cannot read /proc/{pid}/stat"))?;
+    let stat =
+        fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("cannot read /proc/{pid}/stat"))?;
     // The command name (field 2) is in parentheses and may hold spaces: count after its `)`.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).context("bad /proc/<pid>/stat")?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // `rest` starts at field 3 (state), so utime (14) and stime (15) are at 11 and 12.
-    let ticks = |i: usize| -> Result<f64> { fields.get(i).context("short /proc/<pid>/stat")?.parse::<f64>().context("bad tick count") };
+    let ticks = |i: usize| -> Result<f64> {
+        fields
+            .get(i)
+            .context("short /proc/<pid>/stat")?
+            .parse::<f64>()
+            .context("bad tick count")
+    };
     Ok((ticks(11)? + ticks(12)?) / 100.0)
 }

@@ -13,14 +13,31 @@ pub fn describe() -> Machine {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu_model = cpuinfo
         .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_owned()))
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown".into());
     let memory_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
-        m.lines().find_map(|l| l.strip_prefix("MemTotal:").and_then(|r| r.trim().trim_end_matches("kB").trim().parse().ok()))
+        m.lines().find_map(|l| {
+            l.strip_prefix("MemTotal:")
+                .and_then(|r| r.trim().trim_end_matches("kB").trim().parse().ok())
+        })
     });
-    let load_average = std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+    let load_average = std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    Machine { cpus, cpu_model, memory_kib, load_average }
+    Machine {
+        cpus,
+        cpu_model,
+        memory_kib,
+        load_average,
+    }
 }
 
 impl Machine {
@@ -29,7 +46,13 @@ impl Machine {
     }
 
     pub fn line(&self) -> String {
-        let memory = self.memory_kib.map(|k| format!("{:.1} GiB", k as f64 / 1024.0 / 1024.0)).unwrap_or_else(|| "?".into());
-        format!("{} CPUs ({}), {} RAM, load average at end {}", self.cpus, self.cpu_model, memory, self.load_average)
+        let memory = self
+            .memory_kib
+            .map(|k| format!("{:.1} GiB", k as f64 / 1024.0 / 1024.0))
+            .unwrap_or_else(|| "?".into());
+        format!(
+            "{} CPUs ({}), {} RAM, load average at end {}",
+            self.cpus, self.cpu_model, memory, self.load_average
+        )
     }
 }

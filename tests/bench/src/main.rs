@@ -23,8 +23,8 @@ mod store_fill;
 use anyhow::{ensure, Context, Result};
 use clients::{Direct, Legacy, Streamable};
 use conn::Conn;
-use http::Method;
 use e2e::{App, Options};
+use http::Method;
 use serde_json::{json, Value};
 use stats::Latency;
 use std::future::Future;
@@ -74,29 +74,53 @@ async fn main() -> Result<()> {
     let load_at_start = machine::describe().load_average;
     let started = Instant::now();
 
-    let options = Options { variables: vec![("max_grants".into(), "4096".into())], ..Options::default() };
-    let app = App::start_with(options).await.context("starting the app (build it first: see the README)")?;
+    let options = Options {
+        variables: vec![("max_grants".into(), "4096".into())],
+        ..Options::default()
+    };
+    let app = App::start_with(options)
+        .await
+        .context("starting the app (build it first: see the README)")?;
     let startup = started.elapsed();
-    let port: u16 = app.base_url.rsplit(':').next().and_then(|p| p.parse().ok()).context("no port in the base URL")?;
+    let port: u16 = app
+        .base_url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .context("no port in the base URL")?;
     let pid = host_process::pid_listening_on(port).ok();
-    eprintln!("app on {} (host pid {:?}), fake on {}, started in {:.1} s", app.base_url, pid, app.fake_base_url, startup.as_secs_f64());
+    eprintln!(
+        "app on {} (host pid {:?}), fake on {}, started in {:.1} s",
+        app.base_url,
+        pid,
+        app.fake_base_url,
+        startup.as_secs_f64()
+    );
 
     // Sign-in: the whole flow (discovery, registration, authorize, consent, Cybozu, callback, token).
     let mut signin_timings = Vec::new();
     let mut mcp_tokens = None;
     for _ in 0..5 {
         let start = Instant::now();
-        let tokens = e2e::signin::sign_in(&app, "alice", "/mcp").await.context("sign-in for /mcp")?;
+        let tokens = e2e::signin::sign_in(&app, "alice", "/mcp")
+            .await
+            .context("sign-in for /mcp")?;
         signin_timings.push(start.elapsed());
         mcp_tokens.get_or_insert(tokens);
     }
     let mcp_tokens = mcp_tokens.context("no sign-in")?;
-    let sse_tokens = e2e::signin::sign_in(&app, "alice", "/sse").await.context("sign-in for /sse")?;
+    let sse_tokens = e2e::signin::sign_in(&app, "alice", "/sse")
+        .await
+        .context("sign-in for /sse")?;
     let signin = Latency::of(&signin_timings);
     // A refresh token the app minted whose grant is revoked: /token parses it, checks its tag,
     // finds no record and refuses it (invalid_grant), with no side effect.
-    let revoked = e2e::signin::sign_in(&app, "alice", "/mcp").await.context("sign-in for the refused refresh")?;
-    let revoke_status = e2e::signin::revoke(&app, &revoked, &revoked.refresh_token).await.context("revoking the refused refresh's grant")?;
+    let revoked = e2e::signin::sign_in(&app, "alice", "/mcp")
+        .await
+        .context("sign-in for the refused refresh")?;
+    let revoke_status = e2e::signin::revoke(&app, &revoked, &revoked.refresh_token)
+        .await
+        .context("revoking the refused refresh's grant")?;
     ensure!(revoke_status == 200, "/revoke answered {revoke_status}");
     let kintone_bearer = clients::cybozu_token(&app.fake_base_url, &app.url("/callback"), "alice").await?;
 
@@ -104,18 +128,40 @@ async fn main() -> Result<()> {
     let mut rows = Vec::new();
     let bearer = mcp_tokens.bearer();
     let app_conn = || Conn::to(&app.base_url);
-    let streamable = |conn: &Conn| Streamable { conn: conn.clone(), path: "/mcp".into(), bearer: bearer.clone() };
+    let streamable = |conn: &Conn| Streamable {
+        conn: conn.clone(),
+        path: "/mcp".into(),
+        bearer: bearer.clone(),
+    };
 
     let cpu = CpuMeter::start(pid);
     let c = Conn::to(&app.fake_base_url)?;
-    let direct = Direct { conn: c.clone(), kintone_bearer };
+    let direct = Direct {
+        conn: c.clone(),
+        kintone_bearer,
+    };
     let floor = time_each(samples, || async { direct.get_record(APP, RECORD).await.map(drop) }).await?;
-    rows.push(Row::new("direct_floor", "direct GET record.json at the fake (floor)", &floor, c.connections(), cpu.per_call(WARM_UP + samples)));
+    rows.push(Row::new(
+        "direct_floor",
+        "direct GET record.json at the fake (floor)",
+        &floor,
+        c.connections(),
+        cpu.per_call(WARM_UP + samples),
+    ));
 
     let cpu = CpuMeter::start(pid);
     let c = Conn::to(&app.fake_base_url)?;
-    let health = time_each(samples, || async { expect_status(c.send(Method::GET, "/_fake/health", &[], "").await?, 200).map(drop) }).await?;
-    rows.push(Row::new("http_floor", "HTTP floor: the fake's health check", &health, c.connections(), cpu.per_call(WARM_UP + samples)));
+    let health = time_each(samples, || async {
+        expect_status(c.send(Method::GET, "/_fake/health", &[], "").await?, 200).map(drop)
+    })
+    .await?;
+    rows.push(Row::new(
+        "http_floor",
+        "HTTP floor: the fake's health check",
+        &health,
+        c.connections(),
+        cpu.per_call(WARM_UP + samples),
+    ));
 
     let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
@@ -125,8 +171,22 @@ async fn main() -> Result<()> {
         ("accept", "application/json, text/event-stream"),
         ("mcp-protocol-version", clients::PROTOCOL_VERSION),
     ];
-    let no_token = time_each(samples, || async { expect_status(c.send(Method::POST, "/mcp", &no_token_headers, ping_body.clone()).await?, 401).map(drop) }).await?;
-    rows.push(Row::new("mcp_no_token_401", "POST /mcp without a token (401)", &no_token, c.connections(), cpu.per_call(WARM_UP + samples)));
+    let no_token = time_each(samples, || async {
+        expect_status(
+            c.send(Method::POST, "/mcp", &no_token_headers, ping_body.clone())
+                .await?,
+            401,
+        )
+        .map(drop)
+    })
+    .await?;
+    rows.push(Row::new(
+        "mcp_no_token_401",
+        "POST /mcp without a token (401)",
+        &no_token,
+        c.connections(),
+        cpu.per_call(WARM_UP + samples),
+    ));
 
     let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
@@ -137,19 +197,43 @@ async fn main() -> Result<()> {
         Ok(())
     })
     .await?;
-    rows.push(Row::new("mcp_ping", "POST /mcp ping (token: one key-value read)", &ping, c.connections(), cpu.per_call(WARM_UP + samples)));
+    rows.push(Row::new(
+        "mcp_ping",
+        "POST /mcp ping (token: one key-value read)",
+        &ping,
+        c.connections(),
+        cpu.per_call(WARM_UP + samples),
+    ));
 
     let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
     let s = streamable(&c);
-    let invalid = time_each(samples, || async { expect_refusal(s.rpc(clients::tools_call(TOOL, json!({"appId": "x"})).1).await?.0) }).await?;
-    rows.push(Row::new("tools_call_invalid_arguments", "tools/call getRecord {\"appId\":\"x\"} (no kintone)", &invalid, c.connections(), cpu.per_call(WARM_UP + samples)));
+    let invalid = time_each(samples, || async {
+        expect_refusal(s.rpc(clients::tools_call(TOOL, json!({"appId": "x"})).1).await?.0)
+    })
+    .await?;
+    rows.push(Row::new(
+        "tools_call_invalid_arguments",
+        "tools/call getRecord {\"appId\":\"x\"} (no kintone)",
+        &invalid,
+        c.connections(),
+        cpu.per_call(WARM_UP + samples),
+    ));
 
     let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
     let s = streamable(&c);
-    let unknown = time_each(samples, || async { expect_refusal(s.rpc(clients::tools_call("noSuchTool", json!({})).1).await?.0) }).await?;
-    rows.push(Row::new("tools_call_unknown_tool", "tools/call of an unknown tool", &unknown, c.connections(), cpu.per_call(WARM_UP + samples)));
+    let unknown = time_each(samples, || async {
+        expect_refusal(s.rpc(clients::tools_call("noSuchTool", json!({})).1).await?.0)
+    })
+    .await?;
+    rows.push(Row::new(
+        "tools_call_unknown_tool",
+        "tools/call of an unknown tool",
+        &unknown,
+        c.connections(),
+        cpu.per_call(WARM_UP + samples),
+    ));
 
     let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
@@ -158,37 +242,79 @@ async fn main() -> Result<()> {
     let catalogue_bytes = AtomicU64::new(0);
     let list = time_each(samples, || async {
         let (reply, bytes) = s.rpc(clients::request("tools/list", json!({})).1).await?;
-        let tools = reply.pointer("/result/tools").and_then(Value::as_array).with_context(|| format!("tools/list answered {}", clients::excerpt(&reply.to_string())))?;
-        ensure!(!tools.is_empty() && reply.pointer("/result/nextCursor").is_none(), "tools/list: {} tools and a next page", tools.len());
+        let tools = reply
+            .pointer("/result/tools")
+            .and_then(Value::as_array)
+            .with_context(|| format!("tools/list answered {}", clients::excerpt(&reply.to_string())))?;
+        ensure!(
+            !tools.is_empty() && reply.pointer("/result/nextCursor").is_none(),
+            "tools/list: {} tools and a next page",
+            tools.len()
+        );
         catalogue.store(tools.len() as u64, Ordering::Relaxed);
         catalogue_bytes.store(bytes as u64, Ordering::Relaxed);
         Ok(())
     })
     .await?;
-    let (tools, list_kib) = (catalogue.load(Ordering::Relaxed), catalogue_bytes.load(Ordering::Relaxed) as f64 / 1024.0);
-    rows.push(Row::new("tools_list", &format!("tools/list (whole catalogue: {tools} tools, {list_kib:.0} KiB)"), &list, c.connections(), cpu.per_call(WARM_UP + samples)));
+    let (tools, list_kib) = (
+        catalogue.load(Ordering::Relaxed),
+        catalogue_bytes.load(Ordering::Relaxed) as f64 / 1024.0,
+    );
+    rows.push(Row::new(
+        "tools_list",
+        &format!("tools/list (whole catalogue: {tools} tools, {list_kib:.0} KiB)"),
+        &list,
+        c.connections(),
+        cpu.per_call(WARM_UP + samples),
+    ));
 
     let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
     let s = streamable(&c);
     let mcp = time_each(samples, || async { s.call(TOOL, arguments()).await.map(drop) }).await?;
-    rows.push(Row::new("mcp_streamable", "tools/call getRecord  POST /mcp", &mcp, c.connections(), cpu.per_call(WARM_UP + samples)));
+    rows.push(Row::new(
+        "mcp_streamable",
+        "tools/call getRecord  POST /mcp",
+        &mcp,
+        c.connections(),
+        cpu.per_call(WARM_UP + samples),
+    ));
 
     // A kintone write: the outbound request carries a body (addRecord; the seeded customer app
     // requires its company-name field, unique per record).
     let cpu = CpuMeter::start(pid);
     let c = Conn::to(&app.fake_base_url)?;
-    let direct = Direct { conn: c.clone(), kintone_bearer: direct.kintone_bearer.clone() };
+    let direct = Direct {
+        conn: c.clone(),
+        kintone_bearer: direct.kintone_bearer.clone(),
+    };
     let written = AtomicU64::new(0);
     let record = || json!({"会社名": {"value": format!("bench {}", written.fetch_add(1, Ordering::Relaxed))}});
     let add_floor = time_each(samples, || async { direct.add_record(APP, &record()).await.map(drop) }).await?;
-    rows.push(Row::new("direct_add_floor", "direct POST record.json at the fake (write floor)", &add_floor, c.connections(), cpu.per_call(WARM_UP + samples)));
+    rows.push(Row::new(
+        "direct_add_floor",
+        "direct POST record.json at the fake (write floor)",
+        &add_floor,
+        c.connections(),
+        cpu.per_call(WARM_UP + samples),
+    ));
 
     let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
     let s = streamable(&c);
-    let add = time_each(samples, || async { s.call("addRecord", json!({"appId": APP.to_string(), "record": record()})).await.map(drop) }).await?;
-    rows.push(Row::new("mcp_add_record", "tools/call addRecord  POST /mcp (outbound POST)", &add, c.connections(), cpu.per_call(WARM_UP + samples)));
+    let add = time_each(samples, || async {
+        s.call("addRecord", json!({"appId": APP.to_string(), "record": record()}))
+            .await
+            .map(drop)
+    })
+    .await?;
+    rows.push(Row::new(
+        "mcp_add_record",
+        "tools/call addRecord  POST /mcp (outbound POST)",
+        &add,
+        c.connections(),
+        cpu.per_call(WARM_UP + samples),
+    ));
 
     // Legacy SSE: the stream holds one connection, the POSTs reuse a second one.
     let cpu = CpuMeter::start(pid);
@@ -208,36 +334,81 @@ async fn main() -> Result<()> {
     };
     let streams = legacy.streams;
     drop(legacy);
-    rows.push(Row::new("mcp_legacy_sse", "tools/call getRecord  legacy SSE (stream + POSTs)", &legacy_timings, c.connections() + streams, cpu.per_call(WARM_UP + samples)));
+    rows.push(Row::new(
+        "mcp_legacy_sse",
+        "tools/call getRecord  legacy SSE (stream + POSTs)",
+        &legacy_timings,
+        c.connections() + streams,
+        cpu.per_call(WARM_UP + samples),
+    ));
 
     // The metadata document: no store, no outbound call (instantiation plus a minimal handler).
     let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
-    let metadata = time_each(samples, || async { expect_status(c.send(Method::GET, "/.well-known/oauth-authorization-server", &[], "").await?, 200).map(drop) }).await?;
-    rows.push(Row::new("metadata", "GET /.well-known/oauth-authorization-server", &metadata, c.connections(), cpu.per_call(WARM_UP + samples)));
+    let metadata = time_each(samples, || async {
+        expect_status(
+            c.send(Method::GET, "/.well-known/oauth-authorization-server", &[], "")
+                .await?,
+            200,
+        )
+        .map(drop)
+    })
+    .await?;
+    rows.push(Row::new(
+        "metadata",
+        "GET /.well-known/oauth-authorization-server",
+        &metadata,
+        c.connections(),
+        cpu.per_call(WARM_UP + samples),
+    ));
 
     let cpu = CpuMeter::start(pid);
     let c = app_conn()?;
-    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", revoked.refresh_token.as_str()), ("resource", revoked.resource.as_str())];
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", revoked.refresh_token.as_str()),
+        ("resource", revoked.resource.as_str()),
+    ];
     if revoked.client_secret.is_none() {
         form.push(("client_id", revoked.client_id.as_str()));
     }
-    let token_body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&form).finish();
-    let basic = revoked
-        .client_secret
-        .as_ref()
-        .map(|secret| format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{}:{secret}", revoked.client_id))));
+    let token_body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&form)
+        .finish();
+    let basic = revoked.client_secret.as_ref().map(|secret| {
+        format!(
+            "Basic {}",
+            base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                format!("{}:{secret}", revoked.client_id)
+            )
+        )
+    });
     let mut token_headers = vec![("content-type", "application/x-www-form-urlencoded")];
     if let Some(basic) = &basic {
         token_headers.push(("authorization", basic.as_str()));
     }
     let refused = time_each(samples, || async {
-        let body = expect_status(c.send(Method::POST, "/token", &token_headers, token_body.clone()).await?, 400)?;
-        ensure!(body.contains("invalid_grant"), "/token refused the refresh with {}", clients::excerpt(&body));
+        let body = expect_status(
+            c.send(Method::POST, "/token", &token_headers, token_body.clone())
+                .await?,
+            400,
+        )?;
+        ensure!(
+            body.contains("invalid_grant"),
+            "/token refused the refresh with {}",
+            clients::excerpt(&body)
+        );
         Ok(())
     })
     .await?;
-    rows.push(Row::new("token_refused_refresh", "POST /token refused refresh (invalid_grant)", &refused, c.connections(), cpu.per_call(WARM_UP + samples)));
+    rows.push(Row::new(
+        "token_refused_refresh",
+        "POST /token refused refresh (invalid_grant)",
+        &refused,
+        c.connections(),
+        cpu.per_call(WARM_UP + samples),
+    ));
 
     // Throughput over /mcp: N clients, each a loop of calls on its own kept-alive connection.
     let mut throughput = Vec::new();
@@ -260,14 +431,28 @@ async fn main() -> Result<()> {
     let mcp_latency = Latency::of(&mcp);
     let mut growth = Vec::new();
     let mut filler = store_fill::Filler::open(&app.state_dir)?;
-    growth.push(report::Growth { grants: filler.grants()?, rows: filler.rows()?, latency: mcp_latency });
+    growth.push(report::Growth {
+        grants: filler.grants()?,
+        rows: filler.rows()?,
+        latency: mcp_latency,
+    });
     for level in STORE_LEVELS {
         filler.fill_to_rows(level)?;
-        let latency = Latency::of(&time_each(samples / 2, || async { s.call(TOOL, arguments()).await.map(drop) }).await?);
-        growth.push(report::Growth { grants: filler.grants()?, rows: filler.rows()?, latency });
+        let latency =
+            Latency::of(&time_each(samples / 2, || async { s.call(TOOL, arguments()).await.map(drop) }).await?);
+        growth.push(report::Growth {
+            grants: filler.grants()?,
+            rows: filler.rows()?,
+            latency,
+        });
     }
 
-    let memory = pid.map(|pid| (host_process::status_kib(pid, "VmHWM").ok(), host_process::status_kib(pid, "VmRSS").ok()));
+    let memory = pid.map(|pid| {
+        (
+            host_process::status_kib(pid, "VmHWM").ok(),
+            host_process::status_kib(pid, "VmRSS").ok(),
+        )
+    });
     let components = report::component_sizes(&e2e::target_dir(&e2e::app_dir()));
 
     let results = report::Results {
@@ -294,7 +479,8 @@ async fn main() -> Result<()> {
     let out = std::env::var_os("BENCH_OUT")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| e2e::target_dir(&e2e::workspace_root()).join("bench-results.json"));
-    std::fs::write(&out, serde_json::to_string_pretty(&results.json())?).with_context(|| format!("cannot write {}", out.display()))?;
+    std::fs::write(&out, serde_json::to_string_pretty(&results.json())?)
+        .with_context(|| format!("cannot write {}", out.display()))?;
     println!("JSON: {}", out.display());
     Ok(())
 }
@@ -313,7 +499,13 @@ impl Row {
     fn new(key: &'static str, label: &str, timings: &[Duration], connections: u64, host_cpu_ms: Option<f64>) -> Row {
         let latency = Latency::of(timings);
         eprintln!("measured {label}: p50 {:.2} ms, p99 {:.2} ms", latency.p50, latency.p99);
-        Row { key, label: label.to_owned(), latency, connections, host_cpu_ms }
+        Row {
+            key,
+            label: label.to_owned(),
+            latency,
+            connections,
+            host_cpu_ms,
+        }
     }
 }
 
@@ -326,7 +518,10 @@ struct CpuMeter {
 
 impl CpuMeter {
     fn start(pid: Option<u32>) -> CpuMeter {
-        CpuMeter { pid, start: pid.and_then(|p| host_process::cpu_seconds(p).ok()) }
+        CpuMeter {
+            pid,
+            start: pid.and_then(|p| host_process::cpu_seconds(p).ok()),
+        }
     }
 
     /// Host CPU milliseconds per request over `requests` requests since [`CpuMeter::start`]
@@ -340,14 +535,23 @@ impl CpuMeter {
 /// Check the status; the body as text.
 fn expect_status(response: conn::Reply, expected: u16) -> Result<String> {
     let body = response.text();
-    ensure!(response.status.as_u16() == expected, "answered {} (expected {expected}): {}", response.status, clients::excerpt(&body));
+    ensure!(
+        response.status.as_u16() == expected,
+        "answered {} (expected {expected}): {}",
+        response.status,
+        clients::excerpt(&body)
+    );
     Ok(body)
 }
 
 /// A refused `tools/call`: a JSON-RPC error or a tool error (`isError: true`).
 fn expect_refusal(reply: Value) -> Result<()> {
     let refused = reply.get("error").is_some() || reply.pointer("/result/isError") == Some(&Value::Bool(true));
-    ensure!(refused, "expected a refusal, got {}", clients::excerpt(&reply.to_string()));
+    ensure!(
+        refused,
+        "expected a refusal, got {}",
+        clients::excerpt(&reply.to_string())
+    );
     Ok(())
 }
 
@@ -380,5 +584,13 @@ async fn run_throughput(callers: Vec<Streamable>, duration: Duration) -> report:
     }
     let elapsed = start.elapsed();
     let first_error = first_error.lock().ok().and_then(|f| f.clone());
-    report::Throughput { clients, ok: ok.load(Ordering::Relaxed), errors: errors.load(Ordering::Relaxed), elapsed, first_error, connections: 0, host_cpu_seconds: None }
+    report::Throughput {
+        clients,
+        ok: ok.load(Ordering::Relaxed),
+        errors: errors.load(Ordering::Relaxed),
+        elapsed,
+        first_error,
+        connections: 0,
+        host_cpu_seconds: None,
+    }
 }

@@ -1,8 +1,8 @@
 //! The results: a printed table and the same figures as JSON.
 
 use crate::machine::Machine;
-use crate::Row;
 use crate::stats::{round, Latency};
+use crate::Row;
 use serde_json::{json, Value};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -27,7 +27,9 @@ impl Throughput {
 
     /// Host CPU milliseconds per successful call.
     fn cpu_ms_per_call(&self) -> Option<f64> {
-        self.host_cpu_seconds.filter(|_| self.ok > 0).map(|s| s * 1000.0 / self.ok as f64)
+        self.host_cpu_seconds
+            .filter(|_| self.ok > 0)
+            .map(|s| s * 1000.0 / self.ok as f64)
     }
 }
 
@@ -86,15 +88,32 @@ impl Results {
 
     pub fn table(&self) -> String {
         let mut t = String::new();
-        let _ = writeln!(t, "kintone-mcp-spin benchmark — host: {}, {} samples per latency row, {} s per throughput level", self.host, self.samples, self.seconds);
+        let _ = writeln!(
+            t,
+            "kintone-mcp-spin benchmark — host: {}, {} samples per latency row, {} s per throughput level",
+            self.host, self.samples, self.seconds
+        );
         let _ = writeln!(t, "app: {}", self.app_dir.join("spin.toml").display());
-        let _ = writeln!(t, "machine: {}; load average at start {}", self.machine.line(), self.load_at_start);
+        let _ = writeln!(
+            t,
+            "machine: {}; load average at start {}",
+            self.machine.line(),
+            self.load_at_start
+        );
         let _ = writeln!(t);
-        let _ = writeln!(t, "{:<54} {:>8} {:>8} {:>8} {:>8}  conns  host CPU", "latency (ms), one keep-alive connection per row", "p50", "p90", "p99", "max");
+        let _ = writeln!(
+            t,
+            "{:<54} {:>8} {:>8} {:>8} {:>8}  conns  host CPU",
+            "latency (ms), one keep-alive connection per row", "p50", "p90", "p99", "max"
+        );
         for r in &self.rows {
             let l = &r.latency;
             let cpu = r.host_cpu_ms.map(|c| format!("{c:.2}")).unwrap_or_else(|| "?".into());
-            let _ = writeln!(t, "{:<54} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {:>5} {:>9}", r.label, l.p50, l.p90, l.p99, l.max, r.connections, cpu);
+            let _ = writeln!(
+                t,
+                "{:<54} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {:>5} {:>9}",
+                r.label, l.p50, l.p90, l.p99, l.max, r.connections, cpu
+            );
         }
         let ms = |x: Option<f64>| x.map(|x| format!("{x:+.2} ms")).unwrap_or_else(|| "?".into());
         let _ = writeln!(
@@ -103,14 +122,42 @@ impl Results {
             ms(self.p50_over("mcp_streamable", "direct_floor")),
             ms(self.p50_over("mcp_legacy_sse", "direct_floor"))
         );
-        let _ = writeln!(t, "addRecord over the direct write (p50): {}", ms(self.p50_over("mcp_add_record", "direct_add_floor")));
-        let _ = writeln!(t, "tools/call with invalid arguments over ping (p50): {}", ms(self.p50_over("tools_call_invalid_arguments", "mcp_ping")));
-        let _ = writeln!(t, "instantiation + handling (metadata document over the HTTP floor, p50): {}", ms(self.p50_over("metadata", "http_floor")));
+        let _ = writeln!(
+            t,
+            "addRecord over the direct write (p50): {}",
+            ms(self.p50_over("mcp_add_record", "direct_add_floor"))
+        );
+        let _ = writeln!(
+            t,
+            "tools/call with invalid arguments over ping (p50): {}",
+            ms(self.p50_over("tools_call_invalid_arguments", "mcp_ping"))
+        );
+        let _ = writeln!(
+            t,
+            "instantiation + handling (metadata document over the HTTP floor, p50): {}",
+            ms(self.p50_over("metadata", "http_floor"))
+        );
         let _ = writeln!(t);
-        let _ = writeln!(t, "throughput, /mcp getRecord   clients   calls/s      ok  errors  conns  host CPU ms/call");
+        let _ = writeln!(
+            t,
+            "throughput, /mcp getRecord   clients   calls/s      ok  errors  conns  host CPU ms/call"
+        );
         for tp in &self.throughput {
-            let cpu = tp.cpu_ms_per_call().map(|c| format!("{c:.2}")).unwrap_or_else(|| "?".into());
-            let _ = writeln!(t, "{:<28} {:>7} {:>9.1} {:>7} {:>7} {:>6} {:>17}", "", tp.clients, tp.per_second(), tp.ok, tp.errors, tp.connections, cpu);
+            let cpu = tp
+                .cpu_ms_per_call()
+                .map(|c| format!("{c:.2}"))
+                .unwrap_or_else(|| "?".into());
+            let _ = writeln!(
+                t,
+                "{:<28} {:>7} {:>9.1} {:>7} {:>7} {:>6} {:>17}",
+                "",
+                tp.clients,
+                tp.per_second(),
+                tp.ok,
+                tp.errors,
+                tp.connections,
+                cpu
+            );
             if let Some(e) = &tp.first_error {
                 let _ = writeln!(t, "{:<28} first error: {}", "", e.chars().take(160).collect::<String>());
             }
@@ -118,18 +165,37 @@ impl Results {
         let _ = writeln!(t);
         let _ = writeln!(t, "full sign-in flow (discovery, register, authorize, consent, Cybozu, callback, token): p50 {:.1} ms, max {:.1} ms over {} runs", self.signin.p50, self.signin.max, self.signin.samples);
         let _ = writeln!(t, "host start-up until it answers: {:.2} s", self.startup.as_secs_f64());
-        let kib = |k: Option<u64>| k.map(|k| format!("{:.1} MiB", k as f64 / 1024.0)).unwrap_or_else(|| "unknown (host pid not found)".into());
-        let _ = writeln!(t, "host peak memory (VmHWM): {}; resident at end (VmRSS): {}", kib(self.peak_kib), kib(self.rss_kib));
+        let kib = |k: Option<u64>| {
+            k.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
+                .unwrap_or_else(|| "unknown (host pid not found)".into())
+        };
+        let _ = writeln!(
+            t,
+            "host peak memory (VmHWM): {}; resident at end (VmRSS): {}",
+            kib(self.peak_kib),
+            kib(self.rss_kib)
+        );
         let _ = writeln!(t);
         let _ = writeln!(t, "component sizes (wasm32-wasip2 release), limit 1024.0 KiB each");
         for (name, bytes) in &self.components {
-            let flag = if *bytes < COMPONENT_LIMIT { "" } else { "  OVER THE LIMIT" };
+            let flag = if *bytes < COMPONENT_LIMIT {
+                ""
+            } else {
+                "  OVER THE LIMIT"
+            };
             let _ = writeln!(t, "  {:<24} {:>8.1} KiB{}", name, *bytes as f64 / 1024.0, flag);
         }
         let _ = writeln!(t);
-        let _ = writeln!(t, "store growth: /mcp getRecord latency (ms)   grants    rows      p50      p90      p99");
+        let _ = writeln!(
+            t,
+            "store growth: /mcp getRecord latency (ms)   grants    rows      p50      p90      p99"
+        );
         for g in &self.growth {
-            let _ = writeln!(t, "{:<42} {:>7} {:>7} {:>8.2} {:>8.2} {:>8.2}", "", g.grants, g.rows, g.latency.p50, g.latency.p90, g.latency.p99);
+            let _ = writeln!(
+                t,
+                "{:<42} {:>7} {:>7} {:>8.2} {:>8.2} {:>8.2}",
+                "", g.grants, g.rows, g.latency.p50, g.latency.p90, g.latency.p99
+            );
         }
         let _ = write!(t, "total run time: {:.1} s", self.total.as_secs_f64());
         t
@@ -153,10 +219,22 @@ impl Results {
         let over = |a: &str, b: &str| self.p50_over(a, b).map(round);
         latency.insert("ratio_p50_mcp".into(), json!(ratio("mcp_streamable", "direct_floor")));
         latency.insert("ratio_p50_sse".into(), json!(ratio("mcp_legacy_sse", "direct_floor")));
-        latency.insert("overhead_p50_mcp_ms".into(), json!(over("mcp_streamable", "direct_floor")));
-        latency.insert("overhead_p50_sse_ms".into(), json!(over("mcp_legacy_sse", "direct_floor")));
-        latency.insert("overhead_p50_add_record_ms".into(), json!(over("mcp_add_record", "direct_add_floor")));
-        latency.insert("invalid_arguments_over_ping_p50_ms".into(), json!(over("tools_call_invalid_arguments", "mcp_ping")));
+        latency.insert(
+            "overhead_p50_mcp_ms".into(),
+            json!(over("mcp_streamable", "direct_floor")),
+        );
+        latency.insert(
+            "overhead_p50_sse_ms".into(),
+            json!(over("mcp_legacy_sse", "direct_floor")),
+        );
+        latency.insert(
+            "overhead_p50_add_record_ms".into(),
+            json!(over("mcp_add_record", "direct_add_floor")),
+        );
+        latency.insert(
+            "invalid_arguments_over_ping_p50_ms".into(),
+            json!(over("tools_call_invalid_arguments", "mcp_ping")),
+        );
         latency.insert("instantiation_p50_ms".into(), json!(over("metadata", "http_floor")));
         json!({
             "host": self.host,

@@ -26,9 +26,20 @@ impl Latency {
             let rank = ((q * ms.len() as f64).ceil() as usize).clamp(1, ms.len());
             ms[rank - 1]
         };
-        let mean = if ms.is_empty() { f64::NAN } else { ms.iter().sum::<f64>() / ms.len() as f64 };
+        let mean = if ms.is_empty() {
+            f64::NAN
+        } else {
+            ms.iter().sum::<f64>() / ms.len() as f64
+        };
         let max = ms.last().copied().unwrap_or(f64::NAN);
-        Latency { samples: ms.len(), p50: at(0.50), p90: at(0.90), p99: at(0.99), mean, max }
+        Latency {
+            samples: ms.len(),
+            p50: at(0.50),
+            p90: at(0.90),
+            p99: at(0.99),
+            mean,
+            max,
+        }
     }
 
     pub fn json(&self) -> Value {

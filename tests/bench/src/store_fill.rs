@@ -38,31 +38,48 @@ impl Filler {
         };
         let grant_template = template("g:")?;
         let refresh_template = template("rt:")?;
-        Ok(Filler { conn, grant_template, refresh_template })
+        Ok(Filler {
+            conn,
+            grant_template,
+            refresh_template,
+        })
     }
 
     /// How many grant rows (`g:`) the store holds.
     pub fn grants(&self) -> Result<u64> {
-        Ok(self.conn.query_row("SELECT COUNT(*) FROM spin_key_value WHERE store = ?1 AND key LIKE 'g:%'", params![STORE], |r| r.get(0))?)
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM spin_key_value WHERE store = ?1 AND key LIKE 'g:%'",
+            params![STORE],
+            |r| r.get(0),
+        )?)
     }
 
     /// How many rows of any kind the store holds.
     pub fn rows(&self) -> Result<u64> {
-        Ok(self.conn.query_row("SELECT COUNT(*) FROM spin_key_value WHERE store = ?1", params![STORE], |r| r.get(0))?)
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM spin_key_value WHERE store = ?1",
+            params![STORE],
+            |r| r.get(0),
+        )?)
     }
 
     /// Add filler grants (each a `g:` and an `rt:` row) in free slots until the store holds
     /// `target_rows` rows.
     pub fn fill_to_rows(&mut self, target_rows: u64) -> Result<()> {
         let taken: HashSet<String> = {
-            let mut stmt = self.conn.prepare("SELECT key FROM spin_key_value WHERE store = ?1 AND key LIKE 'g:%'")?;
-            let keys = stmt.query_map(params![STORE], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<_>>()?;
+            let mut stmt = self
+                .conn
+                .prepare("SELECT key FROM spin_key_value WHERE store = ?1 AND key LIKE 'g:%'")?;
+            let keys = stmt
+                .query_map(params![STORE], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<_>>()?;
             keys
         };
         let mut missing = target_rows.saturating_sub(self.rows()?).div_ceil(2);
         let tx = self.conn.transaction()?;
         {
-            let mut insert = tx.prepare("INSERT OR IGNORE INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)")?;
+            let mut insert =
+                tx.prepare("INSERT OR IGNORE INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)")?;
             for slot in 0..=u16::MAX {
                 if missing == 0 {
                     break;

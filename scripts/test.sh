@@ -23,7 +23,8 @@ for p in "${wasm_packages[@]}"; do
   fi
 done
 
-echo "==> lints: clippy on every crate and target, warnings denied"
+echo "==> formatting (rustfmt.toml) and lints: clippy on every crate and target, warnings denied"
+cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 
 echo "==> building the test host"

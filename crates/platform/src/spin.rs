@@ -52,22 +52,7 @@ impl HttpClient for SpinHttp {
         crate::declare_length(&mut request);
         let incoming: spin_sdk::http::IncomingResponse =
             spin_sdk::http::send(request).await.map_err(|e| send_error(&host, e))?;
-        let mut builder = http::Response::builder().status(incoming.status());
-        let mut declared = None;
-        for (name, value) in incoming.headers().entries() {
-            if name.eq_ignore_ascii_case("content-length") {
-                declared = std::str::from_utf8(&value)
-                    .ok()
-                    .and_then(|v| v.trim().parse::<usize>().ok());
-            }
-            builder = builder.header(name, value);
-        }
-        if declared.is_some_and(|n| n > max_body) {
-            return Err(OutboundError::TooLarge {
-                limit: max_body,
-                size: declared,
-            });
-        }
+        let builder = capped_head(incoming.status(), incoming.headers().entries(), max_body)?;
         let mut body = Vec::new();
         let mut stream = std::pin::pin!(incoming.take_body_stream());
         while let Some(chunk) = stream.next().await {
@@ -156,22 +141,7 @@ impl SpinHttp {
             Some(Ok(Err(e))) => return Err(unreachable(format!("{e:?}"))),
             Some(Err(())) | None => return Err(unreachable("no response".into())),
         };
-        let mut builder = http::Response::builder().status(incoming.status());
-        let mut declared = None;
-        for (name, value) in incoming.headers().entries() {
-            if name.eq_ignore_ascii_case("content-length") {
-                declared = std::str::from_utf8(&value)
-                    .ok()
-                    .and_then(|v| v.trim().parse::<usize>().ok());
-            }
-            builder = builder.header(name, value);
-        }
-        if declared.is_some_and(|n| n > max_body) {
-            return Err(OutboundError::TooLarge {
-                limit: max_body,
-                size: declared,
-            });
-        }
+        let builder = capped_head(incoming.status(), incoming.headers().entries(), max_body)?;
         let incoming_body = incoming
             .consume()
             .map_err(|()| unreachable("response body unavailable".into()))?;
@@ -204,6 +174,32 @@ impl SpinHttp {
             .body(body)
             .map_err(|e| unreachable(format!("unusable response: {e}")))
     }
+}
+
+/// The response head as `http` types; a declared `content-length` over `max_body` is refused
+/// before any of the body is read.
+fn capped_head(
+    status: u16,
+    headers: Vec<(String, Vec<u8>)>,
+    max_body: usize,
+) -> Result<http::response::Builder, OutboundError> {
+    let mut builder = http::Response::builder().status(status);
+    let mut declared = None;
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("content-length") {
+            declared = std::str::from_utf8(&value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok());
+        }
+        builder = builder.header(name, value);
+    }
+    if declared.is_some_and(|n| n > max_body) {
+        return Err(OutboundError::TooLarge {
+            limit: max_body,
+            size: declared,
+        });
+    }
+    Ok(builder)
 }
 
 fn send_error(host: &str, error: spin_sdk::http::SendError) -> OutboundError {

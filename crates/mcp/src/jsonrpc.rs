@@ -157,7 +157,8 @@ impl Reply {
         self.outcome.as_ref().err().map(|e| e.code)
     }
 
-    /// The framed JSON-RPC response as a value (tests and small error bodies).
+    /// The framed JSON-RPC response as a value, for tests.
+    #[cfg(test)]
     pub fn to_json(&self, modern: bool) -> Value {
         serde_json::from_str(&self.clone().into_text(modern)).unwrap_or_else(|_| fallback_internal_error())
     }

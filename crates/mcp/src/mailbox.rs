@@ -383,6 +383,8 @@ pub struct Reader {
     published: (u64, u64),
     /// The doorbell's value at the last full pass.
     bell: Option<Vec<u8>>,
+    /// The value [`Reader::needs_poll`] just read, for the pass that follows (one read, not two).
+    bell_read: Option<Option<Vec<u8>>>,
 }
 
 impl Reader {
@@ -414,6 +416,7 @@ impl Reader {
             suspect_timeout_ms,
             published: (0, 0),
             bell: None,
+            bell_read: None,
         })
     }
 
@@ -437,15 +440,24 @@ impl Reader {
     /// claimed slot still waiting for its message? Then [`Reader::poll`] has work.
     pub fn needs_poll(&mut self, kv: &dyn KeyValue) -> Result<bool, KvError> {
         if !self.pending.is_empty() {
+            // The pass reads the doorbell itself; never reuse an older read.
+            self.bell_read = None;
             return Ok(true);
         }
-        Ok(kv.get(&bell_key(&self.session))? != self.bell)
+        let bell = kv.get(&bell_key(&self.session))?;
+        let rang = bell != self.bell;
+        self.bell_read = Some(bell);
+        Ok(rang)
     }
 
     /// Collect the messages that arrived since the last poll: a full pass over the slots.
     pub fn poll(&mut self, kv: &dyn KeyValue, now_ms: u64) -> Result<Vec<Vec<u8>>, KvError> {
-        // Read before the pass: a ring after this read is seen by the next `needs_poll`.
-        self.bell = kv.get(&bell_key(&self.session))?;
+        // Read before the pass (or just before, by `needs_poll`): a ring after this read is seen
+        // by the next `needs_poll`.
+        self.bell = match self.bell_read.take() {
+            Some(bell) => bell,
+            None => kv.get(&bell_key(&self.session))?,
+        };
         let mut out = Vec::new();
         self.visit(kv, now_ms, false, &mut out)?;
         self.retire(kv)?;

@@ -19,13 +19,12 @@ use rmcp::model::{
     ToolsCapability,
 };
 use serde::Deserialize as _;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::config::EndpointConfig;
 use crate::context::{MirroredHeader, RequestContext};
 use crate::cursor;
-use crate::jsonrpc::{Body, Incoming, Reply};
+use crate::jsonrpc::{Body, Incoming, JsonText, Reply};
 use crate::tools::{self, CallError, ToolProvider};
 use crate::version;
 
@@ -365,7 +364,7 @@ impl Dispatcher<'_> {
 
     /// The `tools/list` result, written as JSON text straight from the catalogue's text (see
     /// [`tools::write_wire_tool`]).
-    fn list_tools(&self, params: Option<&Value>, era: Era) -> Result<Box<RawValue>, MethodError> {
+    fn list_tools(&self, params: Option<&Value>, era: Era) -> Result<JsonText, MethodError> {
         let params: PaginatedRequestParams = match params {
             None => PaginatedRequestParams::default(),
             Some(p) => PaginatedRequestParams::deserialize(p)
@@ -404,7 +403,8 @@ impl Dispatcher<'_> {
             ));
         }
         text.push('}');
-        RawValue::from_string(text).map_err(|e| internal(format!("could not encode the tool list: {e}")))
+        // Every piece was checked (schemas) or escaped by serde (strings): not scanned again.
+        Ok(JsonText::assembled(text))
     }
 
     fn call_tool(&self, params: Option<&Value>, era: Era, summary: &mut Summary) -> CallOutcome {

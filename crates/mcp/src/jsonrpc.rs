@@ -6,7 +6,6 @@
 //! and a well-formed request with bad parameters is left to the method (-32602).
 
 use rmcp::model::{ErrorCode, ErrorData, JsonRpcError, RequestId};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// One JSON-RPC message from the client.
@@ -112,12 +111,32 @@ fn invalid(id: Option<RequestId>, reason: &str) -> Incoming {
     }
 }
 
+/// One JSON value as text. Made only by serde, or by a writer of this crate that assembles it
+/// from pieces each already checked or escaped (`tools/list`), so it is not scanned again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonText(String);
+
+impl JsonText {
+    pub fn of(value: &impl serde::Serialize) -> serde_json::Result<JsonText> {
+        serde_json::to_string(value).map(JsonText)
+    }
+
+    /// Text the caller built from checked pieces (see the type's docs).
+    pub(crate) fn assembled(text: String) -> JsonText {
+        JsonText(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Our answer to one request, before framing. A result is kept as JSON text: the large one
 /// (`tools/list`) is written as text from the catalogue and never becomes a `Value` tree.
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub id: Option<RequestId>,
-    pub outcome: Result<Box<RawValue>, ErrorData>,
+    pub outcome: Result<JsonText, ErrorData>,
     /// The HTTP status this reply calls for when it is the only one in the response:
     /// 200 for results and in-band errors; 400/404 where the transport spec says so.
     pub status: u16,
@@ -125,8 +144,8 @@ pub struct Reply {
 
 impl Reply {
     pub fn result(id: RequestId, result: Value) -> Self {
-        match serde_json::value::to_raw_value(&result) {
-            Ok(raw) => Self::raw_result(id, raw),
+        match JsonText::of(&result) {
+            Ok(text) => Self::raw_result(id, text),
             Err(e) => Self::error(
                 Some(id),
                 ErrorData::internal_error(format!("could not encode the result: {e}"), None),
@@ -136,7 +155,7 @@ impl Reply {
     }
 
     /// A result already written as JSON text.
-    pub fn raw_result(id: RequestId, result: Box<RawValue>) -> Self {
+    pub fn raw_result(id: RequestId, result: JsonText) -> Self {
         Reply {
             id: Some(id),
             outcome: Ok(result),
@@ -170,7 +189,7 @@ impl Reply {
         match (self.outcome, self.id) {
             (Ok(result), Some(id)) => {
                 let id = serde_json::to_string(&id).unwrap_or_else(|_| "null".to_owned());
-                let result = result.get();
+                let result = result.as_str();
                 let mut text = String::with_capacity(result.len() + id.len() + 40);
                 text.push_str(r#"{"jsonrpc":"2.0","id":"#);
                 text.push_str(&id);

@@ -133,7 +133,7 @@ fn ask(context: RequestContext, tools: &FakeTools, message: Value) -> Reply {
 }
 
 fn result(reply: &Reply) -> Value {
-    serde_json::from_str(reply.outcome.as_ref().expect("a result").get()).expect("result JSON")
+    serde_json::from_str(reply.outcome.as_ref().expect("a result").as_str()).expect("result JSON")
 }
 
 fn error(reply: &Reply) -> &ErrorData {

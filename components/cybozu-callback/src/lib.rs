@@ -19,7 +19,7 @@ async fn handle(request: IncomingRequest, out: ResponseOutparam) {
 async fn respond(request: &oauth::Request) -> oauth::Response {
     let config = match grants::Config::from_lookup(variable) {
         Ok(c) => c,
-        Err(e) => return oauth::config_error_response(&e),
+        Err(e) => return oauth::misconfigured(e),
     };
     match SpinStore::open_default() {
         Ok(kv) => oauth::handle_callback(&config, &kv, &SpinHttp, request).await,

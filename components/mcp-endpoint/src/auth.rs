@@ -25,14 +25,16 @@ pub struct Authenticated {
 
 impl Endpoint {
     pub fn from_variables() -> Result<Endpoint, Response> {
-        let config = grants::Config::from_lookup(var).map_err(|e| oauth::config_error_response(&e))?;
+        let config = grants::Config::from_lookup(var).map_err(oauth::misconfigured)?;
         let mut mcp = mcp::EndpointConfig {
             public_origin: config.public_url().map(str::to_owned),
             ..Default::default()
         };
         if let Some(seconds) = var("sse_max_seconds") {
             let Ok(seconds) = seconds.trim().parse::<u64>() else {
-                return Err(misconfigured("sse_max_seconds must be a whole number of seconds"));
+                return Err(oauth::misconfigured(
+                    "sse_max_seconds must be a whole number of seconds",
+                ));
             };
             mcp.stream.max_duration = Duration::from_secs(seconds);
         }
@@ -160,43 +162,12 @@ fn bearer_token(value: &str) -> Option<&str> {
 }
 
 fn challenge(issuer: &str, path: &str, challenge: &Challenge<'_>) -> Response {
-    let status = match challenge {
-        Challenge::InsufficientScope { .. } => http::StatusCode::FORBIDDEN,
-        _ => http::StatusCode::UNAUTHORIZED,
-    };
-    let body = challenge_body(status);
-    let mut response = http::Response::new(body);
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    if let Ok(value) = http::HeaderValue::from_str(&oauth::www_authenticate(issuer, path, challenge)) {
-        headers.insert(http::header::WWW_AUTHENTICATE, value);
-    }
-    mcp::with_cors(response)
-}
-
-/// A short JSON body for 401/403 that says what to do, in English and Japanese.
-fn challenge_body(status: http::StatusCode) -> Vec<u8> {
-    let text = if status == http::StatusCode::FORBIDDEN {
-        r#"{"error":"insufficient_scope","message":"This connection was not granted the kintone permission this needs. Reconnect and approve it. / この操作に必要な kintone の権限が許可されていません。再接続して許可してください。"}"#
-    } else {
-        r#"{"error":"invalid_token","message":"Sign in to kintone: your MCP client starts the sign-in from the WWW-Authenticate header. / kintone へのサインインが必要です。MCP クライアントが WWW-Authenticate ヘッダーからサインインを開始します。"}"#
-    };
-    text.as_bytes().to_vec()
+    mcp::with_cors(oauth::challenge_response(issuer, path, challenge))
 }
 
 fn bad_request(text: &str) -> Response {
     let mut response = http::Response::new(format!("{text}\n").into_bytes());
     *response.status_mut() = http::StatusCode::BAD_REQUEST;
-    response
-}
-
-fn misconfigured(text: &str) -> Response {
-    let mut response = http::Response::new(format!("kintone-mcp is misconfigured: {text}\n").into_bytes());
-    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
     response
 }
 

@@ -19,13 +19,13 @@ async fn handle(request: IncomingRequest, out: ResponseOutparam) {
 async fn respond(request: &oauth::Request) -> oauth::Response {
     let config = match grants::Config::from_lookup(variable) {
         Ok(c) => c,
-        Err(e) => return oauth::config_error_response(&e),
+        Err(e) => return oauth::misconfigured(e),
     };
     // The origins client metadata documents may come from (`cimd_origin_*`, also the
     // templates of this component's allowed_outbound_hosts).
     let cimd = match grants::CimdPolicy::from_lookup(variable) {
         Ok(p) => p,
-        Err(e) => return oauth::config_error_response(&e),
+        Err(e) => return oauth::misconfigured(e),
     };
     match SpinStore::open_default() {
         Ok(kv) => oauth::handle_provider(&config, &cimd, &kv, &SpinHttp, request).await,

@@ -86,16 +86,6 @@ impl From<KvError> for AuthError {
     }
 }
 
-impl AuthError {
-    /// The RFC 6750 error code for the `WWW-Authenticate` challenge (`None` for a server fault).
-    pub fn bearer_error(&self) -> Option<&'static str> {
-        match self {
-            AuthError::Backend(_) => None,
-            _ => Some("invalid_token"),
-        }
-    }
-}
-
 /// Resolve `token` for a request to `resource` (the URL the endpoint serves, e.g.
 /// `https://host/mcp`), with exactly one key-value read (the grant record).
 pub fn resolve_bearer(kv: &impl KeyValue, config: &Config, token: &str, resource: &str) -> Result<Session, AuthError> {
@@ -319,7 +309,6 @@ mod tests {
             resolve_bearer_at(&kv, &config, at, MCP, 200),
             Err(AuthError::Revoked)
         ));
-        assert_eq!(AuthError::Revoked.bearer_error(), Some("invalid_token"));
     }
 
     #[test]

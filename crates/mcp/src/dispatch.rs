@@ -260,9 +260,9 @@ impl Dispatcher<'_> {
     }
 
     /// Decide the request's revision and check what the 2026-07-28 transport mirrors into
-    /// headers. `initialize` selects legacy semantics (versioning "Compatibility Matrix"),
+    /// headers. `initialize` selects handshake semantics (versioning "Compatibility Matrix"),
     /// unless the `MCP-Protocol-Version` header names the modern revision, which has no
-    /// `initialize`: legacy clients send no header on `initialize`, or their legacy one.
+    /// `initialize`: clients of the handshake revisions send no header on `initialize`, or their own revision.
     fn era(&self, method: &str, params: Option<&Value>) -> Result<Era, MethodError> {
         let header_version = self.context.protocol_version.as_ref();
         let header_modern = self.context.header_is_modern();
@@ -432,7 +432,7 @@ impl Dispatcher<'_> {
         };
         let mut result = result;
         if !era.modern && result.structured_content.as_ref().is_some_and(|v| !v.is_object()) {
-            // Legacy revisions require an object; the text block still carries the value.
+            // Handshake revisions require an object; the text block still carries the value.
             result.structured_content = None;
         }
         CallOutcome::Result(to_value(&result))
@@ -487,7 +487,7 @@ fn invalid_params(message: impl Into<String>) -> MethodError {
 }
 
 /// `logging/setLevel`: validates the RFC 5424 level (`-32602` otherwise) and answers `{}`.
-/// Deprecated by SEP-2577 for later revisions, but part of the legacy ones answered here.
+/// Deprecated by SEP-2577 for later revisions, but part of the handshake ones answered here.
 #[allow(deprecated)]
 fn set_log_level(params: Option<&Value>) -> Result<Value, MethodError> {
     let params = params.cloned().unwrap_or(Value::Null);
@@ -509,7 +509,7 @@ fn bad_meta(message: impl Into<String>) -> MethodError {
 }
 
 /// -32601 for a method this revision does not have. 2026-07-28 answers it with 404, so
-/// clients can tell it from a missing endpoint; legacy revisions answer in-band.
+/// clients can tell it from a missing endpoint; handshake revisions answer in-band.
 fn method_not_found(method: &str, era: Era) -> MethodError {
     MethodError::new(
         ErrorData::new(
@@ -538,7 +538,7 @@ fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, MethodError> {
     })
 }
 
-/// Modern results carry `resultType`; legacy results keep their historical shape without it.
+/// Modern results carry `resultType`; handshake-revision results keep their historical shape without it.
 fn shape_result(mut result: Value, era: Era) -> Value {
     if let Value::Object(map) = &mut result {
         if era.modern {

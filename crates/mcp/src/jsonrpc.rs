@@ -183,7 +183,7 @@ impl Reply {
     }
 
     /// The framed JSON-RPC response as text: a result is spliced in as it is. An error without
-    /// an id carries `"id": null` for legacy clients (JSON-RPC 2.0) and no `id` member for
+    /// an id carries `"id": null` for the handshake revisions (JSON-RPC 2.0) and no `id` member for
     /// modern ones (2026-07-28 schema).
     pub fn into_text(self, modern: bool) -> String {
         match (self.outcome, self.id) {
@@ -336,7 +336,7 @@ mod tests {
     }
 
     #[test]
-    fn id_less_errors_carry_null_id_only_for_legacy_clients() {
+    fn id_less_errors_carry_null_id_only_for_handshake_revisions() {
         let err = Reply::error(None, ErrorData::parse_error("Parse error", None), 400);
         assert_eq!(err.to_json(false)["id"], Value::Null);
         assert!(err.to_json(false).as_object().unwrap().contains_key("id"));

@@ -133,6 +133,8 @@ impl SseStream {
         response
     }
 
+    /// The session this stream delivers (its id is also in the `endpoint` event it sends).
+    #[cfg(test)]
     pub fn session_id(&self) -> Option<&str> {
         self.reader.as_ref().map(Reader::session)
     }
@@ -304,7 +306,7 @@ pub fn handle_message_post(
         return respond(error_response(
             StatusCode::BAD_REQUEST,
             ErrorData::invalid_request("Missing sessionId query parameter", None),
-            Framing::Legacy,
+            Framing::Handshake,
         ));
     };
     match session_open_for(kv, &session, owner, config.stream.stale_after, now_unix) {
@@ -351,12 +353,12 @@ fn deliver(kv: &dyn KeyValue, session: &str, finished: Finished, now_unix: u64) 
                 "Session closed before the reply could be queued; reconnect with GET /sse and retry",
                 None,
             ),
-            Framing::Legacy,
+            Framing::Handshake,
         ),
         Err(PostError::Busy) => error_response(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorData::internal_error("Session mailbox busy; retry", None),
-            Framing::Legacy,
+            Framing::Handshake,
         ),
         Err(PostError::Store(_) | PostError::Random(_)) => store_failure(),
     };
@@ -408,7 +410,7 @@ fn session_not_found() -> Response<Vec<u8>> {
             "Session not found or closed; open a new stream with GET /sse",
             None,
         ),
-        Framing::Legacy,
+        Framing::Handshake,
     )
 }
 
@@ -417,7 +419,7 @@ fn store_failure() -> Response<Vec<u8>> {
     platform::retry_later(error_response(
         StatusCode::SERVICE_UNAVAILABLE,
         ErrorData::internal_error("Session store temporarily unavailable; retry", None),
-        Framing::Legacy,
+        Framing::Handshake,
     ))
 }
 

@@ -9,11 +9,11 @@
 //! # Wiring (the glue in `components/mcp-endpoint`)
 //!
 //! ```text
-//! match mcp::http::route(&req, &config) {
+//! match mcp::route(&req, &config) {
 //!     Route::Respond(resp) => resp,                       // preflight, 403, 404, 405: no token
 //!     Route::StreamablePost => {                          // POST /mcp, POST /sse
-//!         authenticate (grants) or answer 401/403 (pass it through mcp::http::with_cors);
-//!         match mcp::http::streamable::handle_post(&req, &config, &tools) {
+//!         authenticate (grants) or answer 401/403 (pass it through mcp::with_cors);
+//!         match mcp::handle_post(&req, &config, &tools) {
 //!             PostOutcome::Respond(handled) => handled.response,
 //!             PostOutcome::NeedsRefresh(pending) => {
 //!                 refresh the kintone token (grants); on invalid_grant answer 401;
@@ -28,29 +28,29 @@
 //!     }
 //!     Route::LegacyMessage => {                           // POST /sse/message?sessionId=
 //!         authenticate; same owner;
-//!         match legacy::handle_message_post(&req, &kv, &config, owner, &tools, now_unix) {
+//!         match mcp::handle_message_post(&req, &kv, &config, owner, &tools, now_unix) {
 //!             MessageOutcome::Respond(handled) => handled.response,
 //!             MessageOutcome::NeedsRefresh(pending) => refresh, then
 //!                 pending.resume(&kv, &config, &tools_with_new_token, now_unix).response
 //!         }
 //!     }
 //! }
-//! then one line: mcp::log::format_line(&RequestLog { method, path, summary, status, duration_ms, user_agent })
+//! then one line: mcp::format_line(&RequestLog { method, path, summary, status, duration_ms, user_agent })
 //! ```
 
-pub mod config;
-pub mod context;
-pub mod cursor;
-pub mod dispatch;
-pub mod http;
-pub mod jsonrpc;
-pub mod legacy;
-pub mod log;
-pub mod mailbox;
-pub mod owner_sessions;
-pub mod sse;
-pub mod tools;
-pub mod version;
+mod config;
+mod context;
+mod cursor;
+mod dispatch;
+mod http;
+mod jsonrpc;
+mod legacy;
+mod log;
+mod mailbox;
+mod owner_sessions;
+mod sse;
+mod tools;
+mod version;
 
 pub use config::{EndpointConfig, StreamConfig};
 pub use context::RequestContext;

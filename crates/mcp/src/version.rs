@@ -1,6 +1,6 @@
 //! Protocol revisions this endpoint speaks, and how a request's revision is decided.
 //!
-//! The server is dual-era: the legacy revisions (an `initialize` handshake, here answered
+//! The server is dual-era: the handshake revisions (an `initialize` handshake, here answered
 //! statelessly) and the modern, stateless 2026-07-28 revision (`server/discover`, per-request
 //! `_meta`, mirrored HTTP headers).
 
@@ -17,7 +17,7 @@ pub const SUPPORTED: [ProtocolVersion; 5] = [
 
 /// The newest revision that has an `initialize` handshake: the answer to an `initialize`
 /// asking for a revision we do not know, or for a modern one.
-pub const LATEST_LEGACY: ProtocolVersion = ProtocolVersion::V_2025_11_25;
+pub const LATEST_HANDSHAKE: ProtocolVersion = ProtocolVersion::V_2025_11_25;
 
 /// The first modern (stateless) revision.
 pub const FIRST_MODERN: ProtocolVersion = ProtocolVersion::V_2026_07_28;
@@ -39,13 +39,13 @@ pub fn is_modern(version: &ProtocolVersion) -> bool {
     version.as_str() >= FIRST_MODERN.as_str()
 }
 
-/// The revision to answer an `initialize` with: the client's, when it is a legacy revision
-/// we support; otherwise our latest legacy revision (the client then decides whether it can
+/// The revision to answer an `initialize` with: the client's, when it is a handshake revision
+/// we support; otherwise our latest handshake revision (the client then decides whether it can
 /// speak it, as the lifecycle spec says).
 pub fn negotiate_initialize(requested: &ProtocolVersion) -> ProtocolVersion {
     match supported(requested.as_str()) {
         Some(v) if !is_modern(&v) => v,
-        _ => LATEST_LEGACY,
+        _ => LATEST_HANDSHAKE,
     }
 }
 
@@ -71,14 +71,14 @@ mod tests {
     }
 
     #[test]
-    fn initialize_echoes_legacy_revisions_and_downgrades_the_rest() {
+    fn initialize_echoes_handshake_revisions_and_downgrades_the_rest() {
         for v in ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"] {
             let req: ProtocolVersion = serde_json::from_value(v.into()).unwrap();
             assert_eq!(negotiate_initialize(&req).as_str(), v);
         }
         for v in ["2026-07-28", "2099-01-01", "1.0"] {
             let req: ProtocolVersion = serde_json::from_value(v.into()).unwrap();
-            assert_eq!(negotiate_initialize(&req), LATEST_LEGACY);
+            assert_eq!(negotiate_initialize(&req), LATEST_HANDSHAKE);
         }
     }
 }

@@ -1,7 +1,9 @@
 //! `WWW-Authenticate` challenges for the MCP endpoint (RFC 6750 §3, RFC 9728 §5.1).
 
 use crate::metadata::protected_resource_metadata_url;
+use crate::web::Response;
 use grants::Scopes;
+use http::{header, HeaderValue, StatusCode};
 
 /// Why the endpoint refuses a request.
 pub enum Challenge<'a> {
@@ -30,6 +32,30 @@ pub fn www_authenticate(issuer: &str, endpoint_path: &str, challenge: &Challenge
             quoted(description)
         ),
     }
+}
+
+/// The whole refusal: 401 (403 for missing scopes) with the challenge header and a short JSON
+/// body that says what to do, in English and Japanese. The caller adds its CORS headers.
+pub fn challenge_response(issuer: &str, endpoint_path: &str, challenge: &Challenge<'_>) -> Response {
+    let (status, body) = match challenge {
+        Challenge::InsufficientScope { .. } => (
+            StatusCode::FORBIDDEN,
+            r#"{"error":"insufficient_scope","message":"This connection was not granted the kintone permission this needs. Reconnect and approve it. / この操作に必要な kintone の権限が許可されていません。再接続して許可してください。"}"#,
+        ),
+        Challenge::MissingToken | Challenge::InvalidToken { .. } => (
+            StatusCode::UNAUTHORIZED,
+            r#"{"error":"invalid_token","message":"Sign in to kintone: your MCP client starts the sign-in from the WWW-Authenticate header. / kintone へのサインインが必要です。MCP クライアントが WWW-Authenticate ヘッダーからサインインを開始します。"}"#,
+        ),
+    };
+    let mut response = Response::new(body.as_bytes().to_vec());
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    // The description is filtered to printable ASCII by `quoted`, so the value is always valid.
+    if let Ok(value) = HeaderValue::from_str(&www_authenticate(issuer, endpoint_path, challenge)) {
+        headers.insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
 }
 
 /// RFC 6750 limits `error_description` to printable ASCII without `"` and `\`.
@@ -69,5 +95,28 @@ mod tests {
             },
         );
         assert!(h.starts_with("Bearer error=\"insufficient_scope\", scope=\"k:file:write\""));
+    }
+
+    #[test]
+    fn refusals_are_401_or_403_with_the_challenge_and_a_json_body() {
+        let r = challenge_response("https://h", "/mcp", &Challenge::MissingToken);
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            r.headers()[header::WWW_AUTHENTICATE],
+            www_authenticate("https://h", "/mcp", &Challenge::MissingToken).as_str()
+        );
+        let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(body["error"], "invalid_token");
+        let r = challenge_response(
+            "https://h",
+            "/mcp",
+            &Challenge::InsufficientScope {
+                required: Scopes::parse_lenient("k:file:write"),
+                description: "upload",
+            },
+        );
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(body["error"], "insufficient_scope");
     }
 }

@@ -36,14 +36,14 @@ mod token;
 mod web;
 
 pub use browser::{APPROVED_COOKIE, CSRF_COOKIE, SIGNIN_COOKIE};
-pub use challenge::{www_authenticate, Challenge};
+pub use challenge::{challenge_response, www_authenticate, Challenge};
 pub use metadata::{authorization_server_metadata, protected_resource_metadata, protected_resource_metadata_url};
 pub use pages::Lang;
 pub use web::{Request, Response};
 
 use authorize::Ctx;
 use clients::Clients;
-use grants::{issuer_for, CimdPolicy, Config, ConfigError};
+use grants::{issuer_for, CimdPolicy, Config};
 use http::{header, Method, StatusCode};
 use platform::{HttpClient, KeyValue};
 use web::{method_not_allowed, not_found, oauth_error, preflight, Reply};
@@ -190,11 +190,11 @@ pub async fn handle_callback_at(
 
 /// What a component answers when its configuration is unusable: 500, naming the variable and
 /// the rule (never a value).
-pub fn config_error_response(error: &ConfigError) -> Response {
+pub fn misconfigured(problem: impl std::fmt::Display) -> Response {
     Reply::new(StatusCode::INTERNAL_SERVER_ERROR)
         .no_store()
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(format!("kintone-mcp is misconfigured: {error}\n"))
+        .body(format!("kintone-mcp is misconfigured: {problem}\n"))
         .finish()
 }
 

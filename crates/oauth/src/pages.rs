@@ -211,7 +211,7 @@ impl ErrorPage {
         let body = format!("<h1>{}</h1>\n<p>{}</p>\n{detail}", text(title), text(message));
         let response = page(self.status(), lang, title, &body);
         if self.status() == StatusCode::SERVICE_UNAVAILABLE {
-            crate::web::retry_later(response)
+            platform::retry_later(response)
         } else {
             response
         }

@@ -23,10 +23,10 @@ pub fn revoke(config: &Config, clients: &Clients<'_>, kv: &impl KeyValue, reques
     // token_type_hint is only a hint (RFC 7009 §2.1): both kinds are recognised by their form.
     match revoke_token(kv, config, token, &client.client_id) {
         Ok(_) => Reply::new(StatusCode::OK).cors().no_store().finish(),
-        Err(_) => oauth_error(
+        Err(_) => platform::retry_later(oauth_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",
             "could not revoke now; try again",
-        ),
+        )),
     }
 }

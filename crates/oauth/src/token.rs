@@ -2,11 +2,12 @@
 
 use crate::client_auth::authenticate_client;
 use crate::clients::Clients;
-use crate::web::{form_params, oauth_error, param, retry_later, Reply, Request, Response};
+use crate::web::{form_params, oauth_error, param, Reply, Request, Response};
 use grants::{
     redeem_code, refresh_tokens, CodeRedemption, Config, ExposeSecret, IssuedTokens, RefreshRedemption, TokenError,
 };
 use http::StatusCode;
+use platform::retry_later;
 use platform::KeyValue;
 
 pub fn token(config: &Config, clients: &Clients<'_>, kv: &impl KeyValue, request: &Request, now: u64) -> Response {

@@ -85,14 +85,6 @@ pub fn oauth_error(status: StatusCode, code: &str, description: &str) -> Respons
         .finish()
 }
 
-/// Adds `Retry-After: 1` to a 503: the failure was passing and nothing was changed.
-pub fn retry_later(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
-    response
-}
-
 pub fn not_found() -> Response {
     oauth_error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }

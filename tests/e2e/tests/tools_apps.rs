@@ -2,7 +2,7 @@
 //! with kintone's permission and not-found errors, a busy kintone, guest spaces and argument
 //! refusals that never reach kintone.
 
-mod tools_common;
+use crate::tools_common;
 
 use fake_cybozu::Fault;
 use serde_json::json;

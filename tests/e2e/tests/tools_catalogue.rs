@@ -2,7 +2,7 @@
 //! their original parameters plus the new ones, every entry is complete, and every tool, run
 //! once against the fake cybozu.com, sends what its annotations promise.
 
-mod tools_common;
+use crate::tools_common;
 
 use serde_json::{json, Value};
 use std::collections::BTreeSet;

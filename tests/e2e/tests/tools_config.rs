@@ -4,7 +4,7 @@
 //! received, the pre-live/live split, stale revisions, a failed deploy, guest spaces and
 //! argument refusals that never reach kintone.
 
-mod tools_common;
+use crate::tools_common;
 
 use fake_cybozu::Fault;
 use serde_json::{json, Value};

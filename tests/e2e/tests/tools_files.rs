@@ -2,7 +2,7 @@
 //! back as text, image or embedded-resource content with their MIME type, the size limits in
 //! both directions, and kintone's errors.
 
-mod tools_common;
+use crate::tools_common;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;

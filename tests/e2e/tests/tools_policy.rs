@@ -3,7 +3,7 @@
 //! `dependencies_inherit_configuration`): hidden tools are absent from `tools/list`, refused
 //! with a JSON-RPC error when called anyway, and never reach kintone.
 
-mod tools_common;
+use crate::tools_common;
 
 use serde_json::{json, Value};
 use std::collections::BTreeSet;

@@ -2,7 +2,7 @@
 //! log and stored records) and what came back, with kintone's errors, argument refusals that
 //! never reach kintone, a busy kintone, guest spaces and an expired kintone token.
 
-mod tools_common;
+use crate::tools_common;
 
 use fake_cybozu::Fault;
 use serde_json::{json, Value};

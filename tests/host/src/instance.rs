@@ -53,6 +53,8 @@ pub struct ComponentConfig {
     pub client_tls: std::collections::HashMap<String, Arc<rustls::ClientConfig>>,
     pub environment: Vec<(String, String)>,
     pub kv: SqliteKv,
+    /// The host's outbound connection pool (shared by every component, as in Spin).
+    pub outbound_pool: crate::pooled_send::Pool,
 }
 
 /// An open store, as the guest holds it.
@@ -247,6 +249,14 @@ impl WasiHttpHooks for OutboundHooks {
                     Ok((response.map(BodyExt::boxed_unsync), io))
                 });
             }
+        }
+        if scheme.eq_ignore_ascii_case("http") {
+            let pool = self.config.outbound_pool.clone();
+            return Box::new(async move {
+                use http_body_util::BodyExt;
+                let (response, io) = crate::pooled_send::send(&pool, request, options).await?;
+                Ok((response.map(BodyExt::boxed_unsync), io))
+            });
         }
         Box::new(async move {
             use http_body_util::BodyExt;

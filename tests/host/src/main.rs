@@ -2,10 +2,12 @@
 //! `spin up` does, for environments where no `spin` CLI can be installed. See README.md.
 
 mod compose;
+mod engine;
 mod instance;
 mod kv;
 mod manifest;
 mod outbound;
+mod pooled_send;
 mod routing;
 mod runtime_config;
 mod server;
@@ -70,15 +72,8 @@ async fn run(args: Args) -> Result<()> {
         None => runtime_config::ClientTls::default(),
     };
 
-    // Compiled code is cached on disk (as Spin does), so a restart skips Cranelift.
-    let mut engine_config = wasmtime::Config::new();
-    match wasmtime::Cache::new(wasmtime::CacheConfig::new()) {
-        Ok(cache) => {
-            engine_config.cache(Some(cache));
-        }
-        Err(e) => eprintln!("Warning: compilation cache disabled: {e:#}"),
-    }
-    let engine = wasmtime::Engine::new(&engine_config)?;
+    let engine = engine::new()?;
+    let outbound_pool = pooled_send::new_pool();
 
     let mut components = HashMap::new();
     for (id, c) in &app.components {
@@ -113,6 +108,7 @@ async fn run(args: Args) -> Result<()> {
             client_tls: client_tls.for_component(id),
             environment: c.environment.clone().into_iter().collect(),
             kv: kv.clone(),
+            outbound_pool: outbound_pool.clone(),
         };
         components.insert(
             id.clone(),

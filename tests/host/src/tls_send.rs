@@ -35,7 +35,7 @@ pub async fn send_with_tls(
     };
     let connect_timeout = timeout(|o| o.connect_timeout);
     let first_byte_timeout = timeout(|o| o.first_byte_timeout);
-    let between_bytes_timeout = timeout(|o| o.between_bytes_timeout).max(Duration::new(0, 1));
+    let between_bytes_timeout = timeout(|o| o.between_bytes_timeout);
 
     let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(&address)).await {
         Ok(stream) => stream.map_err(Error::Connect)?,
@@ -75,12 +75,7 @@ pub async fn send_with_tls(
         let response = tokio::time::timeout(first_byte_timeout, sender.send_request(req))
             .await
             .map_err(|_| Error::ConnectionReadTimeout)??;
-        let mut interval = tokio::time::interval(between_bytes_timeout);
-        interval.reset();
-        Ok::<_, Error>(response.map(|incoming| TimedBody {
-            incoming,
-            timeout: interval,
-        }))
+        Ok::<_, Error>(response.map(|incoming| TimedBody::new(incoming, between_bytes_timeout)))
     };
     let mut send = pin!(send);
     let mut conn = Some(conn);
@@ -119,6 +114,14 @@ pub async fn send_with_tls(
 pub struct TimedBody {
     incoming: hyper::body::Incoming,
     timeout: tokio::time::Interval,
+}
+
+impl TimedBody {
+    pub fn new(incoming: hyper::body::Incoming, between_bytes: Duration) -> Self {
+        let mut timeout = tokio::time::interval(between_bytes.max(Duration::new(0, 1)));
+        timeout.reset();
+        TimedBody { incoming, timeout }
+    }
 }
 
 impl Body for TimedBody {

@@ -98,7 +98,7 @@ fn config() -> EndpointConfig {
     }
 }
 
-fn legacy() -> RequestContext {
+fn handshake() -> RequestContext {
     RequestContext::default()
 }
 
@@ -141,11 +141,11 @@ fn error(reply: &Reply) -> &ErrorData {
 }
 
 #[test]
-fn initialize_echoes_each_legacy_revision() {
+fn initialize_echoes_each_handshake_revision() {
     let tools = FakeTools::new(1);
     for v in ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"] {
         let reply = ask(
-            legacy(),
+            handshake(),
             &tools,
             json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
                 "protocolVersion": v, "capabilities": {}, "clientInfo": {"name":"c","version":"1"}}}),
@@ -167,11 +167,11 @@ fn initialize_echoes_each_legacy_revision() {
 }
 
 #[test]
-fn initialize_with_an_unknown_or_modern_revision_gets_the_latest_legacy_one() {
+fn initialize_with_an_unknown_or_modern_revision_gets_the_latest_handshake_one() {
     let tools = FakeTools::new(1);
     for v in ["2099-01-01", "2026-07-28"] {
         let reply = ask(
-            legacy(),
+            handshake(),
             &tools,
             json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion": v}}),
         );
@@ -184,14 +184,18 @@ fn initialize_without_a_version_is_invalid_params() {
     let tools = FakeTools::new(1);
     for params in [json!({}), json!({"protocolVersion": 5})] {
         let reply = ask(
-            legacy(),
+            handshake(),
             &tools,
             json!({"jsonrpc":"2.0","id":"i","method":"initialize","params": params}),
         );
         assert_eq!(error(&reply).code, ErrorCode::INVALID_PARAMS);
         assert_eq!(reply.id, Some(NumberOrString::String("i".into())));
     }
-    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"initialize"}));
+    let reply = ask(
+        handshake(),
+        &tools,
+        json!({"jsonrpc":"2.0","id":1,"method":"initialize"}),
+    );
     assert_eq!(error(&reply).code, ErrorCode::INVALID_PARAMS);
 }
 
@@ -199,7 +203,7 @@ fn initialize_without_a_version_is_invalid_params() {
 fn initialize_cannot_be_batched() {
     let tools = FakeTools::new(1);
     let exchange = Exchange::batch(
-        legacy(),
+        handshake(),
         vec![
             classify(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26"}})),
             classify(json!({"jsonrpc":"2.0","id":2,"method":"ping"})),
@@ -213,9 +217,9 @@ fn initialize_cannot_be_batched() {
 }
 
 #[test]
-fn ping_answers_an_empty_result_in_the_legacy_era_and_is_gone_in_the_modern_one() {
+fn ping_answers_an_empty_result_in_the_handshake_revisions_and_is_gone_in_the_modern_one() {
     let tools = FakeTools::new(1);
-    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
+    let reply = ask(handshake(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
     assert_eq!(result(&reply), json!({}));
     // 2026-07-28 removed ping.
     let reply = ask(
@@ -231,7 +235,7 @@ fn ping_answers_an_empty_result_in_the_legacy_era_and_is_gone_in_the_modern_one(
 fn unknown_methods_are_method_not_found_404_only_in_the_modern_era() {
     let tools = FakeTools::new(1);
     let reply = ask(
-        legacy(),
+        handshake(),
         &tools,
         json!({"jsonrpc":"2.0","id":1,"method":"resources/list"}),
     );
@@ -249,7 +253,11 @@ fn unknown_methods_are_method_not_found_404_only_in_the_modern_era() {
 #[test]
 fn unknown_method_names_are_sanitised_in_messages() {
     let tools = FakeTools::new(1);
-    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"x\ny\u{7}"}));
+    let reply = ask(
+        handshake(),
+        &tools,
+        json!({"jsonrpc":"2.0","id":1,"method":"x\ny\u{7}"}),
+    );
     assert_eq!(error(&reply).message, "Method not found: x?y?");
 }
 
@@ -265,7 +273,7 @@ fn tools_list_pages_with_opaque_cursors() {
             None => json!({}),
         };
         let reply = ask(
-            legacy(),
+            handshake(),
             &tools,
             json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params": params}),
         );
@@ -289,7 +297,11 @@ fn tools_list_pages_with_opaque_cursors() {
 #[test]
 fn tools_list_without_params_returns_the_first_page() {
     let tools = FakeTools::new(1);
-    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}));
+    let reply = ask(
+        handshake(),
+        &tools,
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
+    );
     assert_eq!(result(&reply)["tools"].as_array().unwrap().len(), 1);
     assert!(result(&reply).get("nextCursor").is_none());
 }
@@ -299,7 +311,7 @@ fn invalid_cursors_are_invalid_params() {
     let tools = FakeTools::new(5);
     for cursor in [json!("garbage"), json!(7), json!(crate::cursor::encode(5))] {
         let reply = ask(
-            legacy(),
+            handshake(),
             &tools,
             json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor": cursor}}),
         );
@@ -326,17 +338,25 @@ fn modern_tools_list_carries_cache_hints() {
 fn a_broken_catalogue_is_an_internal_error_naming_the_tool() {
     let mut tools = FakeTools::new(2);
     tools.tools[1].input_schema = "nope".into();
-    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}));
+    let reply = ask(
+        handshake(),
+        &tools,
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
+    );
     assert_eq!(error(&reply).code, ErrorCode::INTERNAL_ERROR);
     assert!(error(&reply).message.contains("tool1"));
 }
 
 #[test]
-fn legacy_tools_list_drops_non_object_output_schemas() {
+fn handshake_revision_tools_list_drops_non_object_output_schemas() {
     let mut tools = FakeTools::new(2);
     tools.tools[0].output_schema = Some(r#"{"type":"array"}"#.into());
     tools.tools[1].output_schema = Some(r#"{"type":"object"}"#.into());
-    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}));
+    let reply = ask(
+        handshake(),
+        &tools,
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
+    );
     let listed = result(&reply)["tools"].as_array().unwrap().clone();
     assert!(listed[0].get("outputSchema").is_none());
     assert_eq!(listed[1]["outputSchema"], json!({"type":"object"}));
@@ -352,7 +372,7 @@ fn legacy_tools_list_drops_non_object_output_schemas() {
 fn tools_call_passes_arguments_as_json_text_and_returns_content() {
     let tools = FakeTools::new(2);
     let reply = ask(
-        legacy(),
+        handshake(),
         &tools,
         json!({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"tool1","arguments":{"appId":3}}}),
     );
@@ -372,7 +392,7 @@ fn tools_call_passes_arguments_as_json_text_and_returns_content() {
 fn tools_call_without_arguments_sends_an_empty_object() {
     let tools = FakeTools::new(1);
     ask(
-        legacy(),
+        handshake(),
         &tools,
         json!({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"tool0"}}),
     );
@@ -391,13 +411,17 @@ fn bad_tools_call_params_are_invalid_params_and_call_nothing() {
         json!({"name": ""}),
     ] {
         let reply = ask(
-            legacy(),
+            handshake(),
             &tools,
             json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params": params}),
         );
         assert_eq!(error(&reply).code, ErrorCode::INVALID_PARAMS, "{params}");
     }
-    let reply = ask(legacy(), &tools, json!({"jsonrpc":"2.0","id":1,"method":"tools/call"}));
+    let reply = ask(
+        handshake(),
+        &tools,
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/call"}),
+    );
     assert_eq!(error(&reply).code, ErrorCode::INVALID_PARAMS);
     assert!(tools.calls.borrow().is_empty());
 }
@@ -406,7 +430,7 @@ fn bad_tools_call_params_are_invalid_params_and_call_nothing() {
 fn unknown_tools_are_a_json_rpc_error() {
     let tools = FakeTools::new(1);
     let reply = ask(
-        legacy(),
+        handshake(),
         &tools,
         json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nope"}}),
     );
@@ -428,10 +452,10 @@ fn tool_errors_and_outages_are_is_error_results() {
         ],
     );
     let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0"}});
-    let first = ask(legacy(), &tools, call.clone());
+    let first = ask(handshake(), &tools, call.clone());
     assert_eq!(result(&first)["isError"], true);
     assert_eq!(result(&first)["content"][0]["text"], "GAIA_RE01: no such record");
-    let second = ask(legacy(), &tools, call);
+    let second = ask(handshake(), &tools, call);
     assert_eq!(result(&second)["isError"], true);
     assert_eq!(
         result(&second)["content"][0]["text"],
@@ -443,7 +467,7 @@ fn tool_errors_and_outages_are_is_error_results() {
 fn unauthorized_suspends_and_the_resumed_call_succeeds() {
     let stale = FakeTools::scripted(1, vec![Err(CallError::Unauthorized("CB_OA01".into()))]);
     let exchange = Exchange::single(
-        legacy(),
+        handshake(),
         classify(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0"}})),
     );
     let Progress::NeedsRefresh(exchange) = exchange.run(&config(), &stale) else {
@@ -466,7 +490,7 @@ fn a_second_unauthorized_becomes_an_is_error_result_not_a_loop() {
         ],
     );
     let exchange = Exchange::single(
-        legacy(),
+        handshake(),
         classify(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0"}})),
     );
     let Progress::NeedsRefresh(exchange) = exchange.run(&config(), &tools) else {
@@ -492,7 +516,7 @@ fn a_resumed_batch_keeps_earlier_replies_and_does_not_rerun_them() {
         ],
     );
     let exchange = Exchange::batch(
-        legacy(),
+        handshake(),
         vec![
             classify(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0"}})),
             classify(json!({"jsonrpc":"2.0","method":"notifications/initialized"})),
@@ -521,7 +545,7 @@ fn notifications_and_client_replies_get_no_reply() {
         json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}),
         json!({"jsonrpc":"2.0","id":9,"result":{}}),
     ] {
-        let finished = finish(Exchange::single(legacy(), classify(message)).run(&config(), &tools));
+        let finished = finish(Exchange::single(handshake(), classify(message)).run(&config(), &tools));
         assert!(finished.replies.is_empty());
     }
 }
@@ -530,7 +554,7 @@ fn notifications_and_client_replies_get_no_reply() {
 fn invalid_messages_are_invalid_request_with_400() {
     let tools = FakeTools::new(1);
     let reply = ask(
-        legacy(),
+        handshake(),
         &tools,
         json!({"jsonrpc":"2.0","id":4,"method":"ping","params":[1]}),
     );
@@ -560,10 +584,10 @@ fn server_discover_lists_every_revision() {
 }
 
 #[test]
-fn server_discover_from_a_legacy_client_is_answered_too() {
+fn server_discover_from_a_handshake_revision_client_is_answered_too() {
     let tools = FakeTools::new(1);
     let reply = ask(
-        legacy(),
+        handshake(),
         &tools,
         json!({"jsonrpc":"2.0","id":1,"method":"server/discover"}),
     );
@@ -623,7 +647,7 @@ fn modern_requests_need_matching_mirrored_headers() {
 fn meta_version_must_match_the_header() {
     let tools = FakeTools::new(1);
     let message = json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta": modern_meta()}});
-    let reply = ask(legacy(), &tools, message.clone());
+    let reply = ask(handshake(), &tools, message.clone());
     assert_eq!(error(&reply).code, ErrorCode::HEADER_MISMATCH);
     let context = RequestContext {
         protocol_version: Some(ProtocolVersion::V_2025_11_25),
@@ -646,9 +670,9 @@ fn initialize_under_a_modern_header_is_a_removed_method() {
     // The modern header rules still come first.
     let reply = ask(modern("tools/list", None), &tools, init);
     assert_eq!(error(&reply).code, ErrorCode::HEADER_MISMATCH);
-    // Without the header (how legacy clients send it) initialize is answered as ever.
+    // Without the header (as clients of the handshake revisions send it) initialize is answered as ever.
     let reply = ask(
-        legacy(),
+        handshake(),
         &tools,
         json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}),
     );
@@ -656,7 +680,7 @@ fn initialize_under_a_modern_header_is_a_removed_method() {
 }
 
 #[test]
-fn legacy_calls_drop_non_object_structured_content() {
+fn handshake_revision_calls_drop_non_object_structured_content() {
     let tools = FakeTools::scripted(
         1,
         vec![
@@ -673,7 +697,7 @@ fn legacy_calls_drop_non_object_structured_content() {
         ],
     );
     let reply = ask(
-        legacy(),
+        handshake(),
         &tools,
         json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0"}}),
     );
@@ -692,7 +716,7 @@ fn summary_names_method_and_valid_tool_only() {
     let tools = FakeTools::new(1);
     let finished = finish(
         Exchange::single(
-            legacy(),
+            handshake(),
             classify(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0","arguments":{"secret":"x"}}})),
         )
         .run(&config(), &tools),
@@ -701,7 +725,7 @@ fn summary_names_method_and_valid_tool_only() {
     assert_eq!(finished.summary.tool.as_deref(), Some("tool0"));
     let finished = finish(
         Exchange::single(
-            legacy(),
+            handshake(),
             classify(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"bad name\n"}})),
         )
         .run(&config(), &tools),

@@ -59,7 +59,7 @@ pub fn route(req: &Request<Vec<u8>>, config: &EndpointConfig) -> Route {
             return Route::Respond(error_response(
                 StatusCode::NOT_FOUND,
                 ErrorData::invalid_request("Not Found", None),
-                Framing::Legacy,
+                Framing::Handshake,
             ))
         }
     };
@@ -140,12 +140,7 @@ pub fn empty(status: StatusCode) -> Response<Vec<u8>> {
     response
 }
 
-/// A JSON response with CORS headers, never cached.
-pub fn json_response(status: StatusCode, body: &Value) -> Response<Vec<u8>> {
-    json_text_response(status, body.to_string())
-}
-
-/// [`json_response`] for a body already written as JSON text.
+/// A JSON response (the body already written as JSON text) with CORS headers, never cached.
 pub fn json_text_response(status: StatusCode, body: String) -> Response<Vec<u8>> {
     let mut response = empty(status);
     *response.body_mut() = body.into_bytes();
@@ -155,11 +150,11 @@ pub fn json_text_response(status: StatusCode, body: String) -> Response<Vec<u8>>
     response
 }
 
-/// How an error reply without a request id is framed: JSON-RPC 2.0 (the legacy revisions)
+/// How an error reply without a request id is framed: JSON-RPC 2.0 (the handshake revisions)
 /// says `"id": null`, the 2026-07-28 schema leaves `id` out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
-    Legacy,
+    Handshake,
     Modern,
 }
 
@@ -168,7 +163,7 @@ impl Framing {
         if modern {
             Framing::Modern
         } else {
-            Framing::Legacy
+            Framing::Handshake
         }
     }
 }
@@ -259,7 +254,7 @@ pub(crate) fn prepare(req: &Request<Vec<u8>>, config: &EndpointConfig) -> Result
 
 /// The `MCP-Protocol-Version` header: absent is fine (2025-03-26 is assumed); present, it must
 /// name a revision we support, else 400 with the 2026-07-28 `UnsupportedProtocolVersion` error
-/// listing ours (legacy clients only look at the status).
+/// listing ours (clients of the handshake revisions only look at the status).
 fn protocol_version_header(
     headers: &HeaderMap,
     body: &[u8],

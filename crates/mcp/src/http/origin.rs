@@ -36,10 +36,6 @@ impl Origin {
             port: port.filter(|p| *p != default),
         })
     }
-
-    pub fn host(&self) -> &str {
-        &self.host
-    }
 }
 
 /// Split `host[:port]` (IPv6 in brackets), lower-casing the host. `None` if malformed.
@@ -132,7 +128,7 @@ mod tests {
             Origin::parse("https://A.example:443"),
             Origin::parse("https://a.example")
         );
-        assert_eq!(Origin::parse("http://[::1]:3000").unwrap().host(), "[::1]");
+        assert_eq!(Origin::parse("http://[::1]:3000").unwrap().host, "[::1]");
         for bad in [
             "null",
             "",

@@ -22,6 +22,10 @@ pub fn new() -> Result<Engine> {
 
 fn base_config() -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
+    // `perf` can name the guest's functions (docs/benchmarks.md, "Where the time goes").
+    if std::env::var_os("SPIN_TEST_HOST_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     // Compiled code is cached on disk (as Spin does), so a restart skips Cranelift.
     match wasmtime::Cache::new(wasmtime::CacheConfig::new()) {
         Ok(cache) => {

@@ -6,7 +6,7 @@
 use arbitrary::Arbitrary;
 use grants::Config;
 use libfuzzer_sys::fuzz_target;
-use oauth::{handle_callback_at, handle_provider_at};
+use oauth::{handle_callback, handle_provider_cached};
 use platform::{HttpClient, MemoryStore, OutboundError};
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -77,11 +77,11 @@ fuzz_target!(|input: Input| {
     let kv = MemoryStore::new();
     let response = if path == "/callback" {
         let http = NoCybozu::default();
-        let response = pollster::block_on(handle_callback_at(config(), &kv, &http, &request, 1_800_000_000));
+        let response = pollster::block_on(handle_callback(config(), &kv, &http, &request, 1_800_000_000));
         assert_eq!(http.calls.get(), 0, "garbage reached Cybozu");
         response
     } else {
-        handle_provider_at(config(), &kv, &request, 1_800_000_000)
+        handle_provider_cached(config(), &kv, &request, 1_800_000_000)
     };
     assert!(!response.status().is_server_error(), "{} for {path}", response.status());
     assert!(kv.snapshot().is_empty(), "a refused request wrote to the store");

@@ -22,7 +22,7 @@ async fn respond(request: &oauth::Request) -> oauth::Response {
         Err(e) => return oauth::misconfigured(e),
     };
     match SpinStore::open_default() {
-        Ok(kv) => oauth::handle_callback(&config, &kv, &SpinHttp, request).await,
+        Ok(kv) => oauth::handle_callback(&config, &kv, &SpinHttp, request, platform::now_unix()).await,
         Err(e) => platform::unavailable_response(&e.to_string()),
     }
 }

@@ -73,7 +73,7 @@ impl Endpoint {
             return Err(challenge(&issuer, path, &Challenge::MissingToken));
         };
         let resource = format!("{issuer}{path}");
-        let mut session = match grants::resolve_bearer(&self.kv, &self.config, token, &resource) {
+        let mut session = match grants::resolve_bearer(&self.kv, &self.config, token, &resource, platform::now_unix()) {
             Ok(s) => s,
             Err(AuthError::Backend(e)) => return Err(mcp::with_cors(platform::unavailable_response(&e.to_string()))),
             Err(e) => {
@@ -134,7 +134,7 @@ impl Endpoint {
         request: &http::Request<Vec<u8>>,
         session: &mut Session,
     ) -> Result<(), Response> {
-        match grants::refresh_session(&self.kv, &self.config, &SpinHttp, session).await {
+        match grants::refresh_session(&self.kv, &self.config, &SpinHttp, session, platform::now_unix()).await {
             Ok(fresh) => {
                 *session = fresh;
                 Ok(())

@@ -28,7 +28,7 @@ async fn respond(request: &oauth::Request) -> oauth::Response {
         Err(e) => return oauth::misconfigured(e),
     };
     match SpinStore::open_default() {
-        Ok(kv) => oauth::handle_provider(&config, &cimd, &kv, &SpinHttp, request).await,
+        Ok(kv) => oauth::handle_provider(&config, &cimd, &kv, &SpinHttp, request, platform::now_unix()).await,
         Err(e) => platform::unavailable_response(&e.to_string()),
     }
 }

@@ -136,6 +136,20 @@ pub fn register_client(
     request: &ClientRegistration,
     now: u64,
 ) -> Result<Registered, RegistrationError> {
+    let accepted = validate_registration(request)?;
+    mint_client(config, accepted, now)
+}
+
+/// What a registration request asks for, checked and normalised; nothing is minted yet.
+struct AcceptedRegistration {
+    name: Option<String>,
+    redirect_uris: Vec<String>,
+    auth_method: ClientAuthMethod,
+    grant_types: Vec<&'static str>,
+    application_type: Option<String>,
+}
+
+fn validate_registration(request: &ClientRegistration) -> Result<AcceptedRegistration, RegistrationError> {
     let meta = |m: &str| RegistrationError::InvalidClientMetadata(m.to_owned());
 
     if request.redirect_uris.is_empty() {
@@ -200,18 +214,38 @@ pub fn register_client(
         ("tos_uri", &request.tos_uri),
     ])
     .map_err(|why| meta(&why))?;
-
-    let claims = ClientClaims {
+    Ok(AcceptedRegistration {
         name,
         redirect_uris: request.redirect_uris.clone(),
         auth_method,
+        grant_types,
+        application_type,
+    })
+}
+
+/// The client id (the signed claims) and, for a confidential client, its derived secret.
+fn mint_client(config: &Config, accepted: AcceptedRegistration, now: u64) -> Result<Registered, RegistrationError> {
+    let AcceptedRegistration {
+        name,
+        redirect_uris,
+        auth_method,
+        grant_types,
+        application_type,
+    } = accepted;
+    let refresh_token_grant = grant_types.contains(&"refresh_token");
+    let claims = ClientClaims {
+        name,
+        redirect_uris,
+        auth_method,
         issued_at: now,
-        no_refresh: !grant_types.contains(&"refresh_token"),
+        no_refresh: !refresh_token_grant,
         nonce: crypto::random_token::<9>().map_err(|e: CryptoError| RegistrationError::Crypto(e.to_string()))?,
     };
     let client_id = sign_client_id(config, &claims)?;
     if client_id.len() > MAX_CLIENT_ID_LEN {
-        return Err(meta("the registration metadata is too large"));
+        return Err(RegistrationError::InvalidClientMetadata(
+            "the registration metadata is too large".to_owned(),
+        ));
     }
     let client = RegisteredClient {
         client_id,
@@ -219,7 +253,7 @@ pub fn register_client(
         redirect_uris: claims.redirect_uris,
         auth_method,
         issued_at: now,
-        refresh_token_grant: !claims.no_refresh,
+        refresh_token_grant,
         document_host: None,
     };
     let client_secret = auth_method

@@ -150,13 +150,26 @@ impl Config {
         self.limits
     }
 
+    /// The keys for what the browser carries: signed cookies and sealed form state.
+    pub fn browser(&self) -> BrowserKeys<'_> {
+        BrowserKeys { keys: &self.keys }
+    }
+}
+
+/// Keys for values the browser carries but may neither alter (signed cookies) nor read (sealed
+/// form state), each bound to its purpose.
+pub struct BrowserKeys<'a> {
+    keys: &'a Keys,
+}
+
+impl BrowserKeys<'_> {
     /// Sign `payload` for `purpose` (e.g. a cookie name): `<base64url payload>.<base64url HMAC>`.
     pub fn sign(&self, purpose: &str, payload: &[u8]) -> String {
         let tag = crypto::mac(&self.keys.cookies, &[purpose.as_bytes(), payload]);
         format!("{}.{}", crypto::b64(payload), crypto::b64(&tag))
     }
 
-    /// The payload of a value made by [`Config::sign`] for the same `purpose`, if authentic.
+    /// The payload of a value made by [`BrowserKeys::sign`] for the same `purpose`, if authentic.
     pub fn verify_signed(&self, purpose: &str, value: &str) -> Option<Vec<u8>> {
         let (payload, tag) = value.split_once('.')?;
         let payload = crypto::unb64(payload)?;
@@ -166,12 +179,12 @@ impl Config {
 
     /// Encrypt `payload` for `purpose` into a base64url string the browser may carry but can
     /// neither read nor alter (the consent form's validated request).
-    pub fn seal_for_browser(&self, purpose: &str, payload: &[u8]) -> Result<String, CryptoError> {
+    pub fn seal(&self, purpose: &str, payload: &[u8]) -> Result<String, CryptoError> {
         crypto::seal(&self.keys.browser_blobs, purpose.as_bytes(), payload).map(|s| crypto::b64(&s))
     }
 
-    /// The payload of a value made by [`Config::seal_for_browser`] for the same `purpose`.
-    pub fn open_from_browser(&self, purpose: &str, value: &str) -> Option<Vec<u8>> {
+    /// The payload of a value made by [`BrowserKeys::seal`] for the same `purpose`.
+    pub fn open(&self, purpose: &str, value: &str) -> Option<Vec<u8>> {
         crypto::open(&self.keys.browser_blobs, purpose.as_bytes(), &crypto::unb64(value)?)
     }
 }
@@ -328,19 +341,19 @@ mod tests {
     #[test]
     fn signed_and_sealed_values_round_trip_only_for_their_purpose() {
         let config = test_config();
-        let signed = config.sign("cookie-a", b"payload");
-        assert_eq!(config.verify_signed("cookie-a", &signed).unwrap(), b"payload");
-        assert!(config.verify_signed("cookie-b", &signed).is_none());
+        let signed = config.browser().sign("cookie-a", b"payload");
+        assert_eq!(config.browser().verify_signed("cookie-a", &signed).unwrap(), b"payload");
+        assert!(config.browser().verify_signed("cookie-b", &signed).is_none());
         let (p, t) = signed.split_once('.').unwrap();
         let forged = format!("{}.{t}", crate::crypto::b64(b"payloaD"));
-        assert!(config.verify_signed("cookie-a", &forged).is_none());
-        assert!(config.verify_signed("cookie-a", p).is_none());
+        assert!(config.browser().verify_signed("cookie-a", &forged).is_none());
+        assert!(config.browser().verify_signed("cookie-a", p).is_none());
 
-        let sealed = config.seal_for_browser("form", b"request").unwrap();
+        let sealed = config.browser().seal("form", b"request").unwrap();
         assert!(!sealed.contains("request"));
-        assert_eq!(config.open_from_browser("form", &sealed).unwrap(), b"request");
-        assert!(config.open_from_browser("other", &sealed).is_none());
+        assert_eq!(config.browser().open("form", &sealed).unwrap(), b"request");
+        assert!(config.browser().open("other", &sealed).is_none());
         let other = with(&[(VAR_SECRET_KEY, "a-completely-different-secret-key-value")]).unwrap();
-        assert!(other.open_from_browser("form", &sealed).is_none());
+        assert!(other.browser().open("form", &sealed).is_none());
     }
 }

@@ -62,6 +62,10 @@ impl GrantId {
         refresh_key(self.slot)
     }
 
+    pub(crate) fn revoked_key(&self) -> String {
+        revoked_key(self.slot)
+    }
+
     /// AAD binding an encrypted kintone token to this grant and field (the record's MAC binds
     /// it to the client, scopes, resource and phase as well).
     fn aad(&self, field: &str) -> Vec<u8> {
@@ -75,6 +79,11 @@ pub(crate) fn grant_key(slot: u16) -> String {
 
 pub(crate) fn refresh_key(slot: u16) -> String {
     format!("rt:{slot:x}")
+}
+
+/// The nonce of the last grant revoked in the slot (see [`revoke_grant`]).
+pub(crate) fn revoked_key(slot: u16) -> String {
+    format!("rv:{slot:x}")
 }
 
 /// The user's kintone tokens, encrypted (XChaCha20-Poly1305, AAD = grant id + field).
@@ -234,20 +243,40 @@ fn stored_nonce(kv: &impl KeyValue, key: &str) -> Result<Option<String>, KvError
 
 /// Delete every record a grant owns: refresh state first, then the grant (see module docs).
 /// Idempotent; removes nothing that belongs to another grant of the same slot.
+///
+/// Before deleting, the revocation is recorded under `rv:` (the grant's nonce), a key only a
+/// revocation writes. A request that was already past its checks when the grant was revoked
+/// (a concurrent redemption of the same code) may still write the grant's records afterwards;
+/// it reads `rv:` *after* its writes ([`was_revoked`]) and undoes them. Without compare-and-swap
+/// this closes the gap: either that read sees the tombstone, or it ran before the tombstone was
+/// written, and then the deletes below come after its writes.
 pub fn revoke_grant(kv: &impl KeyValue, id: &GrantId) -> Result<(), KvError> {
-    if stored_nonce(kv, &id.refresh_key())?.is_some_and(|n| n == id.nonce) {
+    let refresh_is_ours = stored_nonce(kv, &id.refresh_key())?.is_some_and(|n| n == id.nonce);
+    let grant_is_ours = stored_nonce(kv, &id.grant_key())?.is_some_and(|n| n == id.nonce);
+    if !refresh_is_ours && !grant_is_ours {
+        return Ok(());
+    }
+    let tombstone = serde_json::json!({ "n": id.nonce }).to_string();
+    kv.set(&id.revoked_key(), tombstone.as_bytes())?;
+    if refresh_is_ours {
         kv.delete(&id.refresh_key())?;
     }
-    if stored_nonce(kv, &id.grant_key())?.is_some_and(|n| n == id.nonce) {
+    if grant_is_ours {
         kv.delete(&id.grant_key())?;
     }
     Ok(())
 }
 
+/// Whether `id` was revoked (its tombstone is in `rv:`): checked by a writer after its writes.
+pub(crate) fn was_revoked(kv: &impl KeyValue, id: &GrantId) -> Result<bool, KvError> {
+    Ok(stored_nonce(kv, &id.revoked_key())?.is_some_and(|n| n == id.nonce))
+}
+
 /// Clear a slot entirely (its occupant expired or is being replaced).
 pub(crate) fn clear_slot(kv: &impl KeyValue, slot: u16) -> Result<(), KvError> {
     kv.delete(&refresh_key(slot))?;
-    kv.delete(&grant_key(slot))
+    kv.delete(&grant_key(slot))?;
+    kv.delete(&revoked_key(slot))
 }
 
 /// A new pending grant for `id` and its code.

@@ -395,7 +395,7 @@ mod tests {
         .unwrap();
         let newcomer = sign_in_as(&kv, &config, "kc1.new", later + 20, true).unwrap().unwrap();
         let at = |t: &IssuedTokens| {
-            crate::session::resolve_bearer_at(
+            crate::session::resolve_bearer(
                 &kv,
                 &config,
                 t.access_token.expose_secret(),

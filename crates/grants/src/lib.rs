@@ -15,13 +15,14 @@
 //! No TTL, no compare-and-swap, no key listing: every record carries its own expiry and is
 //! refused and removed when found expired. Records that strangers or abandoned flows can create
 //! live in fixed-size slot tables (see `slots`), so the store can never hold more than
-//! `2 × max_grants + 16` keys (default 2 × 256 + 16 = 528; the 16 are the client metadata
+//! `3 × max_grants + 16` keys (default 3 × 256 + 16 = 784; the 16 are the client metadata
 //! document cache).
 //!
 //! | key | contents | expiry | written by |
 //! |---|---|---|---|
 //! | `g:<slot>` | grant: nonce, client id, scopes, resource, kintone access + refresh token (XChaCha20-Poly1305, AAD = grant id + field), kintone expiry; while pending also the keyed hash of our code, PKCE challenge, redirect URI; once active the spent code's keyed hash (replay detection) | code 10 min; grant 90 days from sign-in | `/callback`, `/token` (once), endpoint kintone refresh |
 //! | `cimd:<slot>` | a validated client metadata document (URL, name, redirect URIs, refresh allowed, fetched at, fresh until); at most 16 keys, slot = hash of the URL (see `cimd`) | `Cache-Control` clamped to 5 min – 24 h, then up to 24 h more while its origin is unreachable | `/authorize`, `/token`, `/revoke` |
+//! | `rv:<slot>` | the nonce of the last grant revoked in the slot: a writer that raced the revocation (a concurrent redemption of the same code) finds it after its writes and undoes them (see `grant::revoke_grant`) | until the slot is cleared for a new grant | every revocation |
 //! | `rt:<slot>` | refresh state: nonce, generation, keyed hash of the current refresh token and of the one it replaced (which returns the same successor for 60 s; any other token we minted for the grant is reuse and revokes it) | 30 days idle, at most the grant's end | `/token` |
 //!
 //! Not stored at all: clients (the `client_id` is the HMAC-signed registration, the secret an
@@ -38,7 +39,7 @@
 //!
 //! Codes and refresh tokens are `<prefix><slot>.<nonce>.<secret>`, so each names its grant; only
 //! their keyed hash (HMAC-SHA256) is stored. Refresh tokens are derived (from the code, then from
-//! their predecessor) and tagged, so concurrent requests with one input get one output. Revoking a grant deletes `rt:` then `g:`, which also kills every access
+//! their predecessor) and tagged, so concurrent requests with one input get one output. Revoking a grant marks it in `rv:`, then deletes `rt:` then `g:`, which also kills every access
 //! token issued from it.
 //!
 //! # Keys
@@ -74,7 +75,7 @@ pub use client::{
     ClientRegistration, Registered, RegisteredClient, RegistrationError,
 };
 pub use config::{
-    Config, ConfigError, StoreLimits, DEFAULT_MAX_GRANTS, MIN_SECRET_KEY_CHARS, VARIABLES, VAR_CYBOZU_CLIENT_ID,
+    BrowserKeys, Config, ConfigError, StoreLimits, DEFAULT_MAX_GRANTS, MIN_SECRET_KEY_CHARS, VARIABLES, VAR_CYBOZU_CLIENT_ID,
     VAR_CYBOZU_CLIENT_SECRET, VAR_KINTONE_BASE_URL, VAR_MAX_GRANTS, VAR_PUBLIC_URL, VAR_SECRET_KEY,
 };
 pub use crypto::{ct_eq, random_token, sha256_b64, CryptoError};
@@ -88,7 +89,7 @@ pub use resource::{
 };
 pub use scope::{Scope, Scopes};
 pub use session::{
-    refresh_session, refresh_session_at, resolve_bearer, resolve_bearer_at, AuthError, RefreshError, Session,
+    refresh_session, refresh_session, resolve_bearer, resolve_bearer, AuthError, RefreshError, Session,
     KINTONE_EXPIRY_MARGIN_SECS,
 };
 pub use signin::{

@@ -87,13 +87,8 @@ impl From<KvError> for AuthError {
 }
 
 /// Resolve `token` for a request to `resource` (the URL the endpoint serves, e.g.
-/// `https://host/mcp`), with exactly one key-value read (the grant record).
-pub fn resolve_bearer(kv: &impl KeyValue, config: &Config, token: &str, resource: &str) -> Result<Session, AuthError> {
-    resolve_bearer_at(kv, config, token, resource, platform::now_unix())
-}
-
-/// [`resolve_bearer`] at a given time.
-pub fn resolve_bearer_at(
+/// `https://host/mcp`) at `now`, with exactly one key-value read (the grant record).
+pub fn resolve_bearer(
     kv: &impl KeyValue,
     config: &Config,
     token: &str,
@@ -160,16 +155,6 @@ impl From<KvError> for RefreshError {
 /// token valid and returns no new one) and the last write wins. The refresh token is only ever
 /// replaced by one Cybozu sent, never dropped.
 pub async fn refresh_session(
-    kv: &impl KeyValue,
-    config: &Config,
-    http: &impl HttpClient,
-    session: &Session,
-) -> Result<Session, RefreshError> {
-    refresh_session_at(kv, config, http, session, platform::now_unix()).await
-}
-
-/// [`refresh_session`] at a given time.
-pub async fn refresh_session_at(
     kv: &impl KeyValue,
     config: &Config,
     http: &impl HttpClient,
@@ -266,7 +251,7 @@ mod tests {
             writes: Cell::new(0),
         };
         let tokens = active_grant(&store.inner, &config, 100);
-        let session = resolve_bearer_at(&store, &config, tokens.access_token.expose_secret(), MCP, 200).unwrap();
+        let session = resolve_bearer(&store, &config, tokens.access_token.expose_secret(), MCP, 200).unwrap();
         assert_eq!((store.reads.get(), store.writes.get()), (1, 0));
         assert_eq!(session.kintone_access_token.expose_secret(), "kintone-access-1");
         assert_eq!(session.kintone_expires_at, 10_000);
@@ -275,7 +260,7 @@ mod tests {
         assert!(!format!("{session:?}").contains("kintone-access-1"));
         // A bad token costs no read at all.
         assert!(matches!(
-            resolve_bearer_at(&store, &config, "kat_garbage", MCP, 200),
+            resolve_bearer(&store, &config, "kat_garbage", MCP, 200),
             Err(AuthError::InvalidToken)
         ));
         assert_eq!(store.reads.get(), 1);
@@ -287,26 +272,26 @@ mod tests {
         let t = active_grant(&kv, &config, 100);
         let at = t.access_token.expose_secret();
         assert!(matches!(
-            resolve_bearer_at(&kv, &config, at, MCP, 100 + 3600),
+            resolve_bearer(&kv, &config, at, MCP, 100 + 3600),
             Err(AuthError::Expired)
         ));
         assert!(matches!(
-            resolve_bearer_at(&kv, &config, at, "https://mcp.example.com/sse", 200),
+            resolve_bearer(&kv, &config, at, "https://mcp.example.com/sse", 200),
             Err(AuthError::WrongAudience)
         ));
         assert!(matches!(
-            resolve_bearer_at(&kv, &config, at, "https://other.example.com/mcp", 200),
+            resolve_bearer(&kv, &config, at, "https://other.example.com/mcp", 200),
             Err(AuthError::WrongAudience)
         ));
-        assert!(resolve_bearer_at(&kv, &config, at, "https://MCP.example.com/mcp/", 200).is_ok());
+        assert!(resolve_bearer(&kv, &config, at, "https://MCP.example.com/mcp/", 200).is_ok());
         // A refresh token is not an access token.
         assert!(matches!(
-            resolve_bearer_at(&kv, &config, t.refresh_token.expose_secret(), MCP, 200),
+            resolve_bearer(&kv, &config, t.refresh_token.expose_secret(), MCP, 200),
             Err(AuthError::InvalidToken)
         ));
         assert!(revoke_token(&kv, &config, t.refresh_token.expose_secret(), "kc1.client").unwrap());
         assert!(matches!(
-            resolve_bearer_at(&kv, &config, at, MCP, 200),
+            resolve_bearer(&kv, &config, at, MCP, 200),
             Err(AuthError::Revoked)
         ));
     }
@@ -316,8 +301,8 @@ mod tests {
         let (kv, config) = (MemoryStore::new(), test_config());
         let t = active_grant(&kv, &config, 100);
         let t2 = refresh_tokens(&kv, &config, refresh_with(t.refresh_token.expose_secret()), 200).unwrap();
-        assert!(resolve_bearer_at(&kv, &config, t.access_token.expose_secret(), MCP, 300).is_ok());
-        assert!(resolve_bearer_at(&kv, &config, t2.access_token.expose_secret(), MCP, 300).is_ok());
+        assert!(resolve_bearer(&kv, &config, t.access_token.expose_secret(), MCP, 300).is_ok());
+        assert!(resolve_bearer(&kv, &config, t2.access_token.expose_secret(), MCP, 300).is_ok());
     }
 
     #[test]
@@ -334,7 +319,7 @@ mod tests {
             150,
         )
         .unwrap();
-        let session = resolve_bearer_at(&kv, &config, narrowed.access_token.expose_secret(), MCP, 200).unwrap();
+        let session = resolve_bearer(&kv, &config, narrowed.access_token.expose_secret(), MCP, 200).unwrap();
         assert!(session.require(Scope::AppRecordRead.into()).is_ok());
         let missing = session
             .require(Scopes::parse_lenient("k:app_record:read k:app_record:write"))
@@ -348,22 +333,22 @@ mod tests {
         let fake = FakeTokenEndpoint::new();
         fake.add_code("unused", "kintone-access-1", "kintone-refresh-1");
         let t = active_grant(&kv, &config, 100);
-        let session = resolve_bearer_at(&kv, &config, t.access_token.expose_secret(), MCP, 200).unwrap();
+        let session = resolve_bearer(&kv, &config, t.access_token.expose_secret(), MCP, 200).unwrap();
         assert!(!session.kintone_token_expired(200));
         assert!(session.kintone_token_expired(10_000 - KINTONE_EXPIRY_MARGIN_SECS));
         // kintone answered 401 CB_OA01 before the announced expiry: refresh anyway.
-        let fresh = refresh_session_at(&kv, &config, &fake, &session, 3_000).await.unwrap();
+        let fresh = refresh_session(&kv, &config, &fake, &session, 3_000).await.unwrap();
         assert_eq!(fresh.kintone_access_token.expose_secret(), "refreshed-1");
         assert_eq!(fresh.kintone_expires_at, 3_000 + 3600);
         // The next request sees the new token; nothing is in clear in the store.
-        let again = resolve_bearer_at(&kv, &config, t.access_token.expose_secret(), MCP, 3_001).unwrap();
+        let again = resolve_bearer(&kv, &config, t.access_token.expose_secret(), MCP, 3_001).unwrap();
         assert_eq!(again.kintone_access_token.expose_secret(), "refreshed-1");
         for value in kv.snapshot().values() {
             let text = String::from_utf8_lossy(value);
             assert!(!text.contains("refreshed-1") && !text.contains("kintone-refresh-1"));
         }
         // The refresh token was kept (Cybozu sent none): a second refresh works.
-        let second = refresh_session_at(&kv, &config, &fake, &again, 3_002).await.unwrap();
+        let second = refresh_session(&kv, &config, &fake, &again, 3_002).await.unwrap();
         assert_eq!(second.kintone_access_token.expose_secret(), "refreshed-2");
     }
 
@@ -374,10 +359,10 @@ mod tests {
         fake.add_code("unused", "kintone-access-1", "kintone-refresh-1");
         let t = active_grant(&kv, &config, 100);
         // Two requests resolved the same stale session; both hit kintone's 401.
-        let a = resolve_bearer_at(&kv, &config, t.access_token.expose_secret(), MCP, 200).unwrap();
-        let b = resolve_bearer_at(&kv, &config, t.access_token.expose_secret(), MCP, 200).unwrap();
-        let fresh_a = refresh_session_at(&kv, &config, &fake, &a, 201).await.unwrap();
-        let fresh_b = refresh_session_at(&kv, &config, &fake, &b, 202).await.unwrap();
+        let a = resolve_bearer(&kv, &config, t.access_token.expose_secret(), MCP, 200).unwrap();
+        let b = resolve_bearer(&kv, &config, t.access_token.expose_secret(), MCP, 200).unwrap();
+        let fresh_a = refresh_session(&kv, &config, &fake, &a, 201).await.unwrap();
+        let fresh_b = refresh_session(&kv, &config, &fake, &b, 202).await.unwrap();
         assert_eq!(fresh_a.kintone_access_token.expose_secret(), "refreshed-1");
         assert_eq!(fresh_b.kintone_access_token.expose_secret(), "refreshed-1");
         assert_eq!(
@@ -392,14 +377,14 @@ mod tests {
         let (kv, config) = (MemoryStore::new(), test_config());
         let fake = FakeTokenEndpoint::new(); // knows no refresh token: answers invalid_grant
         let t = active_grant(&kv, &config, 100);
-        let session = resolve_bearer_at(&kv, &config, t.access_token.expose_secret(), MCP, 200).unwrap();
+        let session = resolve_bearer(&kv, &config, t.access_token.expose_secret(), MCP, 200).unwrap();
         assert!(matches!(
-            refresh_session_at(&kv, &config, &fake, &session, 201).await,
+            refresh_session(&kv, &config, &fake, &session, 201).await,
             Err(RefreshError::GrantRevoked)
         ));
         assert!(kv.snapshot().is_empty());
         assert!(matches!(
-            resolve_bearer_at(&kv, &config, t.access_token.expose_secret(), MCP, 202),
+            resolve_bearer(&kv, &config, t.access_token.expose_secret(), MCP, 202),
             Err(AuthError::Revoked)
         ));
     }
@@ -412,9 +397,9 @@ mod tests {
         *fake.down.borrow_mut() = true;
         let t = active_grant(&kv, &config, 100);
         let before = kv.snapshot();
-        let session = resolve_bearer_at(&kv, &config, t.access_token.expose_secret(), MCP, 200).unwrap();
+        let session = resolve_bearer(&kv, &config, t.access_token.expose_secret(), MCP, 200).unwrap();
         assert!(matches!(
-            refresh_session_at(&kv, &config, &fake, &session, 201).await,
+            refresh_session(&kv, &config, &fake, &session, 201).await,
             Err(RefreshError::Upstream(CybozuError::Unavailable(_)))
         ));
         assert_eq!(kv.snapshot(), before);
@@ -426,13 +411,13 @@ mod tests {
         let fake = FakeTokenEndpoint::new();
         fake.add_code("unused", "kintone-access-1", "kintone-refresh-1");
         let t = active_grant(&kv, &config, 100);
-        let session = resolve_bearer_at(&kv, &config, t.access_token.expose_secret(), MCP, 200).unwrap();
+        let session = resolve_bearer(&kv, &config, t.access_token.expose_secret(), MCP, 200).unwrap();
         // The revocation deleted the refresh record but the refresh's grant write lands afterwards:
         // simulate by deleting only rt: (what a revocation does first).
         let rt_key = session.grant.refresh_key();
         kv.delete(&rt_key).unwrap();
         assert!(matches!(
-            refresh_session_at(&kv, &config, &fake, &session, 201).await,
+            refresh_session(&kv, &config, &fake, &session, 201).await,
             Err(RefreshError::GrantRevoked)
         ));
         assert!(kv.snapshot().is_empty());
@@ -467,7 +452,7 @@ mod tests {
         let fake = FakeTokenEndpoint::new();
         fake.add_code("unused", "kintone-access-1", "kintone-refresh-1");
         let old = active_grant(&kv, &config, 100);
-        let session = resolve_bearer_at(&kv, &config, old.access_token.expose_secret(), MCP, 200).unwrap();
+        let session = resolve_bearer(&kv, &config, old.access_token.expose_secret(), MCP, 200).unwrap();
         let newcomer = std::cell::RefCell::new(None);
         let http = WhileCybozuAnswers {
             inner: &fake,
@@ -477,11 +462,11 @@ mod tests {
             }))),
         };
         assert!(matches!(
-            refresh_session_at(&kv, &config, &http, &session, 202).await,
+            refresh_session(&kv, &config, &http, &session, 202).await,
             Err(RefreshError::GrantRevoked)
         ));
         let newcomer = newcomer.borrow_mut().take().unwrap();
-        let fresh = resolve_bearer_at(&kv, &config, newcomer.access_token.expose_secret(), MCP, 203).unwrap();
+        let fresh = resolve_bearer(&kv, &config, newcomer.access_token.expose_secret(), MCP, 203).unwrap();
         assert_eq!(
             fresh.kintone_access_token.expose_secret(),
             "kintone-access-1",

@@ -261,7 +261,7 @@ mod tests {
         }
         // The key is derived for this purpose alone: a browser blob sealed by the config's
         // generic helper does not open as a state.
-        let blob = config.seal_for_browser("consent-form/v1", b"{}").unwrap();
+        let blob = config.browser().seal("consent-form/v1", b"{}").unwrap();
         assert!(matches!(
             finish_signin(&config, &format!("{STATE_PREFIX}{blob}"), Some(BROWSER), 101),
             Err(SigninError::UnknownState)

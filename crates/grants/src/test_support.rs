@@ -176,7 +176,7 @@ impl KeyValue for RacingStore<'_> {
 
 /// Whether `t`'s access token is accepted by the endpoint (at t = 1000).
 pub fn resolve(kv: &MemoryStore, config: &Config, t: &IssuedTokens) -> bool {
-    crate::session::resolve_bearer_at(
+    crate::session::resolve_bearer(
         kv,
         config,
         t.access_token.expose_secret(),

@@ -9,9 +9,12 @@
 
 use crate::access_token;
 use crate::crypto::{self, CryptoError};
-use crate::grant::{read_grant, read_refresh, revoke_grant, write_grant, write_refresh, Phase, RefreshRecord};
+use crate::grant::{
+    read_grant, read_refresh, revoke_grant, was_revoked, write_grant, write_refresh, GrantRecord, Phase, RefreshRecord,
+};
 use crate::grant_id::{
-    derive_refresh_token, minted_refresh_token, parse_grant_secret, same_hash, token_hash, CODE_PREFIX, REFRESH_PREFIX,
+    derive_refresh_token, minted_refresh_token, parse_grant_secret, same_hash, token_hash, GrantId, CODE_PREFIX,
+    REFRESH_PREFIX,
 };
 use crate::resource::normalize_resource;
 use crate::scope::Scopes;
@@ -102,66 +105,11 @@ pub fn redeem_code(
     r: CodeRedemption<'_>,
     now: u64,
 ) -> Result<IssuedTokens, TokenError> {
-    const UNKNOWN: TokenError = TokenError::InvalidGrant("unknown, expired or already used authorization code");
-    let (id, _) = parse_grant_secret(r.code, CODE_PREFIX).ok_or(UNKNOWN)?;
-    let mut grant = read_grant(kv, config, &id)?.ok_or(UNKNOWN)?;
+    let (id, _) = parse_grant_secret(r.code, CODE_PREFIX).ok_or(UNKNOWN_CODE)?;
+    let mut grant = read_grant(kv, config, &id)?.ok_or(UNKNOWN_CODE)?;
     let code_hash = token_hash(config, r.code);
-    let (challenge, redirect_uri, redirect_explicit) = match &grant.phase {
-        Phase::Active { spent_code_hash } if same_hash(spent_code_hash, &code_hash) => {
-            security_event(format_args!(
-                "authorization code replayed for grant slot {:x}; the grant is revoked",
-                id.slot
-            ));
-            revoke_grant(kv, &id)?;
-            return Err(TokenError::InvalidGrant(
-                "authorization code already used; every token issued from it is revoked",
-            ));
-        }
-        Phase::Active { .. } => return Err(UNKNOWN),
-        Phase::Pending { code_hash: stored, .. } if !same_hash(stored, &code_hash) => return Err(UNKNOWN),
-        Phase::Pending { code_expires_at, .. } if *code_expires_at <= now || grant.expires_at <= now => {
-            revoke_grant(kv, &id)?;
-            return Err(TokenError::InvalidGrant("authorization code expired"));
-        }
-        Phase::Pending {
-            code_challenge,
-            redirect_uri,
-            redirect_uri_explicit,
-            ..
-        } => (code_challenge.clone(), redirect_uri.clone(), *redirect_uri_explicit),
-    };
-    if grant.client_id != r.client_id {
-        return Err(TokenError::InvalidGrant(
-            "authorization code was issued to another client",
-        ));
-    }
-    match r.redirect_uri {
-        Some(given) if given != redirect_uri => {
-            return Err(TokenError::InvalidGrant(
-                "redirect_uri does not match the authorization request",
-            ))
-        }
-        None if redirect_explicit => return Err(TokenError::InvalidRequest("redirect_uri is required")),
-        _ => {}
-    }
-    if let Some(resource) = r.resource {
-        if normalize_resource(resource).as_deref() != Some(grant.resource.as_str()) {
-            return Err(TokenError::InvalidTarget(
-                "resource does not match the authorization request",
-            ));
-        }
-    }
-    let verifier = r
-        .code_verifier
-        .ok_or(TokenError::InvalidRequest("code_verifier is required (PKCE)"))?;
-    if !pkce_s256_matches(verifier, &challenge) {
-        security_event(format_args!(
-            "wrong PKCE verifier for grant slot {:x}; the code is burnt",
-            id.slot
-        ));
-        revoke_grant(kv, &id)?;
-        return Err(TokenError::InvalidGrant("PKCE verification failed"));
-    }
+    let request = pending_request(kv, &id, &grant, &code_hash, now)?;
+    check_redemption(kv, &id, &grant, &request, &r)?;
 
     // Activate: mark the code spent first, so a crash after this point makes a retry a replay
     // (revoking the grant) rather than a second set of tokens.
@@ -177,28 +125,7 @@ pub fn redeem_code(
         previous_until: 0,
         expires_at: (now + REFRESH_IDLE_SECS).min(grant.expires_at),
     };
-    // Re-read before each write (L3): a concurrent redemption of this code may already have
-    // activated the grant (then our write could only undo a kintone refresh stored since) or
-    // written the refresh state (which the client may already have rotated: writing generation 0
-    // again would sign it out). What we would write is identical to theirs, so skip it.
-    let already_active = matches!(
-        read_grant(kv, config, &id)?.map(|g| g.phase),
-        Some(Phase::Active { spent_code_hash }) if same_hash(&spent_code_hash, &code_hash)
-    );
-    if !already_active {
-        write_grant(kv, config, &id, &grant)?;
-    }
-    if read_refresh(kv, config, &id)?.is_none() {
-        write_refresh(kv, config, &id, &refresh)?;
-        // A replay that ran between our activation and this write revoked the grant (deleting
-        // `rt:` then `g:`): do not leave our refresh record behind, nor hand out tokens.
-        if read_grant(kv, config, &id)?.is_none() {
-            revoke_grant(kv, &id)?;
-            return Err(TokenError::InvalidGrant(
-                "authorization code already used; every token issued from it is revoked",
-            ));
-        }
-    }
+    activate(kv, config, &id, &grant, &code_hash, &refresh)?;
     let access_token = access_token::issue_access_token(config, &id, grant.scopes, &grant.resource, now)?;
     Ok(IssuedTokens {
         access_token,
@@ -206,6 +133,136 @@ pub fn redeem_code(
         expires_in: access_token::ACCESS_TOKEN_LIFETIME_SECS,
         scopes: grant.scopes,
     })
+}
+
+const UNKNOWN_REFRESH: TokenError = TokenError::InvalidGrant("unknown, expired or revoked refresh token");
+
+const UNKNOWN_CODE: TokenError = TokenError::InvalidGrant("unknown, expired or already used authorization code");
+
+/// What the authorization request that issued a code bound it to.
+struct PendingRequest {
+    code_challenge: String,
+    redirect_uri: String,
+    redirect_uri_explicit: bool,
+}
+
+/// The pending authorization request `code` redeems. A replayed code revokes its grant (every
+/// token issued from it dies); an expired one is collected.
+fn pending_request(
+    kv: &impl KeyValue,
+    id: &GrantId,
+    grant: &GrantRecord,
+    code_hash: &str,
+    now: u64,
+) -> Result<PendingRequest, TokenError> {
+    match &grant.phase {
+        Phase::Active { spent_code_hash } if same_hash(spent_code_hash, code_hash) => {
+            security_event(format_args!(
+                "authorization code replayed for grant slot {:x}; the grant is revoked",
+                id.slot
+            ));
+            revoke_grant(kv, id)?;
+            Err(TokenError::InvalidGrant(
+                "authorization code already used; every token issued from it is revoked",
+            ))
+        }
+        Phase::Active { .. } => Err(UNKNOWN_CODE),
+        Phase::Pending { code_hash: stored, .. } if !same_hash(stored, code_hash) => Err(UNKNOWN_CODE),
+        Phase::Pending { code_expires_at, .. } if *code_expires_at <= now || grant.expires_at <= now => {
+            revoke_grant(kv, id)?;
+            Err(TokenError::InvalidGrant("authorization code expired"))
+        }
+        Phase::Pending {
+            code_challenge,
+            redirect_uri,
+            redirect_uri_explicit,
+            ..
+        } => Ok(PendingRequest {
+            code_challenge: code_challenge.clone(),
+            redirect_uri: redirect_uri.clone(),
+            redirect_uri_explicit: *redirect_uri_explicit,
+        }),
+    }
+}
+
+/// The redemption matches the request the code was issued for: same client, redirect URI and
+/// resource, and the PKCE verifier. A wrong verifier burns the code.
+fn check_redemption(
+    kv: &impl KeyValue,
+    id: &GrantId,
+    grant: &GrantRecord,
+    request: &PendingRequest,
+    r: &CodeRedemption<'_>,
+) -> Result<(), TokenError> {
+    if grant.client_id != r.client_id {
+        return Err(TokenError::InvalidGrant(
+            "authorization code was issued to another client",
+        ));
+    }
+    match r.redirect_uri {
+        Some(given) if given != request.redirect_uri => {
+            return Err(TokenError::InvalidGrant(
+                "redirect_uri does not match the authorization request",
+            ))
+        }
+        None if request.redirect_uri_explicit => {
+            return Err(TokenError::InvalidRequest("redirect_uri is required"))
+        }
+        _ => {}
+    }
+    if let Some(resource) = r.resource {
+        if normalize_resource(resource).as_deref() != Some(grant.resource.as_str()) {
+            return Err(TokenError::InvalidTarget(
+                "resource does not match the authorization request",
+            ));
+        }
+    }
+    let verifier = r
+        .code_verifier
+        .ok_or(TokenError::InvalidRequest("code_verifier is required (PKCE)"))?;
+    if !pkce_s256_matches(verifier, &request.code_challenge) {
+        security_event(format_args!(
+            "wrong PKCE verifier for grant slot {:x}; the code is burnt",
+            id.slot
+        ));
+        revoke_grant(kv, id)?;
+        return Err(TokenError::InvalidGrant("PKCE verification failed"));
+    }
+    Ok(())
+}
+
+/// Writes the activated grant and its first refresh state.
+///
+/// Re-reads before each write (L3): a concurrent redemption of this code may already have
+/// activated the grant (then our write could only undo a kintone refresh stored since) or
+/// written the refresh state (which the client may already have rotated: writing generation 0
+/// again would sign it out). What we would write is identical to theirs, so skip it.
+fn activate(
+    kv: &impl KeyValue,
+    config: &Config,
+    id: &GrantId,
+    grant: &GrantRecord,
+    code_hash: &str,
+    refresh: &RefreshRecord,
+) -> Result<(), TokenError> {
+    const REPLAYED: TokenError =
+        TokenError::InvalidGrant("authorization code already used; every token issued from it is revoked");
+    match read_grant(kv, config, id)?.map(|g| g.phase) {
+        // A replay of this code revoked the grant since we read it: write nothing.
+        None => return Err(REPLAYED),
+        Some(Phase::Active { spent_code_hash }) if same_hash(&spent_code_hash, code_hash) => {}
+        Some(_) => write_grant(kv, config, id, grant)?,
+    }
+    if read_refresh(kv, config, id)?.is_none() {
+        write_refresh(kv, config, id, refresh)?;
+    }
+    // A replay that revoked the grant between the read above and our writes left its tombstone:
+    // undo what we wrote and hand out nothing (see `revoke_grant`).
+    if was_revoked(kv, id)? {
+        revoke_grant(kv, id)?;
+        return Err(REPLAYED);
+    }
+    Ok(())
 }
 
 /// RFC 7636 §4.6 with S256: `BASE64URL(SHA256(verifier)) == challenge`; the verifier must be
@@ -250,17 +307,16 @@ pub fn refresh_tokens(
     r: RefreshRedemption<'_>,
     now: u64,
 ) -> Result<IssuedTokens, TokenError> {
-    const UNKNOWN: TokenError = TokenError::InvalidGrant("unknown, expired or revoked refresh token");
-    let (id, secret) = parse_grant_secret(r.refresh_token, REFRESH_PREFIX).ok_or(UNKNOWN)?;
+    let (id, secret) = parse_grant_secret(r.refresh_token, REFRESH_PREFIX).ok_or(UNKNOWN_REFRESH)?;
     if !minted_refresh_token(config, &id, secret) {
-        return Err(UNKNOWN);
+        return Err(UNKNOWN_REFRESH);
     }
-    let state = read_refresh(kv, config, &id)?.ok_or(UNKNOWN)?;
+    let state = read_refresh(kv, config, &id)?.ok_or(UNKNOWN_REFRESH)?;
     let grant = match read_grant(kv, config, &id)? {
         Some(g) if g.is_active() && g.expires_at > now && state.expires_at > now => g,
         _ => {
             revoke_grant(kv, &id)?;
-            return Err(UNKNOWN);
+            return Err(UNKNOWN_REFRESH);
         }
     };
     let presented = token_hash(config, r.refresh_token);
@@ -286,20 +342,7 @@ pub fn refresh_tokens(
             return Err(TokenError::InvalidTarget("resource does not match the grant"));
         }
     }
-    let scopes = match r.scope {
-        None => grant.scopes,
-        Some(requested) => {
-            let requested = Scopes::parse_lenient(requested);
-            if !grant.scopes.contains_all(requested) {
-                return Err(TokenError::InvalidScope("scope exceeds what was granted"));
-            }
-            if requested.is_empty() {
-                grant.scopes
-            } else {
-                requested
-            }
-        }
-    };
+    let scopes = narrowed_scopes(grant.scopes, r.scope)?;
 
     let successor = if is_current {
         let successor = derive_refresh_token(config, &id, state.generation, r.refresh_token);
@@ -311,29 +354,10 @@ pub fn refresh_tokens(
             previous_until: now + REFRESH_GRACE_SECS,
             expires_at: (now + REFRESH_IDLE_SECS).min(grant.expires_at),
         };
-        // Re-read just before writing (see the race note above): write only over the state
-        // this decision was made on. Another request that rotated the same token already wrote
-        // this very successor; one that went further must not be undone; a revocation must
-        // not be undone either.
-        match read_refresh(kv, config, &id)? {
-            Some(now_stored) if now_stored == state => write_refresh(kv, config, &id, &rotated)?,
-            Some(now_stored) if now_stored.generation > state.generation => {}
-            _ => return Err(UNKNOWN),
-        }
+        write_rotation(kv, config, &id, &state, &rotated)?;
         successor
     } else {
-        // Within the grace: the successor of `previous` is `current`, by construction. Check it
-        // rather than assume it, so a state that does not fit is refused.
-        let successor = derive_refresh_token(config, &id, state.generation.saturating_sub(1), r.refresh_token);
-        if state.generation == 0 || !same_hash(&token_hash(config, &successor), &state.current) {
-            security_event(format_args!(
-                "refresh state of grant slot {:x} is inconsistent; the grant is revoked",
-                id.slot
-            ));
-            revoke_grant(kv, &id)?;
-            return Err(UNKNOWN);
-        }
-        successor
+        grace_successor(kv, config, &id, &state, r.refresh_token)?
     };
 
     let access_token = access_token::issue_access_token(config, &id, scopes, &grant.resource, now)?;
@@ -343,6 +367,58 @@ pub fn refresh_tokens(
         expires_in: access_token::ACCESS_TOKEN_LIFETIME_SECS,
         scopes,
     })
+}
+
+/// The scopes a refresh asks for (RFC 6749 §6): none or empty keeps the grant's; more than the
+/// grant's is refused.
+fn narrowed_scopes(granted: Scopes, requested: Option<&str>) -> Result<Scopes, TokenError> {
+    let Some(requested) = requested else {
+        return Ok(granted);
+    };
+    let requested = Scopes::parse_lenient(requested);
+    if !granted.contains_all(requested) {
+        return Err(TokenError::InvalidScope("scope exceeds what was granted"));
+    }
+    Ok(if requested.is_empty() { granted } else { requested })
+}
+
+/// Writes the rotated state, but only over the state the decision was made on: re-read just
+/// before writing (see the race note on `refresh_tokens`). Another request that rotated the
+/// same token already wrote this very successor; one that went further must not be undone; a
+/// revocation must not be undone either.
+fn write_rotation(
+    kv: &impl KeyValue,
+    config: &Config,
+    id: &GrantId,
+    decided_on: &RefreshRecord,
+    rotated: &RefreshRecord,
+) -> Result<(), TokenError> {
+    match read_refresh(kv, config, id)? {
+        Some(now_stored) if now_stored == *decided_on => Ok(write_refresh(kv, config, id, rotated)?),
+        Some(now_stored) if now_stored.generation > decided_on.generation => Ok(()),
+        _ => Err(UNKNOWN_REFRESH),
+    }
+}
+
+/// The previous token within its grace: the successor of `previous` is `current`, by
+/// construction. Checked rather than assumed, so a state that does not fit is refused.
+fn grace_successor(
+    kv: &impl KeyValue,
+    config: &Config,
+    id: &GrantId,
+    state: &RefreshRecord,
+    presented_token: &str,
+) -> Result<String, TokenError> {
+    let successor = derive_refresh_token(config, id, state.generation.saturating_sub(1), presented_token);
+    if state.generation == 0 || !same_hash(&token_hash(config, &successor), &state.current) {
+        security_event(format_args!(
+            "refresh state of grant slot {:x} is inconsistent; the grant is revoked",
+            id.slot
+        ));
+        revoke_grant(kv, id)?;
+        return Err(UNKNOWN_REFRESH);
+    }
+    Ok(successor)
 }
 
 /// RFC 7009 revocation. Any of our tokens revokes its whole grant (access tokens are

@@ -28,6 +28,11 @@ use crate::jsonrpc::{Body, Incoming, JsonText, Reply};
 use crate::tools::{self, CallError, ToolProvider};
 use crate::version;
 
+mod method_error;
+use method_error::{
+    bad_meta, header_mismatch, invalid_params, method_not_found, printable, to_value, unknown_tool, MethodError,
+};
+
 /// How long clients may cache `server/discover` and `tools/list` (2026-07-28 `ttlMs`). The
 /// catalogue changes only when the deployment's configuration does.
 pub const LIST_TTL_MS: u64 = 5 * 60 * 1000;
@@ -466,26 +471,6 @@ enum CallOutcome {
     NeedsRefresh,
 }
 
-/// A JSON-RPC error with the HTTP status it calls for.
-struct MethodError {
-    error: ErrorData,
-    status: u16,
-}
-
-impl MethodError {
-    fn new(error: ErrorData, status: u16) -> Self {
-        MethodError { error, status }
-    }
-
-    fn into_reply(self, id: RequestId) -> Reply {
-        Reply::error(Some(id), self.error, self.status)
-    }
-}
-
-fn invalid_params(message: impl Into<String>) -> MethodError {
-    MethodError::new(ErrorData::invalid_params(message.into(), None), 200)
-}
-
 /// `logging/setLevel`: validates the RFC 5424 level (`-32602` otherwise) and answers `{}`.
 /// Deprecated by SEP-2577 for later revisions, but part of the handshake ones answered here.
 #[allow(deprecated)]
@@ -494,48 +479,6 @@ fn set_log_level(params: Option<&Value>) -> Result<Value, MethodError> {
     serde_json::from_value::<rmcp::model::SetLevelRequestParams>(params)
         .map_err(|e| invalid_params(format!("logging/setLevel needs params.level, one of debug, info, notice, warning, error, critical, alert, emergency: {e}")))?;
     Ok(Value::Object(Map::new()))
-}
-
-fn unknown_tool(name: &str) -> MethodError {
-    invalid_params(format!("Unknown tool: {}", printable(name)))
-}
-
-/// Missing or malformed 2026-07-28 `_meta`: HTTP 400 with -32602.
-fn bad_meta(message: impl Into<String>) -> MethodError {
-    MethodError::new(
-        ErrorData::invalid_params(format!("Invalid params: {}", message.into()), None),
-        400,
-    )
-}
-
-/// -32601 for a method this revision does not have. 2026-07-28 answers it with 404, so
-/// clients can tell it from a missing endpoint; handshake revisions answer in-band.
-fn method_not_found(method: &str, era: Era) -> MethodError {
-    MethodError::new(
-        ErrorData::new(
-            ErrorCode::METHOD_NOT_FOUND,
-            format!("Method not found: {}", printable(method)),
-            None,
-        ),
-        if era.modern { 404 } else { 200 },
-    )
-}
-
-/// A mirrored header missing or disagreeing with the body: HTTP 400 with -32020.
-fn header_mismatch(message: impl Into<String>) -> MethodError {
-    MethodError::new(
-        ErrorData::header_mismatch(format!("Header mismatch: {}", message.into()), None),
-        400,
-    )
-}
-
-fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, MethodError> {
-    serde_json::to_value(value).map_err(|e| {
-        MethodError::new(
-            ErrorData::internal_error(format!("could not encode the result: {e}"), None),
-            200,
-        )
-    })
 }
 
 /// Modern results carry `resultType`; handshake-revision results keep their historical shape without it.
@@ -557,19 +500,6 @@ pub fn is_tool_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-}
-
-/// Client-supplied names echoed in error messages: printable ASCII, bounded.
-fn printable(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .take(128)
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
-        .collect();
-    if text.chars().count() > 128 {
-        out.push('…');
-    }
-    out
 }
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ pub fn seal_consent(
         expires_at: now + CONSENT_LIFETIME_SECS,
     };
     let json = serde_json::to_vec(&form).map_err(|_| CryptoError::Seal)?;
-    config.seal_for_browser(CONSENT_PURPOSE, &json)
+    config.browser().seal(CONSENT_PURPOSE, &json)
 }
 
 /// The request sealed by [`seal_consent`], if it is ours, bound to `csrf_token` and not expired.
@@ -73,7 +73,7 @@ pub fn open_consent(
     now: u64,
 ) -> Result<AuthorizationRequest, ConsentFormError> {
     let json = config
-        .open_from_browser(CONSENT_PURPOSE, sealed)
+        .browser().open(CONSENT_PURPOSE, sealed)
         .ok_or(ConsentFormError::Invalid)?;
     let form: ConsentForm = serde_json::from_slice(&json).map_err(|_| ConsentFormError::Invalid)?;
     if !ct_eq(form.csrf_hash.as_bytes(), sha256_b64(csrf_token.as_bytes()).as_bytes()) {
@@ -120,7 +120,7 @@ struct Approvals {
 /// The browser's live approvals (a missing, forged or outdated cookie counts as none).
 fn read_approvals(config: &Config, request: &Request, now: u64) -> Vec<Approval> {
     let mut entries = cookie(request, APPROVED_COOKIE)
-        .and_then(|value| config.verify_signed(APPROVED_PURPOSE, &value))
+        .and_then(|value| config.browser().verify_signed(APPROVED_PURPOSE, &value))
         .and_then(|json| serde_json::from_slice::<Approvals>(&json).ok())
         .unwrap_or_default()
         .entries;
@@ -196,7 +196,7 @@ struct CompletedSignins {
 
 fn read_completed(config: &Config, request: &Request, now: u64) -> Vec<Completed> {
     let mut entries = cookie(request, COMPLETED_COOKIE)
-        .and_then(|value| config.verify_signed(COMPLETED_PURPOSE, &value))
+        .and_then(|value| config.browser().verify_signed(COMPLETED_PURPOSE, &value))
         .and_then(|json| serde_json::from_slice::<CompletedSignins>(&json).ok())
         .unwrap_or_default()
         .entries;
@@ -232,7 +232,7 @@ fn signed_cookie(config: &Config, name: &str, purpose: &str, payload: &impl Seri
     // Serialising these structs of strings and integers cannot fail; an empty payload would
     // simply not verify later.
     let json = serde_json::to_vec(payload).unwrap_or_default();
-    host_cookie(name, &config.sign(purpose, &json), max_age, SameSite::Lax)
+    host_cookie(name, &config.browser().sign(purpose, &json), max_age, SameSite::Lax)
 }
 
 #[cfg(test)]
@@ -390,11 +390,11 @@ mod tests {
         let json = serde_json::to_vec(&Approvals { entries: vec![entry] }).unwrap();
         for forged in [
             // Signed for another purpose (the old v1 cookie's purpose, say).
-            config.sign("approved-clients/v1", &json),
+            config.browser().sign("approved-clients/v1", &json),
             // Unsigned.
             format!(
                 "{}.AAAA",
-                config.sign(APPROVED_PURPOSE, &json).split('.').next().unwrap()
+                config.browser().sign(APPROVED_PURPOSE, &json).split('.').next().unwrap()
             ),
         ] {
             let browser = with_cookie(&format!("{APPROVED_COOKIE}={forged}"));

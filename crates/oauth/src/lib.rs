@@ -52,21 +52,10 @@ const WELL_KNOWN_AS: &str = "/.well-known/oauth-authorization-server";
 const WELL_KNOWN_OIDC: &str = "/.well-known/openid-configuration";
 const WELL_KNOWN_PRM: &str = "/.well-known/oauth-protected-resource";
 
-/// Every route of the `oauth-provider` component. A `client_id` that is an `https` URL (a
-/// Client ID Metadata Document) at `/authorize`, `/token` or `/revoke` is resolved first,
+/// Every route of the `oauth-provider` component at `now`. A `client_id` that is an `https` URL
+/// (a Client ID Metadata Document) at `/authorize`, `/token` or `/revoke` is resolved first,
 /// through `http`, from the origins `cimd` allows.
 pub async fn handle_provider(
-    config: &Config,
-    cimd: &CimdPolicy,
-    kv: &impl KeyValue,
-    http: &impl HttpClient,
-    request: &Request,
-) -> Response {
-    handle_provider_with(config, cimd, kv, http, request, platform::now_unix()).await
-}
-
-/// [`handle_provider`] at a given time (tests).
-pub async fn handle_provider_with(
     config: &Config,
     cimd: &CimdPolicy,
     kv: &impl KeyValue,
@@ -92,7 +81,7 @@ pub async fn handle_provider_with(
 
 /// The routes without outbound HTTP: a URL client id resolves only from the document cache
 /// (tests and fuzzing of everything else).
-pub fn handle_provider_at(config: &Config, kv: &impl KeyValue, request: &Request, now: u64) -> Response {
+pub fn handle_provider_cached(config: &Config, kv: &impl KeyValue, request: &Request, now: u64) -> Response {
     route(config, kv, request, now, Clients::new(config, kv, now, None))
 }
 
@@ -161,18 +150,8 @@ fn route(config: &Config, kv: &impl KeyValue, request: &Request, now: u64, clien
     }
 }
 
-/// The `/callback` route of the `cybozu-callback` component.
+/// The `/callback` route of the `cybozu-callback` component at `now`.
 pub async fn handle_callback(
-    config: &Config,
-    kv: &impl KeyValue,
-    http: &impl HttpClient,
-    request: &Request,
-) -> Response {
-    handle_callback_at(config, kv, http, request, platform::now_unix()).await
-}
-
-/// [`handle_callback`] at a given time (tests).
-pub async fn handle_callback_at(
     config: &Config,
     kv: &impl KeyValue,
     http: &impl HttpClient,

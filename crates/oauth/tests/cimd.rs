@@ -5,7 +5,7 @@
 mod support;
 
 use grants::CimdPolicy;
-use oauth::{handle_provider_with, Request, Response};
+use oauth::{handle_provider, Request, Response};
 use platform::{HttpClient, OutboundError};
 use std::cell::RefCell;
 use support::*;
@@ -69,11 +69,11 @@ async fn provider(
 ) -> Response {
     match browser {
         Some(b) => {
-            let response = handle_provider_with(&h.config, &policy(), &h.kv, docs, &b.prepare(request), now).await;
+            let response = handle_provider(&h.config, &policy(), &h.kv, docs, &b.prepare(request), now).await;
             b.absorb(&response);
             response
         }
-        None => handle_provider_with(&h.config, &policy(), &h.kv, docs, &request, now).await,
+        None => handle_provider(&h.config, &policy(), &h.kv, docs, &request, now).await,
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod support;
 
-use grants::{refresh_session_at, resolve_bearer_at, AuthError, ExposeSecret, RefreshError, Scopes};
+use grants::{refresh_session, resolve_bearer, AuthError, ExposeSecret, RefreshError, Scopes};
 use oauth::{www_authenticate, Challenge, Request};
 use serde_json::Value;
 use support::*;
@@ -87,11 +87,11 @@ async fn issuer_comes_from_the_request_when_public_url_is_unset() {
             .parse()
             .unwrap(),
     );
-    let m = json_of(&oauth::handle_provider_at(&config, &h.kv, &request, T0));
+    let m = json_of(&oauth::handle_provider_cached(&config, &h.kv, &request, T0));
     assert_eq!(m["issuer"], "http://localhost:3001");
     assert_eq!(m["token_endpoint"], "http://localhost:3001/token");
     // Without any origin information the server says what to configure.
-    let response = oauth::handle_provider_at(&config, &h.kv, &get("/.well-known/oauth-authorization-server"), T0);
+    let response = oauth::handle_provider_cached(&config, &h.kv, &get("/.well-known/oauth-authorization-server"), T0);
     assert_eq!(response.status(), 400);
     assert!(body_text(&response).contains("public_url"));
 }
@@ -152,7 +152,7 @@ async fn full_flow_issues_working_tokens_and_stores_nothing_in_clear() {
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
 
     // The endpoint's view: the token resolves to the user's kintone token, which kintone accepts.
-    let session = resolve_bearer_at(&h.kv, &h.config, &access, MCP, T0 + 10).unwrap();
+    let session = resolve_bearer(&h.kv, &h.config, &access, MCP, T0 + 10).unwrap();
     assert_eq!(session.scopes, Scopes::ALL);
     assert_eq!(session.client_id, client_id);
     assert_eq!(h.call_kintone(&session).await, (200, Some("alice".into())));
@@ -165,7 +165,7 @@ async fn full_flow_issues_working_tokens_and_stores_nothing_in_clear() {
     let access2 = rotated["access_token"].as_str().unwrap().to_owned();
     let refresh2 = rotated["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(refresh2, refresh);
-    assert!(resolve_bearer_at(&h.kv, &h.config, &access2, MCP, T0 + 101).is_ok());
+    assert!(resolve_bearer(&h.kv, &h.config, &access2, MCP, T0 + 101).is_ok());
 
     // Nothing secret is stored in clear: our code and tokens, Cybozu's tokens, the client state,
     // the CSRF token and the browser binding.
@@ -254,8 +254,8 @@ async fn two_users_get_separate_grants_and_see_their_own_kintone() {
     let bob = json_of(&h.exchange(&client_id, &bob_code, T0 + 1));
 
     let alice_session =
-        resolve_bearer_at(&h.kv, &h.config, alice["access_token"].as_str().unwrap(), MCP, T0 + 2).unwrap();
-    let bob_session = resolve_bearer_at(&h.kv, &h.config, bob["access_token"].as_str().unwrap(), MCP, T0 + 2).unwrap();
+        resolve_bearer(&h.kv, &h.config, alice["access_token"].as_str().unwrap(), MCP, T0 + 2).unwrap();
+    let bob_session = resolve_bearer(&h.kv, &h.config, bob["access_token"].as_str().unwrap(), MCP, T0 + 2).unwrap();
     assert_ne!(alice_session.grant, bob_session.grant);
     assert_ne!(
         alice_session.kintone_access_token.expose_secret(),
@@ -277,9 +277,9 @@ async fn two_users_get_separate_grants_and_see_their_own_kintone() {
         T0 + 3,
     );
     assert_eq!(response.status(), 200);
-    assert!(resolve_bearer_at(&h.kv, &h.config, alice["access_token"].as_str().unwrap(), MCP, T0 + 4).is_ok());
+    assert!(resolve_bearer(&h.kv, &h.config, alice["access_token"].as_str().unwrap(), MCP, T0 + 4).is_ok());
     assert!(matches!(
-        resolve_bearer_at(&h.kv, &h.config, bob["access_token"].as_str().unwrap(), MCP, T0 + 4),
+        resolve_bearer(&h.kv, &h.config, bob["access_token"].as_str().unwrap(), MCP, T0 + 4),
         Err(AuthError::Revoked)
     ));
 }
@@ -416,12 +416,12 @@ async fn endpoint_refreshes_the_kintone_token_through_cybozu() {
     let code = h.sign_in(&mut browser, &client_id, T0).await;
     let tokens = json_of(&h.exchange(&client_id, &code, T0));
     let access = tokens["access_token"].as_str().unwrap();
-    let session = resolve_bearer_at(&h.kv, &h.config, access, MCP, T0 + 1).unwrap();
+    let session = resolve_bearer(&h.kv, &h.config, access, MCP, T0 + 1).unwrap();
 
     // kintone says 401 CB_OA01: refresh at Cybozu, store, retry works.
     h.fake.expire_access_tokens();
     assert_eq!(h.call_kintone(&session).await.0, 401);
-    let fresh = refresh_session_at(&h.kv, &h.config, &h.http, &session, T0 + 2)
+    let fresh = refresh_session(&h.kv, &h.config, &h.http, &session, T0 + 2)
         .await
         .unwrap();
     assert_ne!(
@@ -430,7 +430,7 @@ async fn endpoint_refreshes_the_kintone_token_through_cybozu() {
     );
     assert_eq!(h.call_kintone(&fresh).await, (200, Some("alice".into())));
     // The next request resolves to the refreshed token with one read.
-    let next = resolve_bearer_at(&h.kv, &h.config, access, MCP, T0 + 3).unwrap();
+    let next = resolve_bearer(&h.kv, &h.config, access, MCP, T0 + 3).unwrap();
     assert_eq!(
         next.kintone_access_token.expose_secret(),
         fresh.kintone_access_token.expose_secret()
@@ -442,12 +442,12 @@ async fn endpoint_refreshes_the_kintone_token_through_cybozu() {
     h.fake.revoke_refresh_tokens("alice").unwrap();
     h.fake.expire_access_tokens();
     assert!(matches!(
-        refresh_session_at(&h.kv, &h.config, &h.http, &next, T0 + 4).await,
+        refresh_session(&h.kv, &h.config, &h.http, &next, T0 + 4).await,
         Err(RefreshError::GrantRevoked)
     ));
     assert_store_empty(&h);
     assert!(matches!(
-        resolve_bearer_at(&h.kv, &h.config, access, MCP, T0 + 5),
+        resolve_bearer(&h.kv, &h.config, access, MCP, T0 + 5),
         Err(AuthError::Revoked)
     ));
     let refresh = tokens["refresh_token"].as_str().unwrap();

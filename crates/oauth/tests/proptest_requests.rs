@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use grants::Config;
-use oauth::{handle_callback_at, handle_provider_at, Request};
+use oauth::{handle_callback, handle_provider_cached, Request};
 use platform::{HttpClient, KeyValue, MemoryStore, OutboundError};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -268,7 +268,7 @@ proptest! {
         let config = config();
         let kv = MemoryStore::new();
         if let Some(request) = build(&shape) {
-            let response = handle_provider_at(&config, &kv, &request, T0);
+            let response = handle_provider_cached(&config, &kv, &request, T0);
             check_response(&shape, &response)?;
             prop_assert!(kv.snapshot().is_empty(), "{:?} wrote {:?}", shape, kv.snapshot().keys().collect::<Vec<_>>());
         }
@@ -282,7 +282,7 @@ proptest! {
         let shape = Shape { method: "GET", path: "/callback".into(), query, body: Vec::new(), content_type: None, authorization: None, cookie };
         if let Some(request) = build(&shape) {
             let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-            let response = runtime.block_on(handle_callback_at(&config, &kv, &http, &request, T0));
+            let response = runtime.block_on(handle_callback(&config, &kv, &http, &request, T0));
             prop_assert!(response.status().is_client_error(), "{} for {:?}", response.status(), shape);
             prop_assert_eq!(http.calls.get(), 0, "garbage reached Cybozu");
             prop_assert!(kv.snapshot().is_empty());
@@ -299,7 +299,7 @@ proptest! {
                 "client_name": "prop", "redirect_uris": ["http://localhost:4567/cb"], "token_endpoint_auth_method": "client_secret_basic",
                 "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
             })).unwrap()).unwrap();
-        let registered = handle_provider_at(&config, &kv, &register, T0);
+        let registered = handle_provider_cached(&config, &kv, &register, T0);
         prop_assert_eq!(registered.status(), 201);
         let client: Value = serde_json::from_slice(registered.body()).unwrap();
         let client_id = client["client_id"].as_str().unwrap();
@@ -309,7 +309,7 @@ proptest! {
         let request = http::Request::builder().method("POST").uri("/token").header("host", "127.0.0.1:3000")
             .header("content-type", "application/x-www-form-urlencoded").header("authorization", format!("Basic {basic}"))
             .body(form.into_bytes()).unwrap();
-        let response = handle_provider_at(&config, &kv, &request, T0);
+        let response = handle_provider_cached(&config, &kv, &request, T0);
         prop_assert_eq!(response.status(), 401);
         let error: Value = serde_json::from_slice(response.body()).unwrap();
         prop_assert_eq!(&error["error"], "invalid_client");

@@ -4,7 +4,7 @@
 mod support;
 
 use fake_cybozu::Fault;
-use grants::{resolve_bearer_at, AuthError, CODE_LIFETIME_SECS};
+use grants::{resolve_bearer, AuthError, CODE_LIFETIME_SECS};
 use support::*;
 
 fn error_of(response: &oauth::Response) -> String {
@@ -166,12 +166,12 @@ async fn code_replay_is_refused_and_revokes_the_grant() {
     let (client_id, code) = signed_in(&h).await;
     let first = json_of(&h.exchange(&client_id, &code, T0 + 1));
     let access = first["access_token"].as_str().unwrap();
-    assert!(resolve_bearer_at(&h.kv, &h.config, access, MCP, T0 + 2).is_ok());
+    assert!(resolve_bearer(&h.kv, &h.config, access, MCP, T0 + 2).is_ok());
     let replay = h.exchange(&client_id, &code, T0 + 3);
     assert_eq!(replay.status(), 400);
     assert_eq!(error_of(&replay), "invalid_grant");
     assert!(matches!(
-        resolve_bearer_at(&h.kv, &h.config, access, MCP, T0 + 4),
+        resolve_bearer(&h.kv, &h.config, access, MCP, T0 + 4),
         Err(AuthError::Revoked)
     ));
     assert_eq!(
@@ -269,11 +269,11 @@ async fn tokens_for_another_resource_are_refused() {
     let tokens = json_of(&h.exchange(&client_id, &code, T0 + 2));
     let access = tokens["access_token"].as_str().unwrap();
     assert!(matches!(
-        resolve_bearer_at(&h.kv, &h.config, access, &format!("{ISSUER}/sse"), T0 + 3),
+        resolve_bearer(&h.kv, &h.config, access, &format!("{ISSUER}/sse"), T0 + 3),
         Err(AuthError::WrongAudience)
     ));
     assert!(matches!(
-        resolve_bearer_at(&h.kv, &h.config, access, "https://other.example.com/mcp", T0 + 3),
+        resolve_bearer(&h.kv, &h.config, access, "https://other.example.com/mcp", T0 + 3),
         Err(AuthError::WrongAudience)
     ));
     // At refresh.
@@ -568,7 +568,7 @@ async fn revoked_tokens_stop_working() {
         T0 + 2,
     );
     assert_eq!(response.status(), 200);
-    assert!(resolve_bearer_at(&h.kv, &h.config, access, MCP, T0 + 2).is_ok());
+    assert!(resolve_bearer(&h.kv, &h.config, access, MCP, T0 + 2).is_ok());
     // Garbage: 200.
     assert_eq!(
         h.provider(
@@ -606,7 +606,7 @@ async fn revoked_tokens_stop_working() {
     );
     assert_eq!(response.status(), 200);
     assert!(matches!(
-        resolve_bearer_at(&h.kv, &h.config, access, MCP, T0 + 4),
+        resolve_bearer(&h.kv, &h.config, access, MCP, T0 + 4),
         Err(AuthError::Revoked)
     ));
     assert_eq!(error_of(&h.refresh(&client_id, refresh, T0 + 4)), "invalid_grant");
@@ -693,7 +693,7 @@ async fn the_consent_page_lists_only_the_scopes_asked_for() {
     let code = query_of(location(&back))["code"].clone();
     let tokens = json_of(&h.exchange(&client_id, &code, T0));
     assert_eq!(tokens["scope"], "k:app_record:read");
-    let session = resolve_bearer_at(&h.kv, &h.config, tokens["access_token"].as_str().unwrap(), MCP, T0).unwrap();
+    let session = resolve_bearer(&h.kv, &h.config, tokens["access_token"].as_str().unwrap(), MCP, T0).unwrap();
     assert!(session.require(grants::Scope::AppRecordWrite.into()).is_err());
 }
 

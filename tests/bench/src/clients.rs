@@ -11,8 +11,11 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
-/// The MCP protocol revision the benchmark speaks (the `MCP-Protocol-Version` header).
-pub const PROTOCOL_VERSION: &str = "2025-11-25";
+/// The MCP protocol revision the benchmark speaks (the `MCP-Protocol-Version` header): the
+/// end-to-end suites' own.
+pub use e2e::PROTOCOL_VERSION;
+pub use e2e::clients::raw::excerpt;
+use e2e::clients::sse;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -85,10 +88,9 @@ impl Streamable {
             excerpt(&text)
         );
         let reply: Value = if is_sse {
-            let data = sse_events(&text)
+            let data = sse::data_of_body(&text)
                 .into_iter()
-                .find(|(event, _)| event == "message")
-                .map(|(_, d)| d)
+                .next()
                 .context("SSE reply without a message")?;
             serde_json::from_str(&data)?
         } else {
@@ -96,26 +98,6 @@ impl Streamable {
         };
         Ok((reply, response.body.len()))
     }
-}
-
-/// Split an SSE body into (event, data) pairs; comments and ids are skipped.
-pub fn sse_events(text: &str) -> Vec<(String, String)> {
-    let mut events = Vec::new();
-    for block in text.replace("\r\n", "\n").split("\n\n") {
-        let mut event = "message".to_owned();
-        let mut data: Vec<&str> = Vec::new();
-        for line in block.lines() {
-            if let Some(v) = line.strip_prefix("event:") {
-                event = v.trim().to_owned();
-            } else if let Some(v) = line.strip_prefix("data:") {
-                data.push(v.strip_prefix(' ').unwrap_or(v));
-            }
-        }
-        if !data.is_empty() {
-            events.push((event, data.join("\n")));
-        }
-    }
-    events
 }
 
 /// Legacy HTTP+SSE: one open `GET /sse` stream (reqwest, one connection), calls POSTed to its
@@ -164,22 +146,18 @@ impl Legacy {
         let (reply_tx, replies) = mpsc::unbounded_channel::<Value>();
         let mut body = response.bytes_stream();
         tokio::spawn(async move {
-            let mut buffer = String::new();
+            let mut parser = sse::Parser::new();
             while let Some(Ok(chunk)) = body.next().await {
-                buffer.push_str(&String::from_utf8_lossy(&chunk));
-                let normalized = buffer.replace("\r\n", "\n");
-                let Some(end) = normalized.rfind("\n\n") else {
-                    buffer = normalized;
-                    continue;
-                };
-                for (event, data) in sse_events(&normalized[..end + 2]) {
+                for item in parser.feed(&chunk) {
+                    let sse::Item::Event { event, data, .. } = item else {
+                        continue;
+                    };
                     if event == "endpoint" {
                         let _ = endpoint_tx.send(data);
                     } else if let Ok(value) = serde_json::from_str::<Value>(&data) {
                         let _ = reply_tx.send(value);
                     }
                 }
-                buffer = normalized[end + 2..].to_owned();
             }
         });
         let endpoint = endpoint_rx
@@ -349,6 +327,3 @@ pub async fn cybozu_token(fake_base_url: &str, redirect_uri: &str, user: &str) -
     Ok(format!("Bearer {token}"))
 }
 
-pub fn excerpt(text: &str) -> String {
-    text.chars().take(300).collect()
-}

@@ -78,11 +78,7 @@ impl Default for Browser {
 
 impl Browser {
     pub fn new() -> Browser {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .expect("a reqwest client with static settings builds");
+        let client = crate::http_client();
         Browser {
             client,
             jar: BTreeMap::new(),

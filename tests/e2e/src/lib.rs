@@ -18,6 +18,23 @@ pub mod mcp_client;
 pub mod signin;
 
 /// The OAuth client the app uses at the fake cybozu.com.
+/// The MCP protocol revision the suites (and the bench) speak by default.
+pub const PROTOCOL_VERSION: &str = "2025-11-25";
+
+/// All six kintone scopes, as a `scope` parameter lists them.
+pub const ALL_SCOPES: &str =
+    "k:app_record:read k:app_record:write k:app_settings:read k:app_settings:write k:file:read k:file:write";
+
+/// The suites' plain HTTP client: redirects are not followed (they are what is checked) and
+/// nothing waits longer than 30 s.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("a reqwest client with static settings builds")
+}
+
 pub const CLIENT_ID: &str = "kintone-mcp-e2e";
 pub const CLIENT_SECRET: &str = "e2e-client-secret";
 /// Only for tests: a fixed secret so failures are reproducible.

@@ -2,31 +2,20 @@
 //! with our bearer token, as any MCP client sends it. It parses replies and nothing more, so
 //! suites assert on the wire shapes the endpoint really produced.
 
+use crate::clients::raw::{self, Endpoint};
 use crate::signin::{sign_in, Tokens};
 use crate::App;
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The protocol revision these suites speak.
-pub const PROTOCOL_VERSION: &str = "2025-11-25";
-
-/// One user's MCP connection to `/mcp`.
+/// One user's MCP connection to `/mcp`: the raw endpoint helper plus request ids and the
+/// checks every JSON-RPC reply must pass. (`Endpoint`'s `Debug` keeps the token out of output.)
+#[derive(Debug)]
 pub struct McpClient {
-    http: reqwest::Client,
-    url: String,
-    bearer: String,
+    endpoint: Endpoint,
+    access_token: String,
     next_id: AtomicU64,
-}
-
-// The bearer token stays out of test output.
-impl fmt::Debug for McpClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("McpClient")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
-    }
 }
 
 /// A JSON-RPC reply: exactly one of `result` and `error`, with the HTTP status it came in.
@@ -93,9 +82,8 @@ impl McpClient {
 
     pub fn with_bearer(url: String, access_token: &str) -> McpClient {
         McpClient {
-            http: reqwest::Client::new(),
-            url,
-            bearer: format!("Bearer {access_token}"),
+            endpoint: Endpoint::new(url, Some(format!("Bearer {access_token}"))),
+            access_token: access_token.to_owned(),
             next_id: AtomicU64::new(1),
         }
     }
@@ -115,34 +103,19 @@ impl McpClient {
         if !params.is_null() {
             message["params"] = params;
         }
-        let response = self
-            .http
-            .post(&self.url)
-            .header("authorization", &self.bearer)
-            .header("mcp-protocol-version", PROTOCOL_VERSION)
-            .header("accept", "application/json, text/event-stream")
-            .header("content-type", "application/json")
-            .body(message.to_string())
-            .send()
+        let sent = raw::send(self.endpoint.post().body(message.to_string()))
             .await
-            .with_context(|| format!("POST {} {method}", self.url))?;
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let body = response.text().await.context("reading the MCP reply")?;
+            .with_context(|| format!("POST {} {method}", self.endpoint.url))?;
+        let (status, body) = (sent.status, sent.text);
         ensure!(
             status != 401 && status != 403,
             "{method}: HTTP {status} (not authorized): {body}"
         );
-        let reply: Value = if content_type.starts_with("text/event-stream") {
-            sse_message(&body).with_context(|| format!("{method}: no JSON-RPC message in the event stream: {body}"))?
-        } else {
-            serde_json::from_str(&body).with_context(|| format!("{method}: HTTP {status}, body is not JSON: {body}"))?
-        };
+        let reply = sent.json;
+        ensure!(
+            !reply.is_null(),
+            "{method}: HTTP {status}, no JSON-RPC message in the body: {body}"
+        );
         ensure!(reply["jsonrpc"] == "2.0", "{method}: not a JSON-RPC 2.0 reply: {reply}");
         ensure!(
             reply["id"] == json!(id),
@@ -208,41 +181,9 @@ impl McpClient {
             "{name}: a CallToolResult needs content: {raw}"
         );
         ensure!(
-            !raw.to_string().contains(self.bearer.trim_start_matches("Bearer ")),
+            !raw.to_string().contains(&self.access_token),
             "{name}: the result carries our access token"
         );
         Ok(ToolCall { raw })
-    }
-}
-
-/// The JSON of the first `data:` event carrying a JSON-RPC message.
-fn sse_message(body: &str) -> Option<Value> {
-    for event in body.split("\n\n") {
-        let data: Vec<&str> = event
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .map(|d| d.strip_prefix(' ').unwrap_or(d))
-            .collect();
-        if data.is_empty() {
-            continue;
-        }
-        if let Ok(value) = serde_json::from_str::<Value>(&data.join("\n")) {
-            if value.get("jsonrpc").is_some() {
-                return Some(value);
-            }
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sse_bodies_yield_their_message() {
-        let body = "event: message\nid: 1\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\n\ndata: ignored\n\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}\n\n";
-        assert_eq!(sse_message(body).unwrap()["id"], 2);
-        assert!(sse_message(": keep-alive\n\n").is_none());
     }
 }

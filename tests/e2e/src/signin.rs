@@ -114,7 +114,7 @@ pub struct Discovery {
 /// RFC 9728 metadata at the path-inserted URL for `resource_path`, then RFC 8414 metadata of
 /// the authorization server it names.
 pub async fn discover(app: &App, resource_path: &str) -> Result<Discovery> {
-    let http = plain_client();
+    let http = crate::http_client();
     let prm_url = app.url(&format!("/.well-known/oauth-protected-resource{resource_path}"));
     let prm: Value = get_json(&http, &prm_url).await?;
     let resource = text_field(&prm, "resource")?;
@@ -196,7 +196,7 @@ impl JsonReply {
 
 /// POST client metadata to `/register` and return the answer as is.
 pub async fn register_raw(app: &App, metadata: &Value) -> Result<JsonReply> {
-    let response = plain_client()
+    let response = crate::http_client()
         .post(app.url("/register"))
         .json(metadata)
         .send()
@@ -591,7 +591,7 @@ pub async fn post_form(app: &App, path: &str, form: &[(&str, &str)], authorizati
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
         .finish();
-    let mut request = plain_client()
+    let mut request = crate::http_client()
         .post(app.url(path))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body);
@@ -628,13 +628,6 @@ fn form_encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-fn plain_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .expect("a reqwest client with static settings builds")
-}
 
 async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value> {
     let response = http

@@ -58,10 +58,7 @@ where
 /// A Cybozu access token for alice straight from the fake (authorization code flow with the
 /// app's own client), for the direct calls.
 async fn cybozu_token(app: &App) -> String {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = e2e::http_client();
     let redirect_uri = app.url("/callback");
     let authorize = http
         .get(format!("{}/oauth2/authorization", app.fake_base_url))

@@ -122,7 +122,7 @@ async fn claudes_documented_client_sees_this_metadata_and_this_first_authorize_e
     let discovery = signin::discover(&app, "/mcp").await.unwrap();
     let mut flow = Flow::with_client(&app, discovery, cimd_origin::client(&client_id, CALLBACK)).unwrap();
     flow.scope = Some(
-        "k:app_record:read k:app_record:write k:app_settings:read k:app_settings:write k:file:read k:file:write".into(),
+        e2e::ALL_SCOPES.into(),
     );
     let page = flow.open_authorize(&[]).await.unwrap();
     assert_eq!(page.status, 200, "{}", page.body);

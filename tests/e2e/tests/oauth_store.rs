@@ -21,10 +21,7 @@ impl RecordingProxy {
     async fn start(upstream: String) -> RecordingProxy {
         let cybozu_tokens = Arc::new(Mutex::new(vec![]));
         let recorded = cybozu_tokens.clone();
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let http = e2e::http_client();
         let handler = move |request: axum::extract::Request| {
             let (http, upstream, recorded) = (http.clone(), upstream.clone(), recorded.clone());
             async move {

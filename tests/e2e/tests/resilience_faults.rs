@@ -169,7 +169,7 @@ async fn post_mcp(app: &App, bearer: &str, message: &Value) -> (u16, Option<Stri
     let response = reqwest::Client::new()
         .post(app.url("/mcp"))
         .header("authorization", bearer)
-        .header("mcp-protocol-version", e2e::mcp_client::PROTOCOL_VERSION)
+        .header("mcp-protocol-version", e2e::PROTOCOL_VERSION)
         .header("accept", "application/json, text/event-stream")
         .header("content-type", "application/json")
         .body(message.to_string())

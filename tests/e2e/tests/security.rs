@@ -20,7 +20,7 @@
 //! | M4: a forged grant record re-pointing a user's kintone tokens to the attacker's code | `security/token_store.rs` `m4_a_forged_grant_record_is_refused_and_nothing_reaches_kintone` |
 //! | L2: automated sign-ins evicting other users' grants | `security/token_store.rs` `l2_automated_sign_ins_cannot_evict_another_users_grant` |
 //! | L2: one client accumulating grants | `security/token_store.rs` `l2_one_client_keeps_at_most_five_grants_replacing_its_oldest` |
-//! | L3: concurrent redemptions of one code giving two token sets | `security/token_store.rs` `l3_concurrent_redemptions_of_one_code_never_give_two_refresh_tokens` |
+//! | L3: concurrent redemptions of one code giving two token sets, or a redemption writing after a replay revoked the grant and bringing it back (unit: `a_redemption_that_writes_after_a_replay_revoked_the_grant_undoes_its_writes`) | `security/token_store.rs` `l3_concurrent_redemptions_of_one_code_never_give_two_refresh_tokens` |
 //! | refresh by a client registered without the `refresh_token` grant type | `security/token_store.rs` `a_client_registered_without_refresh_token_cannot_refresh` |
 //! | a client secret sent another way than the registered `token_endpoint_auth_method` | `security/token_store.rs` `a_confidential_client_must_use_its_registered_authentication_method` |
 //! | H1: tool calls spelt with JSON escapes (`tools\/call`, `\u` in method or name), escaped batches, legacy `/sse/message` beyond the token's scopes | `security/tool_scopes.rs` `escaped_tool_calls_need_their_scope_on_mcp_and_post_sse`, `a_batch_with_one_call_beyond_the_token_is_refused_whole`, `an_escaped_call_on_a_legacy_sse_session_is_refused_and_never_queued` |
@@ -144,10 +144,7 @@ async fn an_access_token_in_the_query_string_is_not_accepted() {
 #[tokio::test]
 async fn hostile_oauth_inputs_over_http_are_refused_and_change_nothing() {
     let app = App::start().await.unwrap();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = e2e::http_client();
     let long = "A".repeat(64 * 1024);
     // URIs are limited to 64 KiB by the http crate on the client side already.
     let long_query = "A".repeat(8 * 1024);

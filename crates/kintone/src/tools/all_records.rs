@@ -48,6 +48,33 @@ pub(super) async fn call<H: HttpClient>(kc: &Kintone<'_, H>, name: &str, args: &
     })
 }
 
+/// The next page in `$id` order: records after `last_id` that match `condition`.
+fn page_after_id(condition: &str, last_id: Option<u64>, wanted: usize) -> String {
+    let mut filter = match (last_id, condition.is_empty()) {
+        (None, true) => String::new(),
+        (None, false) => format!("({condition})"),
+        (Some(last), true) => format!("$id > {last}"),
+        (Some(last), false) => format!("$id > {last} and ({condition})"),
+    };
+    if !filter.is_empty() {
+        filter.push(' ');
+    }
+    format!("{filter}order by $id asc limit {wanted}")
+}
+
+/// The page at `offset` in the caller's own order (kintone caps the offset at 10,000).
+fn page_at_offset(condition: &str, order_by: Option<&str>, wanted: usize, offset: usize) -> String {
+    let condition = if condition.is_empty() {
+        String::new()
+    } else {
+        format!("{condition} ")
+    };
+    format!(
+        "{condition}order by {} limit {wanted} offset {offset}",
+        order_by.unwrap_or("$id asc")
+    )
+}
+
 async fn get_all_records<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Outcome {
     let app = args.id("appId")?;
     let query = args.opt_str("query")?.unwrap_or("");
@@ -78,30 +105,13 @@ async fn get_all_records<H: HttpClient>(kc: &Kintone<'_, H>, args: &Args) -> Out
     loop {
         let wanted = (max - records.len()).min(MAX_READ as usize);
         let page_query = if by_id {
-            let mut filter = match (last_id, parts.condition.is_empty()) {
-                (None, true) => String::new(),
-                (None, false) => format!("({})", parts.condition),
-                (Some(last), true) => format!("$id > {last}"),
-                (Some(last), false) => format!("$id > {last} and ({})", parts.condition),
-            };
-            if !filter.is_empty() {
-                filter.push(' ');
-            }
-            format!("{filter}order by $id asc limit {wanted}")
+            page_after_id(parts.condition, last_id, wanted)
         } else {
             let offset = records.len();
             if offset > MAX_OFFSET as usize {
                 break;
             }
-            let condition = if parts.condition.is_empty() {
-                String::new()
-            } else {
-                format!("{} ", parts.condition)
-            };
-            format!(
-                "{condition}order by {} limit {wanted} offset {offset}",
-                parts.order_by.unwrap_or("$id asc")
-            )
+            page_at_offset(parts.condition, parts.order_by, wanted, offset)
         };
         let mut params = json!({"app": app, "query": page_query, "totalCount": total.is_none()});
         if let Some(fields) = &fields {

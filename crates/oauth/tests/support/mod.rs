@@ -5,7 +5,7 @@
 
 use fake_cybozu::{FakeConfig, FakeCybozu};
 use grants::{Config, ExposeSecret, Session};
-use oauth::{handle_callback_at, handle_provider_at, Request, Response};
+use oauth::{handle_callback, handle_provider_cached, Request, Response};
 use platform::{HttpClient, MemoryStore, OutboundError};
 use serde_json::Value;
 use std::cell::RefCell;
@@ -117,11 +117,11 @@ impl Harness {
     }
 
     pub fn provider(&self, request: Request, now: u64) -> Response {
-        handle_provider_at(&self.config, &self.kv, &request, now)
+        handle_provider_cached(&self.config, &self.kv, &request, now)
     }
 
     pub async fn callback(&self, request: Request, now: u64) -> Response {
-        handle_callback_at(&self.config, &self.kv, &self.http, &request, now).await
+        handle_callback(&self.config, &self.kv, &self.http, &request, now).await
     }
 
     /// Register a public client the way mcp-remote does; returns the client id.

@@ -63,7 +63,7 @@ impl Endpoint {
             http,
             url: url.into(),
             authorization,
-            protocol_version: Some("2025-11-25".to_owned()),
+            protocol_version: Some(crate::PROTOCOL_VERSION.to_owned()),
         }
     }
 

@@ -22,10 +22,7 @@ async fn replaying_the_approve_post_500_times_stores_nothing_and_a_real_sign_in_
     let mut attacker = Flow::new(&app, "/mcp").await.unwrap();
     let form = attacker.consent().await.unwrap();
     let before = snapshot(&app);
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = e2e::http_client();
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
             ("request", form.request.as_str()),

@@ -22,10 +22,7 @@ async fn authorize(app: &App, client_id: &str, redirect_uri: &str) -> reqwest::R
             ("resource", &app.url("/mcp")),
         ])
         .finish();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = e2e::http_client();
     client
         .get(app.url(&format!("/authorize?{query}")))
         .send()

@@ -8,7 +8,6 @@
 //! writing tool sends a write; a tool that sends PUT or DELETE is destructive; an additive tool
 //! sends only POSTs).
 
-#![allow(dead_code)]
 
 use e2e::mcp_client::{McpClient, RpcReply, ToolCall};
 use e2e::{App, FakeCybozu, Options};

@@ -75,8 +75,9 @@ pub use client::{
     ClientRegistration, Registered, RegisteredClient, RegistrationError,
 };
 pub use config::{
-    BrowserKeys, Config, ConfigError, StoreLimits, DEFAULT_MAX_GRANTS, MIN_SECRET_KEY_CHARS, VARIABLES, VAR_CYBOZU_CLIENT_ID,
-    VAR_CYBOZU_CLIENT_SECRET, VAR_KINTONE_BASE_URL, VAR_MAX_GRANTS, VAR_PUBLIC_URL, VAR_SECRET_KEY,
+    BrowserKeys, Config, ConfigError, StoreLimits, DEFAULT_MAX_GRANTS, MIN_SECRET_KEY_CHARS, VARIABLES,
+    VAR_CYBOZU_CLIENT_ID, VAR_CYBOZU_CLIENT_SECRET, VAR_KINTONE_BASE_URL, VAR_MAX_GRANTS, VAR_PUBLIC_URL,
+    VAR_SECRET_KEY,
 };
 pub use crypto::{ct_eq, random_token, sha256_b64, CryptoError};
 pub use cybozu::{exchange_code, refresh_kintone_token, CybozuError, KintoneTokens};
@@ -88,10 +89,7 @@ pub use resource::{
     SPIN_FULL_URL_HEADER,
 };
 pub use scope::{Scope, Scopes};
-pub use session::{
-    refresh_session, refresh_session, resolve_bearer, resolve_bearer, AuthError, RefreshError, Session,
-    KINTONE_EXPIRY_MARGIN_SECS,
-};
+pub use session::{refresh_session, resolve_bearer, AuthError, RefreshError, Session, KINTONE_EXPIRY_MARGIN_SECS};
 pub use signin::{
     begin_signin, finish_signin, is_browser_binding, new_browser_binding, AuthorizationRequest, CompletedSignin,
     SigninError, SIGNIN_LIFETIME_SECS,

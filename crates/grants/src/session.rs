@@ -213,7 +213,9 @@ pub async fn refresh_session(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{active_grant, config_with, refresh_with, test_config, FakeTokenEndpoint};
+    use crate::test_support::{
+        active_grant, assert_no_grant_records, config_with, refresh_with, test_config, FakeTokenEndpoint,
+    };
     use crate::token_endpoint::{refresh_tokens, revoke_token, RefreshRedemption};
     use platform::MemoryStore;
     use std::cell::Cell;
@@ -382,7 +384,7 @@ mod tests {
             refresh_session(&kv, &config, &fake, &session, 201).await,
             Err(RefreshError::GrantRevoked)
         ));
-        assert!(kv.snapshot().is_empty());
+        assert_no_grant_records(&kv);
         assert!(matches!(
             resolve_bearer(&kv, &config, t.access_token.expose_secret(), MCP, 202),
             Err(AuthError::Revoked)
@@ -420,7 +422,7 @@ mod tests {
             refresh_session(&kv, &config, &fake, &session, 201).await,
             Err(RefreshError::GrantRevoked)
         ));
-        assert!(kv.snapshot().is_empty());
+        assert_no_grant_records(&kv);
     }
 
     /// Runs `before` once, when the first request goes out: something another request does while

@@ -113,6 +113,12 @@ pub fn active_grant(kv: &MemoryStore, config: &Config, now: u64) -> IssuedTokens
     redeem_code(kv, config, redemption(code.expose_secret()), now).unwrap()
 }
 
+/// Asserts that no grant or refresh record is left: only revocation marks (`rv:`) may remain.
+pub fn assert_no_grant_records(kv: &MemoryStore) {
+    let keys: Vec<String> = kv.snapshot().into_keys().collect();
+    assert!(keys.iter().all(|k| k.starts_with("rv:")), "records left: {keys:?}");
+}
+
 type Hook<'a> = Box<dyn FnOnce(&MemoryStore) + 'a>;
 
 /// A store that runs `hook` once, just before the `nth` operation (`get`/`set`) on `key`: a

@@ -205,9 +205,7 @@ fn check_redemption(
                 "redirect_uri does not match the authorization request",
             ))
         }
-        None if request.redirect_uri_explicit => {
-            return Err(TokenError::InvalidRequest("redirect_uri is required"))
-        }
+        None if request.redirect_uri_explicit => return Err(TokenError::InvalidRequest("redirect_uri is required")),
         _ => {}
     }
     if let Some(resource) = r.resource {

@@ -14,7 +14,7 @@
 //! exchange and answers 401, so the client signs in again; nothing was half-sent.
 
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, DiscoverResult, ErrorCode, ErrorData, Implementation, InitializeResult,
+    CacheScope, CallToolRequestParams, DiscoverResult, ErrorData, Implementation, InitializeResult,
     PaginatedRequestParams, ProtocolVersion, RequestId, RequestMetaObject, ResultType, ServerCapabilities,
     ToolsCapability,
 };

@@ -73,7 +73,8 @@ pub fn open_consent(
     now: u64,
 ) -> Result<AuthorizationRequest, ConsentFormError> {
     let json = config
-        .browser().open(CONSENT_PURPOSE, sealed)
+        .browser()
+        .open(CONSENT_PURPOSE, sealed)
         .ok_or(ConsentFormError::Invalid)?;
     let form: ConsentForm = serde_json::from_slice(&json).map_err(|_| ConsentFormError::Invalid)?;
     if !ct_eq(form.csrf_hash.as_bytes(), sha256_b64(csrf_token.as_bytes()).as_bytes()) {
@@ -394,7 +395,12 @@ mod tests {
             // Unsigned.
             format!(
                 "{}.AAAA",
-                config.browser().sign(APPROVED_PURPOSE, &json).split('.').next().unwrap()
+                config
+                    .browser()
+                    .sign(APPROVED_PURPOSE, &json)
+                    .split('.')
+                    .next()
+                    .unwrap()
             ),
         ] {
             let browser = with_cookie(&format!("{APPROVED_COOKIE}={forged}"));

@@ -253,8 +253,7 @@ async fn two_users_get_separate_grants_and_see_their_own_kintone() {
     let bob_code = h.sign_in(&mut bob_browser, &client_id, T0).await;
     let bob = json_of(&h.exchange(&client_id, &bob_code, T0 + 1));
 
-    let alice_session =
-        resolve_bearer(&h.kv, &h.config, alice["access_token"].as_str().unwrap(), MCP, T0 + 2).unwrap();
+    let alice_session = resolve_bearer(&h.kv, &h.config, alice["access_token"].as_str().unwrap(), MCP, T0 + 2).unwrap();
     let bob_session = resolve_bearer(&h.kv, &h.config, bob["access_token"].as_str().unwrap(), MCP, T0 + 2).unwrap();
     assert_ne!(alice_session.grant, bob_session.grant);
     assert_ne!(
@@ -379,7 +378,7 @@ async fn the_upstream_request_carries_the_six_scopes_and_a_sealed_state() {
     assert!(params["state"].starts_with("s1."));
     assert!(!params["state"].contains("client") && !params["state"].contains(&client_id));
     assert!(params["state"].len() < 1024, "{}", params["state"].len());
-    assert_store_empty(&h);
+    assert_no_grant_left(&h);
     // The CSRF cookie is spent; the binding cookie is set.
     assert!(!browser.cookies.contains_key(oauth::CSRF_COOKIE));
     assert!(browser.cookies.contains_key(oauth::SIGNIN_COOKIE));
@@ -405,7 +404,7 @@ async fn denied_consent_returns_access_denied_to_the_client_and_creates_nothing(
     assert_eq!(params["error"], "access_denied");
     assert_eq!(params["state"], "client-state");
     assert_eq!(params["iss"], ISSUER);
-    assert_store_empty(&h);
+    assert_no_grant_left(&h);
 }
 
 #[tokio::test]
@@ -445,7 +444,7 @@ async fn endpoint_refreshes_the_kintone_token_through_cybozu() {
         refresh_session(&h.kv, &h.config, &h.http, &next, T0 + 4).await,
         Err(RefreshError::GrantRevoked)
     ));
-    assert_store_empty(&h);
+    assert_no_grant_left(&h);
     assert!(matches!(
         resolve_bearer(&h.kv, &h.config, access, MCP, T0 + 5),
         Err(AuthError::Revoked)

@@ -11,11 +11,11 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
+pub use e2e::clients::raw::excerpt;
+use e2e::clients::sse;
 /// The MCP protocol revision the benchmark speaks (the `MCP-Protocol-Version` header): the
 /// end-to-end suites' own.
 pub use e2e::PROTOCOL_VERSION;
-pub use e2e::clients::raw::excerpt;
-use e2e::clients::sse;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -326,4 +326,3 @@ pub async fn cybozu_token(fake_base_url: &str, redirect_uri: &str, user: &str) -
         .context("no access_token from the fake")?;
     Ok(format!("Bearer {token}"))
 }
-

@@ -628,7 +628,6 @@ fn form_encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-
 async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value> {
     let response = http
         .get(url)

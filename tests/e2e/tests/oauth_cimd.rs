@@ -121,9 +121,7 @@ async fn claudes_documented_client_sees_this_metadata_and_this_first_authorize_e
     // Claude's first /authorize: its client id URL, its callback, PKCE S256, state, resource.
     let discovery = signin::discover(&app, "/mcp").await.unwrap();
     let mut flow = Flow::with_client(&app, discovery, cimd_origin::client(&client_id, CALLBACK)).unwrap();
-    flow.scope = Some(
-        e2e::ALL_SCOPES.into(),
-    );
+    flow.scope = Some(e2e::ALL_SCOPES.into());
     let page = flow.open_authorize(&[]).await.unwrap();
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(page.header("x-frame-options"), Some("DENY"));

@@ -13,9 +13,13 @@ fn snapshot(app: &App) -> Snapshot {
     kv_store::snapshot(app).unwrap()
 }
 
-fn assert_store_empty(app: &App) {
+/// Nothing of any grant is left: only revocation marks (`rv:`) may remain.
+fn assert_no_grant_left(app: &App) {
     let keys = kv_store::keys(app).unwrap();
-    assert!(keys.is_empty(), "the store still holds {keys:?}");
+    assert!(
+        keys.iter().all(|k| k.starts_with("rv:")),
+        "the store still holds {keys:?}"
+    );
 }
 
 fn assert_store_unchanged(app: &App, before: &Snapshot, what: &str) {
@@ -116,7 +120,7 @@ async fn dangerous_redirect_uris_are_refused_at_registration() {
         );
         assert!(reply.body["client_id"].is_null());
     }
-    assert_store_empty(&app);
+    assert_no_grant_left(&app);
 }
 
 #[tokio::test]
@@ -138,7 +142,7 @@ async fn pkce_missing_or_plain_is_sent_back_to_the_client_as_invalid_request() {
         assert_eq!(params["iss"], flow.discovery.issuer);
         assert!(!params.contains_key("code"));
     }
-    assert_store_empty(&app);
+    assert_no_grant_left(&app);
 }
 
 #[tokio::test]
@@ -160,7 +164,7 @@ async fn pkce_missing_or_wrong_verifier_is_refused_at_token_and_burns_the_code()
         &flow.exchange_raw(&code, &[("code_verifier", &wrong)]).await.unwrap(),
         "wrong verifier",
     );
-    assert_store_empty(&app);
+    assert_no_grant_left(&app);
     assert_invalid_grant(
         &flow.exchange_raw(&code, &[]).await.unwrap(),
         "the right verifier after a wrong one",
@@ -181,7 +185,7 @@ async fn code_replay_is_refused_and_revokes_the_grant() {
     assert_eq!(status, 401);
     assert!(challenge.contains("invalid_token"), "{challenge}");
     assert!(signin::refresh(&app, &tokens).await.is_err());
-    assert_store_empty(&app);
+    assert_no_grant_left(&app);
 }
 
 /// The components take the time from the clock and the host cannot shift it, so the code is
@@ -215,7 +219,7 @@ async fn expired_code_is_refused_and_removed() {
             .contains("expired"),
         "{reply:?}"
     );
-    assert_store_empty(&app);
+    assert_no_grant_left(&app);
 }
 
 #[tokio::test]
@@ -247,7 +251,7 @@ async fn refresh_token_reuse_after_rotation_is_refused_and_revokes_the_grant() {
     );
     assert_eq!(mcp_status(&app, "/mcp", &third.access_token).await.0, 401);
     assert_eq!(mcp_status(&app, "/mcp", &second.access_token).await.0, 401);
-    assert_store_empty(&app);
+    assert_no_grant_left(&app);
 }
 
 #[tokio::test]
@@ -424,7 +428,7 @@ async fn callback_without_the_browser_cookie_is_refused_before_any_exchange() {
         fake.requests().iter().all(|r| r.path != "/oauth2/token"),
         "no code exchange"
     );
-    assert_store_empty(&app);
+    assert_no_grant_left(&app);
 
     // A wrong binding cookie fares the same.
     let mut forger = Browser::new();
@@ -434,7 +438,7 @@ async fn callback_without_the_browser_cookie_is_refused_before_any_exchange() {
         fake.requests().iter().all(|r| r.path != "/oauth2/token"),
         "no code exchange"
     );
-    assert_store_empty(&app);
+    assert_no_grant_left(&app);
 
     // The state is sealed, not stored (issue 11, M2): the failed attempts elsewhere leave the
     // sign-in to the browser that started it, which still finishes it.
@@ -530,13 +534,13 @@ async fn revoked_tokens_stop_working() {
     .await
     .unwrap();
     assert_invalid_grant(&reply, "a revoked grant's refresh token");
-    assert_store_empty(&app);
+    assert_no_grant_left(&app);
 
     // Revoking by refresh token works the same way.
     let second = signin::sign_in(&app, "bob", "/mcp").await.unwrap();
     assert_eq!(signin::revoke(&app, &second, &second.refresh_token).await.unwrap(), 200);
     assert_eq!(mcp_status(&app, "/mcp", &second.access_token).await.0, 401);
-    assert_store_empty(&app);
+    assert_no_grant_left(&app);
 }
 
 #[tokio::test]
@@ -571,5 +575,5 @@ async fn html_in_client_name_is_escaped_on_the_consent_page() {
     for attribute in ["Secure", "HttpOnly", "Path=/", "SameSite=Strict"] {
         assert!(attributes.contains(attribute), "{attribute} in {attributes}");
     }
-    assert_store_empty(&app);
+    assert_no_grant_left(&app);
 }

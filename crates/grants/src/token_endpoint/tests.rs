@@ -3,7 +3,7 @@ use crate::grant::CODE_LIFETIME_SECS;
 use crate::grant_table::create_grant;
 use crate::test_support::{
     active_grant, config_with, kintone_tokens, redemption, refresh_with, resolve, sample_request, test_config,
-    RacingStore, CHALLENGE, VERIFIER,
+    RacingStore, CHALLENGE, VERIFIER, assert_no_grant_records,
 };
 use platform::MemoryStore;
 use secrecy::ExposeSecret;
@@ -57,7 +57,7 @@ fn code_replay_revokes_the_grant() {
         .unwrap();
     assert_eq!(err.code(), "invalid_grant");
     assert!(err.to_string().contains("revoked"));
-    assert!(kv.snapshot().is_empty());
+    assert_no_grant_records(&kv);
     assert_eq!(
         refresh_tokens(&kv, &config, refresh_with(tokens.refresh_token.expose_secret()), 102)
             .err()
@@ -75,7 +75,7 @@ fn expired_code_is_refused_and_removed() {
         .err()
         .unwrap();
     assert_eq!(err.to_string(), "authorization code expired");
-    assert!(kv.snapshot().is_empty());
+    assert_no_grant_records(&kv);
 }
 
 #[test]
@@ -181,7 +181,7 @@ fn refresh_rotates_and_the_previous_token_returns_the_same_successor_within_the_
     let third = refresh_tokens(&kv, &config, refresh_with(r2), 300).unwrap();
     let err = refresh_tokens(&kv, &config, refresh_with(r1), 301).err().unwrap();
     assert!(err.to_string().contains("reuse"));
-    assert!(kv.snapshot().is_empty());
+    assert_no_grant_records(&kv);
     assert!(refresh_tokens(&kv, &config, refresh_with(third.refresh_token.expose_secret()), 302).is_err());
 }
 
@@ -197,7 +197,7 @@ fn the_previous_token_after_its_grace_revokes_the_grant() {
         200 + REFRESH_GRACE_SECS,
     );
     assert!(late.err().unwrap().to_string().contains("reuse"));
-    assert!(kv.snapshot().is_empty());
+    assert_no_grant_records(&kv);
     assert!(refresh_tokens(&kv, &config, refresh_with(second.refresh_token.expose_secret()), 261).is_err());
 }
 
@@ -220,7 +220,7 @@ fn presenting_the_previous_token_again_and_again_cannot_push_the_current_one_out
     let next = refresh_tokens(&kv, &config, refresh_with(victim.refresh_token.expose_secret()), 220).unwrap();
     // Once the victim has moved on, the thief's token is reuse and ends the grant for both.
     assert!(refresh_tokens(&kv, &config, refresh_with(first.refresh_token.expose_secret()), 221).is_err());
-    assert!(kv.snapshot().is_empty());
+    assert_no_grant_records(&kv);
     assert!(refresh_tokens(&kv, &config, refresh_with(next.refresh_token.expose_secret()), 222).is_err());
 }
 
@@ -304,7 +304,7 @@ fn refresh_checks_client_scope_resource_and_expiry() {
             .code(),
         "invalid_grant"
     );
-    assert!(kv.snapshot().is_empty());
+    assert_no_grant_records(&kv);
 }
 
 #[test]
@@ -332,13 +332,13 @@ fn revocation_by_either_token_removes_everything_but_only_for_the_owner() {
     assert!(!revoke_token(&kv, &config, "garbage", "kc1.client").unwrap());
     assert_eq!(kv.snapshot().len(), 2);
     assert!(revoke_token(&kv, &config, t.refresh_token.expose_secret(), "kc1.client").unwrap());
-    assert!(kv.snapshot().is_empty());
+    assert_no_grant_records(&kv);
     // Revoking again is a harmless no-op.
     assert!(!revoke_token(&kv, &config, t.refresh_token.expose_secret(), "kc1.client").unwrap());
 
     let t = active_grant(&kv, &config, 100);
     assert!(revoke_token(&kv, &config, t.access_token.expose_secret(), "kc1.client").unwrap());
-    assert!(kv.snapshot().is_empty());
+    assert_no_grant_records(&kv);
 }
 
 fn rt_key_of(token: &str) -> String {
@@ -460,11 +460,19 @@ fn a_redemption_that_writes_after_a_replay_revoked_the_grant_undoes_its_writes()
         });
         let a = redeem_code(&racing, &config, redemption(&code), 100);
         assert!(racing.fired(), "{op} {key_kind}");
-        assert!(matches!(a, Err(TokenError::InvalidGrant(_))), "{op} {key_kind}: {:?}", a.map(|_| ()));
+        assert!(
+            matches!(a, Err(TokenError::InvalidGrant(_))),
+            "{op} {key_kind}: {:?}",
+            a.map(|_| ())
+        );
         let left: Vec<String> = kv.snapshot().keys().cloned().collect();
         assert!(left.iter().all(|k| k.starts_with("rv:")), "{op} {key_kind}: {left:?}");
-        if let Some(b) = b_tokens.borrow_mut().take() {
-            assert!(!resolve(&kv, &config, &b), "{op} {key_kind}: B's tokens died with the grant");
+        let b = b_tokens.borrow_mut().take();
+        if let Some(b) = b {
+            assert!(
+                !resolve(&kv, &config, &b),
+                "{op} {key_kind}: B's tokens died with the grant"
+            );
             assert!(refresh_tokens(&kv, &config, refresh_with(b.refresh_token.expose_secret()), 101).is_err());
         }
     }

@@ -1,6 +1,7 @@
 //! The JSON-RPC errors dispatch answers with, each with the HTTP status it calls for.
 
 use rmcp::model::{ErrorCode, ErrorData, RequestId};
+use serde_json::Value;
 
 use super::Era;
 use crate::jsonrpc::Reply;

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::jsonrpc::classify;
 use crate::tools::{Annotations, Content, Tool, ToolResult};
+use rmcp::model::ErrorCode;
 
 /// A tool provider that records calls and answers from a script.
 pub(crate) struct FakeTools {

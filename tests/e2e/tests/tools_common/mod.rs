@@ -8,11 +8,10 @@
 //! writing tool sends a write; a tool that sends PUT or DELETE is destructive; an additive tool
 //! sends only POSTs).
 
-
 use e2e::mcp_client::{McpClient, RpcReply, ToolCall};
 use e2e::{App, FakeCybozu, Options};
 use fake_cybozu::LoggedRequest;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub struct Session {
     pub app: App,
@@ -144,21 +143,9 @@ impl Session {
         done
     }
 
-    pub async fn ok_with(&self, mcp: &McpClient, name: &str, args: Value) -> Done {
-        let done = self.call_with(mcp, name, args).await;
-        self.check_success(name, &done);
-        done
-    }
-
     /// A call that must end in `isError`; returns it for further checks.
     pub async fn tool_error(&self, name: &str, args: Value) -> Done {
         let done = self.call(name, args).await;
-        check_failure(name, &done);
-        done
-    }
-
-    pub async fn tool_error_with(&self, mcp: &McpClient, name: &str, args: Value) -> Done {
-        let done = self.call_with(mcp, name, args).await;
         check_failure(name, &done);
         done
     }
@@ -344,8 +331,4 @@ pub fn names(tools: &[Value]) -> Vec<String> {
         .iter()
         .map(|t| t["name"].as_str().expect("name").to_owned())
         .collect()
-}
-
-pub fn empty() -> Value {
-    json!({})
 }

@@ -2,8 +2,8 @@ use super::*;
 use crate::grant::CODE_LIFETIME_SECS;
 use crate::grant_table::create_grant;
 use crate::test_support::{
-    active_grant, config_with, kintone_tokens, redemption, refresh_with, resolve, sample_request, test_config,
-    RacingStore, CHALLENGE, VERIFIER, assert_no_grant_records,
+    active_grant, assert_no_grant_records, config_with, kintone_tokens, redemption, refresh_with, resolve,
+    sample_request, test_config, RacingStore, CHALLENGE, VERIFIER,
 };
 use platform::MemoryStore;
 use secrecy::ExposeSecret;

@@ -98,7 +98,8 @@ pub struct CodeRedemption<'a> {
 /// nonces) yet carry the same grant, scopes, resource and expiry to the second, so they are one
 /// authority, stored nowhere, and die with the grant. Both requests passed PKCE, so both come
 /// from the client the code was issued to. A redemption that reads the grant after the other's
-/// write sees a replay and revokes the grant, as OAuth 2.1 asks.
+/// write sees a replay and revokes the grant, as OAuth 2.1 asks; a redemption still writing at
+/// that moment finds the revocation's tombstone after its writes and undoes them (`activate`).
 pub fn redeem_code(
     kv: &impl KeyValue,
     config: &Config,
@@ -137,6 +138,9 @@ pub fn redeem_code(
 
 const UNKNOWN_REFRESH: TokenError = TokenError::InvalidGrant("unknown, expired or revoked refresh token");
 
+const CODE_REPLAYED: TokenError =
+    TokenError::InvalidGrant("authorization code already used; every token issued from it is revoked");
+
 const UNKNOWN_CODE: TokenError = TokenError::InvalidGrant("unknown, expired or already used authorization code");
 
 /// What the authorization request that issued a code bound it to.
@@ -162,9 +166,7 @@ fn pending_request(
                 id.slot
             ));
             revoke_grant(kv, id)?;
-            Err(TokenError::InvalidGrant(
-                "authorization code already used; every token issued from it is revoked",
-            ))
+            Err(CODE_REPLAYED)
         }
         Phase::Active { .. } => Err(UNKNOWN_CODE),
         Phase::Pending { code_hash: stored, .. } if !same_hash(stored, code_hash) => Err(UNKNOWN_CODE),
@@ -243,11 +245,9 @@ fn activate(
     code_hash: &str,
     refresh: &RefreshRecord,
 ) -> Result<(), TokenError> {
-    const REPLAYED: TokenError =
-        TokenError::InvalidGrant("authorization code already used; every token issued from it is revoked");
     match read_grant(kv, config, id)?.map(|g| g.phase) {
         // A replay of this code revoked the grant since we read it: write nothing.
-        None => return Err(REPLAYED),
+        None => return Err(CODE_REPLAYED),
         Some(Phase::Active { spent_code_hash }) if same_hash(&spent_code_hash, code_hash) => {}
         Some(_) => write_grant(kv, config, id, grant)?,
     }
@@ -258,7 +258,7 @@ fn activate(
     // undo what we wrote and hand out nothing (see `revoke_grant`).
     if was_revoked(kv, id)? {
         revoke_grant(kv, id)?;
-        return Err(REPLAYED);
+        return Err(CODE_REPLAYED);
     }
     Ok(())
 }

@@ -241,7 +241,7 @@ async fn unusable_documents_get_an_error_page_before_any_redirect() {
             body_text(&page)
         );
         assert_eq!(docs.requests.borrow().len(), fetches, "{what}");
-        assert_no_grant_left(&h);
+        assert_store_empty(&h);
     }
     // A redirect URI the document does not list: no redirect either.
     let docs = Documents::new(&[(CLAUDE, claude_document())]);

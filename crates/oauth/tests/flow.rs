@@ -378,7 +378,7 @@ async fn the_upstream_request_carries_the_six_scopes_and_a_sealed_state() {
     assert!(params["state"].starts_with("s1."));
     assert!(!params["state"].contains("client") && !params["state"].contains(&client_id));
     assert!(params["state"].len() < 1024, "{}", params["state"].len());
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
     // The CSRF cookie is spent; the binding cookie is set.
     assert!(!browser.cookies.contains_key(oauth::CSRF_COOKIE));
     assert!(browser.cookies.contains_key(oauth::SIGNIN_COOKIE));
@@ -404,7 +404,7 @@ async fn denied_consent_returns_access_denied_to_the_client_and_creates_nothing(
     assert_eq!(params["error"], "access_denied");
     assert_eq!(params["state"], "client-state");
     assert_eq!(params["iss"], ISSUER);
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
 }
 
 #[tokio::test]

@@ -47,7 +47,7 @@ async fn redirect_uri_mismatch_shows_an_error_page_and_never_redirects() {
         T0,
     );
     assert_eq!(response.status(), 200);
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
 }
 
 #[tokio::test]
@@ -60,7 +60,7 @@ async fn unknown_or_forged_clients_get_an_error_page() {
         assert!(response.headers().get("location").is_none());
     }
     assert!(body_text(&browser.send(&h, get(&authorize_path("unknown", &[])), T0)).contains("Unknown application"));
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
 }
 
 #[tokio::test]
@@ -99,7 +99,7 @@ async fn dangerous_redirect_uris_are_refused_at_registration() {
     assert_eq!(h.provider(form, T0).status(), 400);
     // Registrations never touch the store.
     h.register_public("ok");
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
 }
 
 #[tokio::test]
@@ -135,7 +135,7 @@ async fn pkce_missing_or_plain_is_refused_back_to_the_client() {
     }
     let response = browser.send(&h, get(&authorize_path(&client_id, &[("response_type", "token")])), T0);
     assert_eq!(query_of(location(&response))["error"], "unsupported_response_type");
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
 }
 
 #[tokio::test]
@@ -253,7 +253,7 @@ async fn tokens_for_another_resource_are_refused() {
         T0,
     );
     assert_eq!(query_of(location(&response))["error"], "invalid_target");
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
     // At /token: a resource other than the one authorized.
     let code = h.sign_in(&mut browser, &client_id, T0).await;
     let form = [
@@ -320,11 +320,11 @@ async fn missing_or_wrong_csrf_token_is_refused() {
     let tampered = format!("{}{swapped}{}", &sealed[..mid], &sealed[mid + 1..]);
     assert_eq!(browser.send(&h, approve(&tampered, &csrf), T0).status(), 403);
     assert!(body_text(&response).contains("security token"));
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
     // Expired consent page.
     let response = browser.send(&h, approve(&sealed, &csrf), T0 + 601);
     assert_eq!(response.status(), 400);
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
     // The genuine post still works.
     assert_eq!(browser.send(&h, approve(&sealed, &csrf), T0 + 1).status(), 303);
 }
@@ -377,7 +377,7 @@ async fn replayed_consent_posts_store_nothing_and_disturb_no_sign_in() {
             .insert("cookie", format!("{}={csrf}", oauth::CSRF_COOKIE).parse().unwrap());
         assert_eq!(h.provider(replay, T0 + 1 + i / 10).status(), 303);
     }
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
     // The user's sign-in still completes.
     let callback_url = h.follow_cybozu(location(&to_cybozu)).await;
     let back = user.send_callback(&h, get(&callback_url), T0 + 60).await;
@@ -405,7 +405,7 @@ async fn callback_without_the_browser_cookie_is_refused_before_any_exchange() {
         h.fake.requests().iter().all(|r| r.path != "/oauth2/token"),
         "no code exchange"
     );
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
     // A wrong cookie value fares the same.
     let mut wrong = Browser::default();
     wrong.cookies.insert(oauth::SIGNIN_COOKIE.into(), "A".repeat(43));
@@ -414,7 +414,7 @@ async fn callback_without_the_browser_cookie_is_refused_before_any_exchange() {
         h.fake.requests().iter().all(|r| r.path != "/oauth2/token"),
         "no code exchange"
     );
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
     // The failed attempts elsewhere do not spoil the sign-in for the browser that started it.
     let back = browser.send_callback(&h, get(&callback_url), T0).await;
     assert_eq!(back.status(), 302, "{}", body_text(&back));
@@ -448,7 +448,7 @@ async fn cybozu_errors_end_on_an_escaped_page_and_create_nothing() {
     assert_eq!(params["state"], "client-state");
     assert_eq!(params["iss"], ISSUER);
     assert!(!params["error_description"].contains("script"));
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
 
     // Another error code, with markup in it: access_denied too, nothing of the markup passed on.
     let state = start(&mut browser);
@@ -457,7 +457,7 @@ async fn cybozu_errors_end_on_an_escaped_page_and_create_nothing() {
     assert_eq!(response.status(), 302);
     assert!(!location(&response).contains("img"));
     assert_eq!(query_of(location(&response))["error"], "access_denied");
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
 
     // An error with a forged state, or from another browser, goes nowhere.
     let forged = browser
@@ -478,7 +478,7 @@ async fn cybozu_errors_end_on_an_escaped_page_and_create_nothing() {
         .send_callback(&h, get(&format!("/callback?code=bogus&state={state}")), T0)
         .await;
     assert_eq!(response.status(), 400);
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
 
     // Cybozu down.
     h.fake.add_fault(Fault::unavailable("/oauth2/token"));
@@ -488,7 +488,7 @@ async fn cybozu_errors_end_on_an_escaped_page_and_create_nothing() {
     let callback_url = h.follow_cybozu(location(&to_cybozu)).await;
     let response = browser.send_callback(&h, get(&callback_url), T0).await;
     assert_eq!(response.status(), 503);
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
 }
 
 #[tokio::test]
@@ -670,7 +670,7 @@ async fn client_names_with_bidi_or_zero_width_characters_are_refused_at_registra
         .status(),
         201
     );
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
 }
 
 #[tokio::test]
@@ -738,5 +738,5 @@ async fn malformed_token_requests_get_precise_errors() {
         .body(format!("grant_type=refresh_token&grant_type=authorization_code&client_id={client_id}").into_bytes())
         .unwrap();
     assert_eq!(error_of(&h.provider(duplicated, T0)), "invalid_request");
-    assert_no_grant_left(&h);
+    assert_store_empty(&h);
 }

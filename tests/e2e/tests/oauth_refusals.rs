@@ -13,7 +13,12 @@ fn snapshot(app: &App) -> Snapshot {
     kv_store::snapshot(app).unwrap()
 }
 
-/// Nothing of any grant is left: only revocation marks (`rv:`) may remain.
+fn assert_store_empty(app: &App) {
+    let keys = kv_store::keys(app).unwrap();
+    assert!(keys.is_empty(), "the store still holds {keys:?}");
+}
+
+/// Nothing of any grant is left after a revocation: only its mark (`rv:`) may remain.
 fn assert_no_grant_left(app: &App) {
     let keys = kv_store::keys(app).unwrap();
     assert!(
@@ -120,7 +125,7 @@ async fn dangerous_redirect_uris_are_refused_at_registration() {
         );
         assert!(reply.body["client_id"].is_null());
     }
-    assert_no_grant_left(&app);
+    assert_store_empty(&app);
 }
 
 #[tokio::test]
@@ -142,7 +147,7 @@ async fn pkce_missing_or_plain_is_sent_back_to_the_client_as_invalid_request() {
         assert_eq!(params["iss"], flow.discovery.issuer);
         assert!(!params.contains_key("code"));
     }
-    assert_no_grant_left(&app);
+    assert_store_empty(&app);
 }
 
 #[tokio::test]
@@ -428,7 +433,7 @@ async fn callback_without_the_browser_cookie_is_refused_before_any_exchange() {
         fake.requests().iter().all(|r| r.path != "/oauth2/token"),
         "no code exchange"
     );
-    assert_no_grant_left(&app);
+    assert_store_empty(&app);
 
     // A wrong binding cookie fares the same.
     let mut forger = Browser::new();
@@ -438,7 +443,7 @@ async fn callback_without_the_browser_cookie_is_refused_before_any_exchange() {
         fake.requests().iter().all(|r| r.path != "/oauth2/token"),
         "no code exchange"
     );
-    assert_no_grant_left(&app);
+    assert_store_empty(&app);
 
     // The state is sealed, not stored (issue 11, M2): the failed attempts elsewhere leave the
     // sign-in to the browser that started it, which still finishes it.
@@ -575,5 +580,5 @@ async fn html_in_client_name_is_escaped_on_the_consent_page() {
     for attribute in ["Secure", "HttpOnly", "Path=/", "SameSite=Strict"] {
         assert!(attributes.contains(attribute), "{attribute} in {attributes}");
     }
-    assert_no_grant_left(&app);
+    assert_store_empty(&app);
 }

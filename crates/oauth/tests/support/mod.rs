@@ -392,7 +392,12 @@ pub fn consent_fields(page: &Response) -> (String, String) {
     (field("request"), field("csrf_token"))
 }
 
-/// Assert nothing of any grant is left: only revocation marks (`rv:`) may remain.
+/// Assert the store holds no record at all.
+pub fn assert_store_empty(h: &Harness) {
+    assert!(h.kv.snapshot().is_empty(), "store not empty: {:?}", h.store_keys());
+}
+
+/// Assert nothing of any grant is left after a revocation: only its mark (`rv:`) may remain.
 pub fn assert_no_grant_left(h: &Harness) {
     let keys = h.store_keys();
     assert!(keys.iter().all(|k| k.starts_with("rv:")), "store not empty: {keys:?}");

@@ -64,6 +64,14 @@ pub fn keys(app: &App) -> Result<Vec<String>> {
 }
 
 /// Every key and value as text, one record per line, for "nothing in clear" searches.
+/// The keys of grant and refresh records (`g:`, `rt:`), leaving out revocation marks and caches.
+pub fn grant_keys(app: &App) -> Result<Vec<String>> {
+    Ok(keys(app)?
+        .into_iter()
+        .filter(|k| k.starts_with("g:") || k.starts_with("rt:"))
+        .collect())
+}
+
 pub fn dump_text(app: &App) -> Result<String> {
     Ok(snapshot(app)?
         .iter()

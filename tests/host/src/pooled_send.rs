@@ -4,11 +4,10 @@
 //! instead of connecting again. The `request-options` timeouts apply as in
 //! wasmtime-wasi-http's `default_send_request`.
 
-use crate::tls_send::{Sent, TimedBody};
+use crate::tls_send::{Sent, TimedBody, Timeouts};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 /// One per host, cloned into every component (clones share the pool).
@@ -23,18 +22,15 @@ pub async fn send(
     request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
 ) -> Result<Sent, Error> {
-    let timeout = |pick: fn(&RequestOptions) -> Option<Duration>| {
-        options.as_ref().and_then(pick).unwrap_or(Duration::from_secs(600))
-    };
+    let timeouts = Timeouts::of(options.as_ref());
     // A pooled request may connect first: connecting and the first byte share one deadline.
-    let first_byte = timeout(|o| o.connect_timeout).saturating_add(timeout(|o| o.first_byte_timeout));
-    let between_bytes = timeout(|o| o.between_bytes_timeout);
+    let first_byte = timeouts.connect.saturating_add(timeouts.first_byte);
     let response = match tokio::time::timeout(first_byte, pool.request(request)).await {
         Err(_) => return Err(Error::ConnectionReadTimeout),
         Ok(Err(e)) => return Err(classify(&e)),
         Ok(Ok(response)) => response,
     };
-    let response = response.map(|incoming| TimedBody::new(incoming, between_bytes));
+    let response = response.map(|incoming| TimedBody::new(incoming, timeouts.between_bytes));
     // The pool drives each connection's I/O on its own task.
     Ok((response, Box::new(async { Ok(()) })))
 }

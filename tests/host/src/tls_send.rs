@@ -14,6 +14,26 @@ use tokio::net::TcpStream;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{Error, RequestOptions};
 
+/// The `request-options` timeouts, with wasmtime-wasi-http's default of 600 s for any not set.
+pub struct Timeouts {
+    pub connect: Duration,
+    pub first_byte: Duration,
+    pub between_bytes: Duration,
+}
+
+impl Timeouts {
+    pub fn of(options: Option<&RequestOptions>) -> Timeouts {
+        let pick = |field: fn(&RequestOptions) -> Option<Duration>| {
+            options.and_then(field).unwrap_or(Duration::from_secs(600))
+        };
+        Timeouts {
+            connect: pick(|o| o.connect_timeout),
+            first_byte: pick(|o| o.first_byte_timeout),
+            between_bytes: pick(|o| o.between_bytes_timeout),
+        }
+    }
+}
+
 /// What the send hook hands back: the response and the connection's I/O future.
 pub type Sent = (Response<TimedBody>, Box<dyn Future<Output = Result<(), Error>> + Send>);
 
@@ -30,12 +50,11 @@ pub async fn send_with_tls(
         .trim_end_matches(']')
         .to_owned();
     let address = format!("{}:{}", authority.host(), authority.port_u16().unwrap_or(443));
-    let timeout = |pick: fn(&RequestOptions) -> Option<Duration>| {
-        options.as_ref().and_then(pick).unwrap_or(Duration::from_secs(600))
-    };
-    let connect_timeout = timeout(|o| o.connect_timeout);
-    let first_byte_timeout = timeout(|o| o.first_byte_timeout);
-    let between_bytes_timeout = timeout(|o| o.between_bytes_timeout);
+    let Timeouts {
+        connect: connect_timeout,
+        first_byte: first_byte_timeout,
+        between_bytes: between_bytes_timeout,
+    } = Timeouts::of(options.as_ref());
 
     let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(&address)).await {
         Ok(stream) => stream.map_err(Error::Connect)?,

@@ -416,11 +416,13 @@ async fn main() -> Result<()> {
         let conns = (0..clients).map(|_| app_conn()).collect::<Result<Vec<_>>>()?;
         let callers: Vec<Streamable> = conns.iter().map(&streamable).collect();
         eprintln!("throughput: {clients} clients for {seconds} s ...");
-        let cpu_before = pid.and_then(|pid| host_process::cpu_seconds(pid).ok());
+        let cpu = |pid: Option<u32>| pid.and_then(|pid| host_process::cpu_seconds(pid).ok());
+        let (host_before, bench_before) = (cpu(pid), cpu(Some(std::process::id())));
         let mut level = run_throughput(callers, Duration::from_secs(seconds)).await;
-        let cpu_after = pid.and_then(|pid| host_process::cpu_seconds(pid).ok());
+        let (host_after, bench_after) = (cpu(pid), cpu(Some(std::process::id())));
         level.connections = conns.iter().map(Conn::connections).sum();
-        level.host_cpu_seconds = cpu_before.zip(cpu_after).map(|(b, a)| a - b);
+        level.host_cpu_seconds = host_before.zip(host_after).map(|(b, a)| a - b);
+        level.bench_cpu_seconds = bench_before.zip(bench_after).map(|(b, a)| a - b);
         throughput.push(level);
     }
 
@@ -592,5 +594,6 @@ async fn run_throughput(callers: Vec<Streamable>, duration: Duration) -> report:
         first_error,
         connections: 0,
         host_cpu_seconds: None,
+        bench_cpu_seconds: None,
     }
 }

@@ -5,7 +5,7 @@
 //! without `secret_key`. What makes it revocable is the grant: the endpoint's one read is the
 //! grant record, and a revoked grant is gone.
 
-use crate::crypto::{self, CryptoError};
+use crate::crypto::{self, CryptoError, Purpose};
 use crate::grant_id::GrantId;
 use crate::scope::Scopes;
 use crate::Config;
@@ -54,7 +54,7 @@ pub(crate) fn issue_access_token(
     };
     // Serialising a struct of strings and integers cannot fail.
     let json = serde_json::to_vec(&claims).map_err(|_| CryptoError::Seal)?;
-    let sealed = crypto::seal(&config.keys.access_tokens, ACCESS_AAD, &json)?;
+    let sealed = crypto::seal(config.keys.get(Purpose::AccessTokens), ACCESS_AAD, &json)?;
     Ok(SecretString::from(format!("{ACCESS_PREFIX}{}", crypto::b64(&sealed))))
 }
 
@@ -64,7 +64,7 @@ pub(crate) fn open_access_token(config: &Config, token: &str) -> Option<AccessCl
         return None;
     }
     let sealed = crypto::unb64(token.strip_prefix(ACCESS_PREFIX)?)?;
-    let json = crypto::open(&config.keys.access_tokens, ACCESS_AAD, &sealed)?;
+    let json = crypto::open(config.keys.get(Purpose::AccessTokens), ACCESS_AAD, &sealed)?;
     let claims: SealedClaims = serde_json::from_slice(&json).ok()?;
     Some(AccessClaims {
         grant: GrantId::parse(&claims.grant)?,

@@ -7,7 +7,7 @@
 //! is never stored either. Changing `secret_key` invalidates every client (they re-register on
 //! the resulting `401 invalid_client`).
 
-use crate::crypto::{self, CryptoError};
+use crate::crypto::{self, CryptoError, Purpose};
 use crate::resource::is_loopback_host;
 use crate::Config;
 use secrecy::{ExposeSecret, SecretString};
@@ -297,7 +297,7 @@ pub(crate) fn validate_client_urls(fields: &[(&str, &Option<String>)]) -> Result
 
 fn sign_client_id(config: &Config, claims: &ClientClaims) -> Result<String, RegistrationError> {
     let payload = serde_json::to_vec(claims).map_err(|e| RegistrationError::Crypto(e.to_string()))?;
-    let tag = crypto::mac(&config.keys.client_ids, &[&payload]);
+    let tag = crypto::mac(config.keys.get(Purpose::ClientIds), &[&payload]);
     Ok(format!(
         "{CLIENT_ID_PREFIX}{}.{}",
         crypto::b64(&payload),
@@ -313,7 +313,7 @@ pub fn verify_client_id(config: &Config, client_id: &str) -> Option<RegisteredCl
     let (payload, tag) = client_id.strip_prefix(CLIENT_ID_PREFIX)?.split_once('.')?;
     let payload = crypto::unb64(payload)?;
     let tag = crypto::unb64(tag)?;
-    if !crypto::verify_mac(&config.keys.client_ids, &[&payload], &tag) {
+    if !crypto::verify_mac(config.keys.get(Purpose::ClientIds), &[&payload], &tag) {
         return None;
     }
     let claims: ClientClaims = serde_json::from_slice(&payload).ok()?;
@@ -329,7 +329,7 @@ pub fn verify_client_id(config: &Config, client_id: &str) -> Option<RegisteredCl
 }
 
 fn derive_secret(config: &Config, client_id: &str) -> SecretString {
-    let tag = crypto::mac(&config.keys.client_secrets, &[client_id.as_bytes()]);
+    let tag = crypto::mac(config.keys.get(Purpose::ClientSecrets), &[client_id.as_bytes()]);
     SecretString::from(format!("{CLIENT_SECRET_PREFIX}{}", crypto::b64(&tag)))
 }
 

@@ -3,7 +3,7 @@
 //! Errors name the variable and the rule it broke, never the value: two of the variables are
 //! secrets, and a URL pasted with a token in it should not end up in a log either.
 
-use crate::crypto::{self, CryptoError, Keys};
+use crate::crypto::{self, CryptoError, Keys, Purpose};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -165,7 +165,7 @@ pub struct BrowserKeys<'a> {
 impl BrowserKeys<'_> {
     /// Sign `payload` for `purpose` (e.g. a cookie name): `<base64url payload>.<base64url HMAC>`.
     pub fn sign(&self, purpose: &str, payload: &[u8]) -> String {
-        let tag = crypto::mac(&self.keys.cookies, &[purpose.as_bytes(), payload]);
+        let tag = crypto::mac(self.keys.get(Purpose::Cookies), &[purpose.as_bytes(), payload]);
         format!("{}.{}", crypto::b64(payload), crypto::b64(&tag))
     }
 
@@ -174,18 +174,22 @@ impl BrowserKeys<'_> {
         let (payload, tag) = value.split_once('.')?;
         let payload = crypto::unb64(payload)?;
         let tag = crypto::unb64(tag)?;
-        crypto::verify_mac(&self.keys.cookies, &[purpose.as_bytes(), &payload], &tag).then_some(payload)
+        crypto::verify_mac(self.keys.get(Purpose::Cookies), &[purpose.as_bytes(), &payload], &tag).then_some(payload)
     }
 
     /// Encrypt `payload` for `purpose` into a base64url string the browser may carry but can
     /// neither read nor alter (the consent form's validated request).
     pub fn seal(&self, purpose: &str, payload: &[u8]) -> Result<String, CryptoError> {
-        crypto::seal(&self.keys.browser_blobs, purpose.as_bytes(), payload).map(|s| crypto::b64(&s))
+        crypto::seal(self.keys.get(Purpose::BrowserBlobs), purpose.as_bytes(), payload).map(|s| crypto::b64(&s))
     }
 
     /// The payload of a value made by [`BrowserKeys::seal`] for the same `purpose`.
     pub fn open(&self, purpose: &str, value: &str) -> Option<Vec<u8>> {
-        crypto::open(&self.keys.browser_blobs, purpose.as_bytes(), &crypto::unb64(value)?)
+        crypto::open(
+            self.keys.get(Purpose::BrowserBlobs),
+            purpose.as_bytes(),
+            &crypto::unb64(value)?,
+        )
     }
 }
 

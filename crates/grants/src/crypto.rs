@@ -1,6 +1,6 @@
 //! The few cryptographic operations the records need, all from RustCrypto crates.
 //!
-//! Every key is derived once from the deployment's `secret_key` with HKDF-SHA256 and a distinct
+//! Every key is derived from the deployment's `secret_key` with HKDF-SHA256 and a distinct
 //! `info` label, so a key used to encrypt kintone tokens can never verify a cookie and vice versa.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,6 +10,7 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
 use subtle::ConstantTimeEq;
 
 /// A failure of the crypto layer. Never carries key or plaintext material.
@@ -27,52 +28,79 @@ pub enum CryptoError {
 const HKDF_SALT: &[u8] = b"kintone-mcp-spin/keys/v1";
 const XNONCE_LEN: usize = 24;
 
-/// The purpose-separated keys derived from `secret_key`.
+/// The purpose-separated keys derived from `secret_key`, each on first use: a request derives
+/// only the keys it needs (an authenticated `/mcp` call needs two or three of the ten, and an
+/// HKDF expansion is two SHA-256 compressions in software on wasm).
 #[derive(Clone)]
 pub(crate) struct Keys {
+    hkdf: Hkdf<Sha256>,
+    derived: [OnceLock<[u8; 32]>; PURPOSES],
+}
+
+/// What each key is for. The discriminant indexes `Keys::derived`; the label is HKDF's `info`.
+#[derive(Clone, Copy)]
+pub(crate) enum Purpose {
     /// AEAD of the user's kintone access and refresh tokens inside grant records.
-    pub kintone_tokens: [u8; 32],
+    KintoneTokens,
     /// AEAD of our self-contained access tokens.
-    pub access_tokens: [u8; 32],
+    AccessTokens,
     /// AEAD of short-lived blobs handed to the browser (the consent form's request).
-    pub browser_blobs: [u8; 32],
+    BrowserBlobs,
     /// HMAC of cookies (remembered approvals).
-    pub cookies: [u8; 32],
+    Cookies,
     /// HMAC that makes client ids self-contained and unforgeable.
-    pub client_ids: [u8; 32],
+    ClientIds,
     /// HMAC from which a confidential client's secret is derived.
-    pub client_secrets: [u8; 32],
+    ClientSecrets,
     /// HMAC under which codes and refresh tokens are stored (a keyed hash: whoever can write the
     /// store cannot compute the hash of a token of their choosing).
-    pub token_hashes: [u8; 32],
+    TokenHashes,
     /// HMAC authenticating every stored record (`g:`, `rt:`), bound to its key.
-    pub record_macs: [u8; 32],
+    RecordMacs,
     /// HMAC deriving refresh tokens deterministically (from the code, then from their
     /// predecessor) and tagging them, so only tokens we minted count as well-formed.
-    pub token_derivation: [u8; 32],
+    TokenDerivation,
     /// AEAD of pending sign-ins sealed into the `state` we send to Cybozu (no store record).
-    pub signin_states: [u8; 32],
+    SigninStates,
+}
+
+/// One slot per purpose (the last variant is the highest discriminant).
+const PURPOSES: usize = Purpose::SigninStates as usize + 1;
+
+impl Purpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Purpose::KintoneTokens => b"aead:kintone-tokens",
+            Purpose::AccessTokens => b"aead:access-tokens",
+            Purpose::BrowserBlobs => b"aead:browser-blobs",
+            Purpose::Cookies => b"hmac:cookies",
+            Purpose::ClientIds => b"hmac:client-ids",
+            Purpose::ClientSecrets => b"hmac:client-secrets",
+            Purpose::TokenHashes => b"hmac:store-token-hashes",
+            Purpose::RecordMacs => b"hmac:store-records",
+            Purpose::TokenDerivation => b"hmac:grant-token-derivation",
+            Purpose::SigninStates => b"aead:signin-states",
+        }
+    }
 }
 
 impl Keys {
     pub fn derive(secret_key: &[u8]) -> Result<Self, CryptoError> {
-        let hk = Hkdf::<Sha256>::new(Some(HKDF_SALT), secret_key);
-        let key = |info: &[u8]| -> Result<[u8; 32], CryptoError> {
-            let mut okm = [0u8; 32];
-            hk.expand(info, &mut okm).map_err(|_| CryptoError::Derive)?;
-            Ok(okm)
-        };
         Ok(Keys {
-            kintone_tokens: key(b"aead:kintone-tokens")?,
-            access_tokens: key(b"aead:access-tokens")?,
-            browser_blobs: key(b"aead:browser-blobs")?,
-            cookies: key(b"hmac:cookies")?,
-            client_ids: key(b"hmac:client-ids")?,
-            client_secrets: key(b"hmac:client-secrets")?,
-            token_hashes: key(b"hmac:store-token-hashes")?,
-            record_macs: key(b"hmac:store-records")?,
-            token_derivation: key(b"hmac:grant-token-derivation")?,
-            signin_states: key(b"aead:signin-states")?,
+            hkdf: Hkdf::<Sha256>::new(Some(HKDF_SALT), secret_key),
+            derived: Default::default(),
+        })
+    }
+
+    /// The key for `purpose`, derived the first time it is asked for.
+    pub fn get(&self, purpose: Purpose) -> &[u8; 32] {
+        self.derived[purpose as usize].get_or_init(|| {
+            let mut okm = [0u8; 32];
+            // HKDF-SHA256 refuses only outputs longer than 255 × 32 bytes.
+            if self.hkdf.expand(purpose.label(), &mut okm).is_err() {
+                unreachable!("HKDF-SHA256 always expands to 32 bytes");
+            }
+            okm
         })
     }
 }
@@ -171,16 +199,16 @@ mod tests {
     fn derived_keys_differ_per_purpose_and_per_secret() {
         let k = keys();
         let all = [
-            k.kintone_tokens,
-            k.access_tokens,
-            k.browser_blobs,
-            k.cookies,
-            k.client_ids,
-            k.client_secrets,
-            k.token_hashes,
-            k.record_macs,
-            k.token_derivation,
-            k.signin_states,
+            *k.get(Purpose::KintoneTokens),
+            *k.get(Purpose::AccessTokens),
+            *k.get(Purpose::BrowserBlobs),
+            *k.get(Purpose::Cookies),
+            *k.get(Purpose::ClientIds),
+            *k.get(Purpose::ClientSecrets),
+            *k.get(Purpose::TokenHashes),
+            *k.get(Purpose::RecordMacs),
+            *k.get(Purpose::TokenDerivation),
+            *k.get(Purpose::SigninStates),
         ];
         for (i, a) in all.iter().enumerate() {
             for b in &all[i + 1..] {
@@ -188,34 +216,67 @@ mod tests {
             }
         }
         let other = Keys::derive(b"another secret that is long enough!!").unwrap();
-        assert_ne!(k.kintone_tokens, other.kintone_tokens);
+        assert_ne!(*k.get(Purpose::KintoneTokens), *other.get(Purpose::KintoneTokens));
+    }
+
+    /// Deriving on first use must give the very keys the eager derivation gave, or every stored
+    /// grant, issued token and cookie would stop verifying after an upgrade.
+    #[test]
+    fn keys_derived_on_use_are_the_hkdf_expansions_of_their_labels() {
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let k = Keys::derive(secret).unwrap();
+        let hk = Hkdf::<Sha256>::new(Some(b"kintone-mcp-spin/keys/v1"), secret);
+        for (purpose, label) in [
+            (Purpose::KintoneTokens, &b"aead:kintone-tokens"[..]),
+            (Purpose::AccessTokens, b"aead:access-tokens"),
+            (Purpose::BrowserBlobs, b"aead:browser-blobs"),
+            (Purpose::Cookies, b"hmac:cookies"),
+            (Purpose::ClientIds, b"hmac:client-ids"),
+            (Purpose::ClientSecrets, b"hmac:client-secrets"),
+            (Purpose::TokenHashes, b"hmac:store-token-hashes"),
+            (Purpose::RecordMacs, b"hmac:store-records"),
+            (Purpose::TokenDerivation, b"hmac:grant-token-derivation"),
+            (Purpose::SigninStates, b"aead:signin-states"),
+        ] {
+            let mut expected = [0u8; 32];
+            hk.expand(label, &mut expected).unwrap();
+            assert_eq!(k.get(purpose), &expected);
+            // Asked again, the same key (the cached one).
+            assert_eq!(k.get(purpose), &expected);
+        }
     }
 
     #[test]
     fn seal_round_trips_and_refuses_tampering_and_wrong_aad() {
         let k = keys();
-        let sealed = seal(&k.kintone_tokens, b"g:1/a", b"kintone-token").unwrap();
+        let sealed = seal(k.get(Purpose::KintoneTokens), b"g:1/a", b"kintone-token").unwrap();
         assert!(!sealed.windows(13).any(|w| w == b"kintone-token"));
-        assert_eq!(open(&k.kintone_tokens, b"g:1/a", &sealed).unwrap(), b"kintone-token");
-        assert!(open(&k.kintone_tokens, b"g:2/a", &sealed).is_none());
-        assert!(open(&k.access_tokens, b"g:1/a", &sealed).is_none());
+        assert_eq!(
+            open(k.get(Purpose::KintoneTokens), b"g:1/a", &sealed).unwrap(),
+            b"kintone-token"
+        );
+        assert!(open(k.get(Purpose::KintoneTokens), b"g:2/a", &sealed).is_none());
+        assert!(open(k.get(Purpose::AccessTokens), b"g:1/a", &sealed).is_none());
         let mut tampered = sealed.clone();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
-        assert!(open(&k.kintone_tokens, b"g:1/a", &tampered).is_none());
-        assert!(open(&k.kintone_tokens, b"g:1/a", &sealed[..10]).is_none());
+        assert!(open(k.get(Purpose::KintoneTokens), b"g:1/a", &tampered).is_none());
+        assert!(open(k.get(Purpose::KintoneTokens), b"g:1/a", &sealed[..10]).is_none());
         // Random nonces: sealing twice never gives the same bytes.
-        assert_ne!(sealed, seal(&k.kintone_tokens, b"g:1/a", b"kintone-token").unwrap());
+        assert_ne!(
+            sealed,
+            seal(k.get(Purpose::KintoneTokens), b"g:1/a", b"kintone-token").unwrap()
+        );
     }
 
     #[test]
     fn mac_is_length_prefixed_and_verifies_in_constant_time() {
         let k = keys();
-        let tag = mac(&k.cookies, &[b"ab", b"c"]);
-        assert!(verify_mac(&k.cookies, &[b"ab", b"c"], &tag));
-        assert!(!verify_mac(&k.cookies, &[b"a", b"bc"], &tag));
-        assert!(!verify_mac(&k.client_ids, &[b"ab", b"c"], &tag));
-        assert!(!verify_mac(&k.cookies, &[b"ab", b"c"], &tag[..16]));
+        let tag = mac(k.get(Purpose::Cookies), &[b"ab", b"c"]);
+        assert!(verify_mac(k.get(Purpose::Cookies), &[b"ab", b"c"], &tag));
+        assert!(!verify_mac(k.get(Purpose::Cookies), &[b"a", b"bc"], &tag));
+        assert!(!verify_mac(k.get(Purpose::ClientIds), &[b"ab", b"c"], &tag));
+        assert!(!verify_mac(k.get(Purpose::Cookies), &[b"ab", b"c"], &tag[..16]));
     }
 
     #[test]

@@ -36,7 +36,7 @@
 //! outside `/token`; where a new grant goes is `grant_table`, what `/token` does with it is
 //! `token_endpoint`, and the format of ids, codes and refresh tokens is `grant_id`.
 
-use crate::crypto::{self, CryptoError};
+use crate::crypto::{self, CryptoError, Purpose};
 use crate::cybozu::KintoneTokens;
 use crate::grant_id::{new_code, token_hash, GrantId};
 use crate::scope::Scopes;
@@ -180,7 +180,7 @@ impl GrantRecord {
 
 fn encrypt(config: &Config, id: &GrantId, field: &str, token: &SecretString) -> Result<String, CryptoError> {
     crypto::seal(
-        &config.keys.kintone_tokens,
+        config.keys.get(Purpose::KintoneTokens),
         &id.aad(field),
         token.expose_secret().as_bytes(),
     )
@@ -188,7 +188,11 @@ fn encrypt(config: &Config, id: &GrantId, field: &str, token: &SecretString) -> 
 }
 
 fn decrypt(config: &Config, id: &GrantId, field: &str, sealed: &str) -> Option<SecretString> {
-    let plain = crypto::open(&config.keys.kintone_tokens, &id.aad(field), &crypto::unb64(sealed)?)?;
+    let plain = crypto::open(
+        config.keys.get(Purpose::KintoneTokens),
+        &id.aad(field),
+        &crypto::unb64(sealed)?,
+    )?;
     String::from_utf8(plain).ok().map(SecretString::from)
 }
 

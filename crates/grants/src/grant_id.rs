@@ -8,7 +8,7 @@
 //! from a forgery without the store. Only the keyed hash of a code or refresh token is stored
 //! ([`token_hash`]).
 
-use crate::crypto::{self, CryptoError};
+use crate::crypto::{self, CryptoError, Purpose};
 use crate::slots;
 use crate::Config;
 use std::fmt;
@@ -75,7 +75,7 @@ pub(crate) fn new_code(id: &GrantId) -> Result<String, CryptoError> {
 pub(crate) fn derive_refresh_token(config: &Config, id: &GrantId, generation: u64, predecessor: &str) -> String {
     let id_text = id.to_string();
     let derived = crypto::mac(
-        &config.keys.token_derivation,
+        config.keys.get(Purpose::TokenDerivation),
         &[
             b"refresh-token",
             id_text.as_bytes(),
@@ -93,7 +93,7 @@ pub(crate) fn derive_refresh_token(config: &Config, id: &GrantId, generation: u6
 
 fn refresh_tag(config: &Config, id_text: &str, body: &[u8]) -> [u8; 32] {
     crypto::mac(
-        &config.keys.token_derivation,
+        config.keys.get(Purpose::TokenDerivation),
         &[b"refresh-token-tag", id_text.as_bytes(), body],
     )
 }
@@ -114,7 +114,7 @@ pub(crate) fn minted_refresh_token(config: &Config, id: &GrantId, secret: &str) 
 /// The keyed hash under which a code or refresh token is stored.
 pub(crate) fn token_hash(config: &Config, token: &str) -> String {
     crypto::b64(&crypto::mac(
-        &config.keys.token_hashes,
+        config.keys.get(Purpose::TokenHashes),
         &[b"grant-token", token.as_bytes()],
     ))
 }

@@ -23,7 +23,7 @@
 //!   same client, redirect URI and PKCE challenge: exactly what a new sign-in in that browser
 //!   gives, and it takes that person's own Cybozu account. The state expires after 10 minutes.
 
-use crate::crypto::{self, CryptoError};
+use crate::crypto::{self, CryptoError, Purpose};
 use crate::scope::Scopes;
 use crate::Config;
 use serde::{Deserialize, Serialize};
@@ -144,7 +144,7 @@ pub fn begin_signin(
         expires_at: now + SIGNIN_LIFETIME_SECS,
     };
     let json = serde_json::to_vec(&sealed).map_err(|_| CryptoError::Seal)?;
-    let ciphertext = crypto::seal(&config.keys.signin_states, STATE_AAD, &json)?;
+    let ciphertext = crypto::seal(config.keys.get(Purpose::SigninStates), STATE_AAD, &json)?;
     Ok(format!("{STATE_PREFIX}{}", crypto::b64(&ciphertext)))
 }
 
@@ -163,7 +163,8 @@ pub fn finish_signin(
         .strip_prefix(STATE_PREFIX)
         .and_then(crypto::unb64)
         .ok_or(SigninError::UnknownState)?;
-    let json = crypto::open(&config.keys.signin_states, STATE_AAD, &ciphertext).ok_or(SigninError::UnknownState)?;
+    let json = crypto::open(config.keys.get(Purpose::SigninStates), STATE_AAD, &ciphertext)
+        .ok_or(SigninError::UnknownState)?;
     let sealed: SealedSignin = serde_json::from_slice(&json).map_err(|_| SigninError::UnknownState)?;
     if sealed.expires_at <= now {
         return Err(SigninError::Expired);

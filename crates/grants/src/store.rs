@@ -1,6 +1,6 @@
 //! JSON records over the key-value seam, and the error every record operation can hit.
 
-use crate::crypto::{self, CryptoError, Keys};
+use crate::crypto::{self, CryptoError, Keys, Purpose};
 use platform::{KeyValue, KvError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -67,7 +67,12 @@ fn verify_record<T: Serialize + DeserializeOwned>(keys: &Keys, key: &str, bytes:
     // The MAC covers the record's canonical encoding (struct order, no unknown members), so
     // members an attacker adds are dropped and any change to a known one fails the check.
     let canonical = serde_json::to_vec(&record).ok()?;
-    crypto::verify_mac(&keys.record_macs, &[RECORD_MAC_LABEL, key.as_bytes(), &canonical], &tag).then_some(record)
+    crypto::verify_mac(
+        keys.get(Purpose::RecordMacs),
+        &[RECORD_MAC_LABEL, key.as_bytes(), &canonical],
+        &tag,
+    )
+    .then_some(record)
 }
 
 /// Write a record with a MAC over its canonical encoding and its key, under a key derived from
@@ -86,7 +91,10 @@ pub(crate) fn write_authentic<T: Serialize>(
 pub(crate) fn seal_record<T: Serialize>(keys: &Keys, key: &str, record: &T) -> Result<Vec<u8>, BackendError> {
     let encode = |e: serde_json::Error| BackendError::Encode(e.to_string());
     let canonical = serde_json::to_vec(record).map_err(encode)?;
-    let tag = crypto::mac(&keys.record_macs, &[RECORD_MAC_LABEL, key.as_bytes(), &canonical]);
+    let tag = crypto::mac(
+        keys.get(Purpose::RecordMacs),
+        &[RECORD_MAC_LABEL, key.as_bytes(), &canonical],
+    );
     let mut value = serde_json::to_value(record).map_err(encode)?;
     let object = value
         .as_object_mut()

@@ -1,27 +1,50 @@
 //! The wasmtime engine, configured as Spin configures it (`crates/core`, `Config::default`):
-//! the compiled-code cache and the pooling instance allocator, so a request's instance takes
-//! its memories, tables and stack from pools kept mapped instead of mapping and unmapping them.
+//! the compiled-code cache, the pooling instance allocator, so a request's instance takes its
+//! memories, tables and stack from pools kept mapped instead of mapping and unmapping them, and
+//! epoch interruption with a ticker thread, so guest code carries Spin's epoch checks.
 
 use anyhow::Result;
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 const MB: u64 = 1 << 20;
 
+/// Spin's `DEFAULT_EPOCH_TICK_INTERVAL`.
+const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// A store's epoch deadline as Spin sets it (`crates/core/src/store.rs`): never reached unless a
+/// deadline is set, which neither Spin's HTTP trigger nor this host does.
+pub const EPOCH_DEADLINE: u64 = u64::MAX / 2;
+
 pub fn new() -> Result<Engine> {
     let mut config = base_config();
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(spin_pooling()));
-    match Engine::new(&config) {
-        Ok(engine) => Ok(engine),
+    let engine = match Engine::new(&config) {
+        Ok(engine) => engine,
         // Spin probes the address space and falls back the same way where it is too small.
         Err(e) => {
             eprintln!("Warning: pooling allocator unavailable ({e:#}); instances are allocated on demand");
-            Ok(Engine::new(&base_config())?)
+            Engine::new(&base_config())?
         }
-    }
+    };
+    spawn_epoch_ticker(&engine);
+    Ok(engine)
+}
+
+/// Spin's ticker: one thread advancing the epoch every 10 ms while the engine lives.
+fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(EPOCH_TICK);
+        match weak.upgrade() {
+            Some(engine) => engine.increment_epoch(),
+            None => break,
+        }
+    });
 }
 
 fn base_config() -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
+    config.epoch_interruption(true);
     // `perf` can name the guest's functions (docs/benchmarks.md, "Where the time goes").
     if std::env::var_os("SPIN_TEST_HOST_PERFMAP").is_some() {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);

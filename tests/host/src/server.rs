@@ -136,6 +136,7 @@ impl Server {
         let req = hyper::Request::from_parts(parts, body);
 
         let mut store = Store::new(&self.engine, InstanceState::new(component.config.clone()));
+        store.set_epoch_deadline(crate::engine::EPOCH_DEADLINE);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
         let outparam = store.data_mut().http().new_response_outparam(sender)?;

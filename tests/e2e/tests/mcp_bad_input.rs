@@ -171,6 +171,39 @@ async fn malformed_json_rpc_gets_parse_invalid_request_and_method_errors() {
     f.assert_nothing_changed("malformed JSON-RPC");
 }
 
+/// JSON nested as deep as serde_json allows (127 levels) is parsed by the endpoint, written out
+/// again for kintone-tools and parsed there; one level more is a parse error. Either way the
+/// client gets an answer, never a trapped instance: this is the deepest recursion the
+/// components do, and they run on a 128 KiB stack (`.cargo/config.toml`).
+#[tokio::test]
+async fn json_nested_to_the_parsers_limit_is_answered_not_trapped() {
+    let f = Fixture::start().await;
+    // The message, `params` and `arguments` are three levels; `id` nests the rest.
+    let get_record = |arrays: usize| {
+        let id = format!("{}1{}", "[".repeat(arrays), "]".repeat(arrays));
+        format!(
+            r#"{{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{{"name":"getRecord","arguments":{{"appId":"1","id":{id}}}}}}}"#
+        )
+    };
+
+    let reply = f.mcp.post_body(get_record(124)).await.unwrap();
+    assert_eq!(reply.status, 200, "127 levels: {}", reply.text);
+    assert_eq!(reply.json["result"]["isError"], true, "127 levels: {}", reply.text);
+    assert!(
+        reply.json["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("id"),
+        "names the bad argument: {}",
+        reply.text
+    );
+
+    let reply = f.mcp.post_body(get_record(125)).await.unwrap();
+    assert_jsonrpc_error(&reply, 400, -32700, "128 levels");
+
+    f.assert_nothing_changed("deeply nested JSON");
+}
+
 /// One POST /mcp over a bare TCP connection: the request line, our headers plus `extra`,
 /// then `body` (write errors ignored: the server may answer and close before reading it all);
 /// returns the response head.

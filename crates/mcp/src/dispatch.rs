@@ -30,7 +30,8 @@ use crate::version;
 
 mod method_error;
 use method_error::{
-    bad_meta, header_mismatch, invalid_params, method_not_found, printable, to_value, unknown_tool, MethodError,
+    bad_meta, header_mismatch, invalid_params, method_not_found, printable, to_json_text, to_value, unknown_tool,
+    MethodError,
 };
 
 /// How long clients may cache `server/discover` and `tools/list` (2026-07-28 `ttlMs`). The
@@ -251,10 +252,13 @@ impl Dispatcher<'_> {
                     Err(error) => error.into_reply(id),
                 }))
             }
-            "tools/call" => match self.call_tool(params, era, summary) {
-                CallOutcome::Result(r) => r,
-                CallOutcome::NeedsRefresh => return Step::NeedsRefresh,
-            },
+            "tools/call" => {
+                return match self.call_tool(params, era, summary) {
+                    CallOutcome::Result(Ok(result)) => Step::Answered(Some(Reply::raw_result(id, result))),
+                    CallOutcome::Result(Err(error)) => Step::Answered(Some(error.into_reply(id))),
+                    CallOutcome::NeedsRefresh => Step::NeedsRefresh,
+                }
+            }
             _ => Err(method_not_found(method, era)),
         };
         let reply = match outcome {
@@ -440,7 +444,10 @@ impl Dispatcher<'_> {
             // Handshake revisions require an object; the text block still carries the value.
             result.structured_content = None;
         }
-        CallOutcome::Result(to_value(&result))
+        // As `shape_result` does for the other results, on the typed result: written out once,
+        // never copied into a `Value` tree first.
+        result.result_type = era.modern.then_some(ResultType::COMPLETE);
+        CallOutcome::Result(to_json_text(&result))
     }
 
     fn capabilities(&self) -> ServerCapabilities {
@@ -467,7 +474,7 @@ fn call_params(params: Option<&Value>) -> Result<CallToolRequestParams, MethodEr
 }
 
 enum CallOutcome {
-    Result(Result<Value, MethodError>),
+    Result(Result<JsonText, MethodError>),
     NeedsRefresh,
 }
 

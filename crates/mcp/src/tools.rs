@@ -197,12 +197,12 @@ pub fn wire_result(result: ToolResult) -> wire::CallToolResult {
     if let Some(text) = result.structured {
         match serde_json::from_str::<Value>(&text) {
             Ok(value) => {
-                let repeated = content.iter().any(|block| {
-                    block
-                        .as_text()
-                        .and_then(|t| serde_json::from_str::<Value>(&t.text).ok())
-                        .is_some_and(|v| v == value)
-                });
+                // The tools component writes both from one value, so the same text is the
+                // usual case and needs no second parse.
+                let repeated = content
+                    .iter()
+                    .filter_map(ContentBlock::as_text)
+                    .any(|t| t.text == text || serde_json::from_str::<Value>(&t.text).is_ok_and(|v| v == value));
                 if !repeated {
                     content.push(ContentBlock::text(text));
                 }

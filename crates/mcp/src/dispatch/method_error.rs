@@ -4,7 +4,7 @@ use rmcp::model::{ErrorCode, ErrorData, RequestId};
 use serde_json::Value;
 
 use super::Era;
-use crate::jsonrpc::Reply;
+use crate::jsonrpc::{JsonText, Reply};
 
 /// A JSON-RPC error with the HTTP status it calls for.
 pub(super) struct MethodError {
@@ -60,12 +60,19 @@ pub(super) fn header_mismatch(message: impl Into<String>) -> MethodError {
 }
 
 pub(super) fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, MethodError> {
-    serde_json::to_value(value).map_err(|e| {
-        MethodError::new(
-            ErrorData::internal_error(format!("could not encode the result: {e}"), None),
-            200,
-        )
-    })
+    serde_json::to_value(value).map_err(not_encoded)
+}
+
+/// The result written straight to JSON text, for results that need no reshaping as a tree.
+pub(super) fn to_json_text<T: serde::Serialize>(value: &T) -> Result<JsonText, MethodError> {
+    JsonText::of(value).map_err(not_encoded)
+}
+
+fn not_encoded(e: serde_json::Error) -> MethodError {
+    MethodError::new(
+        ErrorData::internal_error(format!("could not encode the result: {e}"), None),
+        200,
+    )
 }
 
 /// Client-supplied names echoed in error messages: printable ASCII, bounded.

@@ -106,8 +106,7 @@ impl Config {
         let limits = StoreLimits {
             max_grants: parse_capacity(VAR_MAX_GRANTS, get(VAR_MAX_GRANTS), DEFAULT_MAX_GRANTS)?,
         };
-        let keys = Keys::derive(secret_key.expose_secret().as_bytes())
-            .map_err(|e: CryptoError| invalid(VAR_SECRET_KEY, &e.to_string()))?;
+        let keys = Keys::derive(secret_key.expose_secret().as_bytes());
         Ok(Config {
             kintone_base_url,
             cybozu_client_id,

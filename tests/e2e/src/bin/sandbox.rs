@@ -120,8 +120,8 @@ fn build_what_runs(host: HostKind) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // Cargo's own progress goes to the terminal: a first run compiles wasmtime for the test host,
     // which is most of the wait.
-    println!("building (a first run on a clean checkout takes about 10 minutes on 2 cores: ~1 min for");
-    println!("the wasm components, ~9 min for the test host; later runs start in seconds) ...");
+    println!("building (on a clean checkout this takes about 8 more minutes on 2 cores: ~1 min for");
+    println!("the wasm components, ~7 min for the test host; later runs start in seconds) ...");
     let started = std::time::Instant::now();
     println!("building the wasm components (wasm32-wasip2, release) ...");
     let mut wasm = Command::new(&cargo);

@@ -358,7 +358,6 @@ fn fifty_concurrent_posts_each_get_exactly_one_reply_on_the_stream() {
         })
         .collect();
     let mut replies: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
-    let mut now = 1_000_000;
     let mut collect = |step: StreamStep| {
         if let StreamStep::Send(bytes) = step {
             for m in messages_in(&bytes) {
@@ -366,15 +365,18 @@ fn fifty_concurrent_posts_each_get_exactly_one_reply_on_the_stream() {
             }
         }
     };
+    // The stream's clock follows the real one: counting a millisecond per poll let a busy
+    // machine, where the posting threads wait for a core, run the stream past its 20 s
+    // lifetime before they posted (a 404).
+    let started = std::time::Instant::now();
+    let now = || 1_000_000 + u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     while !handles.iter().all(|h| h.is_finished()) {
-        now += 1;
-        collect(stream.next(&*kv, now));
+        collect(stream.next(&*kv, now()));
     }
     for h in handles {
         assert_eq!(h.join().unwrap(), StatusCode::ACCEPTED);
     }
-    now += 1;
-    collect(stream.next(&*kv, now));
+    collect(stream.next(&*kv, now() + 1));
     assert_eq!(replies.len(), 50);
     for (id, got) in &replies {
         assert_eq!(got.len(), 1, "id {id} answered {} times", got.len());

@@ -172,6 +172,11 @@ impl SseStream {
                 return self.finish(kv);
             }
         }
+        // What the last step sent is retired now, after the send: the reply did not wait for
+        // these writes, and the client is busy reading it meanwhile.
+        if reader.retire(kv).is_err() {
+            return self.finish(kv);
+        }
         let due = now_ms.saturating_sub(self.last_full_poll_ms) >= millis(self.config.full_scan_interval);
         let messages = match (due, reader.needs_poll(kv)) {
             (_, Err(_)) => return self.finish(kv),

@@ -450,7 +450,10 @@ impl Reader {
         Ok(rang)
     }
 
-    /// Collect the messages that arrived since the last poll: a full pass over the slots.
+    /// Collect the messages that arrived since the last poll: a full pass over the slots. It
+    /// writes nothing but the `c` of a slot it gives up: the slots it finished are retired by
+    /// [`Reader::retire`], which the stream calls after sending what this returned, so a reply
+    /// does not wait for the store's writes (each one a disk sync on `spin up`'s SQLite).
     pub fn poll(&mut self, kv: &dyn KeyValue, now_ms: u64) -> Result<Vec<Vec<u8>>, KvError> {
         // Read before the pass (or just before, by `needs_poll`): a ring after this read is seen
         // by the next `needs_poll`.
@@ -460,7 +463,6 @@ impl Reader {
         };
         let mut out = Vec::new();
         self.visit(kv, now_ms, false, &mut out)?;
-        self.retire(kv)?;
         Ok(out)
     }
 
@@ -541,8 +543,9 @@ impl Reader {
         self.finished.insert(slot);
     }
 
-    /// Advance `low` over final slots; publish, then delete the retired keys.
-    fn retire(&mut self, kv: &dyn KeyValue) -> Result<(), KvError> {
+    /// Advance `low` over final slots; publish, then delete the retired keys. Writes nothing
+    /// when no slot became final since the last call.
+    pub fn retire(&mut self, kv: &dyn KeyValue) -> Result<(), KvError> {
         let old_low = self.record.low;
         let mut low = old_low;
         while self.finished.remove(&low) {

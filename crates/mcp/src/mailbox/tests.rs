@@ -27,6 +27,12 @@ fn a_message_travels_from_writer_to_reader() {
     post(&kv, SESSION, b"hello", 0).unwrap();
     post(&kv, SESSION, b"world", 0).unwrap();
     assert_eq!(texts(r.poll(&kv, 0).unwrap()), ["hello", "world"]);
+    assert_eq!(
+        read_record(&kv, SESSION).unwrap().unwrap().low,
+        0,
+        "a poll writes nothing: the replies go out before their slots are retired"
+    );
+    r.retire(&kv).unwrap();
     assert!(r.poll(&kv, 10).unwrap().is_empty());
     // Delivered slots were retired and the hint published.
     let record = read_record(&kv, SESSION).unwrap().unwrap();
@@ -111,6 +117,7 @@ fn a_claimed_slot_without_message_is_closed_after_the_timeout() {
     kv.set(&slot_key(SESSION, 'y', 0), b"w.0").unwrap();
     post(&kv, SESSION, b"next", 0).unwrap();
     assert_eq!(texts(r.poll(&kv, 0).unwrap()), ["next"]);
+    r.retire(&kv).unwrap();
     assert_eq!(
         read_record(&kv, SESSION).unwrap().unwrap().low,
         0,
@@ -118,6 +125,7 @@ fn a_claimed_slot_without_message_is_closed_after_the_timeout() {
     );
     assert!(r.poll(&kv, 50).unwrap().is_empty());
     assert!(r.poll(&kv, 100).unwrap().is_empty());
+    r.retire(&kv).unwrap();
     let record = read_record(&kv, SESSION).unwrap().unwrap();
     assert_eq!(record.low, 2, "closing slot 0 let low pass it");
     r.close(&kv).unwrap();
@@ -157,6 +165,7 @@ fn a_stale_hint_into_retired_slots_is_recovered_and_tidied() {
         post(&kv, SESSION, format!("m{i}").as_bytes(), 0).unwrap();
     }
     assert_eq!(r.poll(&kv, 0).unwrap().len(), 5);
+    r.retire(&kv).unwrap();
     // A slow writer read the record when the frontier was 0, then slots 0..5 were retired.
     let mut record = read_record(&kv, SESSION).unwrap().unwrap();
     assert_eq!(record.low, 5);
@@ -172,6 +181,7 @@ fn a_stale_hint_into_retired_slots_is_recovered_and_tidied() {
     let low = writer.post("stale", b"slow", 0).unwrap();
     writer.tidy_retired(low);
     assert_eq!(texts(r.poll(&kv, 0).unwrap()), ["slow"]);
+    r.retire(&kv).unwrap();
     record = read_record(&kv, SESSION).unwrap().unwrap();
     assert_eq!(record.low, 6);
     assert_eq!(
@@ -192,6 +202,7 @@ fn closing_state_is_published() {
     // Writers already past their first check still land.
     post(&kv, SESSION, b"in flight", 0).unwrap();
     assert_eq!(texts(r.poll(&kv, 0).unwrap()), ["in flight"]);
+    r.retire(&kv).unwrap();
     assert!(read_record(&kv, SESSION).unwrap().unwrap().closing);
 }
 
@@ -202,6 +213,7 @@ fn malformed_payloads_are_dropped() {
     kv.set(&slot_key(SESSION, 'y', 0), b"w").unwrap();
     kv.set(&slot_key(SESSION, 'p', 0), b"no separator").unwrap();
     assert!(r.poll(&kv, 0).unwrap().is_empty());
+    r.retire(&kv).unwrap();
     assert_eq!(read_record(&kv, SESSION).unwrap().unwrap().low, 1);
 }
 
@@ -347,6 +359,7 @@ fn interleave(seed: u64, writers: usize, suspect_ms: u64, close_after_polls: Opt
             loop {
                 polls += 1;
                 out.extend(r.poll(&*store, polls * 10).unwrap());
+                r.retire(&*store).unwrap();
                 let stop = match close_after_polls {
                     Some(n) => polls >= n,
                     None => done.load(Ordering::SeqCst) == writers,
@@ -468,6 +481,7 @@ fn fifty_writers_on_real_threads() {
         while !handles.iter().all(|h| h.is_finished()) {
             now += 1;
             got.extend(texts(r.poll(&*kv, now).unwrap()));
+            r.retire(&*kv).unwrap();
         }
         for h in handles {
             h.join().unwrap().unwrap();

@@ -58,13 +58,15 @@ pub struct StreamConfig {
     pub drain_grace: Duration,
     /// A `: keep-alive` comment after this much silence (also how a closed client is noticed).
     pub keepalive_interval: Duration,
-    /// Pause between doorbell polls while the session is busy: for `fast_window` after the
-    /// stream opens and after each delivery (clients send their next request right after a
-    /// reply), so a reply waits ~`fast_poll_interval / 2` on average.
-    pub fast_poll_interval: Duration,
-    pub fast_window: Duration,
-    /// Pause between doorbell polls when the session has been quiet for `fast_window`.
-    pub poll_interval: Duration,
+    /// The pause between doorbell polls backs off with the quiet: it is the time since the
+    /// stream opened or last delivered a reply divided by `poll_backoff`, kept within
+    /// `min_poll_interval` and `max_poll_interval` (see [`StreamConfig::poll_pause`]). Clients
+    /// send their next request right after a reply, so the stream looks often then; an
+    /// assistant that thinks for seconds meets the idle pace, where a reply waits on average
+    /// half of `max_poll_interval`, a small part of the time it thought.
+    pub min_poll_interval: Duration,
+    pub max_poll_interval: Duration,
+    pub poll_backoff: u32,
     /// A full pass over the mailbox slots at least this often, doorbell or not (a writer
     /// whose doorbell write failed is still found, and claimed slots still time out).
     pub full_scan_interval: Duration,
@@ -87,9 +89,9 @@ impl Default for StreamConfig {
             max_duration: Duration::from_secs(300),
             drain_grace: Duration::from_secs(2),
             keepalive_interval: Duration::from_secs(10),
-            fast_poll_interval: Duration::from_millis(5),
-            fast_window: Duration::from_secs(2),
-            poll_interval: Duration::from_millis(50),
+            min_poll_interval: Duration::from_millis(1),
+            max_poll_interval: Duration::from_millis(50),
+            poll_backoff: 10,
             full_scan_interval: Duration::from_secs(1),
             suspect_timeout: Duration::from_secs(2),
             heartbeat_interval: Duration::from_secs(2),
@@ -108,6 +110,11 @@ impl StreamConfig {
         }
     }
 
+    /// The pause before the next doorbell poll after `quiet` without a delivery.
+    pub fn poll_pause(&self, quiet: Duration) -> Duration {
+        (quiet / self.poll_backoff.max(1)).clamp(self.min_poll_interval, self.max_poll_interval)
+    }
+
     /// A stream's whole life, including the drain.
     pub fn total_duration(&self) -> Duration {
         self.max_duration + self.drain_grace
@@ -117,6 +124,19 @@ impl StreamConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_poll_pause_is_a_tenth_of_the_quiet_between_1_and_50_ms() {
+        let config = StreamConfig::default();
+        let pause = |ms| config.poll_pause(Duration::from_millis(ms)).as_millis();
+        assert_eq!(pause(0), 1, "right after a reply");
+        assert_eq!(pause(15), 1);
+        assert_eq!(pause(20), 2);
+        assert_eq!(pause(100), 10);
+        assert_eq!(pause(499), 49);
+        assert_eq!(pause(500), 50, "half a second quiet: the idle pace");
+        assert_eq!(pause(60_000), 50);
+    }
 
     #[test]
     fn hosted_setting_ends_streams_before_the_30s_cut() {

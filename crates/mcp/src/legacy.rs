@@ -70,7 +70,7 @@ pub struct SseStream {
     config: StreamConfig,
     started_ms: u64,
     last_sent_ms: u64,
-    /// When the stream opened or last delivered a message: polls are fast for a while after.
+    /// When the stream opened or last delivered a message: the poll pause backs off from here.
     last_activity_ms: u64,
     /// When the mailbox slots were last passed over in full.
     last_full_poll_ms: u64,
@@ -199,12 +199,8 @@ impl SseStream {
             self.last_sent_ms = now_ms;
             return StreamStep::Send(sse::comment("keep-alive"));
         }
-        let busy = now_ms.saturating_sub(self.last_activity_ms) < millis(self.config.fast_window);
-        StreamStep::Wait(if busy {
-            self.config.fast_poll_interval
-        } else {
-            self.config.poll_interval
-        })
+        let quiet = Duration::from_millis(now_ms.saturating_sub(self.last_activity_ms));
+        StreamStep::Wait(self.config.poll_pause(quiet))
     }
 
     /// The client went away (a write failed): close the session; undelivered replies are

@@ -36,43 +36,16 @@ pub fn variable(name: &str) -> Option<String> {
 pub struct SpinHttp;
 
 impl HttpClient for SpinHttp {
-    async fn send(&self, mut request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, OutboundError> {
-        let host = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
-        crate::declare_length(&mut request);
-        spin_sdk::http::send(request).await.map_err(|e| send_error(&host, e))
+    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, OutboundError> {
+        SpinHttp::send_whole(request, usize::MAX, None)
     }
 
     async fn send_capped(
         &self,
-        mut request: http::Request<Vec<u8>>,
+        request: http::Request<Vec<u8>>,
         max_body: usize,
     ) -> Result<http::Response<Vec<u8>>, OutboundError> {
-        use futures::StreamExt;
-        let host = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
-        crate::declare_length(&mut request);
-        let incoming: spin_sdk::http::IncomingResponse =
-            spin_sdk::http::send(request).await.map_err(|e| send_error(&host, e))?;
-        let builder = capped_head(incoming.status(), incoming.headers().entries(), max_body)?;
-        let mut body = Vec::new();
-        let mut stream = std::pin::pin!(incoming.take_body_stream());
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| OutboundError::Unreachable {
-                host: host.clone(),
-                reason: e.to_string(),
-            })?;
-            if body.len() + chunk.len() > max_body {
-                // Dropping the stream and response cancels the rest of the transfer.
-                return Err(OutboundError::TooLarge {
-                    limit: max_body,
-                    size: None,
-                });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        builder.body(body).map_err(|e| OutboundError::Unreachable {
-            host,
-            reason: format!("unusable response: {e}"),
-        })
+        SpinHttp::send_whole(request, max_body, None)
     }
 
     async fn send_capped_within(
@@ -81,21 +54,30 @@ impl HttpClient for SpinHttp {
         max_body: usize,
         timeout: std::time::Duration,
     ) -> Result<http::Response<Vec<u8>>, OutboundError> {
-        SpinHttp::get_within(&request, max_body, timeout)
+        SpinHttp::send_whole(request, max_body, Some(timeout))
     }
 }
 
 impl SpinHttp {
-    /// A bodiless GET through `wasi:http/outgoing-handler` with `request-options` timeouts
-    /// (spin-sdk's `send` passes none), its body read up to `max_body` bytes and `timeout` in
-    /// all. Blocking is fine here: one component instance serves one request.
-    fn get_within(
-        request: &http::Request<Vec<u8>>,
+    /// Sends `request` (with `content-length` declared) and reads the answer's body up to
+    /// `max_body` bytes, all of it within `timeout` if one is given (passed to the host as
+    /// `request-options` too). Blocking is fine here: one component instance serves one request.
+    ///
+    /// The body is written *before* the request is handed to the host, as far as the host
+    /// buffers it (the whole body, for anything this app sends), so the host's connection finds
+    /// head and body together and writes them at once. Handed over first (as spin-sdk's `send`
+    /// does), the head can leave alone while the body is still being written, and the body then
+    /// waits in the kernel for the peer's delayed ACK: Spin's outbound sockets keep Nagle on, and
+    /// a kept-alive connection to kintone stalled 40 ms on every write.
+    fn send_whole(
+        mut request: http::Request<Vec<u8>>,
         max_body: usize,
-        timeout: std::time::Duration,
+        timeout: Option<std::time::Duration>,
     ) -> Result<http::Response<Vec<u8>>, OutboundError> {
         use wasi::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
+        use wasi::io::streams::StreamError;
         let started = std::time::Instant::now();
+        crate::declare_length(&mut request);
         let uri = request.uri();
         let host = uri.authority().map(|a| a.to_string()).unwrap_or_default();
         let invalid = |what: &str| OutboundError::Invalid(what.to_owned());
@@ -103,37 +85,95 @@ impl SpinHttp {
             host: host.clone(),
             reason,
         };
-        if request.method() != http::Method::GET || !request.body().is_empty() {
-            return Err(invalid("only a bodiless GET can be sent with a deadline"));
-        }
-        let headers = header_list(request.headers());
-        let fields = Fields::from_list(&headers).map_err(|e| invalid(&format!("header: {e:?}")))?;
+        let fields =
+            Fields::from_list(&header_list(request.headers())).map_err(|e| invalid(&format!("header: {e:?}")))?;
         let outgoing = OutgoingRequest::new(fields);
         let scheme = match uri.scheme_str() {
             Some("http") => Scheme::Http,
             Some("https") => Scheme::Https,
             _ => return Err(invalid("the URL must use http or https")),
         };
+        let method = match *request.method() {
+            http::Method::GET => Method::Get,
+            http::Method::POST => Method::Post,
+            http::Method::PUT => Method::Put,
+            http::Method::DELETE => Method::Delete,
+            http::Method::PATCH => Method::Patch,
+            http::Method::HEAD => Method::Head,
+            http::Method::OPTIONS => Method::Options,
+            ref other => Method::Other(other.to_string()),
+        };
         let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         outgoing
-            .set_method(&Method::Get)
+            .set_method(&method)
             .and_then(|()| outgoing.set_scheme(Some(&scheme)))
             .and_then(|()| outgoing.set_authority(Some(&host)))
             .and_then(|()| outgoing.set_path_with_query(Some(path)))
             .map_err(|()| invalid("the URL cannot be sent"))?;
-        let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
-        let options = RequestOptions::new();
-        // A host that does not support a timeout refuses to set it; the overall check below
-        // still bounds reading the body.
-        let _ = options.set_connect_timeout(Some(nanos));
-        let _ = options.set_first_byte_timeout(Some(nanos));
-        let _ = options.set_between_bytes_timeout(Some(nanos));
+        let options = timeout.map(|timeout| {
+            let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+            let options = RequestOptions::new();
+            // A host that does not support a timeout refuses to set it; the overall check
+            // below still bounds reading the body.
+            let _ = options.set_connect_timeout(Some(nanos));
+            let _ = options.set_first_byte_timeout(Some(nanos));
+            let _ = options.set_between_bytes_timeout(Some(nanos));
+            options
+        });
         let body = outgoing.body().map_err(|()| invalid("request body unavailable"))?;
-        OutgoingBody::finish(body, None).map_err(|e| invalid(&format!("request body: {e:?}")))?;
-        let future = wasi::http::outgoing_handler::handle(outgoing, Some(options)).map_err(|e| match e {
-            ErrorCode::HttpRequestDenied => OutboundError::NotAllowed(host.clone()),
-            other => unreachable(format!("{other:?}")),
-        })?;
+        let writer = body.write().map_err(|()| invalid("request body unavailable"))?;
+        let body_error = |e: StreamError| unreachable(format!("writing the request body: {e:?}"));
+        let mut options = options;
+        let mut handle = |outgoing| {
+            wasi::http::outgoing_handler::handle(outgoing, options.take()).map_err(|e| match e {
+                ErrorCode::HttpRequestDenied => OutboundError::NotAllowed(host.clone()),
+                other => unreachable(format!("{other:?}")),
+            })
+        };
+        let mut pending = Some(outgoing);
+        let mut future = None;
+        let mut rest: &[u8] = request.body();
+        // Once the request is out, the host may close the body early: the peer answered (or
+        // hung up) before reading it all. The answer, read below, then says what happened.
+        let written = loop {
+            if rest.is_empty() {
+                break match writer.flush() {
+                    Ok(()) | Err(StreamError::Closed) => true,
+                    Err(e) => return Err(body_error(e)),
+                };
+            }
+            let permitted = match writer.check_write() {
+                Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
+                Err(StreamError::Closed) if future.is_some() => break false,
+                Err(e) => return Err(body_error(e)),
+            };
+            if permitted == 0 {
+                // The host buffers no more before the request goes out: hand it over and
+                // stream the rest as the connection takes it.
+                match pending.take() {
+                    Some(outgoing) => future = Some(handle(outgoing)?),
+                    None => writer.subscribe().block(),
+                }
+                continue;
+            }
+            let (chunk, after) = rest.split_at(permitted.min(rest.len()));
+            match writer.write(chunk) {
+                Ok(()) => rest = after,
+                Err(StreamError::Closed) if future.is_some() => break false,
+                Err(e) => return Err(body_error(e)),
+            }
+        };
+        drop(writer);
+        if written {
+            OutgoingBody::finish(body, None).map_err(|e| invalid(&format!("request body: {e:?}")))?;
+        } else {
+            drop(body);
+        }
+        let future = match (future, pending) {
+            (Some(future), _) => future,
+            (None, Some(outgoing)) => handle(outgoing)?,
+            (None, None) => return Err(unreachable("the request was not sent".into())),
+        };
         future.subscribe().block();
         let incoming = match future.get() {
             Some(Ok(Ok(response))) => response,
@@ -150,15 +190,16 @@ impl SpinHttp {
             .map_err(|()| unreachable("response body unavailable".into()))?;
         let mut body = Vec::new();
         loop {
-            if started.elapsed() > timeout {
+            if let Some(timeout) = timeout.filter(|t| started.elapsed() > *t) {
                 return Err(unreachable(format!(
                     "no complete answer within {} ms",
                     timeout.as_millis()
                 )));
             }
-            match stream.blocking_read(4096) {
+            match stream.blocking_read(64 * 1024) {
                 Ok(chunk) => {
                     if body.len() + chunk.len() > max_body {
+                        // Dropping the stream and response cancels the rest of the transfer.
                         return Err(OutboundError::TooLarge {
                             limit: max_body,
                             size: None,
@@ -166,7 +207,7 @@ impl SpinHttp {
                     }
                     body.extend_from_slice(&chunk);
                 }
-                Err(wasi::io::streams::StreamError::Closed) => break,
+                Err(StreamError::Closed) => break,
                 Err(e) => return Err(unreachable(format!("reading the body: {e:?}"))),
             }
         }
@@ -200,18 +241,6 @@ fn capped_head(
         });
     }
     Ok(builder)
-}
-
-fn send_error(host: &str, error: spin_sdk::http::SendError) -> OutboundError {
-    let reason = error.to_string();
-    if reason.contains("HttpRequestDenied") || reason.contains("not permitted") {
-        OutboundError::NotAllowed(host.to_owned())
-    } else {
-        OutboundError::Unreachable {
-            host: host.to_owned(),
-            reason,
-        }
-    }
 }
 
 /// The request as plain `http` types, its body read up to `limit` bytes. `Err` carries the

@@ -172,8 +172,7 @@ async fn tools_call_latency_through_mcp_and_legacy_sse_next_to_a_direct_kintone_
         println!("  {}", stats.line());
     }
     // Why legacy SSE is slower: the stream instance shares nothing in memory with the POST
-    // instance, so it polls the session's key-value mailbox every `poll_interval` (50 ms).
-    // Back-to-back calls, as here, post just after a poll and wait nearly a whole interval;
-    // calls at random times wait half of one on average.
-    println!("  (legacy SSE replies wait for the stream's next mailbox poll, every 50 ms)");
+    // instance, so it polls the session's key-value mailbox (a pause of a tenth of the time
+    // since its last reply, 1 to 50 ms), and each message costs several key-value writes.
+    println!("  (legacy SSE replies cross the key-value mailbox: the stream polls it, 1 to 50 ms apart)");
 }

@@ -130,6 +130,14 @@ impl InstanceState {
 
 impl key_value::Host for InstanceState {}
 
+/// Runs a store operation as Spin's SQLite store does (`crates/key-value-spin`): inside
+/// `tokio::task::block_in_place`, so while it waits for the disk the worker's other tasks move
+/// to another thread. Without it, a task woken by this instance — the connection task that
+/// writes a stream's last event to the client — waits until the instance next yields.
+fn blocking<T>(op: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(op)
+}
+
 impl key_value::HostStore for InstanceState {
     async fn open(&mut self, label: String) -> Result<Resource<KvStoreHandle>, key_value::Error> {
         if !self.config.key_value_stores.contains(&label) {
@@ -149,7 +157,7 @@ impl key_value::HostStore for InstanceState {
 
     async fn get(&mut self, store: Resource<KvStoreHandle>, key: String) -> Result<Option<Vec<u8>>, key_value::Error> {
         let label = self.store_label(&store)?;
-        self.config.kv.get(&label, &key).map_err(key_value::Error::Other)
+        blocking(|| self.config.kv.get(&label, &key)).map_err(key_value::Error::Other)
     }
 
     async fn set(
@@ -159,25 +167,22 @@ impl key_value::HostStore for InstanceState {
         value: Vec<u8>,
     ) -> Result<(), key_value::Error> {
         let label = self.store_label(&store)?;
-        self.config
-            .kv
-            .set(&label, &key, &value)
-            .map_err(key_value::Error::Other)
+        blocking(|| self.config.kv.set(&label, &key, &value)).map_err(key_value::Error::Other)
     }
 
     async fn delete(&mut self, store: Resource<KvStoreHandle>, key: String) -> Result<(), key_value::Error> {
         let label = self.store_label(&store)?;
-        self.config.kv.delete(&label, &key).map_err(key_value::Error::Other)
+        blocking(|| self.config.kv.delete(&label, &key)).map_err(key_value::Error::Other)
     }
 
     async fn exists(&mut self, store: Resource<KvStoreHandle>, key: String) -> Result<bool, key_value::Error> {
         let label = self.store_label(&store)?;
-        self.config.kv.exists(&label, &key).map_err(key_value::Error::Other)
+        blocking(|| self.config.kv.exists(&label, &key)).map_err(key_value::Error::Other)
     }
 
     async fn get_keys(&mut self, store: Resource<KvStoreHandle>) -> Result<Vec<String>, key_value::Error> {
         let label = self.store_label(&store)?;
-        self.config.kv.keys(&label).map_err(key_value::Error::Other)
+        blocking(|| self.config.kv.keys(&label)).map_err(key_value::Error::Other)
     }
 
     async fn drop(&mut self, store: Resource<KvStoreHandle>) -> wasmtime::Result<()> {

@@ -17,9 +17,9 @@ fn config() -> EndpointConfig {
             max_duration: Duration::from_secs(20),
             drain_grace: Duration::from_secs(2),
             keepalive_interval: Duration::from_secs(10),
-            fast_poll_interval: Duration::from_millis(5),
-            fast_window: Duration::from_secs(2),
-            poll_interval: Duration::from_millis(50),
+            min_poll_interval: Duration::from_millis(1),
+            max_poll_interval: Duration::from_millis(50),
+            poll_backoff: 10,
             full_scan_interval: Duration::from_secs(1),
             suspect_timeout: Duration::from_secs(2),
             heartbeat_interval: Duration::from_secs(2),
@@ -115,10 +115,7 @@ fn a_posted_request_is_answered_on_the_stream() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["id"], 1);
     assert_eq!(got[0]["result"]["protocolVersion"], "2024-11-05");
-    assert_eq!(
-        stream.next(&kv, 1_000_100),
-        StreamStep::Wait(config().stream.fast_poll_interval)
-    );
+    assert_eq!(stream.next(&kv, 1_000_100), StreamStep::Wait(Duration::from_millis(5)));
 }
 
 #[test]
@@ -147,10 +144,7 @@ fn notifications_are_accepted_and_send_nothing() {
         &json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
     );
     assert_eq!(handled.response.status(), StatusCode::ACCEPTED);
-    assert_eq!(
-        stream.next(&kv, 1_000_050),
-        StreamStep::Wait(config().stream.fast_poll_interval)
-    );
+    assert_eq!(stream.next(&kv, 1_000_050), StreamStep::Wait(Duration::from_millis(5)));
 }
 
 #[test]
@@ -211,25 +205,16 @@ fn bad_bodies_are_refused_on_the_post_and_nothing_is_queued() {
         panic!()
     };
     assert_eq!(handled.response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(
-        stream.next(&kv, 1_000_050),
-        StreamStep::Wait(config().stream.fast_poll_interval)
-    );
+    assert_eq!(stream.next(&kv, 1_000_050), StreamStep::Wait(Duration::from_millis(5)));
 }
 
 #[test]
 fn keep_alive_comments_fill_silence() {
     let kv = MemoryStore::new();
     let (mut stream, _) = open(&kv);
-    assert_eq!(
-        stream.next(&kv, 1_009_999),
-        StreamStep::Wait(config().stream.poll_interval)
-    );
+    assert_eq!(stream.next(&kv, 1_009_999), StreamStep::Wait(Duration::from_millis(50)));
     assert_eq!(sent(stream.next(&kv, 1_010_000)), b": keep-alive\n\n");
-    assert_eq!(
-        stream.next(&kv, 1_010_050),
-        StreamStep::Wait(config().stream.poll_interval)
-    );
+    assert_eq!(stream.next(&kv, 1_010_050), StreamStep::Wait(Duration::from_millis(50)));
 }
 
 #[test]
@@ -301,10 +286,7 @@ fn a_refresh_is_requested_and_the_resumed_reply_reaches_the_stream() {
     else {
         panic!("expected a refresh request")
     };
-    assert_eq!(
-        stream.next(&kv, 1_000_050),
-        StreamStep::Wait(config().stream.fast_poll_interval)
-    );
+    assert_eq!(stream.next(&kv, 1_000_050), StreamStep::Wait(Duration::from_millis(5)));
     let handled = pending.resume(&kv, &config(), &FakeTools::new(1), 1_000);
     assert_eq!(handled.response.status(), StatusCode::ACCEPTED);
     let got = messages_in(&sent(stream.next(&kv, 1_000_100)));
@@ -453,14 +435,38 @@ fn a_reply_posted_right_after_a_delivery_is_picked_up_within_the_fast_poll() {
         other => panic!("expected the reply, got {other:?}"),
     };
     assert_eq!(messages_in(&first)[0]["id"], 1);
-    // Right after a delivery the stream polls fast.
-    assert_eq!(
+    // Right after a delivery the stream polls every millisecond, then backs off.
+    assert_eq!(stream.next(&kv, clock), StreamStep::Wait(Duration::from_millis(1)));
+    run_for(&mut stream, &kv, &mut clock, 200);
+    assert!(matches!(
         stream.next(&kv, clock),
-        StreamStep::Wait(config().stream.fast_poll_interval)
-    );
-    // Quiet for longer than the fast window: back to the idle pace.
+        StreamStep::Wait(pause) if (Duration::from_millis(20)..Duration::from_millis(23)).contains(&pause)
+    ));
+    // Quiet for half a second or more: the idle pace.
     run_for(&mut stream, &kv, &mut clock, 2_500);
-    assert_eq!(stream.next(&kv, clock), StreamStep::Wait(config().stream.poll_interval));
+    assert_eq!(stream.next(&kv, clock), StreamStep::Wait(Duration::from_millis(50)));
+}
+
+#[test]
+fn the_second_after_a_delivery_costs_a_bounded_number_of_reads() {
+    let kv = CountingStore {
+        inner: MemoryStore::new(),
+        reads: Default::default(),
+    };
+    let (mut stream, uri) = open(&kv.inner);
+    let mut clock = 1_000_000;
+    run_for(&mut stream, &kv, &mut clock, 3_000);
+    let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0","arguments":{}}});
+    assert_eq!(post(&kv.inner, &uri, &call).response.status(), StatusCode::ACCEPTED);
+    assert!(!run_for(&mut stream, &kv, &mut clock, 1).is_empty(), "delivered");
+    kv.reads.store(0, std::sync::atomic::Ordering::Relaxed);
+    run_for(&mut stream, &kv, &mut clock, 1_000);
+    let reads = kv.reads.load(std::sync::atomic::Ordering::Relaxed);
+    // Doorbell polls, each pause a tenth of the quiet so far in whole milliseconds: 20 in the
+    // first 20 ms, then about 10 per step of the pause (1 + 10/2 + 10/3 + … ≈ 36 more) until it
+    // reaches 50 ms at half a second, then 10; plus full passes (8 each) and a heartbeat's
+    // session list: 75 here. A fixed 5 ms pace for 2 s, as before, read 200 in that second.
+    assert!(reads <= 80, "the second after a delivery read {reads} keys");
 }
 
 #[test]

@@ -29,10 +29,10 @@
 //!
 //! After STOP it re-reads the record: if `k < low` the slot was already retired (a stale
 //! hint), so it tries again. Otherwise it writes `p:k = u ⏎ message`, then checks
-//! `exists c:k`, then reads the record once more. It reports success only if the slot is not
-//! closed and `k ≥ low` still. A missing record means the session ended (the POST fails);
-//! anything else — the reader closed or retired the slot meanwhile — is retried in a fresh
-//! slot with the same `u`.
+//! `exists c:k`, then reads the record once more. It reports success if the slot is not
+//! closed (even if the reader has already delivered and retired it: a quick reader is the
+//! common case). A missing or `closed` record means the session ended (the POST fails); a
+//! closed slot is retried in a fresh slot with the same `u`.
 //!
 //! # Doorbell
 //!
@@ -51,7 +51,10 @@
 //! `p` present is delivered (unless its id was already delivered) and becomes final; a slot
 //! with `y` set and no `p` for longer than `suspect_timeout` is *closed* — `set c:k`, then
 //! `get p:k` once more (deliver if present) — and becomes final. When `low` or the frontier
-//! moves, the reader first writes the record, then deletes the retired slots' keys.
+//! moves, the reader first writes the record, then deletes the retired slots' `x`, `y` and
+//! `p`. A `c` stays until the session ends (the record lists the closed slots below `low`,
+//! `closed_below`, so whoever ends the session deletes them): a writer must never miss a
+//! close because the key was already gone.
 //!
 //! # Why nothing is lost or duplicated
 //!
@@ -67,11 +70,13 @@
 //!    slot in `[low, frontier)` has `y` set and the frontier only grows. A writer that saw
 //!    `[hint, h)` all set, with `hint` a published frontier, knows `h ≤` the reader's frontier
 //!    from then on, and it claims below `h + WINDOW`.
-//! 3. *If a writer reports success, the reader delivers its id.* At its last record read
-//!    `k ≥ low`, so slot `k` is not final and, by (1), `p:k` holds its message. A slot becomes
-//!    final only by delivering its `p`, or by closing — and the reader closes with `set c:k`
-//!    *then* `get p:k`, while the writer did `set p:k` *then* found `c:k` unset: the reader's
-//!    `get` follows the writer's `set` and sees the message. By (2) the slot is visited.
+//! 3. *If a writer reports success, the reader delivers its id.* At its record read after
+//!    STOP `k ≥ low`, so slot `k` was live and, by (1), `p:k` holds only its message. A slot
+//!    becomes final only by delivering its `p`, or by closing — and the reader closes with
+//!    `set c:k` *then* `get p:k`, keeping `c:k` until the session ends, while the writer did
+//!    `set p:k` *then* found `c:k` unset: any close came after the writer's `set`, and its
+//!    `get` sees the message. By (2) the slot is visited, by a poll or, if the session ends
+//!    first, by the last look — which the writer's last record read (not `closed`) precedes.
 //! 4. *No id is delivered twice*: a retry reuses its id, and the reader — the session's only
 //!    reader, from creation to close — delivers each id once.
 //! 5. *A writer never waits for the reader*; it retries only after a race, so a burst of
@@ -127,6 +132,9 @@ pub struct SessionRecord {
     /// closing (a killed or crashed host) stops beating, and its session is treated as gone.
     #[serde(default)]
     pub alive_at: u64,
+    /// Closed slots below `low`: their `c` keys stay until the session ends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub closed_below: Vec<u64>,
 }
 
 pub fn record_key(session: &str) -> String {
@@ -285,11 +293,14 @@ impl Writer<'_> {
             let _ = self.kv.set(&bell_key(self.session), token.as_bytes());
             let closed = self.kv.exists(&slot_key(self.session, 'c', slot))?;
             let record = self.live_record(now_unix)?;
-            if !closed && slot >= record.low {
+            if !closed {
+                // The reader may already have delivered the message and retired the slot
+                // (deleting its keys): nothing of it is left to tidy.
+                self.visited.remove(&slot);
                 return Ok(record.low);
             }
-            // Closed or retired under us: the reader may or may not have taken the message;
-            // post it again under the same id (the reader drops duplicates).
+            // Closed under us: the reader may or may not have taken the message; post it
+            // again under the same id (the reader drops duplicates).
             start = record.frontier;
         }
         Err(Refusal::Other(PostError::Busy))
@@ -377,6 +388,8 @@ pub struct Reader {
     pending: BTreeMap<u64, u64>,
     /// Final slots at or above `low`.
     finished: BTreeSet<u64>,
+    /// Of those, the ones that were closed (their `c` key outlives retirement).
+    closed: BTreeSet<u64>,
     delivered: HashSet<String>,
     suspect_timeout_ms: u64,
     /// The record as last written (to skip unchanged writes).
@@ -405,6 +418,7 @@ impl Reader {
             low: 0,
             frontier: 0,
             alive_at: now_unix,
+            closed_below: Vec::new(),
         };
         write_record(kv, session, &record)?;
         Ok(Reader {
@@ -412,6 +426,7 @@ impl Reader {
             record,
             pending: BTreeMap::new(),
             finished: BTreeSet::new(),
+            closed: BTreeSet::new(),
             delivered: HashSet::new(),
             suspect_timeout_ms,
             published: (0, 0),
@@ -473,10 +488,7 @@ impl Reader {
         let mut out = Vec::new();
         let visited = self.visit(kv, 0, true, &mut out);
         // Delete even if the look failed half-way: garbage is worse than a lost drain.
-        for slot in self.record.low..self.record.frontier + WINDOW {
-            self.delete_slot(kv, slot);
-        }
-        let _ = kv.delete(&bell_key(&self.session));
+        delete_mailbox(kv, &self.session, &self.record);
         kv.delete(&record_key(&self.session))?;
         visited.map(|()| out)
     }
@@ -515,6 +527,7 @@ impl Reader {
                         self.deliver(&payload, out);
                     }
                     self.finish(slot);
+                    self.closed.insert(slot);
                 }
             }
             slot += 1;
@@ -555,19 +568,35 @@ impl Reader {
         if (low, self.record.frontier) == self.published {
             return Ok(());
         }
+        let retired_closed: Vec<u64> = self.closed.range(..low).copied().collect();
+        for slot in &retired_closed {
+            self.closed.remove(slot);
+        }
+        self.record.closed_below.extend(retired_closed);
         write_record(kv, &self.session, &self.record)?;
         self.published = (low, self.record.frontier);
         for slot in old_low..low {
-            self.delete_slot(kv, slot);
+            delete_slot_keys(kv, &self.session, slot, &['x', 'y', 'p']);
         }
         Ok(())
     }
+}
 
-    fn delete_slot(&self, kv: &dyn KeyValue, slot: u64) {
-        // Best effort: a failed delete leaves garbage, never a wrong answer.
-        for kind in ['x', 'y', 'p', 'c'] {
-            let _ = kv.delete(&slot_key(&self.session, kind, slot));
-        }
+/// Best effort: a failed delete leaves garbage, never a wrong answer.
+fn delete_slot_keys(kv: &dyn KeyValue, session: &str, slot: u64, kinds: &[char]) {
+    for &kind in kinds {
+        let _ = kv.delete(&slot_key(session, kind, slot));
+    }
+}
+
+/// Every key of a session's mailbox that `record` can tell of, but the record itself.
+fn delete_mailbox(kv: &dyn KeyValue, session: &str, record: &SessionRecord) {
+    let _ = kv.delete(&bell_key(session));
+    for &slot in &record.closed_below {
+        delete_slot_keys(kv, session, slot, &['c']);
+    }
+    for slot in record.low..record.frontier + WINDOW {
+        delete_slot_keys(kv, session, slot, &['x', 'y', 'p', 'c']);
     }
 }
 
@@ -575,12 +604,7 @@ impl Reader {
 /// record and the slots it last published. Best effort; any instance may do it.
 pub(crate) fn collect_expired(kv: &dyn KeyValue, session: &str, record: &SessionRecord) {
     let _ = kv.delete(&record_key(session));
-    let _ = kv.delete(&bell_key(session));
-    for slot in record.low..record.frontier + WINDOW {
-        for kind in ['x', 'y', 'p', 'c'] {
-            let _ = kv.delete(&slot_key(session, kind, slot));
-        }
-    }
+    delete_mailbox(kv, session, record);
 }
 
 /// `N` random bytes as lowercase hex (getrandom: the OS on native, `wasi:random` on wasip2).

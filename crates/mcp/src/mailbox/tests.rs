@@ -1,4 +1,4 @@
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -154,6 +154,107 @@ fn a_writer_that_finds_its_slot_closed_posts_again() {
     post(&kv, SESSION, b"m", 0).unwrap();
     assert_eq!(texts(r.poll(&kv, 0).unwrap()), ["m"]);
     r.close(&kv).unwrap();
+    assert!(kv.snapshot().is_empty());
+}
+
+/// A store that runs `hook` once, just before the first operation on `key`, and counts writes
+/// (sets and deletes): a deterministic interleaving of another party at one point.
+struct HookStore<'a> {
+    inner: &'a MemoryStore,
+    key: String,
+    hook: RefCell<Option<Box<dyn FnOnce() + 'a>>>,
+    writes: Cell<usize>,
+}
+
+impl HookStore<'_> {
+    fn at(&self, key: &str) {
+        if key == self.key {
+            if let Some(hook) = self.hook.borrow_mut().take() {
+                hook();
+            }
+        }
+    }
+}
+
+impl KeyValue for HookStore<'_> {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.at(key);
+        self.inner.get(key)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        self.at(key);
+        self.writes.set(self.writes.get() + 1);
+        self.inner.set(key, value)
+    }
+    fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.at(key);
+        self.writes.set(self.writes.get() + 1);
+        self.inner.delete(key)
+    }
+    fn exists(&self, key: &str) -> Result<bool, KvError> {
+        self.at(key);
+        self.inner.exists(key)
+    }
+}
+
+#[test]
+fn a_message_delivered_and_retired_before_its_writer_confirms_is_posted_once() {
+    let kv = MemoryStore::new();
+    let r = RefCell::new(reader(&kv, 1000));
+    let got = RefCell::new(Vec::new());
+    // The reader is quick: between the writer's `p` and its check of `c`, it delivers the
+    // message and retires the slot (record published, keys deleted).
+    let store = HookStore {
+        inner: &kv,
+        key: slot_key(SESSION, 'c', 0),
+        hook: RefCell::new(Some(Box::new(|| {
+            let mut r = r.borrow_mut();
+            got.borrow_mut().extend(texts(r.poll(&kv, 0).unwrap()));
+            r.retire(&kv).unwrap();
+        }))),
+        writes: Cell::new(0),
+    };
+    post_with(&store, SESSION, b"m", 0, 1, &|_| {}).unwrap();
+    assert_eq!(*got.borrow(), ["m"]);
+    assert_eq!(
+        store.writes.get(),
+        4,
+        "x, y, p and the doorbell: no second claim, nothing to tidy"
+    );
+    drop(store);
+    let mut r = r.into_inner();
+    assert!(r.poll(&kv, 10).unwrap().is_empty(), "delivered once");
+    r.close(&kv).unwrap();
+    assert!(kv.snapshot().is_empty());
+}
+
+#[test]
+fn a_closed_slot_keeps_its_c_until_the_session_ends() {
+    let kv = MemoryStore::new();
+    let mut r = reader(&kv, 0);
+    // A writer claimed slot 0 and stalls; the reader gives the slot up and retires it.
+    kv.set(&slot_key(SESSION, 'x', 0), b"w.0").unwrap();
+    kv.set(&slot_key(SESSION, 'y', 0), b"w.0").unwrap();
+    assert!(r.poll(&kv, 0).unwrap().is_empty());
+    r.retire(&kv).unwrap();
+    let record = read_record(&kv, SESSION).unwrap().unwrap();
+    assert_eq!((record.low, record.closed_below.as_slice()), (1, &[0][..]));
+    // However late the stalled writer writes its `p` and looks for `c`, it finds the slot
+    // closed (and posts again elsewhere): the other keys are gone, the `c` is not.
+    assert!(kv.exists(&slot_key(SESSION, 'c', 0)).unwrap());
+    assert!(!kv.exists(&slot_key(SESSION, 'y', 0)).unwrap());
+    post(&kv, SESSION, b"again", 0).unwrap();
+    assert_eq!(texts(r.poll(&kv, 0).unwrap()), ["again"]);
+    r.retire(&kv).unwrap();
+    // The session's end deletes the `c` too; so does collecting a dead session's record.
+    r.close(&kv).unwrap();
+    assert!(kv.snapshot().is_empty());
+    let mut dead = reader(&kv, 0);
+    kv.set(&slot_key(SESSION, 'y', 0), b"w.0").unwrap();
+    dead.poll(&kv, 0).unwrap();
+    dead.retire(&kv).unwrap();
+    let record = read_record(&kv, SESSION).unwrap().unwrap();
+    collect_expired(&kv, SESSION, &record);
     assert!(kv.snapshot().is_empty());
 }
 

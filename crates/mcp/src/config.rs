@@ -58,7 +58,7 @@ pub struct StreamConfig {
     pub drain_grace: Duration,
     /// A `: keep-alive` comment after this much silence (also how a closed client is noticed).
     pub keepalive_interval: Duration,
-    /// The pause between doorbell polls backs off with the quiet: it is the time since the
+    /// The pause between polls backs off with the quiet: it is the time since the
     /// stream opened or last delivered a reply divided by `poll_backoff`, kept within
     /// `min_poll_interval` and `max_poll_interval` (see [`StreamConfig::poll_pause`]). Clients
     /// send their next request right after a reply, so the stream looks often then; an
@@ -67,8 +67,8 @@ pub struct StreamConfig {
     pub min_poll_interval: Duration,
     pub max_poll_interval: Duration,
     pub poll_backoff: u32,
-    /// A full pass over the mailbox slots at least this often, doorbell or not (a writer
-    /// whose doorbell write failed is still found, and claimed slots still time out).
+    /// A full pass over the mailbox slots at least this often, woken or not (a message whose
+    /// wake-up was missed is still found, and claimed slots still time out).
     pub full_scan_interval: Duration,
     /// How long a claimed mailbox slot may stay without its message before the stream closes
     /// it (the writer, if alive, re-posts elsewhere; see [`crate::mailbox`]).
@@ -110,7 +110,7 @@ impl StreamConfig {
         }
     }
 
-    /// The pause before the next doorbell poll after `quiet` without a delivery.
+    /// The pause before the next poll after `quiet` without a delivery.
     pub fn poll_pause(&self, quiet: Duration) -> Duration {
         (quiet / self.poll_backoff.max(1)).clamp(self.min_poll_interval, self.max_poll_interval)
     }

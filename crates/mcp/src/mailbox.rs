@@ -11,8 +11,6 @@
 //! - `mcp:sse:S` — the session record ([`SessionRecord`]). Written only by the reader.
 //! - per slot `k` = 0, 1, 2, …: `mcp:sse:S:x:k` and `…:y:k` (a splitter), `…:p:k` (the
 //!   message), `…:c:k` (closed by the reader).
-//! - `mcp:sse:S:bell` — the doorbell: each writer sets it to a fresh value right after
-//!   writing its message, so an idle reader watches one key instead of a window of slots.
 //!
 //! # Writer (one `POST`)
 //!
@@ -34,14 +32,18 @@
 //! common case). A missing or `closed` record means the session ended (the POST fails); a
 //! closed slot is retried in a fresh slot with the same `u`.
 //!
-//! # Doorbell
+//! # Waking the reader
 //!
-//! A poll reads only `bell`; a full pass over the slots runs when its value changed since the
-//! last pass, while slots are claimed but not final, and at least every `full_scan_interval`
-//! anyway. The writer sets `bell` *after* `p:k`, so a reader that sees the new value and then
-//! passes over the slots finds the message. Values are the writer's fresh token, so two
-//! writers overwriting each other still change what the reader last saw. A lost doorbell
-//! write only delays delivery to the next full pass; correctness rests on the slots alone.
+//! An idle reader's poll reads one key, `y` of its frontier slot; a full pass over the slots
+//! runs when that is set, while slots are claimed but not final, and at least every
+//! `full_scan_interval` anyway. A writer alone takes the first free slot `h`: every slot from
+//! the reader's frontier up to `h` has `y` set, so the reader sees its frontier claimed and
+//! its pass finds `h`. A writer that spread out to `k > h` after a collision first sets `y`
+//! on every unset slot of `[h, k)` to `gap` — a `y` alone never lets a second writer STOP,
+//! it only makes splitters fail — so the same holds for `k`; the reader closes a `gap` slot
+//! at once (a writer that STOPs there anyway sees the close and moves on). This costs writes
+//! only after a collision; a message costs three (`x`, `y`, `p`). A missed wake-up only
+//! delays delivery to the next full pass; correctness rests on the slots alone.
 //!
 //! # Reader (the stream)
 //!
@@ -141,9 +143,15 @@ pub fn record_key(session: &str) -> String {
     format!("mcp:sse:{session}")
 }
 
-fn bell_key(session: &str) -> String {
+/// The key earlier versions' writers rang after each message; still deleted with a session,
+/// so a session that lived across an upgrade leaves nothing behind.
+fn legacy_bell_key(session: &str) -> String {
     format!("mcp:sse:{session}:bell")
 }
+
+/// The `y` a writer that spread out puts in the unclaimed slots it skipped (tokens are
+/// `<hex id>.<attempt>`, so nothing else looks like it).
+const GAP: &[u8] = b"gap";
 
 fn slot_key(session: &str, kind: char, slot: u64) -> String {
     format!("mcp:sse:{session}:{kind}:{slot}")
@@ -280,17 +288,16 @@ impl Writer<'_> {
         payload.extend_from_slice(message);
         for attempt in 0..MAX_ATTEMPTS {
             let token = format!("{id}.{attempt}");
-            let slot = self.claim(start, &token)?;
+            let (slot, first_free) = self.claim(start, &token)?;
             let record = self.live_record(now_unix)?;
             if slot < record.low {
                 // A stale hint led us into a retired slot.
                 start = record.frontier;
                 continue;
             }
+            self.mark_gaps(first_free, slot)?;
             self.kv.set(&slot_key(self.session, 'p', slot), &payload)?;
             self.visited.entry(slot).or_default().wrote_p = true;
-            // Best effort: without it the reader still finds the message on a full pass.
-            let _ = self.kv.set(&bell_key(self.session), token.as_bytes());
             let closed = self.kv.exists(&slot_key(self.session, 'c', slot))?;
             let record = self.live_record(now_unix)?;
             if !closed {
@@ -306,8 +313,22 @@ impl Writer<'_> {
         Err(Refusal::Other(PostError::Busy))
     }
 
-    /// Splitters at random slots above the first free one, until this writer STOPs.
-    fn claim(&mut self, start: u64, token: &str) -> Result<u64, Refusal> {
+    /// A writer that STOPped above the first free slot it saw sets `y` = `gap` on the unset
+    /// slots between, so that the reader, watching the `y` of its frontier, is woken (see the
+    /// module docs). Best effort: a missed wake-up only waits for the next full pass.
+    fn mark_gaps(&mut self, first_free: u64, slot: u64) -> Result<(), KvError> {
+        for gap in first_free..slot {
+            let y = slot_key(self.session, 'y', gap);
+            if !self.kv.exists(&y)? && self.kv.set(&y, GAP).is_ok() {
+                self.visited.entry(gap).or_default().wrote_y = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Splitters at random slots above the first free one, until this writer STOPs. Returns
+    /// the slot and the first free slot of the try that won it.
+    fn claim(&mut self, start: u64, token: &str) -> Result<(u64, u64), Refusal> {
         let mut free = start;
         for tries in 0..MAX_TRIES {
             while self.kv.exists(&slot_key(self.session, 'y', free))? {
@@ -329,7 +350,7 @@ impl Writer<'_> {
             self.kv.set(&y, token.as_bytes())?;
             self.visited.entry(slot).or_default().wrote_y = true;
             if self.kv.get(&x)?.as_deref() == Some(token.as_bytes()) {
-                return Ok(slot);
+                return Ok((slot, free));
             }
         }
         Err(Refusal::Other(PostError::Busy))
@@ -363,8 +384,6 @@ impl Writer<'_> {
         for (&slot, footprint) in &self.visited {
             self.delete_footprint(slot, *footprint);
         }
-        // The reader deleted the doorbell at its end; this writer may have rung it since.
-        let _ = self.kv.delete(&bell_key(self.session));
     }
 
     fn delete_footprint(&self, slot: u64, footprint: Footprint) {
@@ -394,10 +413,6 @@ pub struct Reader {
     suspect_timeout_ms: u64,
     /// The record as last written (to skip unchanged writes).
     published: (u64, u64),
-    /// The doorbell's value at the last full pass.
-    bell: Option<Vec<u8>>,
-    /// The value [`Reader::needs_poll`] just read, for the pass that follows (one read, not two).
-    bell_read: Option<Option<Vec<u8>>>,
 }
 
 impl Reader {
@@ -430,8 +445,6 @@ impl Reader {
             delivered: HashSet::new(),
             suspect_timeout_ms,
             published: (0, 0),
-            bell: None,
-            bell_read: None,
         })
     }
 
@@ -451,18 +464,13 @@ impl Reader {
         write_record(kv, &self.session, &self.record)
     }
 
-    /// One key-value read: has a writer rung the doorbell since the last full pass, or is a
-    /// claimed slot still waiting for its message? Then [`Reader::poll`] has work.
-    pub fn needs_poll(&mut self, kv: &dyn KeyValue) -> Result<bool, KvError> {
+    /// At most one key-value read: is the frontier slot claimed, or is a claimed slot still
+    /// waiting for its message? Then [`Reader::poll`] has work (see "Waking the reader").
+    pub fn needs_poll(&self, kv: &dyn KeyValue) -> Result<bool, KvError> {
         if !self.pending.is_empty() {
-            // The pass reads the doorbell itself; never reuse an older read.
-            self.bell_read = None;
             return Ok(true);
         }
-        let bell = kv.get(&bell_key(&self.session))?;
-        let rang = bell != self.bell;
-        self.bell_read = Some(bell);
-        Ok(rang)
+        kv.exists(&slot_key(&self.session, 'y', self.record.frontier))
     }
 
     /// Collect the messages that arrived since the last poll: a full pass over the slots. It
@@ -470,12 +478,6 @@ impl Reader {
     /// [`Reader::retire`], which the stream calls after sending what this returned, so a reply
     /// does not wait for the store's writes (each one a disk sync on `spin up`'s SQLite).
     pub fn poll(&mut self, kv: &dyn KeyValue, now_ms: u64) -> Result<Vec<Vec<u8>>, KvError> {
-        // Read before the pass (or just before, by `needs_poll`): a ring after this read is seen
-        // by the next `needs_poll`.
-        self.bell = match self.bell_read.take() {
-            Some(bell) => bell,
-            None => kv.get(&bell_key(&self.session))?,
-        };
         let mut out = Vec::new();
         self.visit(kv, now_ms, false, &mut out)?;
         Ok(out)
@@ -503,11 +505,13 @@ impl Reader {
                 slot += 1;
                 continue;
             }
+            let mut gap = false;
             if !self.pending.contains_key(&slot) {
-                if !kv.exists(&slot_key(&self.session, 'y', slot))? {
+                let Some(y) = kv.get(&slot_key(&self.session, 'y', slot))? else {
                     slot += 1;
                     continue;
-                }
+                };
+                gap = y == GAP;
                 self.pending.insert(slot, now_ms);
                 self.advance_frontier();
             }
@@ -518,10 +522,11 @@ impl Reader {
                 self.finish(slot);
             } else {
                 let since = self.pending.get(&slot).copied().unwrap_or(now_ms);
-                if now_ms.saturating_sub(since) >= self.suspect_timeout_ms {
+                if gap || now_ms.saturating_sub(since) >= self.suspect_timeout_ms {
                     // Close, then look once more: a writer that wrote `p` before seeing `c`
                     // is caught by this second look; one that writes later sees `c` and
-                    // posts again elsewhere.
+                    // posts again elsewhere. A `gap` slot is closed at once: it was marked
+                    // to wake us, not claimed.
                     kv.set(&slot_key(&self.session, 'c', slot), b"1")?;
                     if let Some(payload) = kv.get(&slot_key(&self.session, 'p', slot))? {
                         self.deliver(&payload, out);
@@ -591,7 +596,7 @@ fn delete_slot_keys(kv: &dyn KeyValue, session: &str, slot: u64, kinds: &[char])
 
 /// Every key of a session's mailbox that `record` can tell of, but the record itself.
 fn delete_mailbox(kv: &dyn KeyValue, session: &str, record: &SessionRecord) {
-    let _ = kv.delete(&bell_key(session));
+    let _ = kv.delete(&legacy_bell_key(session));
     for &slot in &record.closed_below {
         delete_slot_keys(kv, session, slot, &['c']);
     }

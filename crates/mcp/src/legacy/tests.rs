@@ -416,8 +416,8 @@ fn an_idle_stream_reads_one_key_per_poll_and_scans_the_slots_once_a_second() {
     kv.reads.store(0, std::sync::atomic::Ordering::Relaxed);
     run_for(&mut stream, &kv, &mut clock, 1_000);
     let reads = kv.reads.load(std::sync::atomic::Ordering::Relaxed);
-    // 20 doorbell polls (every 50 ms), one full pass over the window of 8 slots (reusing its
-    // poll's doorbell read) and the grant's session list every other heartbeat: about 29.
+    // 20 polls of the frontier slot (every 50 ms), one full pass over the window of 8 slots
+    // and the grant's session list every other heartbeat: about 29.
     // The slot-by-slot polling this replaced read 160.
     assert!(reads <= 30, "an idle stream read {reads} keys in one second");
 }
@@ -429,7 +429,7 @@ fn a_reply_posted_right_after_a_delivery_is_picked_up_within_the_fast_poll() {
     let mut clock = 1_000_000;
     let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"tool0","arguments":{}}});
     assert_eq!(post(&kv, &uri, &call).response.status(), StatusCode::ACCEPTED);
-    // Delivered by the very next poll: the doorbell rang.
+    // Delivered by the very next poll: the frontier slot is claimed.
     let first = match stream.next(&kv, clock) {
         StreamStep::Send(bytes) => bytes,
         other => panic!("expected the reply, got {other:?}"),
@@ -462,7 +462,7 @@ fn the_second_after_a_delivery_costs_a_bounded_number_of_reads() {
     kv.reads.store(0, std::sync::atomic::Ordering::Relaxed);
     run_for(&mut stream, &kv, &mut clock, 1_000);
     let reads = kv.reads.load(std::sync::atomic::Ordering::Relaxed);
-    // Doorbell polls, each pause a tenth of the quiet so far in whole milliseconds: 20 in the
+    // Polls, each pause a tenth of the quiet so far in whole milliseconds: 20 in the
     // first 20 ms, then about 10 per step of the pause (1 + 10/2 + 10/3 + … ≈ 36 more) until it
     // reaches 50 ms at half a second, then 10; plus full passes (8 each) and a heartbeat's
     // session list: 75 here. A fixed 5 ms pace for 2 s, as before, read 200 in that second.

@@ -38,11 +38,7 @@ fn a_message_travels_from_writer_to_reader() {
     let record = read_record(&kv, SESSION).unwrap().unwrap();
     assert_eq!((record.low, record.frontier), (2, 2));
     let left: Vec<String> = kv.snapshot().into_keys().collect();
-    assert_eq!(
-        left,
-        [record_key(SESSION), bell_key(SESSION)],
-        "only the record and the doorbell are left"
-    );
+    assert_eq!(left, [record_key(SESSION)], "only the record is left");
     assert!(r.close(&kv).unwrap().is_empty());
     assert!(kv.snapshot().is_empty());
 }
@@ -75,8 +71,7 @@ fn a_closed_session_refuses_and_a_racing_writer_cleans_up_after_the_reader() {
         visited: BTreeMap::new(),
         spread: SmallRng::seed_from_u64(1),
     };
-    let slot = writer.claim(0, "w.0").unwrap();
-    assert_eq!(slot, 0);
+    assert_eq!(writer.claim(0, "w.0").unwrap(), (0, 0));
     record.closed = true;
     write_record(&kv, SESSION, &record).unwrap();
     // The reader's last look takes three pauses of the writer, then the record goes.
@@ -216,14 +211,44 @@ fn a_message_delivered_and_retired_before_its_writer_confirms_is_posted_once() {
     };
     post_with(&store, SESSION, b"m", 0, 1, &|_| {}).unwrap();
     assert_eq!(*got.borrow(), ["m"]);
-    assert_eq!(
-        store.writes.get(),
-        4,
-        "x, y, p and the doorbell: no second claim, nothing to tidy"
-    );
+    assert_eq!(store.writes.get(), 3, "x, y and p: no second claim, nothing to tidy");
     drop(store);
     let mut r = r.into_inner();
     assert!(r.poll(&kv, 10).unwrap().is_empty(), "delivered once");
+    r.close(&kv).unwrap();
+    assert!(kv.snapshot().is_empty());
+}
+
+#[test]
+fn a_writer_that_spread_out_wakes_the_reader_through_the_gap_it_marks() {
+    let kv = MemoryStore::new();
+    let mut r = reader(&kv, 1000);
+    assert!(!r.needs_poll(&kv).unwrap(), "idle: the frontier slot is free");
+    // After a collision a writer STOPped at slot 3, though slot 0 was the first free one.
+    let mut writer = Writer {
+        kv: &kv,
+        session: SESSION,
+        visited: BTreeMap::new(),
+        spread: SmallRng::seed_from_u64(1),
+    };
+    kv.set(&slot_key(SESSION, 'x', 3), b"w.1").unwrap();
+    kv.set(&slot_key(SESSION, 'y', 3), b"w.1").unwrap();
+    kv.set(&slot_key(SESSION, 'p', 3), b"w\nspread").unwrap();
+    assert!(
+        !r.needs_poll(&kv).unwrap(),
+        "unmarked, the reader would only find it on its next full pass"
+    );
+    writer.mark_gaps(0, 3).unwrap();
+    assert!(r.needs_poll(&kv).unwrap(), "the marked frontier wakes the reader");
+    assert_eq!(texts(r.poll(&kv, 0).unwrap()), ["spread"]);
+    r.retire(&kv).unwrap();
+    let record = read_record(&kv, SESSION).unwrap().unwrap();
+    assert_eq!(
+        (record.low, record.closed_below.as_slice()),
+        (4, &[0, 1, 2][..]),
+        "the gap slots were closed at once, not after the suspect timeout"
+    );
+    assert!(!r.needs_poll(&kv).unwrap());
     r.close(&kv).unwrap();
     assert!(kv.snapshot().is_empty());
 }
@@ -276,7 +301,7 @@ fn a_stale_hint_into_retired_slots_is_recovered_and_tidied() {
         visited: BTreeMap::new(),
         spread: SmallRng::seed_from_u64(1),
     };
-    let slot = writer.claim(0, "stale.0").unwrap();
+    let (slot, _) = writer.claim(0, "stale.0").unwrap();
     assert_eq!(slot, 0, "retired slots have no keys left, so it STOPs at once");
     // The real protocol re-reads the record, sees slot < low and retries from the frontier.
     let low = writer.post("stale", b"slow", 0).unwrap();
@@ -287,8 +312,8 @@ fn a_stale_hint_into_retired_slots_is_recovered_and_tidied() {
     assert_eq!(record.low, 6);
     assert_eq!(
         kv.snapshot().len(),
-        2,
-        "the stale writer removed its keys in retired slots (the record and the doorbell stay)"
+        1,
+        "the stale writer removed its keys in retired slots (the record stays)"
     );
     r.close(&kv).unwrap();
     assert!(kv.snapshot().is_empty());

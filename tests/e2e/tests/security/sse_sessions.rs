@@ -6,7 +6,7 @@ use e2e::clients::legacy_sse;
 use e2e::{FakeConfig, FakeCybozu, Options};
 use std::time::Duration;
 
-/// The legacy session keys in the store: records, mailbox slots, doorbells, owner lists.
+/// The legacy session keys in the store: records, mailbox slots, owner lists.
 fn sse_keys(app: &App) -> Vec<String> {
     kv_store::keys(app)
         .unwrap()
@@ -84,8 +84,8 @@ async fn sse_sessions_are_capped_per_grant_and_a_killed_hosts_sessions_are_colle
         "a dead session's keys are left: {left:?}"
     );
     assert!(
-        left.len() <= 3,
-        "only the new session's record, doorbell and the owner list may remain: {left:?}"
+        left.len() <= 2,
+        "only the new session's record and the owner list may remain: {left:?}"
     );
     drop(fresh);
     drop(app);

@@ -64,11 +64,12 @@ impl SpinHttp {
     /// `request-options` too). Blocking is fine here: one component instance serves one request.
     ///
     /// The body is written *before* the request is handed to the host, as far as the host
-    /// buffers it (the whole body, for anything this app sends), so the host's connection finds
-    /// head and body together and writes them at once. Handed over first (as spin-sdk's `send`
-    /// does), the head can leave alone while the body is still being written, and the body then
-    /// waits in the kernel for the peer's delayed ACK: Spin's outbound sockets keep Nagle on, and
-    /// a kept-alive connection to kintone stalled 40 ms on every write.
+    /// buffers it (1 MiB with wasmtime's defaults: every request body but a large upload), so
+    /// the host's connection finds head and body together and writes them at once. Handed over
+    /// first (as spin-sdk's `send` does), the head can leave alone while the body is still
+    /// being written, and the body then waits in the kernel for the peer's delayed ACK: Spin's
+    /// outbound sockets keep Nagle on, and on the test host, which schedules as Spin does,
+    /// every `addRecord` stalled 40 ms (docs/benchmarks.md).
     fn send_whole(
         mut request: http::Request<Vec<u8>>,
         max_body: usize,

@@ -344,7 +344,8 @@ async fn main() -> Result<()> {
 
     // The same stream, the way an assistant uses it: a pause between calls (the model reads
     // one reply before it asks again), so each call meets a store no longer busy with the
-    // previous message. A third of the samples; the pause stays within the stream's fast window.
+    // previous message. A third of the samples; after 20 ms of quiet the stream polls every
+    // 2 ms (a tenth of the quiet).
     let cpu = CpuMeter::start(pid);
     let paused_samples = samples.div_ceil(3);
     let mut paused_timings = Vec::with_capacity(paused_samples);

@@ -16,6 +16,16 @@ fn reader(kv: &dyn KeyValue, suspect_ms: u64) -> Reader {
     Reader::create(kv, SESSION, "owner".into(), FAR_FUTURE, suspect_ms, 0).unwrap()
 }
 
+/// A writer driven step by step (its claim, its gap marks), with a fixed spreading seed.
+fn writer(kv: &dyn KeyValue) -> Writer<'_> {
+    Writer {
+        kv,
+        session: SESSION,
+        visited: BTreeMap::new(),
+        spread: SmallRng::seed_from_u64(1),
+    }
+}
+
 fn texts(messages: Vec<Vec<u8>>) -> Vec<String> {
     messages.into_iter().map(|m| String::from_utf8(m).unwrap()).collect()
 }
@@ -65,12 +75,7 @@ fn a_closed_session_refuses_and_a_racing_writer_cleans_up_after_the_reader() {
     // A writer that claimed a slot before `closed` waits for the reader before deleting.
     record.closed = false;
     write_record(&kv, SESSION, &record).unwrap();
-    let mut writer = Writer {
-        kv: &kv,
-        session: SESSION,
-        visited: BTreeMap::new(),
-        spread: SmallRng::seed_from_u64(1),
-    };
+    let mut writer = writer(&kv);
     assert_eq!(writer.claim(0, "w.0").unwrap(), (0, 0));
     record.closed = true;
     write_record(&kv, SESSION, &record).unwrap();
@@ -225,12 +230,7 @@ fn a_writer_that_spread_out_wakes_the_reader_through_the_gap_it_marks() {
     let mut r = reader(&kv, 1000);
     assert!(!r.needs_poll(&kv).unwrap(), "idle: the frontier slot is free");
     // After a collision a writer STOPped at slot 3, though slot 0 was the first free one.
-    let mut writer = Writer {
-        kv: &kv,
-        session: SESSION,
-        visited: BTreeMap::new(),
-        spread: SmallRng::seed_from_u64(1),
-    };
+    let mut writer = writer(&kv);
     kv.set(&slot_key(SESSION, 'x', 3), b"w.1").unwrap();
     kv.set(&slot_key(SESSION, 'y', 3), b"w.1").unwrap();
     kv.set(&slot_key(SESSION, 'p', 3), b"w\nspread").unwrap();
@@ -295,12 +295,7 @@ fn a_stale_hint_into_retired_slots_is_recovered_and_tidied() {
     // A slow writer read the record when the frontier was 0, then slots 0..5 were retired.
     let mut record = read_record(&kv, SESSION).unwrap().unwrap();
     assert_eq!(record.low, 5);
-    let mut writer = Writer {
-        kv: &kv,
-        session: SESSION,
-        visited: BTreeMap::new(),
-        spread: SmallRng::seed_from_u64(1),
-    };
+    let mut writer = writer(&kv);
     let (slot, _) = writer.claim(0, "stale.0").unwrap();
     assert_eq!(slot, 0, "retired slots have no keys left, so it STOPs at once");
     // The real protocol re-reads the record, sees slot < low and retries from the frontier.

@@ -216,3 +216,103 @@ async fn known_bodies_travel_with_content_length_both_ways() {
         );
     }
 }
+
+/// The same stall, seen from the wire: on a kept-alive connection, a response whose body is known
+/// reaches the client in the same write as its head, so the client's first read after its request
+/// holds the whole response. A head handed over before its body leaves in a write of its own
+/// (the test host does then what Spin's server does when its connection task runs first, see
+/// `tests/host/src/hand_over.rs`), the first read returns the head alone, and the body would
+/// wait for the delayed ACK. Not timed: a correct server writes each response in one piece, so
+/// the check never fails for it; a late body fails it whenever the client reads as soon as the
+/// head arrives, as it does here.
+#[tokio::test]
+async fn known_bodies_leave_with_their_head_on_a_kept_alive_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = App::start().await.unwrap();
+    let tokens = e2e::signin::sign_in(&app, "alice", "/mcp").await.unwrap();
+    let url = url::Url::parse(&app.url("/")).unwrap();
+    let authority = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    let json = |id: u32, method: &str, params: &str| {
+        format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"{method}","params":{params}}}"#)
+    };
+    let post = |path: &str, auth: Option<&str>, content_type: &str, body: String| {
+        let auth = auth.map(|a| format!("authorization: {a}\r\n")).unwrap_or_default();
+        format!(
+            "POST {path} HTTP/1.1\r\nhost: {authority}\r\n{auth}content-type: {content_type}\r\n\
+             accept: application/json, text/event-stream\r\nmcp-protocol-version: 2025-11-25\r\n\
+             content-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let bearer = tokens.bearer();
+    let requests = [
+        (
+            "metadata",
+            format!("GET /.well-known/oauth-authorization-server HTTP/1.1\r\nhost: {authority}\r\n\r\n"),
+        ),
+        (
+            "401 without a token",
+            post("/mcp", None, "application/json", json(1, "ping", "{}")),
+        ),
+        (
+            "refused refresh",
+            post(
+                "/token",
+                None,
+                "application/x-www-form-urlencoded",
+                "grant_type=refresh_token&refresh_token=nope&client_id=nobody".into(),
+            ),
+        ),
+        (
+            "ping",
+            post("/mcp", Some(&bearer), "application/json", json(2, "ping", "{}")),
+        ),
+        (
+            "getRecord",
+            post(
+                "/mcp",
+                Some(&bearer),
+                "application/json",
+                json(
+                    3,
+                    "tools/call",
+                    r#"{"name":"getRecord","arguments":{"appId":1,"recordId":1}}"#,
+                ),
+            ),
+        ),
+    ];
+
+    let mut connection = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    connection.set_nodelay(true).unwrap();
+    let mut buffer = vec![0u8; 64 * 1024];
+    for round in 0..5 {
+        for (what, request) in &requests {
+            connection.write_all(request.as_bytes()).await.unwrap();
+            let read = connection.read(&mut buffer).await.unwrap();
+            let first = &buffer[..read];
+            let head_end = first
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .unwrap_or_else(|| panic!("{what}: the head arrived in pieces"))
+                + 4;
+            let head = String::from_utf8_lossy(&first[..head_end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("{what}: no content-length in {head}"));
+            assert!(length > 0, "{what}: a body is expected");
+            assert_eq!(
+                read - head_end,
+                length,
+                "{what} (round {round}): the first read held {} of the body's {length} bytes; the rest \
+                 left in a later write",
+                read - head_end
+            );
+            assert!(
+                !head.contains("connection: close"),
+                "{what}: the connection must stay open"
+            );
+        }
+    }
+}

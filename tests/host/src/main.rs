@@ -3,6 +3,7 @@
 
 mod compose;
 mod engine;
+mod hand_over;
 mod instance;
 mod kv;
 mod manifest;

@@ -139,7 +139,13 @@ impl Server {
         store.set_epoch_deadline(crate::engine::EPOCH_DEADLINE);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
-        let outparam = store.data_mut().http().new_response_outparam(sender)?;
+        // The response is looked at the instant the guest sets it (see `hand_over`).
+        let outparam = store
+            .data_mut()
+            .http()
+            .new_response_outparam_from_callback(move |set| {
+                let _ = sender.send(set.map(crate::hand_over::hand_over));
+            })?;
         let pre = component.pre.clone();
         let id = component.config.id.clone();
         // The guest keeps running after it sets the response head (streaming bodies), so it runs
@@ -152,7 +158,20 @@ impl Server {
                 .await
         });
         match receiver.await {
-            Ok(Ok(response)) => Ok(response.map(|body| body.map_err(anyhow::Error::from).boxed_unsync())),
+            Ok(Ok(response)) => {
+                let known_body = response
+                    .headers()
+                    .get(http::header::CONTENT_LENGTH)
+                    .is_some_and(|length| length.as_bytes() != b"0");
+                if response.body().head_went_alone() && known_body {
+                    eprintln!(
+                        "[{id}] {path}: set a {} response before writing its body of known length: its head leaves alone \
+                         and, with Nagle on, the body waits for the client's delayed ACK",
+                        response.status()
+                    );
+                }
+                Ok(response.map(|body| body.map_err(anyhow::Error::from).boxed_unsync()))
+            }
             Ok(Err(code)) => {
                 eprintln!("[{id}] responded with error code {code:?}");
                 Ok(plain(500, "Internal Server Error\n"))

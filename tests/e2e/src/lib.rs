@@ -93,6 +93,10 @@ pub struct App {
     pub fake_base_url: String,
     process: Child,
     owns_state_dir: bool,
+    /// Where the host's stderr goes (unless E2E_HOST_LOG).
+    log_file: PathBuf,
+    /// The test stopped or killed the host itself.
+    stopped: bool,
 }
 
 impl App {
@@ -156,12 +160,17 @@ impl App {
             .env("SPIN_VARIABLE_CYBOZU_CLIENT_SECRET", CLIENT_SECRET)
             .env("SPIN_VARIABLE_SECRET_KEY", SECRET_KEY)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(if std::env::var_os("E2E_HOST_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            });
+            .stdout(Stdio::null());
+        // The host's log goes to the terminal with E2E_HOST_LOG, else to a file that a test
+        // whose host died under it prints (see `Drop for App`).
+        let log_file = state_dir.join(format!("host-{port}.log"));
+        if std::env::var_os("E2E_HOST_LOG").is_some() {
+            command.stderr(Stdio::inherit());
+        } else {
+            std::fs::create_dir_all(&state_dir).context("cannot create the state dir")?;
+            let log = std::fs::File::create(&log_file).context("cannot create the host's log file")?;
+            command.stderr(log);
+        }
         if let Some(file) = &options.runtime_config_file {
             command.arg("--runtime-config-file").arg(file);
         }
@@ -176,6 +185,8 @@ impl App {
             fake_base_url,
             process,
             owns_state_dir,
+            log_file,
+            stopped: false,
         };
         app.wait_until_ready().await?;
         Ok(app)
@@ -187,9 +198,13 @@ impl App {
         let probe = format!("{}/.well-known/oauth-authorization-server", self.base_url);
         loop {
             if let Some(status) = self.process.try_wait()? {
-                bail!("the app host exited during start-up ({status}); rerun with E2E_HOST_LOG=1 to see why");
+                bail!(
+                    "the app host exited during start-up ({status}); the end of its log:\n{}",
+                    self.log_tail()
+                );
             }
-            if client.get(&probe).send().await.is_ok() {
+            // Only the app answers this document (the fake cybozu.com and others 404 it).
+            if client.get(&probe).send().await.is_ok_and(|r| r.status().is_success()) {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -199,12 +214,20 @@ impl App {
         }
     }
 
+    /// The last lines the host wrote to its log file (empty with E2E_HOST_LOG: the terminal has them).
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log_file).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
 
     /// Kills the host process at once, as a crash would (to test restarts); the state dir is kept.
     pub fn kill(&mut self) {
+        self.stopped = true;
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
@@ -213,6 +236,7 @@ impl App {
     /// gracefully and takes a moment with connections open — and kills it if it has not
     /// exited within 10 s.
     pub fn stop(&mut self) {
+        self.stopped = true;
         if matches!(self.process.try_wait(), Ok(Some(_))) {
             return;
         }
@@ -235,6 +259,17 @@ impl App {
 
 impl Drop for App {
     fn drop(&mut self) {
+        if !self.stopped {
+            if let Ok(Some(status)) = self.process.try_wait() {
+                // Printed into the failing test's output: a host gone mid-test otherwise shows
+                // only as refused connections.
+                eprintln!(
+                    "the app host on {} exited during the test ({status}); the end of its log:\n{}",
+                    self.base_url,
+                    self.log_tail()
+                );
+            }
+        }
         self.stop();
         if self.owns_state_dir {
             let _ = std::fs::remove_dir_all(&self.state_dir);
@@ -290,9 +325,21 @@ fn ensure_wasm_built(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A loopback port nothing listens on now, never the same twice in one test run: between this
+/// call and the host binding the port another test could be handed it too, and one of the two
+/// hosts would then fail to bind while its probe was answered by the other.
 pub fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
+    use std::sync::Mutex;
+    static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    for _ in 0..100 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            return Ok(port);
+        }
+    }
+    bail!("no loopback port left that this test run has not handed out")
 }
 
 pub fn unique_temp_dir(prefix: &str) -> PathBuf {

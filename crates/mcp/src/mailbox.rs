@@ -573,10 +573,8 @@ impl Reader {
         if (low, self.record.frontier) == self.published {
             return Ok(());
         }
-        let retired_closed: Vec<u64> = self.closed.range(..low).copied().collect();
-        for slot in &retired_closed {
-            self.closed.remove(slot);
-        }
+        let still_open = self.closed.split_off(&low);
+        let retired_closed = std::mem::replace(&mut self.closed, still_open);
         self.record.closed_below.extend(retired_closed);
         write_record(kv, &self.session, &self.record)?;
         self.published = (low, self.record.frontier);

@@ -111,7 +111,7 @@ impl SpinHttp {
             .and_then(|()| outgoing.set_authority(Some(&host)))
             .and_then(|()| outgoing.set_path_with_query(Some(path)))
             .map_err(|()| invalid("the URL cannot be sent"))?;
-        let options = timeout.map(|timeout| {
+        let mut options = timeout.map(|timeout| {
             let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
             let options = RequestOptions::new();
             // A host that does not support a timeout refuses to set it; the overall check
@@ -124,7 +124,6 @@ impl SpinHttp {
         let body = outgoing.body().map_err(|()| invalid("request body unavailable"))?;
         let writer = body.write().map_err(|()| invalid("request body unavailable"))?;
         let body_error = |e: StreamError| unreachable(format!("writing the request body: {e:?}"));
-        let mut options = options;
         let mut handle = |outgoing| {
             wasi::http::outgoing_handler::handle(outgoing, options.take()).map_err(|e| match e {
                 ErrorCode::HttpRequestDenied => OutboundError::NotAllowed(host.clone()),

@@ -374,8 +374,10 @@ impl RegisteredClient {
 }
 
 /// Redirect URIs we accept: `https` anywhere, `http` only on a loopback host; no fragment, no user
-/// information, no whitespace or control characters. Everything else (`javascript:`, `data:`,
-/// custom schemes, plain http to the internet) is refused. The error says why, without echoing.
+/// information, no whitespace or control characters; a host in ASCII (an internationalized domain
+/// as punycode: the app is built without IDNA's Unicode tables, see `idna_adapter` in
+/// Cargo.toml). Everything else (`javascript:`, `data:`, custom schemes, plain http to the
+/// internet) is refused. The error says why, without echoing.
 pub fn validate_redirect_uri(uri: &str) -> Result<(), &'static str> {
     if uri.len() > MAX_REDIRECT_URI_LEN {
         return Err("is too long");
@@ -383,7 +385,10 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), &'static str> {
     if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("must not contain whitespace or control characters");
     }
-    let url = Url::parse(uri).map_err(|_| "must be an absolute URL")?;
+    let url = Url::parse(uri).map_err(|e| match e {
+        url::ParseError::IdnaError => "must name its host in ASCII (an internationalized domain as punycode, xn--…)",
+        _ => "must be an absolute URL",
+    })?;
     match url.scheme() {
         "https" if url.host_str().is_some_and(|h| !h.is_empty()) => {}
         "http" if is_loopback_host(&url) => {}
@@ -440,6 +445,17 @@ mod tests {
             client_name: Some("MCP CLI Client".into()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn redirect_hosts_must_be_ascii_or_punycode() {
+        // Built without IDNA's Unicode tables (idna_adapter 1.0): a Unicode host is refused with
+        // its reason, never mapped, so full-width look-alikes cannot pass for an ASCII host.
+        let ascii_only = Err("must name its host in ASCII (an internationalized domain as punycode, xn--…)");
+        assert_eq!(validate_redirect_uri("https://例え.jp/cb"), ascii_only);
+        assert_eq!(validate_redirect_uri("https://ｃｌａｕｄｅ.ai/cb"), ascii_only);
+        assert_eq!(validate_redirect_uri("https://xn--r8jz45g.jp/cb"), Ok(()));
+        assert_eq!(validate_redirect_uri("https://xn--bad-.jp/cb"), ascii_only);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use http::Method;
 use reqwest::Client;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 pub use e2e::clients::raw::excerpt;
@@ -112,6 +113,9 @@ pub struct Legacy {
     replies: mpsc::UnboundedReceiver<Value>,
     /// Streams opened so far (each on its own connection).
     pub streams: u64,
+    /// How long the last call's `POST /sse/message` took until its 202: the request on the
+    /// kept-alive connection, without the reply's way back over the stream.
+    pub last_post: Duration,
 }
 
 impl Legacy {
@@ -126,6 +130,7 @@ impl Legacy {
             message_path,
             replies,
             streams: 1,
+            last_post: Duration::ZERO,
         })
     }
 
@@ -195,10 +200,12 @@ impl Legacy {
             ("authorization", self.bearer.as_str()),
             ("content-type", "application/json"),
         ];
+        let start = Instant::now();
         let response = self
             .posts
             .send(Method::POST, &self.message_path, &headers, body.to_string())
             .await?;
+        self.last_post = start.elapsed();
         ensure!(
             response.status.as_u16() == 202,
             "POST /sse/message answered {}: {}",

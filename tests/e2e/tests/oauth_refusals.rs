@@ -125,7 +125,28 @@ async fn dangerous_redirect_uris_are_refused_at_registration() {
         );
         assert!(reply.body["client_id"].is_null());
     }
+    // Hosts must be ASCII (the app has no IDNA Unicode tables): a Unicode or full-width host is
+    // refused with that reason, not mapped to an ASCII one; its punycode form is accepted.
+    for unicode_host in ["https://例え.jp/cb", "https://ｃｌａｕｄｅ.ai/cb"] {
+        let reply = signin::register_raw(&app, &json!({ "client_name": "x", "redirect_uris": [unicode_host] }))
+            .await
+            .unwrap();
+        assert_eq!(
+            (reply.status, reply.error()),
+            (400, Some("invalid_redirect_uri")),
+            "{unicode_host}"
+        );
+        let why = reply.body["error_description"].as_str().unwrap_or_default();
+        assert!(why.contains("punycode"), "{unicode_host}: {why}");
+    }
     assert_store_empty(&app);
+    let reply = signin::register_raw(
+        &app,
+        &json!({ "client_name": "x", "redirect_uris": ["https://xn--r8jz45g.jp/cb"] }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status, 201, "punycode host: {}", reply.body);
 }
 
 #[tokio::test]

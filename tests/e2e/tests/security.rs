@@ -2,7 +2,7 @@
 //!
 //! | attack | test |
 //! |---|---|
-//! | redirect-URI mismatch, dangerous redirect URIs, PKCE missing/plain/wrong, code replay, expired codes, refresh-token reuse, tokens for another resource, CSRF, state replay, callback without the browser cookie, wrong client secret, revoked tokens, HTML in client names | `oauth_refusals.rs` (through the wasm app) |
+//! | redirect-URI mismatch, dangerous redirect URIs (and Unicode or full-width look-alike hosts), PKCE missing/plain/wrong, code replay, expired codes, refresh-token reuse, tokens for another resource, CSRF, state replay, callback without the browser cookie, wrong client secret, revoked tokens, HTML in client names | `oauth_refusals.rs` (through the wasm app) |
 //! | transport refusals (size, type, Accept, protocol version, Origin, Host, method), malformed JSON-RPC | `mcp_bad_input.rs` |
 //! | legacy SSE messages for unknown or foreign sessions | `mcp_legacy_sse.rs` |
 //! | any bytes / JSON-RPC shape / header at the MCP endpoint; refused legacy messages change nothing | `crates/mcp/tests/proptest_requests.rs`, fuzz target `mcp_request` |

@@ -119,6 +119,21 @@ fn a_posted_request_is_answered_on_the_stream() {
 }
 
 #[test]
+fn a_delivered_slot_is_retired_at_a_later_millisecond_not_with_the_send() {
+    // The writer's POST still reads the slot's `c` and the record after writing its message: a
+    // record write and deletes in the same instant as the send would hold back its 202.
+    let kv = MemoryStore::new();
+    let (mut stream, uri) = open(&kv);
+    post(&kv, &uri, &init(1));
+    let slot_keys = |kv: &MemoryStore| kv.snapshot().keys().filter(|k| k.contains(":p:")).count();
+    assert_eq!(messages_in(&sent(stream.next(&kv, 1_000_050))).len(), 1);
+    assert!(matches!(stream.next(&kv, 1_000_050), StreamStep::Wait(_)));
+    assert_eq!(slot_keys(&kv), 1, "retired in the millisecond of the send");
+    assert!(matches!(stream.next(&kv, 1_000_051), StreamStep::Wait(_)));
+    assert_eq!(slot_keys(&kv), 0, "not retired a millisecond later");
+}
+
+#[test]
 fn tool_calls_and_errors_travel_the_same_way() {
     let kv = MemoryStore::new();
     let (mut stream, uri) = open(&kv);

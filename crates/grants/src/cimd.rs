@@ -36,6 +36,7 @@
 
 use crate::client::{validate_client_name, validate_client_urls, validate_redirect_uri, MAX_REDIRECT_URIS};
 use crate::store::{self, security_event};
+use crate::url_refusal;
 use crate::{ClientAuthMethod, Config, ConfigError, RegisteredClient};
 use platform::{HttpClient, KeyValue, OutboundError};
 use serde::{Deserialize, Serialize};
@@ -80,8 +81,12 @@ impl CimdPolicy {
                 variable,
                 reason: reason.to_owned(),
             };
-            let url =
-                Url::parse(&raw).map_err(|_| invalid("must be an https origin such as https://client.example"))?;
+            let url = Url::parse(&raw).map_err(|e| {
+                invalid(url_refusal::reason(
+                    e,
+                    "must be an https origin such as https://client.example",
+                ))
+            })?;
             if url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) {
                 return Err(invalid("must be an https origin such as https://client.example"));
             }
@@ -179,7 +184,7 @@ pub fn parse_client_id_url(client_id: &str) -> Result<Url, CimdError> {
             return Err(bad("must not contain dot segments (/./ or /../)"));
         }
     }
-    let url = Url::parse(client_id).map_err(|_| bad("is not a URL"))?;
+    let url = Url::parse(client_id).map_err(|e| bad(url_refusal::reason(e, "is not a URL")))?;
     if url.host_str().is_none_or(str::is_empty) {
         return Err(bad("must name a host"));
     }

@@ -9,6 +9,7 @@
 
 use crate::crypto::{self, CryptoError, Purpose};
 use crate::resource::is_loopback_host;
+use crate::url_refusal;
 use crate::Config;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -385,10 +386,7 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), &'static str> {
     if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("must not contain whitespace or control characters");
     }
-    let url = Url::parse(uri).map_err(|e| match e {
-        url::ParseError::IdnaError => "must name its host in ASCII (an internationalized domain as punycode, xn--…)",
-        _ => "must be an absolute URL",
-    })?;
+    let url = Url::parse(uri).map_err(|e| url_refusal::reason(e, "must be an absolute URL"))?;
     match url.scheme() {
         "https" if url.host_str().is_some_and(|h| !h.is_empty()) => {}
         "http" if is_loopback_host(&url) => {}
@@ -451,7 +449,7 @@ mod tests {
     fn redirect_hosts_must_be_ascii_or_punycode() {
         // Built without IDNA's Unicode tables (idna_adapter 1.0): a Unicode host is refused with
         // its reason, never mapped, so full-width look-alikes cannot pass for an ASCII host.
-        let ascii_only = Err("must name its host in ASCII (an internationalized domain as punycode, xn--…)");
+        let ascii_only = Err(url_refusal::ASCII_HOST_ONLY);
         assert_eq!(validate_redirect_uri("https://例え.jp/cb"), ascii_only);
         assert_eq!(validate_redirect_uri("https://ｃｌａｕｄｅ.ai/cb"), ascii_only);
         assert_eq!(validate_redirect_uri("https://xn--r8jz45g.jp/cb"), Ok(()));

@@ -4,6 +4,7 @@
 //! secrets, and a URL pasted with a token in it should not end up in a log either.
 
 use crate::crypto::{self, CryptoError, Keys, Purpose};
+use crate::url_refusal;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -201,8 +202,12 @@ fn invalid(variable: &'static str, reason: &str) -> ConfigError {
 
 /// An `http(s)://host[:port]` origin with nothing after it but an optional `/`.
 fn parse_origin(variable: &'static str, raw: &str) -> Result<String, ConfigError> {
-    let url =
-        Url::parse(raw).map_err(|_| invalid(variable, "must be an absolute URL such as https://example.cybozu.com"))?;
+    let url = Url::parse(raw).map_err(|e| {
+        invalid(
+            variable,
+            url_refusal::reason(e, "must be an absolute URL such as https://example.cybozu.com"),
+        )
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid(variable, "must use the http or https scheme"));
     }
@@ -303,6 +308,8 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+        let err = with(&[(VAR_PUBLIC_URL, "https://例え.jp")]).unwrap_err();
+        assert!(err.to_string().contains(crate::url_refusal::ASCII_HOST_ONLY), "{err}");
         let err = with(&[(VAR_PUBLIC_URL, "https://mcp.example.com/mcp")]).unwrap_err();
         assert!(matches!(
             err,

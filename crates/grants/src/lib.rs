@@ -67,6 +67,7 @@ mod store;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod token_endpoint;
+mod url_refusal;
 
 pub use access_token::ACCESS_TOKEN_LIFETIME_SECS;
 pub use cimd::{cached_document_client, is_url_client_id, resolve_document_client, CimdError, CimdPolicy};

@@ -318,62 +318,7 @@ async fn main() -> Result<()> {
         cpu.per_call(WARM_UP + samples),
     ));
 
-    // Legacy SSE: the stream holds one connection, the POSTs reuse a second one.
-    let cpu = CpuMeter::start(pid);
-    let c = app_conn()?;
-    let mut legacy = Legacy::open(&app.base_url, &sse_tokens.bearer(), c.clone()).await?;
-    let (legacy_timings, post_timings) = {
-        let legacy = &mut legacy;
-        let mut timings = Vec::with_capacity(samples);
-        let mut posts = Vec::with_capacity(samples);
-        for i in 0..WARM_UP + samples {
-            let start = Instant::now();
-            legacy.call(TOOL, arguments()).await?;
-            if i >= WARM_UP {
-                timings.push(start.elapsed());
-                posts.push(legacy.last_post);
-            }
-        }
-        (timings, posts)
-    };
-    rows.push(Row::new(
-        "mcp_legacy_sse",
-        "tools/call getRecord  legacy SSE (stream + POSTs)",
-        &legacy_timings,
-        c.connections() + legacy.streams,
-        cpu.per_call(WARM_UP + samples),
-    ));
-    // The same calls' POSTs alone, until their 202: the request on the kept-alive connection.
-    // (Host CPU is the round trip's, above.)
-    rows.push(Row::new(
-        "mcp_legacy_sse_post",
-        "  of which POST /sse/message until its 202",
-        &post_timings,
-        c.connections(),
-        None,
-    ));
-
-    // The same stream, the way an assistant uses it: a pause between calls (the model reads
-    // one reply before it asks again), so each call meets a store no longer busy with the
-    // previous message. A third of the samples; after 20 ms of quiet the stream polls every
-    // 2 ms (a tenth of the quiet).
-    let cpu = CpuMeter::start(pid);
-    let paused_samples = samples.div_ceil(3);
-    let mut paused_timings = Vec::with_capacity(paused_samples);
-    for _ in 0..paused_samples {
-        tokio::time::sleep(LEGACY_PAUSE).await;
-        let start = Instant::now();
-        legacy.call(TOOL, arguments()).await?;
-        paused_timings.push(start.elapsed());
-    }
-    rows.push(Row::new(
-        "mcp_legacy_sse_paused",
-        "  the same, 20 ms between calls",
-        &paused_timings,
-        c.connections() + legacy.streams,
-        cpu.per_call(paused_samples),
-    ));
-    drop(legacy);
+    rows.extend(legacy_rows(&app, pid, &sse_tokens.bearer(), samples, &LEGACY_ON_DISK).await?);
 
     // The metadata document: no store, no outbound call (instantiation plus a minimal handler).
     let cpu = CpuMeter::start(pid);
@@ -482,6 +427,11 @@ async fn main() -> Result<()> {
         });
     }
 
+    // The legacy rows again on a store that never waits for the disk: what the app's own path
+    // costs, apart from `spin up`'s synced SQLite writes (see docs/benchmarks.md).
+    eprintln!("legacy SSE on an in-memory store ...");
+    rows.extend(legacy_rows_in_memory(samples).await?);
+
     let memory = pid.map(|pid| {
         (
             host_process::status_kib(pid, "VmHWM").ok(),
@@ -518,6 +468,109 @@ async fn main() -> Result<()> {
         .with_context(|| format!("cannot write {}", out.display()))?;
     println!("JSON: {}", out.display());
     Ok(())
+}
+
+/// The keys and labels of one run of the legacy SSE rows.
+struct LegacyRows {
+    round_trip: (&'static str, &'static str),
+    post: (&'static str, &'static str),
+    paused: (&'static str, &'static str),
+}
+
+const LEGACY_ON_DISK: LegacyRows = LegacyRows {
+    round_trip: ("mcp_legacy_sse", "tools/call getRecord  legacy SSE (stream + POSTs)"),
+    post: ("mcp_legacy_sse_post", "  of which POST /sse/message until its 202"),
+    paused: ("mcp_legacy_sse_paused", "  the same, 20 ms between calls"),
+};
+
+const LEGACY_IN_MEMORY: LegacyRows = LegacyRows {
+    round_trip: ("mcp_legacy_sse_memory", "legacy SSE, store in memory (no disk sync)"),
+    post: (
+        "mcp_legacy_sse_memory_post",
+        "  of which POST /sse/message until its 202",
+    ),
+    paused: ("mcp_legacy_sse_memory_paused", "  the same, 20 ms between calls"),
+};
+
+/// Legacy SSE: the stream holds one connection, the POSTs reuse a second one.
+async fn legacy_rows(
+    app: &App,
+    pid: Option<u32>,
+    bearer: &str,
+    samples: usize,
+    names: &LegacyRows,
+) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let cpu = CpuMeter::start(pid);
+    let c = Conn::to(&app.base_url)?;
+    let mut legacy = Legacy::open(&app.base_url, bearer, c.clone()).await?;
+    let mut timings = Vec::with_capacity(samples);
+    let mut posts = Vec::with_capacity(samples);
+    for i in 0..WARM_UP + samples {
+        let start = Instant::now();
+        legacy.call(TOOL, arguments()).await?;
+        if i >= WARM_UP {
+            timings.push(start.elapsed());
+            posts.push(legacy.last_post);
+        }
+    }
+    rows.push(Row::new(
+        names.round_trip.0,
+        names.round_trip.1,
+        &timings,
+        c.connections() + legacy.streams,
+        cpu.per_call(WARM_UP + samples),
+    ));
+    // The same calls' POSTs alone, until their 202: the request on the kept-alive connection.
+    // (Host CPU is the round trip's, above.)
+    rows.push(Row::new(names.post.0, names.post.1, &posts, c.connections(), None));
+
+    // The same stream, the way an assistant uses it: a pause between calls (the model reads
+    // one reply before it asks again), so each call meets a store no longer busy with the
+    // previous message. A third of the samples; after 20 ms of quiet the stream polls every
+    // 2 ms (a tenth of the quiet).
+    let cpu = CpuMeter::start(pid);
+    let paused_samples = samples.div_ceil(3);
+    let mut paused = Vec::with_capacity(paused_samples);
+    for _ in 0..paused_samples {
+        tokio::time::sleep(LEGACY_PAUSE).await;
+        let start = Instant::now();
+        legacy.call(TOOL, arguments()).await?;
+        paused.push(start.elapsed());
+    }
+    rows.push(Row::new(
+        names.paused.0,
+        names.paused.1,
+        &paused,
+        c.connections() + legacy.streams,
+        cpu.per_call(paused_samples),
+    ));
+    Ok(rows)
+}
+
+/// The legacy rows on a second app whose `default` store is Spin's SQLite in memory
+/// (`[key_value_store.default] type = "spin"` without a `path`, which both hosts honour).
+async fn legacy_rows_in_memory(samples: usize) -> Result<Vec<Row>> {
+    let config = std::env::temp_dir().join(format!("bench-store-in-memory-{}.toml", std::process::id()));
+    std::fs::write(&config, "[key_value_store.default]\ntype = \"spin\"\n")
+        .with_context(|| format!("cannot write {}", config.display()))?;
+    let options = Options {
+        runtime_config_file: Some(config.clone()),
+        ..Options::default()
+    };
+    let started = App::start_with(options).await;
+    let _ = std::fs::remove_file(&config);
+    let app = started.context("starting the app with its store in memory")?;
+    let pid = app
+        .base_url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .and_then(|port| host_process::pid_listening_on(port).ok());
+    let tokens = e2e::signin::sign_in(&app, "alice", "/sse")
+        .await
+        .context("sign-in for /sse (store in memory)")?;
+    legacy_rows(&app, pid, &tokens.bearer(), samples, &LEGACY_IN_MEMORY).await
 }
 
 /// One latency row: its JSON key, its label, the timings, the connections its client opened

@@ -2,7 +2,7 @@
 //! `fermyon:spin/key-value@2.0.0` and `fermyon:spin/variables@2.0.0`, plus the outbound-HTTP
 //! hook that enforces `allowed_outbound_hosts`.
 
-use crate::kv::SqliteKv;
+use crate::kv::KvStores;
 use crate::outbound::AllowList;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -52,7 +52,7 @@ pub struct ComponentConfig {
     /// `[[client_tls]]` of the runtime config for this component: host → TLS client config.
     pub client_tls: std::collections::HashMap<String, Arc<rustls::ClientConfig>>,
     pub environment: Vec<(String, String)>,
-    pub kv: SqliteKv,
+    pub kv: KvStores,
     /// The host's outbound connection pool (shared by every component, as in Spin).
     pub outbound_pool: crate::pooled_send::Pool,
 }
@@ -157,7 +157,7 @@ impl key_value::HostStore for InstanceState {
 
     async fn get(&mut self, store: Resource<KvStoreHandle>, key: String) -> Result<Option<Vec<u8>>, key_value::Error> {
         let label = self.store_label(&store)?;
-        blocking(|| self.config.kv.get(&label, &key)).map_err(key_value::Error::Other)
+        blocking(|| self.config.kv.for_label(&label).get(&label, &key)).map_err(key_value::Error::Other)
     }
 
     async fn set(
@@ -167,22 +167,22 @@ impl key_value::HostStore for InstanceState {
         value: Vec<u8>,
     ) -> Result<(), key_value::Error> {
         let label = self.store_label(&store)?;
-        blocking(|| self.config.kv.set(&label, &key, &value)).map_err(key_value::Error::Other)
+        blocking(|| self.config.kv.for_label(&label).set(&label, &key, &value)).map_err(key_value::Error::Other)
     }
 
     async fn delete(&mut self, store: Resource<KvStoreHandle>, key: String) -> Result<(), key_value::Error> {
         let label = self.store_label(&store)?;
-        blocking(|| self.config.kv.delete(&label, &key)).map_err(key_value::Error::Other)
+        blocking(|| self.config.kv.for_label(&label).delete(&label, &key)).map_err(key_value::Error::Other)
     }
 
     async fn exists(&mut self, store: Resource<KvStoreHandle>, key: String) -> Result<bool, key_value::Error> {
         let label = self.store_label(&store)?;
-        blocking(|| self.config.kv.exists(&label, &key)).map_err(key_value::Error::Other)
+        blocking(|| self.config.kv.for_label(&label).exists(&label, &key)).map_err(key_value::Error::Other)
     }
 
     async fn get_keys(&mut self, store: Resource<KvStoreHandle>) -> Result<Vec<String>, key_value::Error> {
         let label = self.store_label(&store)?;
-        blocking(|| self.config.kv.keys(&label)).map_err(key_value::Error::Other)
+        blocking(|| self.config.kv.for_label(&label).keys(&label)).map_err(key_value::Error::Other)
     }
 
     async fn drop(&mut self, store: Resource<KvStoreHandle>) -> wasmtime::Result<()> {

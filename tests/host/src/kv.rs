@@ -1,10 +1,12 @@
-//! The key-value store behind `fermyon:spin/key-value@2.0.0`: a SQLite file in the state dir, as
-//! Spin's default store is, so two host processes on one state dir share state the way several
-//! Spin replicas share a Redis or a hosted store.
+//! The key-value stores behind `fermyon:spin/key-value@2.0.0`, as `spin up` provides them: by
+//! default a SQLite file in the state dir, so two host processes on one state dir share state the
+//! way several Spin replicas share a Redis or a hosted store; a label the runtime config gives
+//! `type = "spin"` gets its own SQLite database, in memory when it names no `path`.
 
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 #[derive(Clone)]
@@ -12,7 +14,7 @@ pub struct SqliteKv {
     conn: Arc<Mutex<Connection>>,
     /// Test-only fault injection: while this file exists, operations named in it fail (see
     /// `injected_fault`).
-    fault_file: std::path::PathBuf,
+    fault_file: PathBuf,
 }
 
 /// Name of the file in the state dir that injects key-value errors, for fault tests: it holds
@@ -20,17 +22,74 @@ pub struct SqliteKv {
 /// to heal the store. Spin has no such switch; it only exists in this test host.
 pub const FAULT_FILE: &str = "kv-faults";
 
+/// The file Spin's default store lives in, in the state dir.
+const DEFAULT_STORE_FILE: &str = "sqlite_key_value.db";
+
+/// Where a store label's data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file (created with its directory if missing).
+    File(PathBuf),
+    /// A SQLite database in this process's memory, gone when it exits (Spin's `type = "spin"`
+    /// without a `path`).
+    Memory,
+}
+
+/// Every store label's database: the ones the runtime config names, and the state dir's file
+/// for the rest (Spin's default store, whose `store` column keeps labels apart).
+#[derive(Clone)]
+pub struct KvStores {
+    configured: HashMap<String, SqliteKv>,
+    default: SqliteKv,
+}
+
+impl KvStores {
+    pub fn open(state_dir: &Path, configured: &[(String, Location)]) -> Result<Self> {
+        std::fs::create_dir_all(state_dir)
+            .with_context(|| format!("cannot create state dir {}", state_dir.display()))?;
+        let fault_file = state_dir.join(FAULT_FILE);
+        let mut stores = HashMap::new();
+        for (label, location) in configured {
+            let kv = SqliteKv::open_at(location, fault_file.clone())
+                .with_context(|| format!("key-value store `{label}`"))?;
+            stores.insert(label.clone(), kv);
+        }
+        Ok(KvStores {
+            configured: stores,
+            default: SqliteKv::open(state_dir)?,
+        })
+    }
+
+    pub fn for_label(&self, label: &str) -> &SqliteKv {
+        self.configured.get(label).unwrap_or(&self.default)
+    }
+}
+
 impl SqliteKv {
     /// Opens (creating if needed) `<state_dir>/sqlite_key_value.db`, Spin's file name.
     pub fn open(state_dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(state_dir)
             .with_context(|| format!("cannot create state dir {}", state_dir.display()))?;
-        let path = state_dir.join("sqlite_key_value.db");
-        let conn = Connection::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        Self::open_at(
+            &Location::File(state_dir.join(DEFAULT_STORE_FILE)),
+            state_dir.join(FAULT_FILE),
+        )
+    }
+
+    fn open_at(location: &Location, fault_file: PathBuf) -> Result<Self> {
+        let conn = match location {
+            Location::File(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+                }
+                Connection::open(path).with_context(|| format!("cannot open {}", path.display()))?
+            }
+            Location::Memory => Connection::open_in_memory().context("cannot open an in-memory database")?,
+        };
         // Opened as Spin's `key-value-spin` opens it: no pragmas, so SQLite's defaults hold — a
-        // rollback journal and `synchronous = FULL`, so every write waits for the disk, as on
-        // `spin up` — and rusqlite's 5 s busy timeout, which makes two processes sharing the
-        // file (the replica tests) wait for each other's writes instead of failing.
+        // rollback journal and `synchronous = FULL`, so every write to a file waits for the
+        // disk, as on `spin up` — and rusqlite's 5 s busy timeout, which makes two processes
+        // sharing the file (the replica tests) wait for each other's writes instead of failing.
         conn.execute(
             "CREATE TABLE IF NOT EXISTS spin_key_value (
                 store TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
@@ -39,7 +98,7 @@ impl SqliteKv {
         )?;
         Ok(SqliteKv {
             conn: Arc::new(Mutex::new(conn)),
-            fault_file: state_dir.join(FAULT_FILE),
+            fault_file,
         })
     }
 
@@ -150,6 +209,46 @@ mod tests {
         assert!(kv.get("default", "k").is_err());
         std::fs::remove_file(dir.join(FAULT_FILE)).unwrap();
         assert!(kv.get("default", "k").is_ok());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn a_configured_label_has_its_own_database_and_memory_keeps_nothing_on_disk() {
+        let dir = tempdir();
+        let file = dir.join("sub/other.db");
+        let stores = KvStores::open(
+            &dir,
+            &[
+                ("memory".to_string(), Location::Memory),
+                ("filed".to_string(), Location::File(file.clone())),
+            ],
+        )
+        .unwrap();
+        stores.for_label("memory").set("memory", "k", b"m").unwrap();
+        stores.for_label("filed").set("filed", "k", b"f").unwrap();
+        stores.for_label("default").set("default", "k", b"d").unwrap();
+        assert!(file.exists(), "a configured path is created");
+        let state_file = SqliteKv::open(&dir).unwrap();
+        assert_eq!(state_file.keys("default").unwrap(), vec!["k".to_string()]);
+        assert!(
+            state_file.keys("memory").unwrap().is_empty(),
+            "memory wrote to the state dir's file"
+        );
+        assert!(state_file.keys("filed").unwrap().is_empty());
+        // Reopened, the file keeps its data; memory starts empty, as after a restart.
+        let reopened = KvStores::open(
+            &dir,
+            &[
+                ("memory".to_string(), Location::Memory),
+                ("filed".to_string(), Location::File(file)),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            reopened.for_label("filed").get("filed", "k").unwrap().as_deref(),
+            Some(&b"f"[..])
+        );
+        assert_eq!(reopened.for_label("memory").get("memory", "k").unwrap(), None);
         std::fs::remove_dir_all(dir).ok();
     }
 

@@ -40,7 +40,8 @@ struct Args {
     /// Application variable, `name=value` (repeatable); `SPIN_VARIABLE_<NAME>` takes precedence.
     #[arg(long = "variable")]
     variables: Vec<String>,
-    /// Runtime configuration (TOML) as `spin up` takes it; this host supports `[[client_tls]]`.
+    /// Runtime configuration (TOML) as `spin up` takes it; this host supports `[[client_tls]]`
+    /// and `[key_value_store.<label>]` of `type = "spin"`.
     #[arg(long = "runtime-config-file")]
     runtime_config_file: Option<PathBuf>,
 }
@@ -67,11 +68,12 @@ async fn run(args: Args) -> Result<()> {
         Some(dir) => dir,
         None => args.from.parent().unwrap_or(std::path::Path::new(".")).join(".spin"),
     };
-    let kv = kv::SqliteKv::open(&state_dir)?;
-    let client_tls = match &args.runtime_config_file {
+    let runtime_config = match &args.runtime_config_file {
         Some(path) => runtime_config::load(path, &app.components.keys().cloned().collect::<Vec<_>>())?,
-        None => runtime_config::ClientTls::default(),
+        None => runtime_config::RuntimeConfig::default(),
     };
+    let kv = kv::KvStores::open(&state_dir, &runtime_config.key_value_stores)?;
+    let client_tls = runtime_config.client_tls;
 
     let engine = engine::new()?;
     let outbound_pool = pooled_send::new_pool();

@@ -1,23 +1,48 @@
 //! The runtime configuration file (`--runtime-config-file`, as `spin up` takes it). This host
-//! supports only `[[client_tls]]`, with Spin's schema and rules
-//! (`crates/factor-outbound-networking/src/runtime_config/spin.rs` in spinframework/spin):
-//! `component_ids` and `hosts` non-empty, hosts without ports, paths relative to the file's
-//! directory, and roots defaulting to the platform's only when no `ca_roots_file` is given. Any
-//! other table is refused by name at start-up, so a test never passes by ignoring a setting.
+//! supports two tables, with Spin's schema and rules (spinframework/spin v4.0.2):
+//!
+//! - `[[client_tls]]` (`crates/factor-outbound-networking/src/runtime_config/spin.rs`):
+//!   `component_ids` and `hosts` non-empty, hosts without ports, paths relative to the file's
+//!   directory, and roots defaulting to the platform's only when no `ca_roots_file` is given;
+//! - `[key_value_store.<label>]` of `type = "spin"` (`crates/key-value-spin/src/lib.rs`): a SQLite
+//!   database at `path`, relative to the file's directory, or in memory without one.
+//!
+//! Anything else (another table, another store type, an unknown field) is refused by name at
+//! start-up, so a test never passes by ignoring a setting.
 
 use anyhow::{bail, ensure, Context, Result};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use crate::kv::Location;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRuntimeConfig {
     #[serde(default)]
     client_tls: Vec<RawClientTls>,
+    #[serde(default)]
+    key_value_store: BTreeMap<String, RawKeyValueStore>,
+}
+
+/// `[key_value_store.<label>]`: the only type this host has is Spin's own SQLite store.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+enum RawKeyValueStore {
+    #[serde(rename = "spin")]
+    Spin { path: Option<PathBuf> },
+}
+
+/// What this host takes from a runtime configuration file.
+#[derive(Default)]
+pub struct RuntimeConfig {
+    pub client_tls: ClientTls,
+    /// Store labels with a database of their own, by label.
+    pub key_value_stores: Vec<(String, Location)>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -46,25 +71,52 @@ impl ClientTls {
 }
 
 /// Reads the file; `known_components` are the manifest's component ids.
-pub fn load(path: &Path, known_components: &[String]) -> Result<ClientTls> {
+pub fn load(path: &Path, known_components: &[String]) -> Result<RuntimeConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read the runtime config {}", path.display()))?;
     let dir = path.parent().unwrap_or(Path::new("."));
     parse(&text, dir, known_components).with_context(|| format!("runtime config {}", path.display()))
 }
 
-pub fn parse(text: &str, dir: &Path, known_components: &[String]) -> Result<ClientTls> {
+pub fn parse(text: &str, dir: &Path, known_components: &[String]) -> Result<RuntimeConfig> {
     let table: toml::Table = toml::from_str(text).context("not valid TOML")?;
-    for key in table.keys() {
-        if key != "client_tls" {
-            bail!("`{key}` is a runtime-config table this test host does not support (only [[client_tls]])");
+    for (key, value) in &table {
+        match key.as_str() {
+            "client_tls" => {}
+            "key_value_store" => {
+                for (label, store) in value.as_table().into_iter().flatten() {
+                    let kind = store.get("type").and_then(toml::Value::as_str).unwrap_or("");
+                    if kind != "spin" {
+                        bail!("[key_value_store.{label}]: this test host does not support store type {kind:?} (only \"spin\")");
+                    }
+                }
+            }
+            _ => bail!(
+                "`{key}` is a runtime-config table this test host does not support (only [[client_tls]] and [key_value_store.*])"
+            ),
         }
     }
     let raw: RawRuntimeConfig = toml::Value::Table(table)
         .try_into()
-        .context("failed to parse [[client_tls]]")?;
+        .context("failed to parse the runtime config")?;
+    let key_value_stores = raw
+        .key_value_store
+        .into_iter()
+        .map(|(label, RawKeyValueStore::Spin { path })| {
+            // As Spin resolves it: relative to the runtime config file's directory.
+            let location = path.map_or(Location::Memory, |p| Location::File(dir.join(p)));
+            (label, location)
+        })
+        .collect();
+    Ok(RuntimeConfig {
+        client_tls: client_tls(raw.client_tls, dir, known_components)?,
+        key_value_stores,
+    })
+}
+
+fn client_tls(entries: Vec<RawClientTls>, dir: &Path, known_components: &[String]) -> Result<ClientTls> {
     let mut out = ClientTls::default();
-    for (i, entry) in raw.client_tls.into_iter().enumerate() {
+    for (i, entry) in entries.into_iter().enumerate() {
         let context = || format!("[[client_tls]] entry {}", i + 1);
         ensure!(
             !entry.component_ids.is_empty(),
@@ -151,7 +203,10 @@ mod tests {
             ("[[client_tls]]\ncomponent_ids = [\"other\"]\nhosts = [\"localhost\"]", "no component"),
             ("[[client_tls]]\ncomponent_ids = [\"oauth-provider\"]\nhosts = [\"localhost\"]\nca_roots_file = \"missing.pem\"", "failed to load"),
             ("[[client_tls]]\ncomponent_ids = [\"oauth-provider\"]\nhosts = [\"localhost\"]\ntypo = 1", "unknown field"),
-            ("[key_value_store.default]\ntype = \"redis\"", "does not support"),
+            ("[key_value_store.default]\ntype = \"redis\"", "does not support store type \"redis\""),
+            ("[key_value_store.default]\npath = \"x.db\"", "does not support store type \"\""),
+            ("[key_value_store.default]\ntype = \"spin\"\npaht = \"x.db\"", "unknown field"),
+            ("[sqlite_database.default]\ntype = \"spin\"", "does not support"),
         ] {
             let err = format!("{:#}", parse(text, dir, &components()).err().unwrap_or_else(|| panic!("accepted: {text}")));
             assert!(err.contains(why), "{text}: {err}");
@@ -165,12 +220,36 @@ mod tests {
             Path::new("."),
             &components(),
         )
-        .unwrap();
+        .unwrap()
+        .client_tls;
         assert!(tls.for_component("oauth-provider").contains_key("example.com"));
         assert!(tls.for_component("other").is_empty());
         assert!(parse("", Path::new("."), &components())
             .unwrap()
+            .client_tls
             .for_component("oauth-provider")
+            .is_empty());
+    }
+
+    #[test]
+    fn a_spin_store_lives_at_its_path_beside_the_file_or_in_memory() {
+        let config = parse(
+            "[key_value_store.default]\ntype = \"spin\"\n[key_value_store.cache]\ntype = \"spin\"\npath = \"data/cache.db\"\n[key_value_store.abs]\ntype = \"spin\"\npath = \"/var/kv.db\"",
+            Path::new("/etc/app"),
+            &components(),
+        )
+        .unwrap();
+        assert_eq!(
+            config.key_value_stores,
+            vec![
+                ("abs".to_string(), Location::File("/var/kv.db".into())),
+                ("cache".to_string(), Location::File("/etc/app/data/cache.db".into())),
+                ("default".to_string(), Location::Memory),
+            ]
+        );
+        assert!(parse("", Path::new("."), &components())
+            .unwrap()
+            .key_value_stores
             .is_empty());
     }
 }

@@ -84,6 +84,9 @@ pub struct Options {
     pub fake_config: Option<FakeConfig>,
     /// A runtime configuration file (`--runtime-config-file`, e.g. a test CA for an https origin).
     pub runtime_config_file: Option<PathBuf>,
+    /// Switch on the test host's key-value fault file (`<state_dir>/kv-faults`; test host only:
+    /// such tests skip on Spin).
+    pub kv_fault_switch: bool,
 }
 
 pub struct App {
@@ -173,6 +176,9 @@ impl App {
         }
         if let Some(file) = &options.runtime_config_file {
             command.arg("--runtime-config-file").arg(file);
+        }
+        if options.kv_fault_switch {
+            command.env("SPIN_TEST_HOST_KV_FAULTS", "1");
         }
         for (name, value) in &options.variables {
             command.env(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value);

@@ -7,7 +7,7 @@
 use e2e::kv_store;
 use e2e::mcp_client::{McpClient, ToolCall};
 use e2e::signin::{post_token, refresh, sign_in, Flow};
-use e2e::App;
+use e2e::{App, Options};
 use fake_cybozu::Fault;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -160,6 +160,16 @@ fn assert_store_failure(status: u16, what: &str, body: &str) {
 const KV_FAULTS_ONLY_ON_TEST_HOST: &str =
     "the key-value fault switch (`<state_dir>/kv-faults`) exists only in the test host; Spin's SQLite store cannot be made to fail on demand";
 
+/// An app whose test host honours [`kv_faults`].
+async fn with_fault_switch() -> App {
+    App::start_with(Options {
+        kv_fault_switch: true,
+        ..Options::default()
+    })
+    .await
+    .unwrap()
+}
+
 fn kv_faults(app: &App) -> PathBuf {
     app.state_dir.join("kv-faults")
 }
@@ -190,7 +200,7 @@ async fn key_value_read_failures_answer_a_clear_503_and_heal() {
     if e2e::skip_on_spin(KV_FAULTS_ONLY_ON_TEST_HOST) {
         return;
     }
-    let app = App::start().await.unwrap();
+    let app = with_fault_switch().await;
     let tokens = sign_in(&app, "alice", "/mcp").await.unwrap();
     let sse_tokens = sign_in(&app, "alice", "/sse").await.unwrap();
     let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "getRecords", "arguments": records_query()}});
@@ -263,7 +273,7 @@ async fn a_sign_in_cut_short_by_failing_store_writes_leaves_no_half_written_gran
     if e2e::skip_on_spin(KV_FAULTS_ONLY_ON_TEST_HOST) {
         return;
     }
-    let app = App::start().await.unwrap();
+    let app = with_fault_switch().await;
     let keys = || kv_store::keys(&app).unwrap().into_iter().collect::<BTreeSet<_>>();
 
     // 1. The store fails as `/callback` stores the grant: a 503, and nothing new in the store.
@@ -338,7 +348,7 @@ async fn store_failures_at_token_and_callback_answer_503() {
     if e2e::skip_on_spin(KV_FAULTS_ONLY_ON_TEST_HOST) {
         return;
     }
-    let app = App::start().await.unwrap();
+    let app = with_fault_switch().await;
     let tokens = sign_in(&app, "alice", "/mcp").await.unwrap();
     std::fs::write(kv_faults(&app), "get").unwrap();
     let reply = post_token(

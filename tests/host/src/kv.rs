@@ -12,15 +12,19 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone)]
 pub struct SqliteKv {
     conn: Arc<Mutex<Connection>>,
-    /// Test-only fault injection: while this file exists, operations named in it fail (see
-    /// `injected_fault`).
-    fault_file: PathBuf,
+    /// Test-only fault injection, when switched on: while this file exists, operations named in
+    /// it fail (see `injected_fault`).
+    fault_file: Option<PathBuf>,
 }
 
 /// Name of the file in the state dir that injects key-value errors, for fault tests: it holds
 /// the operations to fail (`get`, `set`, `delete`, or `all`), whitespace-separated. Delete it
-/// to heal the store. Spin has no such switch; it only exists in this test host.
+/// to heal the store. Spin has no such switch; it only exists in this test host, and only when
+/// it starts with [`FAULT_SWITCH_ENV`] set, so no other run pays for looking at the file.
 pub const FAULT_FILE: &str = "kv-faults";
+
+/// The environment variable that switches the fault file on (any value).
+pub const FAULT_SWITCH_ENV: &str = "SPIN_TEST_HOST_KV_FAULTS";
 
 /// The file Spin's default store lives in, in the state dir.
 const DEFAULT_STORE_FILE: &str = "sqlite_key_value.db";
@@ -44,10 +48,11 @@ pub struct KvStores {
 }
 
 impl KvStores {
-    pub fn open(state_dir: &Path, configured: &[(String, Location)]) -> Result<Self> {
+    /// `faults`: honour the state dir's [`FAULT_FILE`].
+    pub fn open(state_dir: &Path, configured: &[(String, Location)], faults: bool) -> Result<Self> {
         std::fs::create_dir_all(state_dir)
             .with_context(|| format!("cannot create state dir {}", state_dir.display()))?;
-        let fault_file = state_dir.join(FAULT_FILE);
+        let fault_file = faults.then(|| state_dir.join(FAULT_FILE));
         let mut stores = HashMap::new();
         for (label, location) in configured {
             let kv = SqliteKv::open_at(location, fault_file.clone())
@@ -56,7 +61,7 @@ impl KvStores {
         }
         Ok(KvStores {
             configured: stores,
-            default: SqliteKv::open(state_dir)?,
+            default: SqliteKv::open_at(&Location::File(state_dir.join(DEFAULT_STORE_FILE)), fault_file)?,
         })
     }
 
@@ -66,17 +71,7 @@ impl KvStores {
 }
 
 impl SqliteKv {
-    /// Opens (creating if needed) `<state_dir>/sqlite_key_value.db`, Spin's file name.
-    pub fn open(state_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(state_dir)
-            .with_context(|| format!("cannot create state dir {}", state_dir.display()))?;
-        Self::open_at(
-            &Location::File(state_dir.join(DEFAULT_STORE_FILE)),
-            state_dir.join(FAULT_FILE),
-        )
-    }
-
-    fn open_at(location: &Location, fault_file: PathBuf) -> Result<Self> {
+    fn open_at(location: &Location, fault_file: Option<PathBuf>) -> Result<Self> {
         let conn = match location {
             Location::File(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -103,7 +98,10 @@ impl SqliteKv {
     }
 
     fn injected_fault(&self, op: &str) -> Result<(), String> {
-        match std::fs::read_to_string(&self.fault_file) {
+        let Some(fault_file) = &self.fault_file else {
+            return Ok(());
+        };
+        match std::fs::read_to_string(fault_file) {
             Ok(ops) if ops.split_whitespace().any(|o| o == op || o == "all") => {
                 Err(format!("injected key-value fault on {op}"))
             }
@@ -172,7 +170,7 @@ mod tests {
     #[test]
     fn round_trip_and_isolation_between_stores() {
         let dir = tempdir();
-        let kv = SqliteKv::open(&dir).unwrap();
+        let kv = state_dir_store(&dir, false);
         assert_eq!(kv.get("default", "k").unwrap(), None);
         kv.set("default", "k", b"v1").unwrap();
         kv.set("default", "k", b"v2").unwrap();
@@ -188,8 +186,8 @@ mod tests {
     #[test]
     fn two_openers_of_one_state_dir_see_each_others_writes() {
         let dir = tempdir();
-        let a = SqliteKv::open(&dir).unwrap();
-        let b = SqliteKv::open(&dir).unwrap();
+        let a = state_dir_store(&dir, false);
+        let b = state_dir_store(&dir, false);
         a.set("default", "shared", b"from a").unwrap();
         assert_eq!(b.get("default", "shared").unwrap().as_deref(), Some(&b"from a"[..]));
         b.delete("default", "shared").unwrap();
@@ -200,7 +198,7 @@ mod tests {
     #[test]
     fn fault_file_fails_the_named_operations_until_removed() {
         let dir = tempdir();
-        let kv = SqliteKv::open(&dir).unwrap();
+        let kv = state_dir_store(&dir, true);
         kv.set("default", "k", b"v").unwrap();
         std::fs::write(dir.join(FAULT_FILE), "set").unwrap();
         assert!(kv.set("default", "k", b"w").unwrap_err().contains("injected"));
@@ -222,13 +220,14 @@ mod tests {
                 ("memory".to_string(), Location::Memory),
                 ("filed".to_string(), Location::File(file.clone())),
             ],
+            false,
         )
         .unwrap();
         stores.for_label("memory").set("memory", "k", b"m").unwrap();
         stores.for_label("filed").set("filed", "k", b"f").unwrap();
         stores.for_label("default").set("default", "k", b"d").unwrap();
         assert!(file.exists(), "a configured path is created");
-        let state_file = SqliteKv::open(&dir).unwrap();
+        let state_file = state_dir_store(&dir, false);
         assert_eq!(state_file.keys("default").unwrap(), vec!["k".to_string()]);
         assert!(
             state_file.keys("memory").unwrap().is_empty(),
@@ -242,6 +241,7 @@ mod tests {
                 ("memory".to_string(), Location::Memory),
                 ("filed".to_string(), Location::File(file)),
             ],
+            false,
         )
         .unwrap();
         assert_eq!(
@@ -250,6 +250,22 @@ mod tests {
         );
         assert_eq!(reopened.for_label("memory").get("memory", "k").unwrap(), None);
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn the_fault_file_is_ignored_unless_switched_on() {
+        let dir = tempdir();
+        std::fs::write(dir.join(FAULT_FILE), "all").unwrap();
+        let kv = state_dir_store(&dir, false);
+        kv.set("default", "k", b"v").unwrap();
+        assert_eq!(kv.get("default", "k").unwrap().as_deref(), Some(&b"v"[..]));
+        assert!(state_dir_store(&dir, true).get("default", "k").is_err());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// The state dir's default store, as the host opens it without a runtime config.
+    fn state_dir_store(dir: &Path, faults: bool) -> SqliteKv {
+        KvStores::open(dir, &[], faults).unwrap().for_label("default").clone()
     }
 
     pub(crate) fn tempdir() -> std::path::PathBuf {

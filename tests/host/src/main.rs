@@ -72,7 +72,11 @@ async fn run(args: Args) -> Result<()> {
         Some(path) => runtime_config::load(path, &app.components.keys().cloned().collect::<Vec<_>>())?,
         None => runtime_config::RuntimeConfig::default(),
     };
-    let kv = kv::KvStores::open(&state_dir, &runtime_config.key_value_stores)?;
+    let kv = kv::KvStores::open(
+        &state_dir,
+        &runtime_config.key_value_stores,
+        std::env::var_os(kv::FAULT_SWITCH_ENV).is_some(),
+    )?;
     let client_tls = runtime_config.client_tls;
 
     let engine = engine::new()?;

@@ -81,14 +81,10 @@ impl CimdPolicy {
                 variable,
                 reason: reason.to_owned(),
             };
-            let url = Url::parse(&raw).map_err(|e| {
-                invalid(url_refusal::reason(
-                    e,
-                    "must be an https origin such as https://client.example",
-                ))
-            })?;
+            const NOT_AN_ORIGIN: &str = "must be an https origin such as https://client.example";
+            let url = Url::parse(&raw).map_err(|e| invalid(url_refusal::reason(e, NOT_AN_ORIGIN)))?;
             if url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) {
-                return Err(invalid("must be an https origin such as https://client.example"));
+                return Err(invalid(NOT_AN_ORIGIN));
             }
             if !url.username().is_empty()
                 || url.password().is_some()

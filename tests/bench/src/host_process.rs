@@ -4,6 +4,17 @@
 use anyhow::{bail, Context, Result};
 use std::fs;
 
+/// The pid of the app's host process: the one listening on its base URL's port.
+pub fn of_app(app: &e2e::App) -> Result<u32> {
+    let port: u16 = app
+        .base_url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .context("no port in the base URL")?;
+    pid_listening_on(port)
+}
+
 /// The pid of the process listening on 127.0.0.1:`port` (Linux `/proc`).
 pub fn pid_listening_on(port: u16) -> Result<u32> {
     let inode = listening_inode(port)?;

@@ -84,13 +84,7 @@ async fn main() -> Result<()> {
         .await
         .context("starting the app (build it first: see the README)")?;
     let startup = started.elapsed();
-    let port: u16 = app
-        .base_url
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .context("no port in the base URL")?;
-    let pid = host_process::pid_listening_on(port).ok();
+    let pid = host_process::of_app(&app).ok();
     eprintln!(
         "app on {} (host pid {:?}), fake on {}, started in {:.1} s",
         app.base_url,
@@ -548,25 +542,12 @@ async fn legacy_rows(
     Ok(rows)
 }
 
-/// The legacy rows on a second app whose `default` store is Spin's SQLite in memory
-/// (`[key_value_store.default] type = "spin"` without a `path`, which both hosts honour).
+/// The legacy rows on a second app whose `default` store is Spin's SQLite in memory.
 async fn legacy_rows_in_memory(samples: usize) -> Result<Vec<Row>> {
-    let config = std::env::temp_dir().join(format!("bench-store-in-memory-{}.toml", std::process::id()));
-    std::fs::write(&config, "[key_value_store.default]\ntype = \"spin\"\n")
-        .with_context(|| format!("cannot write {}", config.display()))?;
-    let options = Options {
-        runtime_config_file: Some(config.clone()),
-        ..Options::default()
-    };
-    let started = App::start_with(options).await;
-    let _ = std::fs::remove_file(&config);
-    let app = started.context("starting the app with its store in memory")?;
-    let pid = app
-        .base_url
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .and_then(|port| host_process::pid_listening_on(port).ok());
+    let app = App::start_with_store_in_memory()
+        .await
+        .context("starting the app with its store in memory")?;
+    let pid = host_process::of_app(&app).ok();
     let tokens = e2e::signin::sign_in(&app, "alice", "/sse")
         .await
         .context("sign-in for /sse (store in memory)")?;

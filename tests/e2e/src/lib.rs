@@ -107,6 +107,26 @@ impl App {
         App::start_with(Options::default()).await
     }
 
+    /// An app whose `default` key-value store is Spin's SQLite in memory
+    /// (`[key_value_store.default] type = "spin"` without a `path`, which both hosts honour):
+    /// no write waits for the disk, and nothing outlives the host.
+    pub async fn start_with_store_in_memory() -> Result<App> {
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let nth = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let config =
+            std::env::temp_dir().join(format!("kintone-mcp-store-in-memory-{}-{nth}.toml", std::process::id()));
+        std::fs::write(&config, "[key_value_store.default]\ntype = \"spin\"\n")
+            .with_context(|| format!("cannot write {}", config.display()))?;
+        let app = App::start_with(Options {
+            runtime_config_file: Some(config.clone()),
+            ..Options::default()
+        })
+        .await;
+        // The host has read it by the time it answers.
+        let _ = std::fs::remove_file(&config);
+        app
+    }
+
     pub async fn start_with(options: Options) -> Result<App> {
         let root = workspace_root();
         let app_root = app_dir();

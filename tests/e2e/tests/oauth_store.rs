@@ -298,15 +298,7 @@ async fn two_users_get_separate_grants_and_see_only_their_own_kintone_data() {
 /// state dir's database holds nothing of it.
 #[tokio::test]
 async fn a_default_store_configured_in_memory_keeps_nothing_in_the_state_dir() {
-    let config = std::env::temp_dir().join(format!("e2e-store-in-memory-{}.toml", std::process::id()));
-    std::fs::write(&config, "[key_value_store.default]\ntype = \"spin\"\n").unwrap();
-    let app = App::start_with(Options {
-        runtime_config_file: Some(config.clone()),
-        ..Options::default()
-    })
-    .await;
-    std::fs::remove_file(&config).ok();
-    let app = app.unwrap();
+    let app = App::start_with_store_in_memory().await.unwrap();
     let tokens = sign_in(&app, "alice", "/mcp").await.unwrap();
     let result = call_tool(&app, &tokens, "getRecords", json!({"appId": "1"})).await;
     assert!(!record_ids(&result).is_empty(), "getRecords found nothing: {result}");

@@ -17,6 +17,12 @@ fn db_path(app: &App) -> PathBuf {
     app.state_dir.join("sqlite_key_value.db")
 }
 
+/// Whether the state dir holds the default store's file at all: Spin creates none when the
+/// runtime config defines `default` elsewhere.
+pub fn file_exists(app: &App) -> bool {
+    db_path(app).exists()
+}
+
 fn open(app: &App, flags: OpenFlags) -> Result<Option<Connection>> {
     let path = db_path(app);
     if !path.exists() {

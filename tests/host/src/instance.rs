@@ -126,6 +126,12 @@ impl InstanceState {
             .map(|h| h.label.clone())
             .map_err(|e| key_value::Error::Other(format!("invalid store handle: {e}")))
     }
+
+    /// The store behind a label: every label a component lists was checked at start-up, so
+    /// `no-such-store` cannot happen through `open`.
+    fn store(&self, label: &str) -> Result<&crate::kv::SqliteKv, key_value::Error> {
+        self.config.kv.for_label(label).ok_or(key_value::Error::NoSuchStore)
+    }
 }
 
 impl key_value::Host for InstanceState {}
@@ -157,7 +163,8 @@ impl key_value::HostStore for InstanceState {
 
     async fn get(&mut self, store: Resource<KvStoreHandle>, key: String) -> Result<Option<Vec<u8>>, key_value::Error> {
         let label = self.store_label(&store)?;
-        blocking(|| self.config.kv.for_label(&label).get(&label, &key)).map_err(key_value::Error::Other)
+        let kv = self.store(&label)?;
+        blocking(|| kv.get(&label, &key)).map_err(key_value::Error::Other)
     }
 
     async fn set(
@@ -167,22 +174,26 @@ impl key_value::HostStore for InstanceState {
         value: Vec<u8>,
     ) -> Result<(), key_value::Error> {
         let label = self.store_label(&store)?;
-        blocking(|| self.config.kv.for_label(&label).set(&label, &key, &value)).map_err(key_value::Error::Other)
+        let kv = self.store(&label)?;
+        blocking(|| kv.set(&label, &key, &value)).map_err(key_value::Error::Other)
     }
 
     async fn delete(&mut self, store: Resource<KvStoreHandle>, key: String) -> Result<(), key_value::Error> {
         let label = self.store_label(&store)?;
-        blocking(|| self.config.kv.for_label(&label).delete(&label, &key)).map_err(key_value::Error::Other)
+        let kv = self.store(&label)?;
+        blocking(|| kv.delete(&label, &key)).map_err(key_value::Error::Other)
     }
 
     async fn exists(&mut self, store: Resource<KvStoreHandle>, key: String) -> Result<bool, key_value::Error> {
         let label = self.store_label(&store)?;
-        blocking(|| self.config.kv.for_label(&label).exists(&label, &key)).map_err(key_value::Error::Other)
+        let kv = self.store(&label)?;
+        blocking(|| kv.exists(&label, &key)).map_err(key_value::Error::Other)
     }
 
     async fn get_keys(&mut self, store: Resource<KvStoreHandle>) -> Result<Vec<String>, key_value::Error> {
         let label = self.store_label(&store)?;
-        blocking(|| self.config.kv.for_label(&label).keys(&label)).map_err(key_value::Error::Other)
+        let kv = self.store(&label)?;
+        blocking(|| kv.keys(&label)).map_err(key_value::Error::Other)
     }
 
     async fn drop(&mut self, store: Resource<KvStoreHandle>) -> wasmtime::Result<()> {

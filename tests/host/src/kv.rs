@@ -26,6 +26,9 @@ pub const FAULT_FILE: &str = "kv-faults";
 /// The environment variable that switches the fault file on (any value).
 pub const FAULT_SWITCH_ENV: &str = "SPIN_TEST_HOST_KV_FAULTS";
 
+/// The label every Spin app may use without a runtime config.
+const DEFAULT_LABEL: &str = "default";
+
 /// The file Spin's default store lives in, in the state dir.
 const DEFAULT_STORE_FILE: &str = "sqlite_key_value.db";
 
@@ -39,12 +42,12 @@ pub enum Location {
     Memory,
 }
 
-/// Every store label's database: the ones the runtime config names, and the state dir's file
-/// for the rest (Spin's default store, whose `store` column keeps labels apart).
+/// Every store label's database, as Spin 4 defines them: the labels the runtime config names,
+/// and `default` — unless the runtime config names it too — in the state dir's file. A label
+/// neither defines is no store at all (Spin refuses to start an app whose component lists one).
 #[derive(Clone)]
 pub struct KvStores {
-    configured: HashMap<String, SqliteKv>,
-    default: SqliteKv,
+    stores: HashMap<String, SqliteKv>,
 }
 
 impl KvStores {
@@ -53,20 +56,31 @@ impl KvStores {
         std::fs::create_dir_all(state_dir)
             .with_context(|| format!("cannot create state dir {}", state_dir.display()))?;
         let fault_file = faults.then(|| state_dir.join(FAULT_FILE));
+        let default = (
+            DEFAULT_LABEL.to_string(),
+            Location::File(state_dir.join(DEFAULT_STORE_FILE)),
+        );
+        let unless_configured = (!configured.iter().any(|(label, _)| label == DEFAULT_LABEL)).then_some(&default);
         let mut stores = HashMap::new();
-        for (label, location) in configured {
+        for (label, location) in configured.iter().chain(unless_configured) {
             let kv = SqliteKv::open_at(location, fault_file.clone())
                 .with_context(|| format!("key-value store `{label}`"))?;
             stores.insert(label.clone(), kv);
         }
-        Ok(KvStores {
-            configured: stores,
-            default: SqliteKv::open_at(&Location::File(state_dir.join(DEFAULT_STORE_FILE)), fault_file)?,
-        })
+        Ok(KvStores { stores })
     }
 
-    pub fn for_label(&self, label: &str) -> &SqliteKv {
-        self.configured.get(label).unwrap_or(&self.default)
+    /// Refuses a component that lists a label no store is defined for, in Spin's words
+    /// (`factor-key-value`), at start-up rather than on the request that opens it.
+    pub fn check_labels(&self, component: &str, labels: &[String]) -> Result<()> {
+        match labels.iter().find(|label| !self.stores.contains_key(*label)) {
+            Some(label) => anyhow::bail!("unknown key_value_stores label {label:?} for component {component:?}"),
+            None => Ok(()),
+        }
+    }
+
+    pub fn for_label(&self, label: &str) -> Option<&SqliteKv> {
+        self.stores.get(label)
     }
 }
 
@@ -223,9 +237,9 @@ mod tests {
             false,
         )
         .unwrap();
-        stores.for_label("memory").set("memory", "k", b"m").unwrap();
-        stores.for_label("filed").set("filed", "k", b"f").unwrap();
-        stores.for_label("default").set("default", "k", b"d").unwrap();
+        stores.for_label("memory").unwrap().set("memory", "k", b"m").unwrap();
+        stores.for_label("filed").unwrap().set("filed", "k", b"f").unwrap();
+        stores.for_label("default").unwrap().set("default", "k", b"d").unwrap();
         assert!(file.exists(), "a configured path is created");
         let state_file = state_dir_store(&dir, false);
         assert_eq!(state_file.keys("default").unwrap(), vec!["k".to_string()]);
@@ -245,10 +259,34 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            reopened.for_label("filed").get("filed", "k").unwrap().as_deref(),
+            reopened
+                .for_label("filed")
+                .unwrap()
+                .get("filed", "k")
+                .unwrap()
+                .as_deref(),
             Some(&b"f"[..])
         );
-        assert_eq!(reopened.for_label("memory").get("memory", "k").unwrap(), None);
+        assert_eq!(reopened.for_label("memory").unwrap().get("memory", "k").unwrap(), None);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn a_configured_default_replaces_the_state_dir_file_and_undefined_labels_are_refused() {
+        let dir = tempdir();
+        let stores = KvStores::open(&dir, &[("default".to_string(), Location::Memory)], false).unwrap();
+        stores.for_label("default").unwrap().set("default", "k", b"v").unwrap();
+        assert!(
+            !dir.join(DEFAULT_STORE_FILE).exists(),
+            "the state dir's file was created though the runtime config defines `default`"
+        );
+        assert!(stores.for_label("other").is_none());
+        stores.check_labels("web", &["default".to_string()]).unwrap();
+        let refusal = stores
+            .check_labels("web", &["default".to_string(), "other".to_string()])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(refusal, r#"unknown key_value_stores label "other" for component "web""#);
         std::fs::remove_dir_all(dir).ok();
     }
 
@@ -265,7 +303,11 @@ mod tests {
 
     /// The state dir's default store, as the host opens it without a runtime config.
     fn state_dir_store(dir: &Path, faults: bool) -> SqliteKv {
-        KvStores::open(dir, &[], faults).unwrap().for_label("default").clone()
+        KvStores::open(dir, &[], faults)
+            .unwrap()
+            .for_label("default")
+            .unwrap()
+            .clone()
     }
 
     pub(crate) fn tempdir() -> std::path::PathBuf {

@@ -101,6 +101,7 @@ async fn run(args: Args) -> Result<()> {
                 .with_context(|| format!("component `{id}`: variable `{name}`"))?;
             vars.insert(name.clone(), value);
         }
+        kv.check_labels(id, &c.key_value_stores)?;
         let bytes = compose::load_composed(&c.source, &c.dependencies).with_context(|| format!("component `{id}`"))?;
         let component = wasmtime::component::Component::new(&engine, &bytes)
             .map_err(anyhow::Error::from)

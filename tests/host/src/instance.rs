@@ -57,9 +57,10 @@ pub struct ComponentConfig {
     pub outbound_pool: crate::pooled_send::Pool,
 }
 
-/// An open store, as the guest holds it.
+/// An open store, as the guest holds it: resolved once, at `open`, as in Spin.
 pub struct KvStoreHandle {
     label: String,
+    kv: crate::kv::SqliteKv,
 }
 
 /// How many stores one instance may hold open, like Spin's table limit.
@@ -120,17 +121,10 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>
 }
 
 impl InstanceState {
-    fn store_label(&self, handle: &Resource<KvStoreHandle>) -> Result<String, key_value::Error> {
+    fn store(&self, handle: &Resource<KvStoreHandle>) -> Result<&KvStoreHandle, key_value::Error> {
         self.table
             .get(handle)
-            .map(|h| h.label.clone())
             .map_err(|e| key_value::Error::Other(format!("invalid store handle: {e}")))
-    }
-
-    /// The store behind a label: every label a component lists was checked at start-up, so
-    /// `no-such-store` cannot happen through `open`.
-    fn store(&self, label: &str) -> Result<&crate::kv::SqliteKv, key_value::Error> {
-        self.config.kv.for_label(label).ok_or(key_value::Error::NoSuchStore)
     }
 }
 
@@ -150,21 +144,27 @@ impl key_value::HostStore for InstanceState {
             // Spin answers access-denied for a label the component does not list.
             return Err(key_value::Error::AccessDenied);
         }
+        // Every label a component lists was checked at start-up, so this cannot miss.
+        let kv = self
+            .config
+            .kv
+            .for_label(&label)
+            .ok_or(key_value::Error::NoSuchStore)?
+            .clone();
         if self.open_stores >= MAX_OPEN_STORES {
             return Err(key_value::Error::StoreTableFull);
         }
         let handle = self
             .table
-            .push(KvStoreHandle { label })
+            .push(KvStoreHandle { label, kv })
             .map_err(|e| key_value::Error::Other(e.to_string()))?;
         self.open_stores += 1;
         Ok(handle)
     }
 
     async fn get(&mut self, store: Resource<KvStoreHandle>, key: String) -> Result<Option<Vec<u8>>, key_value::Error> {
-        let label = self.store_label(&store)?;
-        let kv = self.store(&label)?;
-        blocking(|| kv.get(&label, &key)).map_err(key_value::Error::Other)
+        let store = self.store(&store)?;
+        blocking(|| store.kv.get(&store.label, &key)).map_err(key_value::Error::Other)
     }
 
     async fn set(
@@ -173,27 +173,23 @@ impl key_value::HostStore for InstanceState {
         key: String,
         value: Vec<u8>,
     ) -> Result<(), key_value::Error> {
-        let label = self.store_label(&store)?;
-        let kv = self.store(&label)?;
-        blocking(|| kv.set(&label, &key, &value)).map_err(key_value::Error::Other)
+        let store = self.store(&store)?;
+        blocking(|| store.kv.set(&store.label, &key, &value)).map_err(key_value::Error::Other)
     }
 
     async fn delete(&mut self, store: Resource<KvStoreHandle>, key: String) -> Result<(), key_value::Error> {
-        let label = self.store_label(&store)?;
-        let kv = self.store(&label)?;
-        blocking(|| kv.delete(&label, &key)).map_err(key_value::Error::Other)
+        let store = self.store(&store)?;
+        blocking(|| store.kv.delete(&store.label, &key)).map_err(key_value::Error::Other)
     }
 
     async fn exists(&mut self, store: Resource<KvStoreHandle>, key: String) -> Result<bool, key_value::Error> {
-        let label = self.store_label(&store)?;
-        let kv = self.store(&label)?;
-        blocking(|| kv.exists(&label, &key)).map_err(key_value::Error::Other)
+        let store = self.store(&store)?;
+        blocking(|| store.kv.exists(&store.label, &key)).map_err(key_value::Error::Other)
     }
 
     async fn get_keys(&mut self, store: Resource<KvStoreHandle>) -> Result<Vec<String>, key_value::Error> {
-        let label = self.store_label(&store)?;
-        let kv = self.store(&label)?;
-        blocking(|| kv.keys(&label)).map_err(key_value::Error::Other)
+        let store = self.store(&store)?;
+        blocking(|| store.kv.keys(&store.label)).map_err(key_value::Error::Other)
     }
 
     async fn drop(&mut self, store: Resource<KvStoreHandle>) -> wasmtime::Result<()> {

@@ -10,7 +10,9 @@
 //! `BENCH_SAMPLES` (sequential calls per latency row, default 300),
 //! `BENCH_SECONDS` (seconds per throughput level, default 5),
 //! `KINTONE_MCP_APP_DIR` (serve another checkout's spin.toml and components, e.g. an older
-//! commit's worktree, with this checkout's host: see docs/benchmarks.md).
+//! commit's worktree, with this checkout's host: see docs/benchmarks.md),
+//! `E2E_REDIS_SERVER` (the `redis-server` for the rows on Redis, default the one on `PATH`;
+//! without one those rows are skipped, with a line saying so).
 
 mod clients;
 mod conn;
@@ -23,6 +25,7 @@ mod store_fill;
 use anyhow::{ensure, Context, Result};
 use clients::{Direct, Legacy, Streamable};
 use conn::Conn;
+use e2e::redis_server::RedisServer;
 use e2e::{App, Options};
 use http::Method;
 use serde_json::{json, Value};
@@ -425,6 +428,14 @@ async fn main() -> Result<()> {
     // costs, apart from `spin up`'s synced SQLite writes (see docs/benchmarks.md).
     eprintln!("legacy SSE on an in-memory store ...");
     rows.extend(legacy_rows_in_memory(samples).await?);
+    // And on Redis, the store of a SpinKube deployment, when a `redis-server` is at hand.
+    match RedisServer::start() {
+        Ok(redis) => {
+            eprintln!("legacy SSE on Redis ...");
+            rows.extend(legacy_rows_on_redis(&redis, samples).await?);
+        }
+        Err(e) => eprintln!("legacy SSE on Redis: skipped ({e:#})"),
+    }
 
     let memory = pid.map(|pid| {
         (
@@ -484,6 +495,15 @@ const LEGACY_IN_MEMORY: LegacyRows = LegacyRows {
         "  of which POST /sse/message until its 202",
     ),
     paused: ("mcp_legacy_sse_memory_paused", "  the same, 20 ms between calls"),
+};
+
+const LEGACY_ON_REDIS: LegacyRows = LegacyRows {
+    round_trip: ("mcp_legacy_sse_redis", "legacy SSE, store on Redis (loopback)"),
+    post: (
+        "mcp_legacy_sse_redis_post",
+        "  of which POST /sse/message until its 202",
+    ),
+    paused: ("mcp_legacy_sse_redis_paused", "  the same, 20 ms between calls"),
 };
 
 /// Legacy SSE: the stream holds one connection, the POSTs reuse a second one.
@@ -547,11 +567,23 @@ async fn legacy_rows_in_memory(samples: usize) -> Result<Vec<Row>> {
     let app = App::start_with_store_in_memory()
         .await
         .context("starting the app with its store in memory")?;
-    let pid = host_process::of_app(&app).ok();
-    let tokens = e2e::signin::sign_in(&app, "alice", "/sse")
+    legacy_rows_on(&app, samples, &LEGACY_IN_MEMORY).await
+}
+
+/// The legacy rows on an app whose `default` store is that Redis server.
+async fn legacy_rows_on_redis(redis: &RedisServer, samples: usize) -> Result<Vec<Row>> {
+    let app = App::start_with_store_on_redis(redis)
         .await
-        .context("sign-in for /sse (store in memory)")?;
-    legacy_rows(&app, pid, &tokens.bearer(), samples, &LEGACY_IN_MEMORY).await
+        .context("starting the app with its store on Redis")?;
+    legacy_rows_on(&app, samples, &LEGACY_ON_REDIS).await
+}
+
+async fn legacy_rows_on(app: &App, samples: usize, names: &LegacyRows) -> Result<Vec<Row>> {
+    let pid = host_process::of_app(app).ok();
+    let tokens = e2e::signin::sign_in(app, "alice", "/sse")
+        .await
+        .with_context(|| format!("sign-in for /sse ({})", names.round_trip.1))?;
+    legacy_rows(app, pid, &tokens.bearer(), samples, names).await
 }
 
 /// One latency row: its JSON key, its label, the timings, the connections its client opened

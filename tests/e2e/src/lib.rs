@@ -15,6 +15,7 @@ pub mod cimd_origin;
 pub mod clients;
 pub mod kv_store;
 pub mod mcp_client;
+pub mod redis_server;
 pub mod signin;
 
 /// The OAuth client the app uses at the fake cybozu.com.
@@ -111,11 +112,21 @@ impl App {
     /// (`[key_value_store.default] type = "spin"` without a `path`, which both hosts honour):
     /// no write waits for the disk, and nothing outlives the host.
     pub async fn start_with_store_in_memory() -> Result<App> {
+        App::start_with_default_store("type = \"spin\"\n").await
+    }
+
+    /// An app whose `default` key-value store is that Redis server (`type = "redis"`), as on
+    /// SpinKube; both hosts serve it.
+    pub async fn start_with_store_on_redis(redis: &redis_server::RedisServer) -> Result<App> {
+        App::start_with_default_store(&format!("type = \"redis\"\nurl = \"{}\"\n", redis.url())).await
+    }
+
+    /// An app whose runtime config defines `[key_value_store.default]` with `table`'s lines.
+    async fn start_with_default_store(table: &str) -> Result<App> {
         static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let nth = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let config =
-            std::env::temp_dir().join(format!("kintone-mcp-store-in-memory-{}-{nth}.toml", std::process::id()));
-        std::fs::write(&config, "[key_value_store.default]\ntype = \"spin\"\n")
+        let config = std::env::temp_dir().join(format!("kintone-mcp-default-store-{}-{nth}.toml", std::process::id()));
+        std::fs::write(&config, format!("[key_value_store.default]\n{table}"))
             .with_context(|| format!("cannot write {}", config.display()))?;
         let app = App::start_with(Options {
             runtime_config_file: Some(config.clone()),

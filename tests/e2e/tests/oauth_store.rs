@@ -4,6 +4,8 @@
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use e2e::clients::legacy_sse;
+use e2e::redis_server::RedisServer;
 use e2e::signin::{self, refresh, sign_in, Flow, Tokens};
 use e2e::{kv_store, App, FakeConfig, FakeCybozu, Options, CLIENT_ID, CLIENT_SECRET};
 use serde_json::{json, Value};
@@ -305,5 +307,62 @@ async fn a_default_store_configured_in_memory_keeps_nothing_in_the_state_dir() {
     assert!(
         !kv_store::file_exists(&app),
         "the state dir holds a store file, though the runtime config keeps `default` in memory"
+    );
+}
+
+/// `[key_value_store.default] type = "redis"`, as on SpinKube: sign-in, a `/mcp` tool call and a
+/// legacy SSE round trip keep their whole state in Redis, under the keys Spin's own store holds,
+/// with no token in clear, and the state dir holds no store file.
+#[tokio::test]
+async fn a_default_store_on_redis_holds_the_whole_state_and_no_token_in_clear() {
+    let redis = RedisServer::start().unwrap();
+    let app = App::start_with_store_on_redis(&redis).await.unwrap();
+    let on_mcp = sign_in(&app, "alice", "/mcp").await.unwrap();
+    assert_eq!(
+        record_ids(&call_tool(&app, &on_mcp, "getRecords", json!({"appId": "2"})).await).len(),
+        5
+    );
+    let on_sse = sign_in(&app, "alice", "/sse").await.unwrap();
+    let mut session = legacy_sse::Session::open(&app.url("/sse"), Some(&on_sse.bearer()))
+        .await
+        .unwrap();
+    let reply = session
+        .request(
+            7,
+            "tools/call",
+            json!({"name": "getRecords", "arguments": {"appId": "2"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(record_ids(&reply["result"]).len(), 5, "{reply}");
+
+    let stored = redis.snapshot().unwrap();
+    let keys: Vec<&str> = stored.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(
+        keys.iter().filter(|k| k.starts_with("g:")).count(),
+        2,
+        "two sign-ins, two grants: {keys:?}"
+    );
+    assert_eq!(keys.iter().filter(|k| k.starts_with("rt:")).count(), 2, "{keys:?}");
+    assert!(
+        keys.iter().any(|k| k.starts_with("mcp:sse:")),
+        "the open stream's session lives in Redis too: {keys:?}"
+    );
+    for tokens in [&on_mcp, &on_sse] {
+        for secret in [&tokens.access_token, &tokens.refresh_token] {
+            for encoded in encodings(secret) {
+                // Never print the secret itself.
+                assert!(
+                    !stored
+                        .iter()
+                        .any(|(_, value)| value.windows(encoded.len()).any(|w| w == encoded.as_bytes())),
+                    "a token is in Redis in clear"
+                );
+            }
+        }
+    }
+    assert!(
+        !kv_store::file_exists(&app),
+        "the state dir holds a store file, though the runtime config puts `default` on Redis"
     );
 }

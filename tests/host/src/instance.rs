@@ -58,10 +58,7 @@ pub struct ComponentConfig {
 }
 
 /// An open store, as the guest holds it: resolved once, at `open`, as in Spin.
-pub struct KvStoreHandle {
-    label: String,
-    kv: crate::kv::SqliteKv,
-}
+pub struct KvStoreHandle(crate::kv::Store);
 
 /// How many stores one instance may hold open, like Spin's table limit.
 const MAX_OPEN_STORES: usize = 16;
@@ -130,14 +127,6 @@ impl InstanceState {
 
 impl key_value::Host for InstanceState {}
 
-/// Runs a store operation as Spin's SQLite store does (`crates/key-value-spin`): inside
-/// `tokio::task::block_in_place`, so while it waits for the disk the worker's other tasks move
-/// to another thread. Without it, a task woken by this instance — the connection task that
-/// writes a stream's last event to the client — waits until the instance next yields.
-fn blocking<T>(op: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(op)
-}
-
 impl key_value::HostStore for InstanceState {
     async fn open(&mut self, label: String) -> Result<Resource<KvStoreHandle>, key_value::Error> {
         if !self.config.key_value_stores.contains(&label) {
@@ -145,7 +134,7 @@ impl key_value::HostStore for InstanceState {
             return Err(key_value::Error::AccessDenied);
         }
         // Every label a component lists was checked at start-up, so this cannot miss.
-        let kv = self
+        let store = self
             .config
             .kv
             .for_label(&label)
@@ -154,17 +143,17 @@ impl key_value::HostStore for InstanceState {
         if self.open_stores >= MAX_OPEN_STORES {
             return Err(key_value::Error::StoreTableFull);
         }
+        store.open().await.map_err(key_value::Error::Other)?;
         let handle = self
             .table
-            .push(KvStoreHandle { label, kv })
+            .push(KvStoreHandle(store))
             .map_err(|e| key_value::Error::Other(e.to_string()))?;
         self.open_stores += 1;
         Ok(handle)
     }
 
     async fn get(&mut self, store: Resource<KvStoreHandle>, key: String) -> Result<Option<Vec<u8>>, key_value::Error> {
-        let store = self.store(&store)?;
-        blocking(|| store.kv.get(&store.label, &key)).map_err(key_value::Error::Other)
+        self.store(&store)?.0.get(&key).await.map_err(key_value::Error::Other)
     }
 
     async fn set(
@@ -173,23 +162,31 @@ impl key_value::HostStore for InstanceState {
         key: String,
         value: Vec<u8>,
     ) -> Result<(), key_value::Error> {
-        let store = self.store(&store)?;
-        blocking(|| store.kv.set(&store.label, &key, &value)).map_err(key_value::Error::Other)
+        self.store(&store)?
+            .0
+            .set(&key, &value)
+            .await
+            .map_err(key_value::Error::Other)
     }
 
     async fn delete(&mut self, store: Resource<KvStoreHandle>, key: String) -> Result<(), key_value::Error> {
-        let store = self.store(&store)?;
-        blocking(|| store.kv.delete(&store.label, &key)).map_err(key_value::Error::Other)
+        self.store(&store)?
+            .0
+            .delete(&key)
+            .await
+            .map_err(key_value::Error::Other)
     }
 
     async fn exists(&mut self, store: Resource<KvStoreHandle>, key: String) -> Result<bool, key_value::Error> {
-        let store = self.store(&store)?;
-        blocking(|| store.kv.exists(&store.label, &key)).map_err(key_value::Error::Other)
+        self.store(&store)?
+            .0
+            .exists(&key)
+            .await
+            .map_err(key_value::Error::Other)
     }
 
     async fn get_keys(&mut self, store: Resource<KvStoreHandle>) -> Result<Vec<String>, key_value::Error> {
-        let store = self.store(&store)?;
-        blocking(|| store.kv.keys(&store.label)).map_err(key_value::Error::Other)
+        self.store(&store)?.0.keys().await.map_err(key_value::Error::Other)
     }
 
     async fn drop(&mut self, store: Resource<KvStoreHandle>) -> wasmtime::Result<()> {

@@ -1,13 +1,17 @@
 //! The key-value stores behind `fermyon:spin/key-value@2.0.0`, as `spin up` provides them: by
 //! default a SQLite file in the state dir, so two host processes on one state dir share state the
 //! way several Spin replicas share a Redis or a hosted store; a label the runtime config gives
-//! `type = "spin"` gets its own SQLite database, in memory when it names no `path`.
+//! `type = "spin"` gets its own SQLite database, in memory when it names no `path`, and one it
+//! gives `type = "redis"` lives in that Redis server, as Spin's `key-value-redis` keeps it.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
 
 #[derive(Clone)]
 pub struct SqliteKv {
@@ -40,18 +44,20 @@ pub enum Location {
     /// A SQLite database in this process's memory, gone when it exits (Spin's `type = "spin"`
     /// without a `path`).
     Memory,
+    /// A Redis server, by its `redis://` URL (Spin's `type = "redis"`).
+    Redis(String),
 }
 
-/// Every store label's database, as Spin 4 defines them: the labels the runtime config names,
+/// Every store label's store, as Spin 4 defines them: the labels the runtime config names,
 /// and `default` — unless the runtime config names it too — in the state dir's file. A label
 /// neither defines is no store at all (Spin refuses to start an app whose component lists one).
 #[derive(Clone)]
 pub struct KvStores {
-    stores: HashMap<String, SqliteKv>,
+    stores: HashMap<String, Store>,
 }
 
 impl KvStores {
-    /// `faults`: honour the state dir's [`FAULT_FILE`].
+    /// `faults`: honour the state dir's [`FAULT_FILE`] (SQLite stores only).
     pub fn open(state_dir: &Path, configured: &[(String, Location)], faults: bool) -> Result<Self> {
         std::fs::create_dir_all(state_dir)
             .with_context(|| format!("cannot create state dir {}", state_dir.display()))?;
@@ -63,9 +69,15 @@ impl KvStores {
         let unless_configured = (!configured.iter().any(|(label, _)| label == DEFAULT_LABEL)).then_some(&default);
         let mut stores = HashMap::new();
         for (label, location) in configured.iter().chain(unless_configured) {
-            let kv = SqliteKv::open_at(location, fault_file.clone())
-                .with_context(|| format!("key-value store `{label}`"))?;
-            stores.insert(label.clone(), kv);
+            let store = match location {
+                Location::File(path) => {
+                    SqliteKv::open_file(path, fault_file.clone()).map(|db| Store::sqlite(db, label))
+                }
+                Location::Memory => SqliteKv::open_in_memory(fault_file.clone()).map(|db| Store::sqlite(db, label)),
+                Location::Redis(url) => RedisKv::new(url).map(Store::Redis),
+            }
+            .with_context(|| format!("key-value store `{label}`"))?;
+            stores.insert(label.clone(), store);
         }
         Ok(KvStores { stores })
     }
@@ -74,27 +86,141 @@ impl KvStores {
     /// (`factor-key-value`), at start-up rather than on the request that opens it.
     pub fn check_labels(&self, component: &str, labels: &[String]) -> Result<()> {
         match labels.iter().find(|label| !self.stores.contains_key(*label)) {
-            Some(label) => anyhow::bail!("unknown key_value_stores label {label:?} for component {component:?}"),
+            Some(label) => bail!("unknown key_value_stores label {label:?} for component {component:?}"),
             None => Ok(()),
         }
     }
 
-    pub fn for_label(&self, label: &str) -> Option<&SqliteKv> {
+    pub fn for_label(&self, label: &str) -> Option<&Store> {
         self.stores.get(label)
     }
 }
 
+/// One label's store, as a guest's `open` resolves it.
+#[derive(Clone)]
+pub enum Store {
+    /// Spin's `key-value-spin`: the rows of one SQLite database that carry the label.
+    Sqlite { db: SqliteKv, label: String },
+    /// Spin's `key-value-redis`: the whole Redis database, keys as the app names them.
+    Redis(RedisKv),
+}
+
+/// Runs a SQLite operation as Spin's store does (`crates/key-value-spin`): inside
+/// `tokio::task::block_in_place`, so while it waits for the disk the worker's other tasks move
+/// to another thread. Without it, a task woken by this instance — the connection task that
+/// writes a stream's last event to the client — waits until the instance next yields.
+fn blocking<T>(op: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(op)
+}
+
+impl Store {
+    fn sqlite(db: SqliteKv, label: &str) -> Store {
+        Store::Sqlite {
+            db,
+            label: label.to_owned(),
+        }
+    }
+
+    /// What a guest's `open` costs: a Redis store connects on its first (Spin's
+    /// `StoreManager::get`), and fails the `open` if the server cannot be reached.
+    pub async fn open(&self) -> Result<(), String> {
+        match self {
+            Store::Sqlite { .. } => Ok(()),
+            Store::Redis(redis) => redis.connection().await.map(drop),
+        }
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        match self {
+            Store::Sqlite { db, label } => blocking(|| db.get(label, key)),
+            Store::Redis(redis) => redis.run(|mut c| async move { c.get(key).await }).await,
+        }
+    }
+
+    pub async fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
+        match self {
+            Store::Sqlite { db, label } => blocking(|| db.set(label, key, value)),
+            Store::Redis(redis) => redis.run(|mut c| async move { c.set(key, value).await }).await,
+        }
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), String> {
+        match self {
+            Store::Sqlite { db, label } => blocking(|| db.delete(label, key)),
+            Store::Redis(redis) => redis.run(|mut c| async move { c.del(key).await }).await,
+        }
+    }
+
+    pub async fn exists(&self, key: &str) -> Result<bool, String> {
+        match self {
+            Store::Sqlite { db, label } => blocking(|| db.exists(label, key)),
+            Store::Redis(redis) => redis.run(|mut c| async move { c.exists(key).await }).await,
+        }
+    }
+
+    pub async fn keys(&self) -> Result<Vec<String>, String> {
+        match self {
+            Store::Sqlite { db, label } => blocking(|| db.keys(label)),
+            Store::Redis(redis) => redis.run(|mut c| async move { c.keys("*").await }).await,
+        }
+    }
+}
+
+/// A Redis store as Spin's `key-value-redis` keeps one: the URL checked at start-up, one
+/// connection manager (a multiplexed connection that reconnects) made on the first `open`.
+#[derive(Clone)]
+pub struct RedisKv {
+    client: redis::Client,
+    connection: Arc<OnceCell<ConnectionManager>>,
+}
+
+impl RedisKv {
+    fn new(url: &str) -> Result<Self> {
+        // Neither message repeats the URL: it may carry the server's password.
+        let parsed = redis::parse_redis_url(url).context("Invalid Redis URL")?;
+        if parsed.scheme() == "rediss" {
+            bail!("this test host has no TLS for Redis (`rediss://`); use `redis://`");
+        }
+        let client = redis::Client::open(parsed).context("Invalid Redis URL")?;
+        Ok(RedisKv {
+            client,
+            connection: Arc::new(OnceCell::new()),
+        })
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, String> {
+        self.connection
+            .get_or_try_init(|| self.client.get_connection_manager())
+            .await
+            .cloned()
+            .map_err(|e| e.to_string())
+    }
+
+    async fn run<T, F>(&self, op: impl FnOnce(ConnectionManager) -> F) -> Result<T, String>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        op(self.connection().await?).await.map_err(|e| e.to_string())
+    }
+}
+
 impl SqliteKv {
-    fn open_at(location: &Location, fault_file: Option<PathBuf>) -> Result<Self> {
-        let conn = match location {
-            Location::File(path) => {
-                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-                }
-                Connection::open(path).with_context(|| format!("cannot open {}", path.display()))?
-            }
-            Location::Memory => Connection::open_in_memory().context("cannot open an in-memory database")?,
-        };
+    fn open_file(path: &Path, fault_file: Option<PathBuf>) -> Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let conn = Connection::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        SqliteKv::new(conn, fault_file)
+    }
+
+    fn open_in_memory(fault_file: Option<PathBuf>) -> Result<Self> {
+        SqliteKv::new(
+            Connection::open_in_memory().context("cannot open an in-memory database")?,
+            fault_file,
+        )
+    }
+
+    fn new(conn: Connection, fault_file: Option<PathBuf>) -> Result<Self> {
         // Opened as Spin's `key-value-spin` opens it: no pragmas, so SQLite's defaults hold — a
         // rollback journal and `synchronous = FULL`, so every write to a file waits for the
         // disk, as on `spin up` — and rusqlite's 5 s busy timeout, which makes two processes
@@ -237,9 +363,9 @@ mod tests {
             false,
         )
         .unwrap();
-        stores.for_label("memory").unwrap().set("memory", "k", b"m").unwrap();
-        stores.for_label("filed").unwrap().set("filed", "k", b"f").unwrap();
-        stores.for_label("default").unwrap().set("default", "k", b"d").unwrap();
+        db(&stores, "memory").set("memory", "k", b"m").unwrap();
+        db(&stores, "filed").set("filed", "k", b"f").unwrap();
+        db(&stores, "default").set("default", "k", b"d").unwrap();
         assert!(file.exists(), "a configured path is created");
         let state_file = state_dir_store(&dir, false);
         assert_eq!(state_file.keys("default").unwrap(), vec!["k".to_string()]);
@@ -259,15 +385,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            reopened
-                .for_label("filed")
-                .unwrap()
-                .get("filed", "k")
-                .unwrap()
-                .as_deref(),
+            db(&reopened, "filed").get("filed", "k").unwrap().as_deref(),
             Some(&b"f"[..])
         );
-        assert_eq!(reopened.for_label("memory").unwrap().get("memory", "k").unwrap(), None);
+        assert_eq!(db(&reopened, "memory").get("memory", "k").unwrap(), None);
         std::fs::remove_dir_all(dir).ok();
     }
 
@@ -275,7 +396,7 @@ mod tests {
     fn a_configured_default_replaces_the_state_dir_file_and_undefined_labels_are_refused() {
         let dir = tempdir();
         let stores = KvStores::open(&dir, &[("default".to_string(), Location::Memory)], false).unwrap();
-        stores.for_label("default").unwrap().set("default", "k", b"v").unwrap();
+        db(&stores, "default").set("default", "k", b"v").unwrap();
         assert!(
             !dir.join(DEFAULT_STORE_FILE).exists(),
             "the state dir's file was created though the runtime config defines `default`"
@@ -287,6 +408,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(refusal, r#"unknown key_value_stores label "other" for component "web""#);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn a_redis_url_is_checked_at_start_up_without_repeating_it() {
+        let dir = tempdir();
+        for (url, why) in [
+            ("http://:hunter2-password@localhost", "Invalid Redis URL"),
+            ("redis://:hunter2-password@localhost:port", "Invalid Redis URL"),
+            ("rediss://:hunter2-password@localhost:6380", "no TLS"),
+        ] {
+            let stores = KvStores::open(&dir, &[("default".to_string(), Location::Redis(url.into()))], false);
+            let err = format!("{:#}", stores.err().unwrap_or_else(|| panic!("accepted {url}")));
+            assert!(err.contains(why), "{url}: {err}");
+            assert!(!err.contains("hunter2"), "the URL's password is in the error");
+        }
+        // A well-formed URL needs no server yet: Spin connects on the first `open`.
+        let stores = KvStores::open(
+            &dir,
+            &[("default".to_string(), Location::Redis("redis://127.0.0.1:1".into()))],
+            false,
+        );
+        assert!(matches!(stores.unwrap().for_label("default"), Some(Store::Redis(_))));
         std::fs::remove_dir_all(dir).ok();
     }
 
@@ -303,11 +447,15 @@ mod tests {
 
     /// The state dir's default store, as the host opens it without a runtime config.
     fn state_dir_store(dir: &Path, faults: bool) -> SqliteKv {
-        KvStores::open(dir, &[], faults)
-            .unwrap()
-            .for_label("default")
-            .unwrap()
-            .clone()
+        db(&KvStores::open(dir, &[], faults).unwrap(), "default")
+    }
+
+    /// The SQLite database behind a label.
+    fn db(stores: &KvStores, label: &str) -> SqliteKv {
+        match stores.for_label(label) {
+            Some(Store::Sqlite { db, .. }) => db.clone(),
+            _ => panic!("`{label}` is no SQLite store"),
+        }
     }
 
     pub(crate) fn tempdir() -> std::path::PathBuf {

@@ -5,7 +5,8 @@
 //!   `component_ids` and `hosts` non-empty, hosts without ports, paths relative to the file's
 //!   directory, and roots defaulting to the platform's only when no `ca_roots_file` is given;
 //! - `[key_value_store.<label>]` of `type = "spin"` (`crates/key-value-spin/src/lib.rs`): a SQLite
-//!   database at `path`, relative to the file's directory, or in memory without one.
+//!   database at `path`, relative to the file's directory, or in memory without one; or of
+//!   `type = "redis"` (`crates/key-value-redis/src/lib.rs`): the Redis server at `url`.
 //!
 //! Anything else (another table, another store type, an unknown field) is refused by name at
 //! start-up, so a test never passes by ignoring a setting.
@@ -29,12 +30,14 @@ struct RawRuntimeConfig {
     key_value_store: BTreeMap<String, RawKeyValueStore>,
 }
 
-/// `[key_value_store.<label>]`: the only type this host has is Spin's own SQLite store.
+/// `[key_value_store.<label>]`: Spin's own SQLite store or Redis.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", deny_unknown_fields)]
 enum RawKeyValueStore {
     #[serde(rename = "spin")]
     Spin { path: Option<PathBuf> },
+    #[serde(rename = "redis")]
+    Redis { url: String },
 }
 
 /// What this host takes from a runtime configuration file.
@@ -86,8 +89,8 @@ pub fn parse(text: &str, dir: &Path, known_components: &[String]) -> Result<Runt
             "key_value_store" => {
                 for (label, store) in value.as_table().into_iter().flatten() {
                     let kind = store.get("type").and_then(toml::Value::as_str).unwrap_or("");
-                    if kind != "spin" {
-                        bail!("[key_value_store.{label}]: this test host does not support store type {kind:?} (only \"spin\")");
+                    if kind != "spin" && kind != "redis" {
+                        bail!("[key_value_store.{label}]: this test host does not support store type {kind:?} (only \"spin\" and \"redis\")");
                     }
                 }
             }
@@ -102,9 +105,12 @@ pub fn parse(text: &str, dir: &Path, known_components: &[String]) -> Result<Runt
     let key_value_stores = raw
         .key_value_store
         .into_iter()
-        .map(|(label, RawKeyValueStore::Spin { path })| {
-            // As Spin resolves it: relative to the runtime config file's directory.
-            let location = path.map_or(Location::Memory, |p| Location::File(dir.join(p)));
+        .map(|(label, store)| {
+            let location = match store {
+                // As Spin resolves it: relative to the runtime config file's directory.
+                RawKeyValueStore::Spin { path } => path.map_or(Location::Memory, |p| Location::File(dir.join(p))),
+                RawKeyValueStore::Redis { url } => Location::Redis(url),
+            };
             (label, location)
         })
         .collect();
@@ -203,7 +209,8 @@ mod tests {
             ("[[client_tls]]\ncomponent_ids = [\"other\"]\nhosts = [\"localhost\"]", "no component"),
             ("[[client_tls]]\ncomponent_ids = [\"oauth-provider\"]\nhosts = [\"localhost\"]\nca_roots_file = \"missing.pem\"", "failed to load"),
             ("[[client_tls]]\ncomponent_ids = [\"oauth-provider\"]\nhosts = [\"localhost\"]\ntypo = 1", "unknown field"),
-            ("[key_value_store.default]\ntype = \"redis\"", "does not support store type \"redis\""),
+            ("[key_value_store.default]\ntype = \"azure_cosmos\"", "does not support store type \"azure_cosmos\""),
+            ("[key_value_store.default]\ntype = \"redis\"", "missing field `url`"),
             ("[key_value_store.default]\npath = \"x.db\"", "does not support store type \"\""),
             ("[key_value_store.default]\ntype = \"spin\"\npaht = \"x.db\"", "unknown field"),
             ("[sqlite_database.default]\ntype = \"spin\"", "does not support"),
@@ -232,9 +239,9 @@ mod tests {
     }
 
     #[test]
-    fn a_spin_store_lives_at_its_path_beside_the_file_or_in_memory() {
+    fn a_spin_store_lives_at_its_path_beside_the_file_or_in_memory_and_redis_at_its_url() {
         let config = parse(
-            "[key_value_store.default]\ntype = \"spin\"\n[key_value_store.cache]\ntype = \"spin\"\npath = \"data/cache.db\"\n[key_value_store.abs]\ntype = \"spin\"\npath = \"/var/kv.db\"",
+            "[key_value_store.default]\ntype = \"spin\"\n[key_value_store.cache]\ntype = \"spin\"\npath = \"data/cache.db\"\n[key_value_store.abs]\ntype = \"spin\"\npath = \"/var/kv.db\"\n[key_value_store.shared]\ntype = \"redis\"\nurl = \"redis://localhost:6379\"",
             Path::new("/etc/app"),
             &components(),
         )
@@ -245,6 +252,7 @@ mod tests {
                 ("abs".to_string(), Location::File("/var/kv.db".into())),
                 ("cache".to_string(), Location::File("/etc/app/data/cache.db".into())),
                 ("default".to_string(), Location::Memory),
+                ("shared".to_string(), Location::Redis("redis://localhost:6379".into())),
             ]
         );
         assert!(parse("", Path::new("."), &components())

@@ -482,28 +482,26 @@ struct LegacyRows {
     paused: (&'static str, &'static str),
 }
 
+/// The sub-rows' labels, the same on every store.
+const LEGACY_POST: &str = "  of which POST /sse/message until its 202";
+const LEGACY_PAUSED: &str = "  the same, 20 ms between calls";
+
 const LEGACY_ON_DISK: LegacyRows = LegacyRows {
     round_trip: ("mcp_legacy_sse", "tools/call getRecord  legacy SSE (stream + POSTs)"),
-    post: ("mcp_legacy_sse_post", "  of which POST /sse/message until its 202"),
-    paused: ("mcp_legacy_sse_paused", "  the same, 20 ms between calls"),
+    post: ("mcp_legacy_sse_post", LEGACY_POST),
+    paused: ("mcp_legacy_sse_paused", LEGACY_PAUSED),
 };
 
 const LEGACY_IN_MEMORY: LegacyRows = LegacyRows {
     round_trip: ("mcp_legacy_sse_memory", "legacy SSE, store in memory (no disk sync)"),
-    post: (
-        "mcp_legacy_sse_memory_post",
-        "  of which POST /sse/message until its 202",
-    ),
-    paused: ("mcp_legacy_sse_memory_paused", "  the same, 20 ms between calls"),
+    post: ("mcp_legacy_sse_memory_post", LEGACY_POST),
+    paused: ("mcp_legacy_sse_memory_paused", LEGACY_PAUSED),
 };
 
 const LEGACY_ON_REDIS: LegacyRows = LegacyRows {
     round_trip: ("mcp_legacy_sse_redis", "legacy SSE, store on Redis (loopback)"),
-    post: (
-        "mcp_legacy_sse_redis_post",
-        "  of which POST /sse/message until its 202",
-    ),
-    paused: ("mcp_legacy_sse_redis_paused", "  the same, 20 ms between calls"),
+    post: ("mcp_legacy_sse_redis_post", LEGACY_POST),
+    paused: ("mcp_legacy_sse_redis_paused", LEGACY_PAUSED),
 };
 
 /// Legacy SSE: the stream holds one connection, the POSTs reuse a second one.

@@ -64,17 +64,18 @@ impl RedisServer {
         Ok(connection)
     }
 
-    /// Every key and value in the server, sorted by key.
+    /// Every key and value in the server, sorted by key. A key the app deletes between the
+    /// listing and its read (a legacy stream retiring a delivered slot) is left out.
     pub fn snapshot(&self) -> Result<Vec<(String, Vec<u8>)>> {
         let mut connection = self.connection()?;
         let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut connection)?;
         keys.sort();
-        keys.into_iter()
-            .map(|key| {
-                let value: Vec<u8> = redis::cmd("GET").arg(&key).query(&mut connection)?;
-                Ok((key, value))
-            })
-            .collect()
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let value: Option<Vec<u8>> = redis::cmd("GET").arg(&key).query(&mut connection)?;
+            out.extend(value.map(|value| (key, value)));
+        }
+        Ok(out)
     }
 }
 

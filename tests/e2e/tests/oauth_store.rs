@@ -312,9 +312,10 @@ async fn a_default_store_configured_in_memory_keeps_nothing_in_the_state_dir() {
 
 /// `[key_value_store.default] type = "redis"`, as on SpinKube: sign-in, a `/mcp` tool call and a
 /// legacy SSE round trip keep their whole state in Redis, under the keys Spin's own store holds,
-/// with no token in clear, and the state dir holds no store file.
+/// with none of our access or refresh tokens in clear (Cybozu's are checked on SQLite above: the
+/// same code encrypts them whatever the store), and the state dir holds no store file.
 #[tokio::test]
-async fn a_default_store_on_redis_holds_the_whole_state_and_no_token_in_clear() {
+async fn a_default_store_on_redis_holds_the_whole_state_and_none_of_our_tokens_in_clear() {
     let redis = RedisServer::start().unwrap();
     let app = App::start_with_store_on_redis(&redis).await.unwrap();
     let on_mcp = sign_in(&app, "alice", "/mcp").await.unwrap();

@@ -140,10 +140,12 @@ impl key_value::HostStore for InstanceState {
             .for_label(&label)
             .ok_or(key_value::Error::NoSuchStore)?
             .clone();
+        // Spin's order (`factor-key-value` host.rs): the store's `get` and `after_open`, then
+        // the table's capacity.
+        store.open().await.map_err(key_value::Error::Other)?;
         if self.open_stores >= MAX_OPEN_STORES {
             return Err(key_value::Error::StoreTableFull);
         }
-        store.open().await.map_err(key_value::Error::Other)?;
         let handle = self
             .table
             .push(KvStoreHandle(store))

@@ -122,11 +122,17 @@ impl Store {
     }
 
     /// What a guest's `open` costs: a Redis store connects on its first (Spin's
-    /// `StoreManager::get`), and fails the `open` if the server cannot be reached.
+    /// `StoreManager::get`), failing the `open` if the server cannot be reached, and on every
+    /// one sends a `PING` whose answer it ignores (`RedisStore::after_open`).
     pub async fn open(&self) -> Result<(), String> {
         match self {
             Store::Sqlite { .. } => Ok(()),
-            Store::Redis(redis) => redis.connection().await.map(drop),
+            Store::Redis(redis) => {
+                let mut connection = redis.connection().await?;
+                // As in Spin: a failed ping leaves the manager reconnecting in the background.
+                let _ = connection.ping::<()>().await;
+                Ok(())
+            }
         }
     }
 
